@@ -1,0 +1,138 @@
+/*
+ * isolate_shim.h - the ABI between Isolate's C# front end and its C shim.
+ *
+ * Why a shim at all: after clone() the child holds one thread of a multithreaded
+ * .NET process. Any lock another thread held (malloc, the GC, stdio) stays locked
+ * forever in the child, so from clone() to execve() the child runs only the code in
+ * native/, and that code only makes system calls. C# prepares every string, array
+ * and mount operation before the clone, as the flat data described below; the
+ * child reads its copy-on-write copy of it.
+ *
+ * The protocol over the sync socket (SOCK_SEQPACKET, both ends close-on-exec):
+ *
+ *   parent (C#, Runtime/ContainerRunner.cs)     child (native/child.c)
+ *   ---------------------------------------      ------------------------------------
+ *   isolate_shim_forward_signals()  (handlers hold signals until a pid is known)
+ *   isolate_shim_spawn():
+ *     socketpair, mmap stack + guard page,
+ *     clone(CLONE_NEW*)                    ---->  close parent end, reset signals,
+ *                                                 PDEATHSIG=SIGKILL, not dumpable
+ *   isolate_shim_forward_to(pid)                  sync 1: block reading the gate
+ *     (from here on TERM, INT, ... reach PID 1)
+ *   (place the child: cgroups, id maps)
+ *   isolate_shim_release()   GO ------------>     (EOF: the parent died -> _exit)
+ *                                                 setsid, hostname, loopback,
+ *                                                 mount plan (ends in pivot_root),
+ *                                                 workdir, close stray fds, execve
+ *   isolate_shim_await_exec()  sync 2:
+ *     EOF (socket closed by execve)  <-----       exec succeeded
+ *     FAILED {step, errno, index}    <-----       a step failed; child _exit()s
+ *   waitid(WNOWAIT), forward_to(0), waitpid() -> the command's status
+ *
+ * The child never prints: C# turns a FAILED message into the one-line error,
+ * because C# still holds the data (paths, fstypes) that `index` points into.
+ */
+#ifndef ISOLATE_SHIM_H
+#define ISOLATE_SHIM_H
+
+#include <stdint.h>
+
+#define ISOLATE_SHIM_ABI_VERSION 1u
+
+/* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
+ * native/mounts.c in order, with one switch. Paths are absolute, as the child
+ * sees them when the operation runs. */
+enum isolate_mount_kind {
+    ISOLATE_MOUNT_MAKE_PRIVATE = 1, /* target: MS_REC|MS_PRIVATE, nothing leaks to the host   */
+    ISOLATE_MOUNT_BIND = 2,         /* source onto target; flags may hold MS_REC               */
+    ISOLATE_MOUNT_FILESYSTEM = 3,   /* mount(source, target, fstype, flags, data)              */
+    ISOLATE_MOUNT_READONLY_TREE = 4,/* target and every mount below it become read-only       */
+    ISOLATE_MOUNT_MKDIR = 5,        /* mkdir target, mode; an existing directory is fine       */
+    ISOLATE_MOUNT_MKNOD = 6,        /* device node target (mode, dev); if mknod is not allowed,
+                                       bind the host's node named by source instead          */
+    ISOLATE_MOUNT_SYMLINK = 7,      /* symlink target -> source                                */
+    ISOLATE_MOUNT_PIVOT_ROOT = 8,   /* target becomes /, the old root is detached              */
+};
+
+struct isolate_mount_op {
+    uint32_t kind;
+    uint32_t flags;  /* MS_* flags for BIND and FILESYSTEM */
+    uint32_t mode;   /* MKDIR, MKNOD */
+    uint32_t reserved;
+    uint64_t dev;    /* MKNOD: makedev(major, minor) */
+    const char *source;
+    const char *target;
+    const char *fstype;
+    const char *data;
+};
+
+/* Steps the child reports in a FAILED message. Order is ABI. */
+enum isolate_step {
+    ISOLATE_STEP_GATE = 1,
+    ISOLATE_STEP_SETSID = 2,
+    ISOLATE_STEP_HOSTNAME = 3,
+    ISOLATE_STEP_LOOPBACK = 4,
+    ISOLATE_STEP_MOUNT_OP = 5, /* index = which mount op */
+    ISOLATE_STEP_WORKDIR = 6,
+    ISOLATE_STEP_CLOSE_FDS = 7,
+    ISOLATE_STEP_EXEC = 8,
+};
+
+enum isolate_spawn_flags {
+    ISOLATE_SPAWN_LOOPBACK_UP = 1u << 0, /* bring `lo` up in a new network namespace */
+};
+
+struct isolate_spawn_config {
+    uint32_t abi_version;
+    uint32_t flags;          /* isolate_spawn_flags */
+    uint64_t clone_flags;    /* CLONE_NEW* */
+    const char *hostname;    /* NULL: keep */
+    const struct isolate_mount_op *mount_ops;
+    uint32_t mount_op_count;
+    uint32_t reserved;
+    const char *workdir;     /* absolute, inside the new root; created if missing */
+    const char *const *argv; /* NULL-terminated; argv[0] is looked up in search_path if it has no '/' */
+    const char *const *envp; /* NULL-terminated */
+    const char *search_path; /* the container's PATH, for argv[0] lookup */
+};
+
+struct isolate_spawn_result {
+    int32_t pid;     /* the container's PID 1, as the host sees it */
+    int32_t sync_fd; /* the parent's end of the sync socket (close-on-exec) */
+};
+
+/* Messages on the sync socket; fixed size so one read is one message. */
+enum isolate_msg_type {
+    ISOLATE_MSG_GO = 1,     /* parent -> child: sync 1, the gate opens */
+    ISOLATE_MSG_FAILED = 2, /* child -> parent: sync 2, a step failed */
+};
+
+struct isolate_msg {
+    uint32_t type;
+    uint32_t step;  /* isolate_step */
+    int32_t err;    /* errno */
+    int32_t index;  /* ISOLATE_STEP_MOUNT_OP: the op's index; otherwise -1 */
+};
+
+/* Exit codes the child uses when it _exit()s before execve; the FAILED message is
+ * the authoritative report, these only keep `waitpid` consistent with it. */
+#define ISOLATE_EXIT_SETUP_FAILED 125
+#define ISOLATE_EXIT_CANNOT_EXEC 126
+#define ISOLATE_EXIT_NOT_FOUND 127
+
+/* All return 0 on success or a negative errno. */
+int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result);
+int isolate_shim_release(int sync_fd);
+/* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. */
+int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure);
+
+/* Signal forwarding, parent side (native/forward.c). Install once; the
+ * handlers forward to the pid given to isolate_shim_forward_to (0: hold). */
+int isolate_shim_forward_signals(const int32_t *signals, uint32_t count);
+void isolate_shim_forward_to(int32_t pid);
+/* The signal the handler stopped the container for with SIGKILL, or 0. */
+int32_t isolate_shim_stopped_by_signal(void);
+/* 1 when pid neither catches nor ignores sig: a PID-namespace init would never see it. */
+int isolate_shim_signal_would_be_dropped(int32_t pid, int32_t sig);
+
+#endif

@@ -1,0 +1,23 @@
+/* internal.h - declarations shared by the shim's own files; not part of the ABI. */
+#ifndef ISOLATE_INTERNAL_H
+#define ISOLATE_INTERNAL_H
+
+#include "isolate_shim.h"
+
+/* What clone() hands the child: its copy of the config and its end of the socket. */
+struct isolate_child_args {
+    const struct isolate_spawn_config *config;
+    int sync_fd;   /* the child's end */
+    int parent_fd; /* the parent's end, closed first thing in the child */
+};
+
+int isolate_child_main(void *arg);
+
+/* Runs the mount plan; on failure returns -errno and sets *failed_index. */
+int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int32_t *failed_index);
+
+/* The one error convention of the child: report {step, errno, index} to the
+ * parent and _exit(). Never returns. */
+__attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t index);
+
+#endif
