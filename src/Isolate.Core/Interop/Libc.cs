@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace Isolate.Interop;
+
+/// <summary>The libc calls the parent makes. Bound at link time under Native AOT
+/// (DirectPInvoke in Isolate.Cli.csproj), by dlopen of libc.so.6 under JIT.</summary>
+internal static unsafe partial class Libc
+{
+    private const string Library = "libc";
+
+    public const int EINTR = 4;
+    public const int ECHILD = 10;
+    public const int ESRCH = 3;
+
+    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
+    [LibraryImport(Library, EntryPoint = "waitpid", SetLastError = true)]
+    internal static partial int WaitPid(int pid, int* status, int options);
+
+    [LibraryImport(Library, EntryPoint = "waitid", SetLastError = true)]
+    internal static partial int WaitId(int idType, int id, byte* siginfo, int options);
+
+    [LibraryImport(Library, EntryPoint = "getrandom", SetLastError = true)]
+    internal static partial nint GetRandom(byte* buffer, nuint length, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "close")]
+    internal static partial int Close(int fd);
+
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    internal static partial uint GetEffectiveUserId();
+
+    [LibraryImport(Library, EntryPoint = "isatty")]
+    internal static partial int IsATty(int fd);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(int fd, byte* buffer, nint count);
+
+    [LibraryImport(Library, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial byte* RealPath(string path, byte* resolved);
+}

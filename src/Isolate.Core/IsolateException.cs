@@ -1,0 +1,19 @@
+using System.Runtime.InteropServices;
+
+namespace Isolate;
+
+/// <summary>A failure reported to the user as one line, "isolate: {Message}",
+/// with the exit code that goes with it.</summary>
+public sealed class IsolateException(string message, int exitCode = ExitCodes.Failure) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+
+    /// <summary>The one place errno becomes an error: "{operation} {path}: {strerror}".</summary>
+    public static IsolateException FromErrno(string operation, string? path, int errno, int exitCode = ExitCodes.Failure)
+    {
+        string subject = string.IsNullOrEmpty(path) ? operation : $"{operation} {path}";
+        return new IsolateException($"{subject}: {Describe(errno)}", exitCode);
+    }
+
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+}

@@ -1,0 +1,49 @@
+using Isolate.Spec;
+
+namespace Isolate.Plan;
+
+/// <summary>Everything the shim needs to create one container, still as managed data.
+/// Runtime/NativeSpawnConfig flattens it for the child.</summary>
+public sealed record SpawnPlan
+{
+    public required CloneFlags Namespaces { get; init; }
+    public required string Hostname { get; init; }
+    public required IReadOnlyList<MountOp> Mounts { get; init; }
+    public required string Workdir { get; init; }
+    public required IReadOnlyList<string> Args { get; init; }
+    public required IReadOnlyList<string> Env { get; init; }
+    public string? SearchPath { get; init; }
+    public bool LoopbackUp { get; init; }
+
+    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir = "/tmp")
+    {
+        var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
+        if (spec.Network == NetworkMode.None)
+            namespaces |= CloneFlags.NewNet;
+        return new SpawnPlan
+        {
+            Namespaces = namespaces,
+            Hostname = spec.Hostname,
+            Mounts = MountPlanBuilder.Build(spec, hostScratchDir),
+            Workdir = spec.Workdir,
+            Args = spec.Args,
+            Env = spec.Env,
+            SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
+            LoopbackUp = spec.Network == NetworkMode.None,
+        };
+    }
+}
+
+/// <summary>The CLONE_NEW* flags of clone(2).</summary>
+[Flags]
+public enum CloneFlags : ulong
+{
+    None = 0,
+    NewNs = 0x00020000,
+    NewCgroup = 0x02000000,
+    NewUts = 0x04000000,
+    NewIpc = 0x08000000,
+    NewUser = 0x10000000,
+    NewPid = 0x20000000,
+    NewNet = 0x40000000,
+}

@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Isolate.Interop;
+using Isolate.Plan;
+
+namespace Isolate.Runtime;
+
+/// <summary>A <see cref="SpawnPlan"/> flattened into unmanaged memory, laid out as
+/// struct isolate_spawn_config. It must stay alive until the child has been
+/// cloned (the child reads its own copy-on-write copy afterwards).</summary>
+internal sealed unsafe class NativeSpawnConfig : IDisposable
+{
+    private readonly List<nint> _blocks = [];
+
+    public ShimSpawnConfig* Config { get; }
+
+    public NativeSpawnConfig(SpawnPlan plan)
+    {
+        var config = Alloc<ShimSpawnConfig>(1);
+        config->AbiVersion = Shim.AbiVersion;
+        config->Flags = (uint)(plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : ShimSpawnFlags.None);
+        config->CloneFlags = (ulong)plan.Namespaces;
+        config->Hostname = Utf8(plan.Hostname);
+        config->Workdir = Utf8(plan.Workdir);
+        config->Argv = Utf8Array(plan.Args);
+        config->Envp = Utf8Array(plan.Env);
+        config->SearchPath = Utf8(plan.SearchPath);
+
+        var ops = Alloc<ShimMountOp>(plan.Mounts.Count);
+        for (int i = 0; i < plan.Mounts.Count; i++)
+        {
+            MountOp op = plan.Mounts[i];
+            ops[i] = new ShimMountOp
+            {
+                Kind = (uint)op.Kind,
+                Flags = (uint)op.Flags,
+                Mode = op.Mode,
+                Dev = op.Device,
+                Source = Utf8(op.Source),
+                Target = Utf8(op.Target),
+                FsType = Utf8(op.FsType),
+                Data = Utf8(op.Data),
+            };
+        }
+        config->MountOps = ops;
+        config->MountOpCount = (uint)plan.Mounts.Count;
+        Config = config;
+    }
+
+    private T* Alloc<T>(int count) where T : unmanaged
+    {
+        void* block = NativeMemory.AllocZeroed((nuint)Math.Max(count, 1), (nuint)sizeof(T));
+        _blocks.Add((nint)block);
+        return (T*)block;
+    }
+
+    private byte* Utf8(string? value)
+    {
+        if (value is null)
+            return null;
+        int length = Encoding.UTF8.GetByteCount(value);
+        byte* bytes = Alloc<byte>(length + 1);
+        Encoding.UTF8.GetBytes(value, new Span<byte>(bytes, length));
+        return bytes;
+    }
+
+    private byte** Utf8Array(IReadOnlyList<string> values)
+    {
+        byte** array = (byte**)Alloc<nint>(values.Count + 1);
+        for (int i = 0; i < values.Count; i++)
+            array[i] = Utf8(values[i]);
+        return array;
+    }
+
+    public void Dispose()
+    {
+        foreach (nint block in _blocks)
+            NativeMemory.Free((void*)block);
+        _blocks.Clear();
+    }
+}

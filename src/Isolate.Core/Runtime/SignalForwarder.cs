@@ -1,0 +1,42 @@
+using Isolate.Interop;
+
+namespace Isolate.Runtime;
+
+/// <summary>Forwards the signals an init script or a terminal sends to Isolate
+/// (HUP, INT, QUIT, USR1, USR2, TERM) to the container's PID 1. The handler itself is
+/// C (native/forward.c): a sigaction handler needs no runtime thread and runs only
+/// async-signal-safe calls.
+///
+/// When PID 1 neither catches nor ignores a forwarded signal, the kernel would drop it
+/// (a PID namespace's init is protected from signals it has no handler for), so the
+/// container could not be stopped with `kill`. The handler then applies the default
+/// action on the kernel's behalf: SIGKILL, and Isolate reports 128+N for the signal
+/// that was sent.</summary>
+public static unsafe class SignalForwarder
+{
+    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
+
+    public static readonly int[] ForwardedSignals = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM];
+
+    /// <summary>Installs the handlers; signals that arrive before <see cref="Attach"/> are held.</summary>
+    public static void Install()
+    {
+        fixed (int* signals = ForwardedSignals)
+        {
+            int rc = Shim.ForwardSignals(signals, (uint)ForwardedSignals.Length);
+            if (rc < 0)
+                throw IsolateException.FromErrno("install signal handlers", null, -rc);
+        }
+    }
+
+    /// <summary>Start forwarding to <paramref name="pid"/>; a held signal is delivered now.</summary>
+    public static void Attach(int pid) => Shim.ForwardTo(pid);
+
+    /// <summary>Stop forwarding: the process has exited and its PID may be reused once reaped.</summary>
+    public static void Detach() => Shim.ForwardTo(0);
+
+    /// <summary>The signal Isolate stopped the container for with SIGKILL, or 0.</summary>
+    public static int StoppedBySignal => Shim.StoppedBySignal();
+
+    public static bool WouldBeDropped(int pid, int signal) => Shim.SignalWouldBeDropped(pid, signal) == 1;
+}

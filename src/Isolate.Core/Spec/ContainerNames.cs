@@ -1,0 +1,34 @@
+using Isolate.Interop;
+
+namespace Isolate.Spec;
+
+/// <summary>Generated identities and the rules for user-given names.</summary>
+public static class ContainerNames
+{
+    /// <summary>12 hex digits, like docker's short container id. From getrandom(2), not
+    /// System.Security.Cryptography: that dlopens OpenSSL, and a dlopen inside a statically
+    /// linked glibc binary loads a second libc and corrupts the process.</summary>
+    public static unsafe string NewId()
+    {
+        byte* bytes = stackalloc byte[6];
+        if (Libc.GetRandom(bytes, 6, 0) != 6)
+            throw IsolateException.FromErrno("getrandom", null, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+        return Convert.ToHexStringLower(new ReadOnlySpan<byte>(bytes, 6));
+    }
+
+    /// <summary>RFC 1123: labels of letters, digits and '-', not starting or ending
+    /// with '-', separated by dots; at most 64 bytes (the kernel's limit).</summary>
+    public static void ValidateHostname(string hostname)
+    {
+        const string hint = "use letters, digits, '-' and '.', at most 64 characters";
+        if (hostname.Length is 0 or > 64)
+            throw new IsolateException($"invalid --hostname '{hostname}': {hint}");
+        foreach (string label in hostname.Split('.'))
+        {
+            bool valid = label.Length > 0 && label[0] != '-' && label[^1] != '-'
+                && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+            if (!valid)
+                throw new IsolateException($"invalid --hostname '{hostname}': {hint}");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+namespace Isolate.Spec;
+
+public enum NetworkMode
+{
+    /// <summary>A new network namespace with only the loopback device, brought up.</summary>
+    None,
+    /// <summary>The host's network namespace, shared.</summary>
+    Host,
+}
+
+/// <summary>Isolate's own model of one container: what to run and how to isolate it.
+/// The command line (and later an OCI config.json) converts into this; the plan
+/// builders read only this.</summary>
+public sealed record ContainerSpec
+{
+    /// <summary>The container's root directory, canonical; null means the embedded
+    /// default: the host's own filesystem, read-only.</summary>
+    public string? Rootfs { get; init; }
+
+    public required string Hostname { get; init; }
+
+    /// <summary>Absolute path inside the container.</summary>
+    public string Workdir { get; init; } = "/";
+
+    /// <summary>argv; the first element is looked up in the container's PATH when it has no '/'.</summary>
+    public required IReadOnlyList<string> Args { get; init; }
+
+    /// <summary>The complete environment, KEY=VALUE.</summary>
+    public required IReadOnlyList<string> Env { get; init; }
+
+    public NetworkMode Network { get; init; } = NetworkMode.None;
+}
