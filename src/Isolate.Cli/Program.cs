@@ -28,7 +28,7 @@ public static class Program
     public static int Dispatch(string[] args)
     {
         using var parser = CreateParser();
-        var result = parser.ParseArguments(args, Verbs);
+        var result = parser.ParseArguments(NormalizeArguments(args), Verbs);
         return result switch
         {
             Parsed<object> { Value: RunOptions run } => RunCommand.Execute(run),
@@ -36,6 +36,12 @@ public static class Program
             _ => throw new IsolateException("internal error: unhandled command"),
         };
     }
+
+    public static string[] NormalizeArguments(string[] args) => args.FirstOrDefault() switch
+    {
+        "run" => PosixArguments.Normalize<RunOptions>(args),
+        _ => args,
+    };
 
     /// <summary>POSIX rules: options end at the first operand or at "--", so
     /// `isolate run sh -c 'ls -la'` passes `-c` and `ls -la` to sh untouched.</summary>
