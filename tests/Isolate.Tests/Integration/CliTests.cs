@@ -1,0 +1,53 @@
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>Help and version from the built binary: every command and option listed.</summary>
+public sealed class CliTests
+{
+    [Fact]
+    public void Help_lists_every_command()
+    {
+        var result = IsolateBinary.Run("--help");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("run        Run a command in a new container", result.Stdout);
+        Assert.Contains("Exit status:", result.Stdout);
+    }
+
+    [Fact]
+    public void Run_help_lists_every_option_with_a_description()
+    {
+        var result = IsolateBinary.Run("run", "--help");
+        Assert.Equal(0, result.ExitCode);
+        foreach (string option in new[] { "--rootfs=DIR", "--hostname=NAME", "-w DIR, --workdir=DIR", "-e KEY=VAL, --env=KEY=VAL", "--network=MODE", "--help", "--version" })
+            Assert.Contains(option, result.Stdout);
+    }
+
+    [Fact]
+    public void Version_prints_the_version()
+    {
+        var result = IsolateBinary.Run("--version");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"^isolate \d+\.\d+\.\d+\n$", result.Stdout);
+    }
+
+    [Fact]
+    public void No_command_and_unknown_commands_are_125()
+    {
+        var none = IsolateBinary.Run();
+        var unknown = IsolateBinary.Run("frobnicate");
+        var runWithout = IsolateBinary.Run("run");
+
+        Assert.Equal(125, none.ExitCode);
+        Assert.Equal("isolate: no command given; see 'isolate --help'\n", none.Stderr);
+        Assert.Equal(125, unknown.ExitCode);
+        Assert.Equal("isolate: unknown command 'frobnicate'; see 'isolate --help'\n", unknown.Stderr);
+        Assert.Equal(125, runWithout.ExitCode);
+    }
+
+    [Fact]
+    public void The_binary_is_one_static_file()
+    {
+        Assert.False(Elf.IsDynamicallyLinked(IsolateBinary.Path), "out/isolate needs a dynamic loader");
+    }
+}

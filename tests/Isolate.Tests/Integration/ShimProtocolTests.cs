@@ -1,0 +1,95 @@
+using Isolate.Interop;
+using Isolate.Plan;
+using Isolate.Runtime;
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>The shim's protocol at the ABI level, from a multithreaded .NET process
+/// (this test host), exactly as the binary uses it: spawn, gate, FAILED message or EOF.</summary>
+public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
+{
+    private static SpawnPlan Plan(IReadOnlyList<MountOp> mounts, params string[] args) => new()
+    {
+        Namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc,
+        Hostname = "shim-test",
+        Mounts = mounts,
+        Workdir = "/",
+        Args = args,
+        Env = ["PATH=/usr/bin:/bin"],
+        SearchPath = "/usr/bin:/bin",
+    };
+
+    private static (int Pid, int Fd) Spawn(SpawnPlan plan)
+    {
+        using var config = new NativeSpawnConfig(plan);
+        ShimSpawnResult result;
+        Assert.Equal(0, Shim.Spawn(config.Config, &result));
+        return (result.Pid, result.SyncFd);
+    }
+
+    private static int Reap(int pid)
+    {
+        int status;
+        Assert.Equal(pid, Libc.WaitPid(pid, &status, 0));
+        return status;
+    }
+
+    [ContainerFact]
+    public void A_failed_mount_reports_its_index_and_errno()
+    {
+        var plan = Plan([MountOp.MakePrivate("/"), MountOp.Bind("/nonexistent-source", "/mnt", recursive: false)], "true");
+        var (pid, fd) = Spawn(plan);
+
+        ShimMessage failure;
+        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(1, Shim.AwaitExec(fd, &failure));
+        Libc.Close(fd);
+
+        Assert.Equal((uint)ShimStep.MountOp, failure.Step);
+        Assert.Equal(2 /* ENOENT */, failure.Err);
+        Assert.Equal(1, failure.Index);
+        Assert.Equal(125, ExitStatus.FromWaitStatus(Reap(pid)));
+    }
+
+    [ContainerFact]
+    public void A_missing_command_reports_exec_ENOENT_and_exits_127()
+    {
+        var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "no-such-command-anywhere"));
+
+        ShimMessage failure;
+        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(1, Shim.AwaitExec(fd, &failure));
+        Libc.Close(fd);
+
+        Assert.Equal((uint)ShimStep.Exec, failure.Step);
+        Assert.Equal(2 /* ENOENT */, failure.Err);
+        Assert.Equal(127, ExitStatus.FromWaitStatus(Reap(pid)));
+    }
+
+    [ContainerFact]
+    public void A_successful_exec_closes_the_socket_and_the_status_is_the_commands()
+    {
+        var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "sh", "-c", "exit 3"));
+
+        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(0, Shim.AwaitExec(fd, null)); // EOF: execve happened
+        Libc.Close(fd);
+
+        Assert.Equal(3, ExitStatus.FromWaitStatus(Reap(pid)));
+    }
+
+    [ContainerFact]
+    public void Nothing_runs_before_the_gate_opens_and_a_closed_gate_ends_the_child()
+    {
+        string marker = Path.Combine(Path.GetTempPath(), "isolate-gate-" + Guid.NewGuid().ToString("N"));
+        var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "touch", marker));
+
+        Thread.Sleep(200);
+        Assert.False(File.Exists(marker), "the command ran before the gate opened");
+        Libc.Close(fd); // the parent "dies" without opening the gate
+
+        Assert.Equal(125, ExitStatus.FromWaitStatus(Reap(pid)));
+        Assert.False(File.Exists(marker));
+    }
+}

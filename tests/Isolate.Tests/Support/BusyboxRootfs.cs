@@ -1,0 +1,73 @@
+namespace Isolate.Tests.Support;
+
+/// <summary>The one busybox root filesystem all container tests share: busybox-static
+/// copied into bin/ with its applet links, empty proc, sys, dev, tmp, and an etc/
+/// with root in passwd and group. Built once per test run, removed at the end.</summary>
+public sealed class BusyboxRootfs : IDisposable
+{
+    private static readonly string[] BusyboxCandidates = ["/bin/busybox", "/usr/bin/busybox", "/usr/sbin/busybox"];
+
+    public string Path { get; }
+
+    public BusyboxRootfs()
+    {
+        string busybox = BusyboxCandidates.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("busybox not found: install it with 'apt-get install busybox-static'");
+        if (Elf.IsDynamicallyLinked(busybox))
+            throw new InvalidOperationException($"{busybox} is dynamically linked and cannot run in a bare rootfs: install 'busybox-static'");
+
+        Path = Directory.CreateTempSubdirectory("isolate-test-rootfs-").FullName;
+        foreach (string dir in new[] { "bin", "proc", "sys", "dev", "tmp", "etc", "root" })
+            Directory.CreateDirectory(System.IO.Path.Combine(Path, dir));
+        File.Copy(busybox, System.IO.Path.Combine(Path, "bin", "busybox"));
+        foreach (string applet in Applets(busybox))
+            File.CreateSymbolicLink(System.IO.Path.Combine(Path, "bin", applet), "busybox");
+        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "group"), "root:x:0:\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "not-executable"), "just text\n");
+    }
+
+    private static IEnumerable<string> Applets(string busybox)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(busybox, "--list") { RedirectStandardOutput = true };
+        using var process = System.Diagnostics.Process.Start(info)!;
+        string list = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        // "busybox" itself must stay the binary, not become a link to itself
+        return list.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(a => a != "busybox" && !a.Contains('/'));
+    }
+
+    public string HostPath(string inside) => System.IO.Path.Combine(Path, inside.TrimStart('/'));
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+}
+
+public static class Elf
+{
+    /// <summary>True when the ELF file has a PT_INTERP program header (needs ld.so).</summary>
+    public static bool IsDynamicallyLinked(string path)
+    {
+        using var reader = new BinaryReader(File.OpenRead(path));
+        reader.BaseStream.Seek(0x20, SeekOrigin.Begin);
+        long phoff = reader.ReadInt64();
+        reader.BaseStream.Seek(0x36, SeekOrigin.Begin);
+        int phentsize = reader.ReadUInt16();
+        int phnum = reader.ReadUInt16();
+        for (int i = 0; i < phnum; i++)
+        {
+            reader.BaseStream.Seek(phoff + (long)i * phentsize, SeekOrigin.Begin);
+            if (reader.ReadUInt32() == 3 /* PT_INTERP */)
+                return true;
+        }
+        return false;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ContainerCollection : ICollectionFixture<BusyboxRootfs>
+{
+    /// <summary>Container tests run one at a time: each checks afterwards that no
+    /// container process and no mount was left behind, which a test running beside
+    /// it would blur.</summary>
+    public const string Name = "containers";
+}

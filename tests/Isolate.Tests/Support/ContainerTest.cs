@@ -1,0 +1,71 @@
+namespace Isolate.Tests.Support;
+
+/// <summary>Base of every test that starts real containers (with [ContainerFact], which
+/// needs root). After
+/// each test it checks what a user would: the host's mount table is exactly as before
+/// and no process of any container is left.</summary>
+[Collection(ContainerCollection.Name)]
+public abstract class ContainerTest : IDisposable
+{
+    private readonly string[] _mountsBefore;
+
+    protected ContainerTest(BusyboxRootfs rootfs)
+    {
+        Rootfs = rootfs;
+        _mountsBefore = HostMounts();
+    }
+
+    protected BusyboxRootfs Rootfs { get; }
+
+    /// <summary>isolate run --rootfs ROOT [extra options] -- COMMAND...</summary>
+    protected RunResult RunIn(string[] options, params string[] command) =>
+        IsolateBinary.Run(["run", "--rootfs", Rootfs.Path, .. options, "--", .. command], stdin: null);
+
+    protected RunResult RunIn(params string[] command) => RunIn([], command);
+
+    protected RunResult Sh(string script, params string[] options) => RunIn(options, "sh", "-c", script);
+
+    private static string[] HostMounts() => File.ReadAllLines("/proc/self/mountinfo");
+
+    public void Dispose()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        List<int> left;
+        while ((left = HostProcesses.InOtherPidNamespaces()).Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        Assert.True(left.Count == 0, $"container processes left behind: {string.Join(", ", left.Select(Describe))}");
+        Assert.Equal(_mountsBefore, HostMounts());
+        GC.SuppressFinalize(this);
+    }
+
+    private static string Describe(int pid)
+    {
+        try
+        {
+            return $"{pid} ({File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim()})";
+        }
+        catch (IOException)
+        {
+            return pid.ToString();
+        }
+    }
+}
+
+/// <summary>A test that starts real containers: skipped, saying why, when not root.</summary>
+public sealed class ContainerFactAttribute : FactAttribute
+{
+    public ContainerFactAttribute()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Skip = "needs root: containers create namespaces and mounts";
+    }
+}
+
+public sealed class ContainerTheoryAttribute : TheoryAttribute
+{
+    public ContainerTheoryAttribute()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Skip = "needs root: containers create namespaces and mounts";
+    }
+}

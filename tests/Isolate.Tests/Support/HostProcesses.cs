@@ -1,0 +1,59 @@
+namespace Isolate.Tests.Support;
+
+/// <summary>What the host's /proc says about processes.</summary>
+public static class HostProcesses
+{
+    public static IEnumerable<int> All() =>
+        Directory.EnumerateDirectories("/proc")
+            .Select(d => int.TryParse(System.IO.Path.GetFileName(d), out int pid) ? pid : 0)
+            .Where(pid => pid > 0);
+
+    public static int? ParentOf(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            // pid (comm) state ppid ...; comm may contain spaces and parentheses
+            string[] rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(rest[1]);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public static List<int> ChildrenOf(int pid) => All().Where(p => ParentOf(p) == pid).ToList();
+
+    public static string? PidNamespace(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/ns/pid").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Processes in a PID namespace other than ours: a container's, if any is left.</summary>
+    public static List<int> InOtherPidNamespaces()
+    {
+        string? ours = PidNamespace(Environment.ProcessId);
+        return All().Where(p => PidNamespace(p) is { } ns && ns != ours).ToList();
+    }
+
+    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
+
+    public static void WaitUntilGone(int pid, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Exists(pid) && DateTime.UtcNow < deadline)
+            Thread.Sleep(10);
+    }
+}

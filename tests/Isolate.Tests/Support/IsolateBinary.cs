@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Isolate.Tests.Support;
+
+/// <summary>What one run of out/isolate did.</summary>
+public sealed record RunResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>Runs the built, statically linked binary: integration tests test what users run.</summary>
+public static class IsolateBinary
+{
+    public static string Path { get; } = Locate();
+
+    private static string Locate()
+    {
+        string? fromEnv = Environment.GetEnvironmentVariable("ISOLATE_BIN");
+        if (!string.IsNullOrEmpty(fromEnv))
+            return File.Exists(fromEnv) ? fromEnv : throw new FileNotFoundException($"ISOLATE_BIN={fromEnv} does not exist; run ./build.sh");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "build.sh")))
+            {
+                string candidate = System.IO.Path.Combine(dir.FullName, "out", "isolate");
+                return File.Exists(candidate) ? candidate : throw new FileNotFoundException($"{candidate} is missing; run ./build.sh (or ./build.sh test)");
+            }
+        }
+        throw new FileNotFoundException("cannot find the repository (build.sh) above " + AppContext.BaseDirectory);
+    }
+
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo(Path)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in args)
+            info.ArgumentList.Add(arg);
+        return info;
+    }
+
+    public static RunResult Run(params string[] args) => Run(args, stdin: null);
+
+    public static RunResult Run(IEnumerable<string> args, string? stdin, TimeSpan? timeout = null)
+    {
+        using var process = Process.Start(StartInfo(args))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin != null)
+            process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"isolate {string.Join(' ', args)} did not finish");
+        }
+        process.WaitForExit();
+        return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts isolate and waits until the container printed <paramref name="readyLine"/>.</summary>
+    public static RunningIsolate Start(IEnumerable<string> args, string readyLine = "ready")
+    {
+        var process = Process.Start(StartInfo(args))!;
+        process.StandardInput.Close();
+        var running = new RunningIsolate(process);
+        running.WaitForLine(readyLine, TimeSpan.FromSeconds(30));
+        return running;
+    }
+}
+
+public sealed class RunningIsolate : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly Task<string> _stderr;
+
+    public RunningIsolate(Process process)
+    {
+        _process = process;
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    public int Pid => _process.Id;
+
+    public void WaitForLine(string line, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var read = _process.StandardOutput.ReadLineAsync();
+            if (!read.Wait(deadline - DateTime.UtcNow) || read.Result is null)
+                break;
+            _stdout.AppendLine(read.Result);
+            if (read.Result == line)
+                return;
+        }
+        throw new TimeoutException($"the container never printed '{line}'; stdout so far: {_stdout}");
+    }
+
+    /// <summary>The container's PID 1 as the host sees it: isolate's only child.</summary>
+    public int ContainerPid() => HostProcesses.ChildrenOf(Pid).Single();
+
+    public RunResult WaitForExit(TimeSpan? timeout = null)
+    {
+        if (!_process.WaitForExit(timeout ?? TimeSpan.FromSeconds(30)))
+            throw new TimeoutException("isolate did not exit");
+        _process.WaitForExit();
+        _stdout.Append(_process.StandardOutput.ReadToEnd());
+        return new RunResult(_process.ExitCode, _stdout.ToString(), _stderr.Result);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}

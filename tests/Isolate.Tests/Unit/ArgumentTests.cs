@@ -1,0 +1,130 @@
+using CommandLine;
+using Isolate.Cli;
+using Isolate.Cli.Commands;
+using Isolate.Spec;
+
+namespace Isolate.Tests.Unit;
+
+/// <summary>How the command line becomes options and then a ContainerSpec: POSIX rules,
+/// so the container's own arguments are never taken for Isolate's.</summary>
+public sealed class ArgumentTests
+{
+    private static RunOptions Parse(params string[] args)
+    {
+        using var parser = Program.CreateParser();
+        var result = parser.ParseArguments(Program.NormalizeArguments(args), typeof(RunOptions));
+        return Assert.IsType<RunOptions>(Assert.IsType<Parsed<object>>(result).Value);
+    }
+
+    private static ContainerSpec ToSpec(params string[] args) => RunCommand.ToSpec(Parse(args), _ => null);
+
+    [Fact]
+    public void Options_end_at_double_dash()
+    {
+        var options = Parse("run", "--hostname", "h", "--", "sh", "-c", "ls -la", "--hostname");
+        Assert.Equal("h", options.Hostname);
+        Assert.Equal(["sh", "-c", "ls -la", "--hostname"], options.Command);
+    }
+
+    [Fact]
+    public void Options_end_at_the_first_operand()
+    {
+        var options = Parse("run", "-w", "/srv", "ls", "-la", "-e", "X=1");
+        Assert.Equal("/srv", options.Workdir);
+        Assert.Equal(["ls", "-la", "-e", "X=1"], options.Command);
+        Assert.Empty(options.Env ?? []);
+    }
+
+    [Fact]
+    public void A_sequence_option_does_not_swallow_the_command()
+    {
+        var options = Parse("run", "-e", "A=1", "sh", "-c", "echo $A");
+        Assert.Equal(["A=1"], options.Env);
+        Assert.Equal(["sh", "-c", "echo $A"], options.Command);
+    }
+
+    [Fact]
+    public void Env_is_repeatable_in_both_spellings()
+    {
+        var options = Parse("run", "-e", "A=1", "--env", "B=2", "--env=C=3", "-eD=4", "true");
+        Assert.Equal(["A=1", "B=2", "C=3", "D=4"], options.Env);
+    }
+
+    [Fact]
+    public void Repeated_variables_keep_the_order_given_whatever_the_spelling()
+    {
+        var spec = ToSpec("run", "-e", "A=1", "--env", "A=2", "-eA=3", "true");
+        Assert.Equal("3", Isolate.Plan.EnvironmentBuilder.Lookup(spec.Env, "A"));
+    }
+
+    [Fact]
+    public void Short_options_take_attached_or_separate_values()
+    {
+        var options = Parse("run", "-w/srv", "-eX=1", "--hostname=h", "true");
+        Assert.Equal(("/srv", "h"), (options.Workdir, options.Hostname));
+        Assert.Equal(["X=1"], options.Env);
+    }
+
+    [Fact]
+    public void Unknown_options_are_left_for_the_parser_to_report()
+    {
+        using var parser = Program.CreateParser();
+        var result = parser.ParseArguments(Program.NormalizeArguments(["run", "-x", "true"]), typeof(RunOptions));
+        Assert.IsType<NotParsed<object>>(result);
+    }
+
+    [Fact]
+    public void Defaults_are_the_host_root_no_network_a_generated_hostname_and_slash()
+    {
+        var spec = ToSpec("run", "true");
+        Assert.Null(spec.Rootfs);
+        Assert.Equal(NetworkMode.None, spec.Network);
+        Assert.Equal("/", spec.Workdir);
+        Assert.Matches("^[0-9a-f]{12}$", spec.Hostname);
+        Assert.Contains($"HOSTNAME={spec.Hostname}", spec.Env);
+    }
+
+    [Fact]
+    public void Network_host_is_accepted()
+    {
+        Assert.Equal(NetworkMode.Host, ToSpec("run", "--network", "host", "true").Network);
+        Assert.Equal(NetworkMode.Host, ToSpec("run", "--network=host", "true").Network);
+    }
+
+    [Theory]
+    [InlineData("invalid --network 'bridge': use 'none' or 'host'", "run", "--network", "bridge", "true")]
+    [InlineData("invalid --workdir 'srv': it must be an absolute path inside the container", "run", "-w", "srv", "true")]
+    [InlineData("invalid --hostname '-x': use letters, digits, '-' and '.', at most 64 characters", "run", "--hostname", "-x", "true")]
+    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]", "run")]
+    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]", "run", "--")]
+    public void Bad_input_is_a_one_line_error_with_exit_125(string message, params string[] args)
+    {
+        var error = Assert.Throws<IsolateException>(() => ToSpec(args));
+        Assert.Equal(message, error.Message);
+        Assert.Equal(125, error.ExitCode);
+    }
+
+    [Fact]
+    public void A_rootfs_is_canonicalized()
+    {
+        string dir = Directory.CreateTempSubdirectory("isolate-args-").FullName;
+        string link = dir + "-link";
+        try
+        {
+            File.CreateSymbolicLink(link, dir);
+            Assert.Equal(dir, ToSpec("run", "--rootfs", link + "/.", "true").Rootfs);
+        }
+        finally
+        {
+            File.Delete(link);
+            Directory.Delete(dir);
+        }
+    }
+
+    [Fact]
+    public void The_hosts_root_cannot_be_a_rootfs()
+    {
+        var error = Assert.Throws<IsolateException>(() => ToSpec("run", "--rootfs", "/", "true"));
+        Assert.StartsWith("rootfs /: the host's own / cannot be a container root", error.Message);
+    }
+}

@@ -1,0 +1,50 @@
+using Isolate.Interop;
+using Isolate.Plan;
+using Isolate.Runtime;
+
+namespace Isolate.Tests.Unit;
+
+/// <summary>The child's {step, errno, index} becomes one line naming step and path.</summary>
+public sealed class StepFailureTests
+{
+    private static readonly SpawnPlan Plan = new()
+    {
+        Namespaces = CloneFlags.NewNs,
+        Hostname = "box",
+        Mounts = [MountOp.MakePrivate("/"), MountOp.Filesystem("proc", "/srv/root/proc", MountFlags.NoSuid), MountOp.PivotRoot("/srv/root")],
+        Workdir = "/app",
+        Args = ["server", "--port", "80"],
+        Env = [],
+        SearchPath = "/bin",
+    };
+
+    private static IsolateException Describe(ShimStep step, int errno, int index = -1) =>
+        StepFailure.Describe(new ShimMessage { Type = 2, Step = (uint)step, Err = errno, Index = index }, Plan);
+
+    [Fact]
+    public void A_mount_failure_names_the_operation_and_target()
+    {
+        Assert.Equal("mount proc on /srv/root/proc: Permission denied", Describe(ShimStep.MountOp, 13, 1).Message);
+        Assert.Equal("pivot_root into /srv/root: Invalid argument", Describe(ShimStep.MountOp, 22, 2).Message);
+        Assert.Equal(125, Describe(ShimStep.MountOp, 22, 2).ExitCode);
+    }
+
+    [Fact]
+    public void Exec_failures_map_to_127_and_126()
+    {
+        var notFound = Describe(ShimStep.Exec, 2);
+        var denied = Describe(ShimStep.Exec, 13);
+        var format = Describe(ShimStep.Exec, 8);
+
+        Assert.Equal(("exec server: executable file not found in PATH (/bin)", 127), (notFound.Message, notFound.ExitCode));
+        Assert.Equal(("exec server: Permission denied", 126), (denied.Message, denied.ExitCode));
+        Assert.Equal(("exec server: Exec format error", 126), (format.Message, format.ExitCode));
+    }
+
+    [Fact]
+    public void Other_steps_name_what_they_were_doing()
+    {
+        Assert.Equal("chdir to working directory /app: Not a directory", Describe(ShimStep.Workdir, 20).Message);
+        Assert.Equal("sethostname box: Operation not permitted", Describe(ShimStep.Hostname, 1).Message);
+    }
+}
