@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/run.sh - start-to-exit latency of /bin/true in one busybox root filesystem,
+# Isolate side by side with crun, runc, bubblewrap and unshare+chroot, in one run.
+#
+#   sudo bench/run.sh              150 timed runs of each (RUNS=N to change)
+#
+# Prints the median (and mean, min) per runtime, the ratio of each median to crun's,
+# and the wall time of 200 sequential starts. Needs root and: hyperfine, jq, crun,
+# runc, bubblewrap, busybox-static (apt-get install ...); out/isolate from ./build.sh.
+# The machine is shared and noisy: compare rows of one run, never across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-150}
+SEQUENTIAL=${SEQUENTIAL:-200}
+for tool in hyperfine jq crun runc bwrap busybox unshare; do
+  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (apt-get install hyperfine jq crun runc bubblewrap busybox-static util-linux)" >&2; exit 1; }
+done
+[ -x out/isolate ] || { echo "bench: out/isolate is missing: run ./build.sh" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (the runtimes create namespaces and cgroups)" >&2; exit 1; }
+
+# On cgroup v1 hybrid hosts crun 1.8 refuses to start while cgroup2 is mounted at
+# /sys/fs/cgroup/unified ("cgroups in hybrid mode not supported"). The whole benchmark,
+# every runtime alike, then runs in a private mount namespace with that mount detached:
+# wrapped once, not per start (the wrapper itself costs milliseconds).
+if [ -z "${BENCH_WRAPPED:-}" ] && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
+  export BENCH_WRAPPED=1
+  exec unshare -m --propagation private bash -c 'umount -l /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
+fi
+
+work=$(mktemp -d /var/tmp/bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bundle="$work/bundle"
+root="$bundle/rootfs"
+mkdir -p "$root"/{bin,proc,sys,dev,tmp,etc,root}
+cp "$(command -v busybox)" "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+  [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+echo 'root:x:0:' > "$root/etc/group"
+
+# One OCI bundle for crun and runc: runc's default spec, running /bin/true.
+(cd "$bundle" && runc spec)
+jq --arg root "$root" '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
+  "$bundle/config.json" > "$bundle/config.json.new" && mv "$bundle/config.json.new" "$bundle/config.json"
+mkdir -p "$work/runc-state" "$work/crun-state"
+
+isolate="$PWD/out/isolate"
+declare -a names commands
+add() { names+=("$1"); commands+=("$2"); }
+median() { jq ".results[$1].median" "$work/times.json"; }
+add "busybox true (no isolation)" "$root/bin/busybox true"
+add "unshare + chroot" "unshare -fp --mount-proc -m -u -i -n chroot $root /bin/true"
+add "bwrap" "bwrap --unshare-all --die-with-parent --bind $root / --proc /proc --dev /dev /bin/true"
+add "isolate run" "$isolate run --rootfs $root -- /bin/true"
+add "crun run" "crun --root $work/crun-state run --bundle $bundle bench-crun"
+add "crun run, no cgroup" "crun --root $work/crun-state --cgroup-manager=disabled run --bundle $bundle bench-crun"
+add "runc run" "runc --root $work/runc-state run --bundle $bundle bench-runc"
+
+hyperfine -N --style none --warmup 10 --runs "$RUNS" --export-json "$work/times.json" "${commands[@]}" >/dev/null 2>"$work/hyperfine.log"
+for i in "${!commands[@]}"; do
+  start=$(date +%s.%N)
+  for _ in $(seq "$SEQUENTIAL"); do ${commands[$i]} >/dev/null; done
+  end=$(date +%s.%N)
+  echo "$i $(echo "$end - $start" | bc)" >> "$work/sequential.txt"
+done
+
+echo "Start-to-exit latency of /bin/true in a busybox root; $RUNS runs each after 10 warm-ups; $(nproc) CPUs; $(uname -r)"
+echo
+printf '| %-28s | %9s | %9s | %9s | %10s | %18s |\n' runtime "median ms" "mean ms" "min ms" "vs crun" "${SEQUENTIAL} sequential, s"
+printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..19})"
+isolate_i=3 crun_i=4 crun_nocg_i=5
+crun_median=$(median $crun_i)
+for i in "${!names[@]}"; do
+  median=$(median "$i")
+  mean=$(jq ".results[$i].mean" "$work/times.json")
+  min=$(jq ".results[$i].min" "$work/times.json")
+  seq_s=$(awk -v i="$i" '$1 == i { print $2 }' "$work/sequential.txt")
+  printf '| %-28s | %9.1f | %9.1f | %9.1f | %9.2fx | %18.2f |\n' "${names[$i]}" \
+    "$(echo "$median * 1000" | bc -l)" "$(echo "$mean * 1000" | bc -l)" "$(echo "$min * 1000" | bc -l)" \
+    "$(echo "$median / $crun_median" | bc -l)" "$seq_s"
+done
+echo
+printf 'isolate/crun median ratio: %.2f (isolate creates no cgroup yet; against crun without one: %.2f)\n' \
+  "$(echo "$(median $isolate_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_i) / $(median $crun_nocg_i)" | bc -l)"
