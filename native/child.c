@@ -22,15 +22,11 @@
 #include "fsutil.h"
 #include "internal.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1u << 2)
-#endif
-
 #define DEFAULT_SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t index)
+void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail)
 {
-    struct isolate_msg msg = { .type = ISOLATE_MSG_FAILED, .step = step, .err = err, .index = index };
+    struct isolate_msg msg = { .type = ISOLATE_MSG_FAILED, .step = step, .err = err, .detail = detail };
     ssize_t n;
     do {
         n = send(sync_fd, &msg, sizeof msg, MSG_NOSIGNAL);
@@ -42,16 +38,27 @@ void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t index)
     _exit(code);
 }
 
+/* Until execve, PID 1 is the shim. A forwarded signal must stop it whenever it
+ * lands: with SIG_DFL the kernel would drop it (a namespace's init ignores
+ * default-action signals), so the shim catches them and exits 128+N. execve
+ * itself resets caught signals to SIG_DFL, so no window is left open. */
+static void exit_on_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
 /* The .NET runtime's handlers (and its SIG_IGN for SIGPIPE) must not survive
- * into the container: ignored signals stay ignored across execve. */
+ * into the container: ignored signals stay ignored across execve. Signals stay
+ * blocked (as spawn.c left them) until every handler is in place. */
 static void reset_signals(void)
 {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
     for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL); /* glibc's reserved signals fail with EINVAL: fine */
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        action.sa_handler = isolate_signal_is_forwarded(sig) ? exit_on_signal : SIG_DFL;
+        sigaction(sig, &action, NULL); /* glibc's reserved signals fail with EINVAL: fine */
     }
     sigset_t none;
     sigemptyset(&none);
@@ -88,33 +95,83 @@ static int bring_up_loopback(void)
     return err;
 }
 
-static int enter_workdir(const char *workdir)
+/* Enters the working directory; on failure returns -errno and sets *detail. */
+static int enter_workdir(const char *workdir, int32_t *detail)
 {
-    if (chdir(workdir) == 0)
-        return 0;
-    if (errno != ENOENT)
-        return -errno;
-    /* docker and runc create a missing working directory */
-    int rc = isolate_mkdir_p(workdir, 0755);
-    if (rc < 0)
-        return rc;
-    return chdir(workdir) < 0 ? -errno : 0;
+    *detail = ISOLATE_WORKDIR_ENTER;
+    if (chdir(workdir) < 0) {
+        if (errno != ENOENT)
+            return -errno;
+        /* docker and runc create a missing working directory */
+        *detail = ISOLATE_WORKDIR_CREATE;
+        int rc = isolate_mkdir_p(workdir, 0755);
+        if (rc < 0)
+            return rc;
+        *detail = ISOLATE_WORKDIR_ENTER;
+        if (chdir(workdir) < 0)
+            return -errno;
+    }
+    /* A magic link (/proc/self/fd/N, where N is a directory fd on the host, even
+     * stdin) leads out of the root without any path. The old root is detached, so
+     * the kernel's getcwd marks such a directory "(unreachable)" instead of
+     * starting it with '/' (CVE-2024-21626). */
+    char cwd[PATH_MAX];
+    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/') {
+        *detail = ISOLATE_WORKDIR_OUTSIDE_ROOT;
+        return -EPERM;
+    }
+    return 0;
 }
 
-/* Only stdio (and what the caller passes on purpose) may reach the container:
- * a leaked runtime fd plus a cwd of /proc/self/fd/N is a way out (CVE-2024-21626). */
-static int close_inherited_fds(void)
+/* Only stdio (and what the caller passes on purpose) may reach the container: a
+ * leaked runtime fd plus a workdir of /proc/self/fd/N is a way out of the root
+ * (CVE-2024-21626). They are closed for real, not marked close-on-exec, before
+ * any path is resolved; only the sync socket stays, until execve closes it. */
+static int close_inherited_fds(int keep)
 {
-    if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+    if ((keep <= 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1u, 0u) == 0)
+        && syscall(SYS_close_range, (unsigned)keep + 1u, ~0u, 0u) == 0)
         return 0;
-    if (errno != ENOSYS && errno != EINVAL)
+    if (errno != ENOSYS)
         return -errno;
-    struct rlimit lim;
+    struct rlimit lim; /* kernels before 5.9 */
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
         return -errno;
-    for (rlim_t fd = 3; fd < lim.rlim_cur; fd++)
-        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    for (rlim_t fd = 3; fd < lim.rlim_cur; fd++) {
+        if ((int)fd != keep)
+            close((int)fd);
+    }
     return 0;
+}
+
+/* A caller that closed stdin (`<&-`) leaves fd 0 to whatever the .NET runtime
+ * opened next, close-on-exec: the command would start without it. Such slots get
+ * /dev/null, as docker gives them. (spawn.c keeps the sync socket above 2.) */
+static int ensure_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            continue;
+        int null_fd = open("/dev/null", O_RDWR);
+        if (null_fd < 0)
+            return -errno;
+        if (null_fd != fd) {
+            int rc = dup2(null_fd, fd);
+            close(null_fd);
+            if (rc < 0)
+                return -errno;
+        }
+    }
+    return 0;
+}
+
+/* ENOENT from execve means either "no such file" or "its interpreter (#!) or
+ * dynamic loader is missing"; the user needs to know which. */
+static int32_t exec_detail(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? ISOLATE_EXEC_FOUND : ISOLATE_EXEC_NOT_FOUND;
 }
 
 /* execvpe() may allocate; this is the same PATH walk on the stack. */
@@ -125,7 +182,8 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     const char *file = argv[0];
     if (strchr(file, '/') != NULL) {
         execve(file, argv, envp);
-        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, errno, -1);
+        int err = errno;
+        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, err == ENOENT ? exec_detail(file) : -1);
     }
 
     const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
@@ -144,7 +202,10 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
             candidate[dir_len] = '/';
             memcpy(candidate + dir_len + 1, file, file_len + 1);
             execve(candidate, argv, envp);
-            switch (errno) {
+            int err = errno;
+            if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
+                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
+            switch (err) {
             case EACCES:
                 denied = 1;
                 break;
@@ -154,14 +215,14 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
             case ELOOP:
                 break;
             default:
-                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, errno, -1);
+                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, -1);
             }
         }
         if (*end == '\0')
             break;
         dir = end;
     }
-    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, -1);
+    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
 }
 
 int isolate_child_main(void *arg)
@@ -181,6 +242,8 @@ int isolate_child_main(void *arg)
 
     wait_at_gate(fd); /* sync 1 */
 
+    if ((rc = close_inherited_fds(fd)) < 0 || (rc = ensure_stdio()) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     /* Its own session: no TIOCSTI into the caller's terminal (CVE-2017-5226). */
     if (setsid() < 0)
         isolate_child_fail(fd, ISOLATE_STEP_SETSID, errno, -1);
@@ -189,14 +252,11 @@ int isolate_child_main(void *arg)
     if ((config->flags & ISOLATE_SPAWN_LOOPBACK_UP) && (rc = bring_up_loopback()) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_LOOPBACK, -rc, -1);
 
-    int32_t failed = -1;
-    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, &failed)) < 0)
-        isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, failed);
-
-    if (config->workdir != NULL && (rc = enter_workdir(config->workdir)) < 0)
-        isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, -1);
-    if ((rc = close_inherited_fds()) < 0)
-        isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
+    int32_t detail = -1;
+    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, &detail)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
+    if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);
 
     exec_command(config, fd); /* sync 2: success closes fd */
 }

@@ -5,23 +5,46 @@
  * no extra runtime thread, nothing to start, and only async-signal-safe calls.
  *
  * The kernel drops a signal sent to a PID namespace's init when init neither
- * catches it nor ignores it, even from outside. So a PID 1 `sleep` would shrug
- * off SIGTERM and an init script could not stop the container. In that case the
- * handler applies the signal's default action on the kernel's behalf: SIGKILL,
- * remembering which signal it stood for, so Isolate exits 128+N as if the
- * command had died of it. */
+ * catches it, ignores it, nor blocks it (sigwait-style inits block), even from
+ * outside. So a PID 1 `sleep` would shrug off SIGTERM and an init script could not
+ * stop the container. In that case the handler applies the signal's default
+ * action on the kernel's behalf: SIGKILL, remembering which signal it stood for,
+ * so Isolate exits 128+N as if the command had died of it.
+ *
+ * Before the command has been exec'd, PID 1 is still the shim: it catches the same
+ * signals and exits 128+N itself (child.c). One window remains: a signal sent
+ * while the child is inside execve() stays pending across it and is then dropped,
+ * because execve resets the shim's handler to SIG_DFL. So a signal sent during
+ * the start is remembered and, once the parent knows execve is done, delivered
+ * again under the rules for the command. It cannot arrive twice: either the shim
+ * exited of it, or execve discarded it before any code of the command ran. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "isolate_shim.h"
+#include "internal.h"
 
-static volatile sig_atomic_t forward_pid;     /* 0: no container (yet, or any more) */
-static volatile sig_atomic_t pending_signal;  /* arrived before the container existed */
-static volatile sig_atomic_t stopped_by;      /* the signal SIGKILL stood in for */
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Shared between the handler (any thread) and the main thread: seq_cst atomics. */
+static int forward_pid;       /* 0: no container (yet, or any more) */
+static int forward_pidfd = -1;
+static uint64_t forwarded;    /* bit N-1 for each signal N with a forwarding handler */
+static int exec_done;         /* the parent has seen execve succeed (or the child die) */
+static int startup_signal;    /* sent before exec_done: to be delivered again after it */
+static int pending_signal;    /* arrived before the container existed */
+static int stopped_by;        /* the signal SIGKILL stood in for */
+
+#define LOAD(v) __atomic_load_n(&(v), __ATOMIC_SEQ_CST)
+#define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_SEQ_CST)
+#define TAKE(v) __atomic_exchange_n(&(v), 0, __ATOMIC_SEQ_CST)
 
 /* Reads one "Name:\t<hex>" mask from a /proc/PID/status buffer. */
 static unsigned long long status_mask(const char *status, const char *name)
@@ -47,7 +70,7 @@ static unsigned long long status_mask(const char *status, const char *name)
 }
 
 /* "/proc/<pid>/status" without snprintf, which is not async-signal-safe. */
-static void status_path(char *buf, pid_t pid)
+static void status_path(char *buf, int pid)
 {
     char digits[16];
     int n = 0;
@@ -63,10 +86,12 @@ static void status_path(char *buf, pid_t pid)
     memcpy(p, "/status", 8);
 }
 
-int isolate_shim_signal_would_be_dropped(int32_t pid, int32_t sig)
+/* 1 when pid neither catches, ignores nor blocks sig: as a PID namespace's init it
+ * would never see it. */
+static int would_be_dropped(int pid, int sig)
 {
     char path[40];
-    status_path(path, (pid_t)pid);
+    status_path(path, pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0; /* gone already: nothing to stop */
@@ -77,27 +102,59 @@ int isolate_shim_signal_would_be_dropped(int32_t pid, int32_t sig)
         return 0;
     status[n] = '\0';
     unsigned long long bit = 1ull << (sig - 1);
-    return (status_mask(status, "SigCgt:") & bit) == 0 && (status_mask(status, "SigIgn:") & bit) == 0;
+    unsigned long long received = status_mask(status, "SigCgt:") | status_mask(status, "SigIgn:")
+        | status_mask(status, "SigBlk:");
+    return (received & bit) == 0;
 }
 
-static void forward(pid_t pid, int sig)
+/* Through the pidfd when there is one: it can never reach a process that reused the PID. */
+static void send_signal(int pid, int pidfd, int sig)
 {
-    if (isolate_shim_signal_would_be_dropped(pid, sig)) {
-        stopped_by = sig;
-        kill(pid, SIGKILL);
-    } else {
+    if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
         kill(pid, sig);
+}
+
+/* Under the rules for the command: forward it, or stand in for a dropped default action. */
+static void deliver(int sig)
+{
+    int pid = LOAD(forward_pid);
+    int pidfd = LOAD(forward_pidfd);
+    if (pid <= 0)
+        return;
+    if (would_be_dropped(pid, sig)) {
+        STORE(stopped_by, sig);
+        send_signal(pid, pidfd, SIGKILL);
+    } else {
+        send_signal(pid, pidfd, sig);
     }
+}
+
+static void deliver_during_start(int sig)
+{
+    if (LOAD(exec_done)) {
+        deliver(sig);
+        return;
+    }
+    STORE(startup_signal, sig);
+    send_signal(LOAD(forward_pid), LOAD(forward_pidfd), sig); /* the shim exits of it */
+    /* exec_done may have been set just now, after it looked for startup_signal:
+     * whoever takes the signal out of the slot delivers it again. */
+    if (LOAD(exec_done) && TAKE(startup_signal) != 0)
+        deliver(sig);
 }
 
 static void on_signal(int sig)
 {
     int saved_errno = errno;
-    pid_t pid = forward_pid;
-    if (pid > 0)
-        forward(pid, sig);
-    else
-        pending_signal = sig;
+    if (LOAD(forward_pid) > 0) {
+        deliver_during_start(sig);
+    } else {
+        STORE(pending_signal, sig);
+        /* forward_to may have stored the pid and taken an empty pending slot just
+         * now: whoever takes the signal out of the slot delivers it. */
+        if (LOAD(forward_pid) > 0 && TAKE(pending_signal) != 0)
+            deliver_during_start(sig);
+    }
     errno = saved_errno;
 }
 
@@ -107,25 +164,48 @@ int isolate_shim_forward_signals(const int32_t *signals, uint32_t count)
     memset(&action, 0, sizeof action);
     action.sa_handler = on_signal;
     action.sa_flags = SA_RESTART;
-    sigfillset(&action.sa_mask); /* one forwarding at a time */
+    sigfillset(&action.sa_mask); /* one forwarding at a time per thread */
     for (uint32_t i = 0; i < count; i++) {
+        struct sigaction old;
+        if (sigaction(signals[i], NULL, &old) < 0)
+            return -errno;
+        if (old.sa_handler == SIG_IGN)
+            continue; /* the caller chose to ignore it (nohup, a background job): so do we */
         if (sigaction(signals[i], &action, NULL) < 0)
             return -errno;
+        forwarded |= 1ull << (signals[i] - 1);
     }
     return 0;
 }
 
-void isolate_shim_forward_to(int32_t pid)
+int isolate_signal_is_forwarded(int sig)
 {
-    forward_pid = pid;
-    int sig = pending_signal;
-    if (pid > 0 && sig != 0) {
-        pending_signal = 0;
-        forward(pid, sig);
-    }
+    return (forwarded >> (sig - 1)) & 1;
+}
+
+void isolate_shim_forward_to(int32_t pid, int32_t pidfd)
+{
+    STORE(forward_pidfd, pidfd);
+    STORE(forward_pid, pid);
+    int sig = TAKE(pending_signal);
+    if (sig != 0)
+        deliver_during_start(sig);
+}
+
+void isolate_shim_forward_exec_done(void)
+{
+    STORE(exec_done, 1);
+    int sig = TAKE(startup_signal);
+    if (sig != 0)
+        deliver(sig);
+}
+
+void isolate_shim_forward_stop(void)
+{
+    STORE(forward_pid, 0);
 }
 
 int32_t isolate_shim_stopped_by_signal(void)
 {
-    return stopped_by;
+    return LOAD(stopped_by);
 }

@@ -20,4 +20,8 @@ int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, in
  * parent and _exit(). Never returns. */
 __attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t index);
 
+/* forward.c: 1 when the parent forwards signal sig to the child. The child reads
+ * its copy of the parent's table to catch the same signals until execve. */
+int isolate_signal_is_forwarded(int sig);
+
 #endif

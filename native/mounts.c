@@ -46,7 +46,8 @@ static int make_device(const struct isolate_mount_op *op)
         return check(chmod(op->target, op->mode & 07777)); /* mknod honours the umask */
     if ((errno != EPERM && errno != EACCES) || op->source == NULL)
         return -errno;
-    /* Without CAP_MKNOD (a user namespace), bind the host's node instead. */
+    /* Without CAP_MKNOD (in a user namespace, or with Isolate itself running in a
+     * container that dropped it), bind the host's node instead. */
     int fd = open(op->target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return -errno;

@@ -3,6 +3,7 @@
  * libc freely; the child it creates may not (see child.c). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -27,33 +28,56 @@ static int retry_eintr_write(int fd, const void *buf, size_t len)
     return n == (ssize_t)len ? 0 : -EIO;
 }
 
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+static int spawn_failed(struct isolate_spawn_result *result, uint32_t call, int err)
+{
+    result->failed_call = call;
+    return -err;
+}
+
 int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result)
 {
-    if (config == NULL || result == NULL || config->abi_version != ISOLATE_SHIM_ABI_VERSION)
+    if (result == NULL)
         return -EINVAL;
-    if (config->argv == NULL || config->argv[0] == NULL || config->envp == NULL)
-        return -EINVAL;
+    result->pid = -1;
+    result->sync_fd = -1;
+    result->pidfd = -1;
+    result->failed_call = 0;
+    if (config == NULL || config->abi_version != ISOLATE_SHIM_ABI_VERSION || config->argv == NULL
+        || config->argv[0] == NULL || config->envp == NULL)
+        return spawn_failed(result, ISOLATE_SPAWN_CALL_CONFIG, EINVAL);
+
+    /* With SIGCHLD ignored (inherited from the caller) the kernel reaps the
+     * container itself and waitpid can never learn its status. */
+    struct sigaction chld;
+    if (sigaction(SIGCHLD, NULL, &chld) == 0 && chld.sa_handler == SIG_IGN)
+        signal(SIGCHLD, SIG_DFL);
+
+    /* With stdin, stdout or stderr closed, the sync socket would take its number
+     * and become the container's stdio; /dev/null holds the place instead. */
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
+            return spawn_failed(result, ISOLATE_SPAWN_CALL_SOCKETPAIR, errno);
+    }
 
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
-        return -errno;
+        return spawn_failed(result, ISOLATE_SPAWN_CALL_SOCKETPAIR, errno);
 
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = CHILD_STACK_SIZE + page;
     char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        int err = errno;
-        close(fds[0]);
-        close(fds[1]);
-        return -err;
-    }
     /* The stack grows down: the lowest page is the guard. */
-    if (mprotect(stack, page, PROT_NONE) < 0) {
+    if (stack == MAP_FAILED || mprotect(stack, page, PROT_NONE) < 0) {
         int err = errno;
-        munmap(stack, size);
+        if (stack != MAP_FAILED)
+            munmap(stack, size);
         close(fds[0]);
         close(fds[1]);
-        return -err;
+        return spawn_failed(result, ISOLATE_SPAWN_CALL_STACK, err);
     }
 
     /* Without CLONE_VM the child gets a copy-on-write copy of this frame, so
@@ -61,11 +85,19 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
     struct isolate_child_args args = { .config = config, .sync_fd = fds[1], .parent_fd = fds[0] };
 
     /* Block every signal across clone(): the child must not run the .NET
-     * runtime's handlers before it has reset them to SIG_DFL. */
+     * runtime's handlers (or forward.c's) before it has reset them to SIG_DFL. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = clone(isolate_child_main, stack + size, (int)config->clone_flags | SIGCHLD, &args);
+    /* A pidfd names this child for good: signals sent through it can never hit
+     * a process that reused the PID. Kernels before 5.2 refuse the flag. */
+    int pidfd = -1;
+    int flags = (int)config->clone_flags | SIGCHLD;
+    pid_t pid = clone(isolate_child_main, stack + size, flags | CLONE_PIDFD, &args, &pidfd);
+    if (pid < 0 && errno == EINVAL) {
+        pidfd = -1;
+        pid = clone(isolate_child_main, stack + size, flags, &args);
+    }
     int clone_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 
@@ -73,17 +105,19 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        return -clone_errno;
+        return spawn_failed(result, ISOLATE_SPAWN_CALL_CLONE, clone_errno);
     }
+    /* (the kernel creates a pidfd close-on-exec) */
     result->pid = pid;
     result->sync_fd = fds[0];
+    result->pidfd = pidfd;
     return 0;
 }
 
 /* sync 1 */
 int isolate_shim_release(int sync_fd)
 {
-    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .index = -1 };
+    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .detail = -1 };
     return retry_eintr_write(sync_fd, &go, sizeof go);
 }
 
@@ -95,10 +129,12 @@ int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure)
     do {
         n = recv(sync_fd, &msg, sizeof msg, 0);
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ECONNRESET)
+        return 0; /* the child died with the GO message unread: its wait status tells why */
     if (n < 0)
         return -errno;
     if (n == 0)
-        return 0; /* execve closed the child's end */
+        return 0; /* execve closed the child's end (or the child died) */
     if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_FAILED)
         return -EPROTO;
     if (failure != NULL)

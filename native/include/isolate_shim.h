@@ -15,22 +15,25 @@
  *   isolate_shim_forward_signals()  (handlers hold signals until a pid is known)
  *   isolate_shim_spawn():
  *     socketpair, mmap stack + guard page,
- *     clone(CLONE_NEW*)                    ---->  close parent end, reset signals,
+ *     clone(CLONE_NEW*|CLONE_PIDFD)        ---->  close parent end, reset signals
+ *                                                 (forwarded ones: exit 128+N),
  *                                                 PDEATHSIG=SIGKILL, not dumpable
- *   isolate_shim_forward_to(pid)                  sync 1: block reading the gate
+ *   isolate_shim_forward_to(pid, pidfd)           sync 1: block reading the gate
  *     (from here on TERM, INT, ... reach PID 1)
  *   (place the child: cgroups, id maps)
  *   isolate_shim_release()   GO ------------>     (EOF: the parent died -> _exit)
- *                                                 setsid, hostname, loopback,
- *                                                 mount plan (ends in pivot_root),
- *                                                 workdir, close stray fds, execve
+ *                                                 close inherited fds, setsid,
+ *                                                 hostname, loopback, mount plan
+ *                                                 (ends in pivot_root), workdir
+ *                                                 (checked inside the root), execve
  *   isolate_shim_await_exec()  sync 2:
  *     EOF (socket closed by execve)  <-----       exec succeeded
- *     FAILED {step, errno, index}    <-----       a step failed; child _exit()s
- *   waitid(WNOWAIT), forward_to(0), waitpid() -> the command's status
+ *     FAILED {step, errno, detail}   <-----       a step failed; child _exit()s
+ *   isolate_shim_forward_exec_done()  (re-delivers a signal execve swallowed)
+ *   waitid(WNOWAIT), forward_stop(), waitpid() -> the command's status
  *
  * The child never prints: C# turns a FAILED message into the one-line error,
- * because C# still holds the data (paths, fstypes) that `index` points into.
+ * because C# still holds the data (paths, fstypes) that `detail` points into.
  */
 #ifndef ISOLATE_SHIM_H
 #define ISOLATE_SHIM_H
@@ -66,16 +69,26 @@ struct isolate_mount_op {
     const char *data;
 };
 
-/* Steps the child reports in a FAILED message. Order is ABI. */
+/* Steps the child reports in a FAILED message. Values are ABI. */
 enum isolate_step {
-    ISOLATE_STEP_GATE = 1,
     ISOLATE_STEP_SETSID = 2,
     ISOLATE_STEP_HOSTNAME = 3,
     ISOLATE_STEP_LOOPBACK = 4,
-    ISOLATE_STEP_MOUNT_OP = 5, /* index = which mount op */
-    ISOLATE_STEP_WORKDIR = 6,
+    ISOLATE_STEP_MOUNT_OP = 5, /* detail: the op's index */
+    ISOLATE_STEP_WORKDIR = 6,  /* detail: isolate_workdir_detail */
     ISOLATE_STEP_CLOSE_FDS = 7,
-    ISOLATE_STEP_EXEC = 8,
+    ISOLATE_STEP_EXEC = 8,     /* detail: isolate_exec_detail */
+};
+
+enum isolate_workdir_detail {
+    ISOLATE_WORKDIR_ENTER = 0,        /* chdir failed */
+    ISOLATE_WORKDIR_CREATE = 1,       /* it was missing and mkdir -p failed */
+    ISOLATE_WORKDIR_OUTSIDE_ROOT = 2, /* chdir led outside the new root (a magic link) */
+};
+
+enum isolate_exec_detail {
+    ISOLATE_EXEC_NOT_FOUND = 0, /* no file by that name (in PATH) */
+    ISOLATE_EXEC_FOUND = 1,     /* the file exists: ENOENT means its interpreter or loader is missing */
 };
 
 enum isolate_spawn_flags {
@@ -96,9 +109,19 @@ struct isolate_spawn_config {
     const char *search_path; /* the container's PATH, for argv[0] lookup */
 };
 
+/* Which call of isolate_shim_spawn failed, when it returns an error. */
+enum isolate_spawn_call {
+    ISOLATE_SPAWN_CALL_CONFIG = 1,     /* the config itself (ABI version, argv, envp) */
+    ISOLATE_SPAWN_CALL_SOCKETPAIR = 2,
+    ISOLATE_SPAWN_CALL_STACK = 3,      /* mmap/mprotect of the child's stack */
+    ISOLATE_SPAWN_CALL_CLONE = 4,
+};
+
 struct isolate_spawn_result {
-    int32_t pid;     /* the container's PID 1, as the host sees it */
-    int32_t sync_fd; /* the parent's end of the sync socket (close-on-exec) */
+    int32_t pid;         /* the container's PID 1, as the host sees it */
+    int32_t sync_fd;     /* the parent's end of the sync socket (close-on-exec) */
+    int32_t pidfd;       /* a pidfd for the child (CLONE_PIDFD), or -1 on kernels before 5.2 */
+    uint32_t failed_call;/* isolate_spawn_call, when spawn fails */
 };
 
 /* Messages on the sync socket; fixed size so one read is one message. */
@@ -111,7 +134,7 @@ struct isolate_msg {
     uint32_t type;
     uint32_t step;  /* isolate_step */
     int32_t err;    /* errno */
-    int32_t index;  /* ISOLATE_STEP_MOUNT_OP: the op's index; otherwise -1 */
+    int32_t detail; /* per step, see isolate_step; otherwise -1 */
 };
 
 /* Exit codes the child uses when it _exit()s before execve; the FAILED message is
@@ -120,19 +143,25 @@ struct isolate_msg {
 #define ISOLATE_EXIT_CANNOT_EXEC 126
 #define ISOLATE_EXIT_NOT_FOUND 127
 
-/* All return 0 on success or a negative errno. */
+/* All return 0 on success or a negative errno. isolate_shim_spawn also resets an
+ * inherited SIG_IGN for SIGCHLD: with it the kernel would reap the container
+ * itself and its exit status would be lost. */
 int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result);
 int isolate_shim_release(int sync_fd);
 /* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure);
 
-/* Signal forwarding, parent side (native/forward.c). Install once; the
- * handlers forward to the pid given to isolate_shim_forward_to (0: hold). */
+/* Signal forwarding, parent side (native/forward.c).
+ * forward_signals installs the handlers (except for signals the caller left
+ * ignored, as nohup does); signals are held until forward_to names the child.
+ * Until execve the child (the shim) catches the same signals and exits 128+N;
+ * forward_exec_done (after sync 2) delivers again a signal that execve may have
+ * swallowed. */
 int isolate_shim_forward_signals(const int32_t *signals, uint32_t count);
-void isolate_shim_forward_to(int32_t pid);
+void isolate_shim_forward_to(int32_t pid, int32_t pidfd);
+void isolate_shim_forward_exec_done(void);
+void isolate_shim_forward_stop(void);
 /* The signal the handler stopped the container for with SIGKILL, or 0. */
 int32_t isolate_shim_stopped_by_signal(void);
-/* 1 when pid neither catches nor ignores sig: a PID-namespace init would never see it. */
-int isolate_shim_signal_would_be_dropped(int32_t pid, int32_t sig);
 
 #endif

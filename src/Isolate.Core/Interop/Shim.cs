@@ -7,7 +7,6 @@ namespace Isolate.Interop;
 
 internal enum ShimStep : uint
 {
-    Gate = 1,
     Setsid = 2,
     Hostname = 3,
     Loopback = 4,
@@ -15,6 +14,27 @@ internal enum ShimStep : uint
     Workdir = 6,
     CloseFds = 7,
     Exec = 8,
+}
+
+internal enum ShimWorkdirDetail
+{
+    Enter = 0,
+    Create = 1,
+    OutsideRoot = 2,
+}
+
+internal enum ShimExecDetail
+{
+    NotFound = 0,
+    Found = 1,
+}
+
+internal enum ShimSpawnCall : uint
+{
+    Config = 1,
+    Socketpair = 2,
+    Stack = 3,
+    Clone = 4,
 }
 
 [Flags]
@@ -59,6 +79,8 @@ internal struct ShimSpawnResult
 {
     public int Pid;
     public int SyncFd;
+    public int Pidfd;
+    public uint FailedCall;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -67,7 +89,7 @@ internal struct ShimMessage
     public uint Type;
     public uint Step;
     public int Err;
-    public int Index;
+    public int Detail;
 }
 
 internal static unsafe partial class Shim
@@ -88,11 +110,14 @@ internal static unsafe partial class Shim
     internal static partial int ForwardSignals(int* signals, uint count);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_forward_to")]
-    internal static partial void ForwardTo(int pid);
+    internal static partial void ForwardTo(int pid, int pidfd);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_forward_exec_done")]
+    internal static partial void ForwardExecDone();
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_forward_stop")]
+    internal static partial void ForwardStop();
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_stopped_by_signal")]
     internal static partial int StoppedBySignal();
-
-    [LibraryImport(Library, EntryPoint = "isolate_shim_signal_would_be_dropped")]
-    internal static partial int SignalWouldBeDropped(int pid, int signal);
 }

@@ -38,8 +38,11 @@ public static class MountPlanBuilder
         AddDev(ops, root);
         if (spec.Rootfs is null)
         {
-            // The read-only host tree gets a private, writable /tmp.
+            // The read-only host tree gets a private, writable /tmp, and a private /run:
+            // a read-only mount does not stop connect(), and the host's sockets live
+            // there (docker.sock, D-Bus, systemd's private socket).
             ops.Add(MountOp.Filesystem("tmpfs", Join(root, "tmp"), MountFlags.NoSuid | MountFlags.NoDev, "mode=1777"));
+            ops.Add(MountOp.Filesystem("tmpfs", Join(root, "run"), MountFlags.NoSuid | MountFlags.NoDev, "mode=755"));
         }
         ops.Add(MountOp.PivotRoot(root));
         return ops;

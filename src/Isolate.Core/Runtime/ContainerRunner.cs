@@ -17,49 +17,60 @@ public static unsafe class ContainerRunner
     {
         var plan = SpawnPlan.From(spec, spec.Rootfs is null ? HostScratch.Find() : "/tmp");
         SignalForwarder.Install();
-        int pid;
-        int syncFd;
+        ShimSpawnResult child;
         // The child's PDEATHSIG is tied to the thread that clones it: this must be
         // the main thread, which lives as long as Isolate does.
         using (var config = new NativeSpawnConfig(plan))
         {
-            ShimSpawnResult result;
-            int rc = Shim.Spawn(config.Config, &result);
+            int rc = Shim.Spawn(config.Config, &child);
             if (rc < 0)
-                throw SpawnFailure(-rc);
-            pid = result.Pid;
-            syncFd = result.SyncFd;
+                throw SpawnFailure((ShimSpawnCall)child.FailedCall, -rc);
         }
 
-        SignalForwarder.Attach(pid);
+        SignalForwarder.Attach(child.Pid, child.Pidfd);
         try
         {
-            StartChild(pid, syncFd, plan);
+            StartChild(child.Pid, child.SyncFd, plan);
         }
         finally
         {
-            Libc.Close(syncFd);
+            Libc.Close(child.SyncFd);
         }
-        int status = WaitForExit(pid);
+        SignalForwarder.ExecDone();
+        int status = WaitForExit(child.Pid);
         return ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal);
     }
 
     /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
-    /// died before reporting (killed by a signal, say) is not an error here: its wait
-    /// status tells what happened.</summary>
+    /// died before reporting (killed by a forwarded signal, say) is not an error here:
+    /// its wait status tells what happened.</summary>
     private static void StartChild(int pid, int syncFd, SpawnPlan plan)
     {
         ShimMessage failure;
-        if (Shim.Release(syncFd) < 0 || Shim.AwaitExec(syncFd, &failure) != 1)
+        if (Shim.Release(syncFd) < 0)
+            return; // the child is gone already
+        int rc = Shim.AwaitExec(syncFd, &failure);
+        if (rc == 0)
             return;
-        WaitQuietly(pid); // it has _exit()ed or is about to: reap before reporting
-        throw StepFailure.Describe(failure, plan);
+
+        if (rc < 0)
+            Libc.Kill(pid, ExitStatus.SIGKILL); // the protocol broke: do not leave it running
+        SignalForwarder.Detach(); // before the reap frees the PID for reuse
+        WaitQuietly(pid);
+        throw rc == 1 ? StepFailure.Describe(failure, plan) : IsolateException.FromErrno("read the container's start-up report", null, -rc);
     }
 
-    private static IsolateException SpawnFailure(int errno)
+    private static IsolateException SpawnFailure(ShimSpawnCall call, int errno)
     {
-        var error = IsolateException.FromErrno("create the container's namespaces", null, errno);
-        return errno == EPERM && Libc.GetEffectiveUserId() != 0
+        string operation = call switch
+        {
+            ShimSpawnCall.Socketpair => "create the sync socket",
+            ShimSpawnCall.Stack => "allocate the child's stack",
+            ShimSpawnCall.Config => "pass the configuration to the shim",
+            _ => "create the container's namespaces",
+        };
+        var error = IsolateException.FromErrno(operation, null, errno);
+        return call == ShimSpawnCall.Clone && errno == EPERM && Libc.GetEffectiveUserId() != 0
             ? new IsolateException(error.Message + ": isolate run needs root (rootless mode is not supported yet)")
             : error;
     }
@@ -77,11 +88,6 @@ public static unsafe class ContainerRunner
                 throw IsolateException.FromErrno("wait for the container", null, errno);
         }
         SignalForwarder.Detach();
-        return Reap(pid);
-    }
-
-    private static int Reap(int pid)
-    {
         int status;
         while (Libc.WaitPid(pid, &status, 0) < 0)
         {

@@ -5,13 +5,14 @@ namespace Isolate.Runtime;
 /// <summary>Forwards the signals an init script or a terminal sends to Isolate
 /// (HUP, INT, QUIT, USR1, USR2, TERM) to the container's PID 1. The handler itself is
 /// C (native/forward.c): a sigaction handler needs no runtime thread and runs only
-/// async-signal-safe calls.
+/// async-signal-safe calls. Signals the caller left ignored (nohup) stay ignored.
 ///
-/// When PID 1 neither catches nor ignores a forwarded signal, the kernel would drop it
-/// (a PID namespace's init is protected from signals it has no handler for), so the
-/// container could not be stopped with `kill`. The handler then applies the default
+/// When PID 1 neither catches, ignores nor blocks a forwarded signal, the kernel would
+/// drop it (a PID namespace's init is protected from signals it has no handler for), so
+/// the container could not be stopped with `kill`. The handler then applies the default
 /// action on the kernel's behalf: SIGKILL, and Isolate reports 128+N for the signal
-/// that was sent.</summary>
+/// that was sent. Before the command is exec'd, PID 1 is the shim, which catches the
+/// same signals and exits 128+N itself.</summary>
 public static unsafe class SignalForwarder
 {
     public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
@@ -29,14 +30,17 @@ public static unsafe class SignalForwarder
         }
     }
 
-    /// <summary>Start forwarding to <paramref name="pid"/>; a held signal is delivered now.</summary>
-    public static void Attach(int pid) => Shim.ForwardTo(pid);
+    /// <summary>Start forwarding to the child (through its pidfd when there is one); a held
+    /// signal is delivered now.</summary>
+    public static void Attach(int pid, int pidfd) => Shim.ForwardTo(pid, pidfd);
+
+    /// <summary>execve happened (or the child died): a signal sent during the start, which
+    /// execve may have swallowed, is delivered again under the rules for the command.</summary>
+    public static void ExecDone() => Shim.ForwardExecDone();
 
     /// <summary>Stop forwarding: the process has exited and its PID may be reused once reaped.</summary>
-    public static void Detach() => Shim.ForwardTo(0);
+    public static void Detach() => Shim.ForwardStop();
 
     /// <summary>The signal Isolate stopped the container for with SIGKILL, or 0.</summary>
     public static int StoppedBySignal => Shim.StoppedBySignal();
-
-    public static bool WouldBeDropped(int pid, int signal) => Shim.SignalWouldBeDropped(pid, signal) == 1;
 }

@@ -3,7 +3,7 @@ using Isolate.Plan;
 
 namespace Isolate.Runtime;
 
-/// <summary>Turns the child's FAILED message {step, errno, index} into the one-line
+/// <summary>Turns the child's FAILED message {step, errno, detail} into the one-line
 /// error and exit code. The child only sends numbers; the words come from the plan,
 /// which C# still holds.</summary>
 internal static class StepFailure
@@ -16,22 +16,21 @@ internal static class StepFailure
         switch ((ShimStep)message.Step)
         {
             case ShimStep.Exec:
-                string command = plan.Args[0];
-                if (errno == ENOENT)
-                {
-                    return command.Contains('/')
-                        ? IsolateException.FromErrno("exec", command, errno, ExitCodes.NotFound)
-                        : new IsolateException($"exec {command}: executable file not found in PATH ({plan.SearchPath ?? EnvironmentBuilder.DefaultPath})", ExitCodes.NotFound);
-                }
-                return IsolateException.FromErrno("exec", command, errno, ExitCodes.CannotExecute);
-            case ShimStep.MountOp when message.Index >= 0 && message.Index < plan.Mounts.Count:
-                return DescribeMount(plan.Mounts[message.Index], errno);
+                return DescribeExec(plan.Args[0], errno, (ShimExecDetail)message.Detail, plan.SearchPath);
+            case ShimStep.MountOp when message.Detail >= 0 && message.Detail < plan.Mounts.Count:
+                return DescribeMount(plan.Mounts[message.Detail], errno);
             case ShimStep.Hostname:
                 return IsolateException.FromErrno("sethostname", plan.Hostname, errno);
             case ShimStep.Loopback:
                 return IsolateException.FromErrno("bring up the loopback device", "lo", errno);
             case ShimStep.Workdir:
-                return IsolateException.FromErrno("chdir to working directory", plan.Workdir, errno);
+                return (ShimWorkdirDetail)message.Detail switch
+                {
+                    ShimWorkdirDetail.Create => IsolateException.FromErrno("create working directory", plan.Workdir, errno),
+                    ShimWorkdirDetail.OutsideRoot => new IsolateException(
+                        $"chdir to working directory {plan.Workdir}: it leads outside the container's root; give a directory inside it"),
+                    _ => IsolateException.FromErrno("chdir to working directory", plan.Workdir, errno),
+                };
             case ShimStep.Setsid:
                 return IsolateException.FromErrno("setsid", null, errno);
             case ShimStep.CloseFds:
@@ -39,6 +38,19 @@ internal static class StepFailure
             default:
                 return IsolateException.FromErrno($"container setup (step {message.Step})", null, errno);
         }
+    }
+
+    private static IsolateException DescribeExec(string command, int errno, ShimExecDetail detail, string? searchPath)
+    {
+        if (errno != ENOENT)
+            return IsolateException.FromErrno("exec", command, errno, ExitCodes.CannotExecute);
+        if (detail == ShimExecDetail.Found)
+            return new IsolateException(
+                $"exec {command}: {IsolateException.Describe(errno)} (the file exists: its interpreter or dynamic loader is missing in the container)",
+                ExitCodes.NotFound);
+        return command.Contains('/')
+            ? IsolateException.FromErrno("exec", command, errno, ExitCodes.NotFound)
+            : new IsolateException($"exec {command}: executable file not found in PATH ({searchPath ?? EnvironmentBuilder.DefaultPath})", ExitCodes.NotFound);
     }
 
     private static IsolateException DescribeMount(MountOp op, int errno)

@@ -34,6 +34,24 @@ public sealed class ExitCodeTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     }
 
     [ContainerFact]
+    public void A_script_whose_interpreter_is_missing_is_127_and_says_so()
+    {
+        string script = Rootfs.HostPath("bin/needs-bash");
+        File.WriteAllText(script, "#!/bin/bash\necho hi\n");
+        File.SetUnixFileMode(script, (UnixFileMode)0x1ED);
+        try
+        {
+            var result = RunIn("needs-bash");
+            Assert.Equal(127, result.ExitCode);
+            Assert.Equal("isolate: exec needs-bash: No such file or directory (the file exists: its interpreter or dynamic loader is missing in the container)\n", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    [ContainerFact]
     public void A_file_that_cannot_be_executed_is_126()
     {
         var file = RunIn("/etc/not-executable");

@@ -40,6 +40,24 @@ public sealed class HostRootTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     }
 
     [ContainerFact]
+    public void Run_is_private_so_the_hosts_sockets_are_out_of_reach()
+    {
+        // a read-only mount does not stop connect(): /run/docker.sock and friends are hidden
+        var result = IsolateBinary.Run("run", "--", "sh", "-c", "ls -A /run | wc -l; touch /run/x && echo writable");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("0\nwritable\n", result.Stdout);
+    }
+
+    [ContainerFact]
+    public void A_missing_workdir_cannot_be_created_on_the_read_only_host()
+    {
+        var result = IsolateBinary.Run("run", "-w", "/nonexistent-isolate-dir", "--", "true");
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal("isolate: create working directory /nonexistent-isolate-dir: Read-only file system\n", result.Stderr);
+        Assert.False(Directory.Exists("/nonexistent-isolate-dir"));
+    }
+
+    [ContainerFact]
     public void Proc_and_dev_are_fresh()
     {
         var result = IsolateBinary.Run("run", "--", "sh", "-c", "ls /dev | wc -l; grep -c . /proc/self/mountinfo >/dev/null && echo $$");

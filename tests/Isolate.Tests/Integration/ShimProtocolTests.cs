@@ -48,7 +48,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
 
         Assert.Equal((uint)ShimStep.MountOp, failure.Step);
         Assert.Equal(2 /* ENOENT */, failure.Err);
-        Assert.Equal(1, failure.Index);
+        Assert.Equal(1, failure.Detail);
         Assert.Equal(125, ExitStatus.FromWaitStatus(Reap(pid)));
     }
 
@@ -64,6 +64,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
 
         Assert.Equal((uint)ShimStep.Exec, failure.Step);
         Assert.Equal(2 /* ENOENT */, failure.Err);
+        Assert.Equal((int)ShimExecDetail.NotFound, failure.Detail);
         Assert.Equal(127, ExitStatus.FromWaitStatus(Reap(pid)));
     }
 

@@ -71,6 +71,41 @@ public sealed class SignalTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
         // the base class checks that no process of the container (the background sleep too) is left
     }
 
+    [ContainerFact]
+    public void A_signal_the_caller_ignores_stays_ignored()
+    {
+        // as under nohup, or a background job of a non-interactive shell
+        var result = IsolateBinary.RunFromShell(
+            $"trap '' HUP; \"$ISOLATE\" run --rootfs {Rootfs.Path} -- sh -c 'sleep 1; echo done' & sleep 0.3; kill -HUP $!; wait $!");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("done\n", result.Stdout);
+    }
+
+    [ContainerFact]
+    public void An_inherited_ignored_SIGCHLD_does_not_lose_the_exit_status()
+    {
+        var result = IsolateBinary.RunFromShell($"trap '' CHLD; exec \"$ISOLATE\" run --rootfs {Rootfs.Path} -- sh -c 'exit 3'");
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal("", result.Stderr);
+    }
+
+    [ContainerFact]
+    public void A_signal_during_start_up_stops_the_container_every_time()
+    {
+        // Sent at every moment of the start: before the clone, at the gate, during the
+        // mounts, just after exec. Whatever the moment, SIGTERM must end the container.
+        var result = IsolateBinary.RunFromShell(
+            $"for i in $(seq 40); do \"$ISOLATE\" run --rootfs {Rootfs.Path} -- sleep 5 & p=$!; " +
+            "sleep 0.00$((i % 7)); kill -TERM $p; wait $p; echo $?; done",
+            timeout: TimeSpan.FromSeconds(120));
+
+        Assert.Equal(Enumerable.Repeat("143", 40), result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        // (a signal that lands before Isolate installed its handlers kills Isolate itself,
+        // also 143, and the shell says "Terminated"; Isolate never reports an error)
+        Assert.DoesNotContain("isolate:", result.Stderr);
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 }

@@ -63,6 +63,33 @@ public static class IsolateBinary
         return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Runs a host shell script with $ISOLATE set to the binary: for what a caller's
+    /// shell does before exec'ing isolate (ignored signals, closed or extra fds).</summary>
+    public static RunResult RunFromShell(string script, TimeSpan? timeout = null)
+    {
+        var info = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.Environment["ISOLATE"] = Path;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardInput.Close();
+        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"sh -c {script} did not finish");
+        }
+        process.WaitForExit();
+        return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>Starts isolate and waits until the container printed <paramref name="readyLine"/>.</summary>
     public static RunningIsolate Start(IEnumerable<string> args, string readyLine = "ready")
     {

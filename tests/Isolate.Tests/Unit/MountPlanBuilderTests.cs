@@ -101,5 +101,8 @@ public sealed class MountPlanBuilderTests
         var tmp = Assert.Single(plan, op => op.Target == "/mnt/root/tmp");
         Assert.Equal(("tmpfs", "mode=1777"), (tmp.FsType, tmp.Data));
         Assert.False(tmp.Flags.HasFlag(MountFlags.ReadOnly));
+        // the host's sockets under /run stay out of reach: read-only does not stop connect()
+        var run = Assert.Single(plan, op => op.Target == "/mnt/root/run");
+        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.NoDev), (run.FsType, run.Flags));
     }
 }

@@ -18,8 +18,8 @@ public sealed class StepFailureTests
         SearchPath = "/bin",
     };
 
-    private static IsolateException Describe(ShimStep step, int errno, int index = -1) =>
-        StepFailure.Describe(new ShimMessage { Type = 2, Step = (uint)step, Err = errno, Index = index }, Plan);
+    private static IsolateException Describe(ShimStep step, int errno, int detail = -1) =>
+        StepFailure.Describe(new ShimMessage { Type = 2, Step = (uint)step, Err = errno, Detail = detail }, Plan);
 
     [Fact]
     public void A_mount_failure_names_the_operation_and_target()
@@ -32,11 +32,14 @@ public sealed class StepFailureTests
     [Fact]
     public void Exec_failures_map_to_127_and_126()
     {
-        var notFound = Describe(ShimStep.Exec, 2);
+        var notFound = Describe(ShimStep.Exec, 2, (int)ShimExecDetail.NotFound);
+        var noInterpreter = Describe(ShimStep.Exec, 2, (int)ShimExecDetail.Found);
         var denied = Describe(ShimStep.Exec, 13);
         var format = Describe(ShimStep.Exec, 8);
 
         Assert.Equal(("exec server: executable file not found in PATH (/bin)", 127), (notFound.Message, notFound.ExitCode));
+        Assert.Equal(("exec server: No such file or directory (the file exists: its interpreter or dynamic loader is missing in the container)", 127),
+            (noInterpreter.Message, noInterpreter.ExitCode));
         Assert.Equal(("exec server: Permission denied", 126), (denied.Message, denied.ExitCode));
         Assert.Equal(("exec server: Exec format error", 126), (format.Message, format.ExitCode));
     }
@@ -44,7 +47,10 @@ public sealed class StepFailureTests
     [Fact]
     public void Other_steps_name_what_they_were_doing()
     {
-        Assert.Equal("chdir to working directory /app: Not a directory", Describe(ShimStep.Workdir, 20).Message);
+        Assert.Equal("chdir to working directory /app: Not a directory", Describe(ShimStep.Workdir, 20, (int)ShimWorkdirDetail.Enter).Message);
+        Assert.Equal("create working directory /app: Read-only file system", Describe(ShimStep.Workdir, 30, (int)ShimWorkdirDetail.Create).Message);
+        Assert.Equal("chdir to working directory /app: it leads outside the container's root; give a directory inside it",
+            Describe(ShimStep.Workdir, 1, (int)ShimWorkdirDetail.OutsideRoot).Message);
         Assert.Equal("sethostname box: Operation not permitted", Describe(ShimStep.Hostname, 1).Message);
     }
 }
