@@ -46,9 +46,24 @@ public static class IsolateBinary
 
     public static RunResult Run(params string[] args) => Run(args, stdin: null);
 
-    public static RunResult Run(IEnumerable<string> args, string? stdin, TimeSpan? timeout = null)
+    public static RunResult Run(IEnumerable<string> args, string? stdin, TimeSpan? timeout = null) =>
+        RunToEnd(StartInfo(args), stdin, timeout);
+
+    /// <summary>Runs a host shell script with $ISOLATE set to the binary: for what a caller's
+    /// shell does before exec'ing isolate (ignored signals, closed or extra fds).</summary>
+    public static RunResult RunFromShell(string script, TimeSpan? timeout = null)
     {
-        using var process = Process.Start(StartInfo(args))!;
+        var info = StartInfo([]);
+        info.FileName = "/bin/sh";
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.Environment["ISOLATE"] = Path;
+        return RunToEnd(info, stdin: null, timeout);
+    }
+
+    private static RunResult RunToEnd(ProcessStartInfo info, string? stdin, TimeSpan? timeout)
+    {
+        using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (stdin != null)
@@ -57,34 +72,7 @@ public static class IsolateBinary
         if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"isolate {string.Join(' ', args)} did not finish");
-        }
-        process.WaitForExit();
-        return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>Runs a host shell script with $ISOLATE set to the binary: for what a caller's
-    /// shell does before exec'ing isolate (ignored signals, closed or extra fds).</summary>
-    public static RunResult RunFromShell(string script, TimeSpan? timeout = null)
-    {
-        var info = new ProcessStartInfo("/bin/sh")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(script);
-        info.Environment["ISOLATE"] = Path;
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.StandardInput.Close();
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"sh -c {script} did not finish");
+            throw new TimeoutException($"{info.FileName} {string.Join(' ', info.ArgumentList)} did not finish");
         }
         process.WaitForExit();
         return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
