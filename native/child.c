@@ -47,6 +47,15 @@ static void exit_on_signal(int sig)
     _exit(128 + sig);
 }
 
+void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail)
+{
+    struct isolate_msg msg = { .type = ISOLATE_MSG_NOTE, .step = note, .err = err, .detail = detail };
+    ssize_t n;
+    do {
+        n = send(sync_fd, &msg, sizeof msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+}
+
 /* The .NET runtime's handlers (and its SIG_IGN for SIGPIPE) must not survive
  * into the container: ignored signals stay ignored across execve. Signals stay
  * blocked (as spawn.c left them) until every handler is in place. */
@@ -253,7 +262,7 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_LOOPBACK, -rc, -1);
 
     int32_t detail = -1;
-    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, &detail)) < 0)
+    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);

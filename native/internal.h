@@ -14,11 +14,14 @@ struct isolate_child_args {
 int isolate_child_main(void *arg);
 
 /* Runs the mount plan; on failure returns -errno and sets *failed_index. */
-int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int32_t *failed_index);
+int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int32_t *failed_index);
 
 /* The one error convention of the child: report {step, errno, index} to the
  * parent and _exit(). Never returns. */
-__attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t index);
+__attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail);
+
+/* Tells the parent something worth a --debug line, and goes on. */
+void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail);
 
 /* forward.c: 1 when the parent forwards signal sig to the child. The child reads
  * its copy of the parent's table to catch the same signals until execve. */

@@ -122,22 +122,34 @@ int isolate_shim_release(int sync_fd)
 }
 
 /* sync 2 */
-int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure)
+int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
+                            uint32_t max_notes, uint32_t *note_count)
 {
-    struct isolate_msg msg;
-    ssize_t n;
-    do {
-        n = recv(sync_fd, &msg, sizeof msg, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == ECONNRESET)
-        return 0; /* the child died with the GO message unread: its wait status tells why */
-    if (n < 0)
-        return -errno;
-    if (n == 0)
-        return 0; /* execve closed the child's end (or the child died) */
-    if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_FAILED)
-        return -EPROTO;
-    if (failure != NULL)
-        *failure = msg;
-    return 1;
+    if (note_count != NULL)
+        *note_count = 0;
+    for (;;) {
+        struct isolate_msg msg;
+        ssize_t n;
+        do {
+            n = recv(sync_fd, &msg, sizeof msg, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && errno == ECONNRESET)
+            return 0; /* the child died with the GO message unread: its wait status tells why */
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return 0; /* execve closed the child's end (or the child died) */
+        if (n != (ssize_t)sizeof msg)
+            return -EPROTO;
+        if (msg.type == ISOLATE_MSG_NOTE) {
+            if (note_count != NULL && notes != NULL && *note_count < max_notes)
+                notes[(*note_count)++] = msg;
+            continue;
+        }
+        if (msg.type != ISOLATE_MSG_FAILED)
+            return -EPROTO;
+        if (failure != NULL)
+            *failure = msg;
+        return 1;
+    }
 }

@@ -28,6 +28,7 @@
  *                                                 (checked inside the root), execve
  *   isolate_shim_await_exec()  sync 2:
  *     EOF (socket closed by execve)  <-----       exec succeeded
+ *     NOTE {note, errno, detail}     <-----       (any number, before EOF or FAILED)
  *     FAILED {step, errno, detail}   <-----       a step failed; child _exit()s
  *   isolate_shim_forward_exec_done()  (re-delivers a signal execve swallowed)
  *   waitid(WNOWAIT), forward_stop(), waitpid() -> the command's status
@@ -43,26 +44,43 @@
 #define ISOLATE_SHIM_ABI_VERSION 1u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
- * native/mounts.c in order, with one switch. Paths are absolute, as the child
- * sees them when the operation runs. */
+ * native/mounts.c in order, with one switch. A target is a host path (absolute,
+ * as the child sees it when the operation runs), or with ISOLATE_OP_IN_ROOT a path
+ * inside the container's root, resolved there safely (native/resolve.c). */
 enum isolate_mount_kind {
-    ISOLATE_MOUNT_MAKE_PRIVATE = 1, /* target: MS_REC|MS_PRIVATE, nothing leaks to the host   */
-    ISOLATE_MOUNT_BIND = 2,         /* source onto target; flags may hold MS_REC               */
-    ISOLATE_MOUNT_FILESYSTEM = 3,   /* mount(source, target, fstype, flags, data)              */
-    ISOLATE_MOUNT_READONLY_TREE = 4,/* target and every mount below it become read-only       */
-    ISOLATE_MOUNT_MKDIR = 5,        /* mkdir target, mode; an existing directory is fine       */
+    ISOLATE_MOUNT_MAKE_PRIVATE = 1, /* target: MS_REC|MS_PRIVATE, nothing leaks to the host    */
+    ISOLATE_MOUNT_BIND = 2,         /* source onto target; flags: MS_REC, MS_RDONLY (read-only,
+                                       recursively, after the bind)                            */
+    ISOLATE_MOUNT_FILESYSTEM = 3,   /* mount(source, target, fstype, flags, data)               */
+    ISOLATE_MOUNT_READONLY = 4,     /* the mount at target becomes read-only (with
+                                       ISOLATE_OP_RECURSIVE: every mount below it too)          */
+    ISOLATE_MOUNT_MKDIR = 5,        /* mkdir -p target, mode                                    */
     ISOLATE_MOUNT_MKNOD = 6,        /* device node target (mode, dev); if mknod is not allowed,
-                                       bind the host's node named by source instead          */
-    ISOLATE_MOUNT_SYMLINK = 7,      /* symlink target -> source                                */
-    ISOLATE_MOUNT_PIVOT_ROOT = 8,   /* target becomes /, the old root is detached              */
+                                       bind the host's node named by source instead           */
+    ISOLATE_MOUNT_SYMLINK = 7,      /* symlink target -> source                                 */
+    ISOLATE_MOUNT_PIVOT_ROOT = 8,   /* the open root becomes /, the old root is detached; where
+                                       pivot_root cannot (initramfs), move + chroot, with a NOTE */
+    ISOLATE_MOUNT_OPEN_ROOT = 9,    /* target (a host path, a mount) is the root from now on    */
+    ISOLATE_MOUNT_MASK = 10,        /* hide target: a directory under an empty read-only tmpfs,
+                                       a file under /dev/null; a missing target is fine          */
+    ISOLATE_MOUNT_READONLY_PATH = 11,/* bind target onto itself, read-only; missing is fine     */
+};
+
+/* isolate_mount_op.options */
+enum isolate_op_options {
+    ISOLATE_OP_IN_ROOT = 1u << 0,     /* target is inside the open root                         */
+    ISOLATE_OP_NO_SYMLINKS = 1u << 1, /* no symlink anywhere in target (procfs, sysfs)          */
+    ISOLATE_OP_CREATE_DIR = 1u << 2,  /* create target (and parents) as directories if missing  */
+    ISOLATE_OP_CREATE_FILE = 1u << 3, /* create target as an empty file (parents as dirs)       */
+    ISOLATE_OP_RECURSIVE = 1u << 4,   /* READONLY: the whole tree; fail where the kernel cannot */
 };
 
 struct isolate_mount_op {
     uint32_t kind;
-    uint32_t flags;  /* MS_* flags for BIND and FILESYSTEM */
-    uint32_t mode;   /* MKDIR, MKNOD */
-    uint32_t reserved;
-    uint64_t dev;    /* MKNOD: makedev(major, minor) */
+    uint32_t flags;   /* MS_* flags for BIND and FILESYSTEM */
+    uint32_t mode;    /* MKDIR, MKNOD, and created targets */
+    uint32_t options; /* isolate_op_options */
+    uint64_t dev;     /* MKNOD: makedev(major, minor) */
     const char *source;
     const char *target;
     const char *fstype;
@@ -128,11 +146,18 @@ struct isolate_spawn_result {
 enum isolate_msg_type {
     ISOLATE_MSG_GO = 1,     /* parent -> child: sync 1, the gate opens */
     ISOLATE_MSG_FAILED = 2, /* child -> parent: sync 2, a step failed */
+    ISOLATE_MSG_NOTE = 3,   /* child -> parent: something worth a --debug line; more follow */
+};
+
+/* Notes the child sends (step, detail as in FAILED). */
+enum isolate_note {
+    ISOLATE_NOTE_NO_PIVOT = 1, /* step MOUNT_OP: pivot_root refused (EINVAL, an initramfs root):
+                                  the root was moved onto / and chroot'ed instead */
 };
 
 struct isolate_msg {
     uint32_t type;
-    uint32_t step;  /* isolate_step */
+    uint32_t step;  /* isolate_step; for NOTE: isolate_note */
     int32_t err;    /* errno */
     int32_t detail; /* per step, see isolate_step; otherwise -1 */
 };
@@ -148,8 +173,10 @@ struct isolate_msg {
  * itself and its exit status would be lost. */
 int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result);
 int isolate_shim_release(int sync_fd);
-/* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. */
-int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure);
+/* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. NOTE
+ * messages on the way are stored in notes (up to max_notes), counted in *note_count. */
+int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
+                            uint32_t max_notes, uint32_t *note_count);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left

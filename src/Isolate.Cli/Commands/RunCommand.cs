@@ -26,13 +26,40 @@ public sealed class RunOptions
         HelpText = "none: a private network namespace with only lo; host: share the host's network.")]
     public string Network { get; set; } = "none";
 
+    [Option('v', "volume", MetaValue = "SRC:DST[:ro]",
+        HelpText = "Bind a host file or directory (absolute or ./path) at DST; ':ro' makes it read-only. DST is created if missing. Repeatable.")]
+    public IEnumerable<string> Volumes { get; set; } = [];
+
+    [Option("tmpfs", MetaValue = "DST[:OPTS]",
+        HelpText = "Mount a private tmpfs at DST; OPTS: size=64m, mode=1777, uid, gid, nr_inodes, ro, exec, suid, dev (default nosuid,nodev,noexec). Repeatable.")]
+    public IEnumerable<string> Tmpfs { get; set; } = [];
+
+    [Option("read-only", HelpText = "Mount the container's root read-only; volumes and tmpfs keep their own mode.")]
+    public bool ReadOnly { get; set; }
+
+    [Option("overlay", HelpText = "Copy-on-write root (the default with --rootfs): writes go to a private overlay layer, discarded at exit; the directory on disk stays unchanged.")]
+    public bool Overlay { get; set; }
+
+    [Option("no-overlay", HelpText = "Write straight into the --rootfs directory, as runc and bubblewrap do.")]
+    public bool NoOverlay { get; set; }
+
+    [Option("keep-changes", MetaValue = "DIR", HelpText = "Copy-on-write, but keep the overlay layer in DIR (DIR/upper, DIR/work); a later run with the same DIR continues from it.")]
+    public string? KeepChanges { get; set; }
+
+    [Option("privileged", HelpText = "Do not mask /proc/kcore, /proc/keys, /sys/firmware, ... nor make /proc/sys, /proc/sysrq-trigger, ... read-only. Gives the container the host kernel's knobs.")]
+    public bool Privileged { get; set; }
+
+    [Option("debug", HelpText = "Print the namespaces, the mount plan and what the setup noticed on stderr.")]
+    public bool Debug { get; set; }
+
     [Value(0, MetaName = "COMMAND [ARG...]", HelpText = "The command to run, looked up in the container's PATH.")]
     public IEnumerable<string> Command { get; set; } = [];
 }
 
 internal static class RunCommand
 {
-    public static int Execute(RunOptions options) => ContainerRunner.Run(ToSpec(options, Environment.GetEnvironmentVariable));
+    public static int Execute(RunOptions options) =>
+        ContainerRunner.Run(ToSpec(options, Environment.GetEnvironmentVariable), options.Debug ? line => Output.Error("isolate: debug: " + line) : null);
 
     /// <summary>Options to Isolate's model; every user error is found here, before anything is created.</summary>
     public static ContainerSpec ToSpec(RunOptions options, Func<string, string?> hostVariable)
@@ -57,6 +84,12 @@ internal static class RunCommand
         ContainerNames.ValidateHostname(hostname);
 
         string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
+        var writes = RootfsWritesFor(options, rootfs);
+        string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
+        var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
+        var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
+        RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
+
         bool terminal = HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1);
         return new ContainerSpec
         {
@@ -66,6 +99,62 @@ internal static class RunCommand
             Args = args,
             Env = EnvironmentBuilder.Build(hostname, options.Env ?? [], hostVariable, terminal),
             Network = network,
+            Volumes = volumes,
+            Tmpfs = tmpfs,
+            ReadOnlyRoot = options.ReadOnly,
+            RootfsWrites = writes,
+            KeepChangesDir = keepChanges,
+            Privileged = options.Privileged,
         };
+    }
+
+    /// <summary>Copy-on-write is the default for a --rootfs: the directory on disk stays as it
+    /// was, as a docker image does. A read-only root needs no upper layer.</summary>
+    private static RootfsWrites RootfsWritesFor(RunOptions options, string? rootfs)
+    {
+        if (rootfs is null)
+        {
+            if (options.Overlay || options.NoOverlay || options.KeepChanges != null)
+                throw new IsolateException("--overlay, --no-overlay and --keep-changes need --rootfs: the host's own root is read-only already");
+            return RootfsWrites.Direct;
+        }
+        if (options.NoOverlay && (options.Overlay || options.KeepChanges != null))
+            throw new IsolateException("--no-overlay contradicts --overlay and --keep-changes: choose one");
+        if (options.KeepChanges != null)
+            return RootfsWrites.KeepChanges;
+        if (options.NoOverlay || (options.ReadOnly && !options.Overlay))
+            return RootfsWrites.Direct;
+        return RootfsWrites.CopyOnWrite;
+    }
+
+    private static string KeepChangesDir(string dir, string rootfs)
+    {
+        if (dir.Length == 0)
+            throw new IsolateException("invalid --keep-changes '': give a directory");
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"--keep-changes {dir}: {e.Message}");
+        }
+        string canonical = RootfsResolver.Canonical(dir, "--keep-changes");
+        if (Rootfs.HostScratch.Covers(rootfs, canonical) || Rootfs.HostScratch.Covers(canonical, rootfs))
+            throw new IsolateException($"--keep-changes {dir}: the layer directory and the rootfs {rootfs} must not contain each other");
+        return canonical;
+    }
+
+    private static bool? HostFileKind(string path) =>
+        Directory.Exists(path) ? false : File.Exists(path) ? true : null;
+
+    private static void RejectDuplicateDestinations(IEnumerable<string> destinations)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string destination in destinations)
+        {
+            if (!seen.Add(destination))
+                throw new IsolateException($"duplicate mount point {destination}: give each --volume and --tmpfs its own destination");
+        }
     }
 }

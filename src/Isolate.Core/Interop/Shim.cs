@@ -16,6 +16,18 @@ internal enum ShimStep : uint
     Exec = 8,
 }
 
+internal enum ShimMessageType : uint
+{
+    Go = 1,
+    Failed = 2,
+    Note = 3,
+}
+
+internal enum ShimNote : uint
+{
+    NoPivot = 1,
+}
+
 internal enum ShimWorkdirDetail
 {
     Enter = 0,
@@ -50,7 +62,7 @@ internal unsafe struct ShimMountOp
     public uint Kind;
     public uint Flags;
     public uint Mode;
-    public uint Reserved;
+    public uint Options;
     public ulong Dev;
     public byte* Source;
     public byte* Target;
@@ -104,7 +116,7 @@ internal static unsafe partial class Shim
     internal static partial int Release(int syncFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_await_exec")]
-    internal static partial int AwaitExec(int syncFd, ShimMessage* failure);
+    internal static partial int AwaitExec(int syncFd, ShimMessage* failure, ShimMessage* notes, uint maxNotes, uint* noteCount);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_forward_signals")]
     internal static partial int ForwardSignals(int* signals, uint count);

@@ -1,8 +1,9 @@
 namespace Isolate.Plan;
 
 /// <summary>One step of the mount plan: pure data, executed in order by the shim's
-/// interpreter (native/mounts.c). Paths are absolute as the child sees them when
-/// the step runs (before pivot_root: the host's view).</summary>
+/// interpreter (native/mounts.c). A target is a host path as the child sees it when
+/// the step runs, or, with <see cref="MountOptions.InRoot"/>, a path inside the
+/// container's root that the shim resolves there safely.</summary>
 public sealed record MountOp
 {
     public required MountKind Kind { get; init; }
@@ -11,24 +12,36 @@ public sealed record MountOp
     public string? FsType { get; init; }
     public string? Data { get; init; }
     public MountFlags Flags { get; init; }
+    public MountOptions Options { get; init; }
     public uint Mode { get; init; }
     public ulong Device { get; init; }
 
+    public bool InRoot => Options.HasFlag(MountOptions.InRoot);
+
     public static MountOp MakePrivate(string target) => new() { Kind = MountKind.MakePrivate, Target = target };
 
-    public static MountOp Bind(string source, string target, bool recursive) =>
-        new() { Kind = MountKind.Bind, Source = source, Target = target, Flags = recursive ? MountFlags.Rec : 0 };
+    public static MountOp Bind(string source, string target, bool recursive, MountOptions options = MountOptions.None, bool readOnly = false) =>
+        new()
+        {
+            Kind = MountKind.Bind,
+            Source = source,
+            Target = target,
+            Flags = (recursive ? MountFlags.Rec : 0) | (readOnly ? MountFlags.ReadOnly : 0),
+            Options = options,
+        };
 
-    public static MountOp Filesystem(string fsType, string target, MountFlags flags, string? data = null) =>
-        new() { Kind = MountKind.Filesystem, Source = fsType, FsType = fsType, Target = target, Flags = flags, Data = data };
+    public static MountOp Filesystem(string fsType, string target, MountFlags flags, string? data = null,
+        MountOptions options = MountOptions.None, uint mode = 0) =>
+        new() { Kind = MountKind.Filesystem, Source = fsType, FsType = fsType, Target = target, Flags = flags, Data = data, Options = options, Mode = mode };
 
-    public static MountOp ReadOnlyTree(string target) => new() { Kind = MountKind.ReadOnlyTree, Target = target };
+    public static MountOp ReadOnly(string target, bool recursive, MountOptions options = MountOptions.None) =>
+        new() { Kind = MountKind.ReadOnly, Target = target, Options = options | (recursive ? MountOptions.Recursive : 0) };
 
-    public static MountOp Mkdir(string target, uint mode = 0x1ED /* 0755 */) =>
-        new() { Kind = MountKind.Mkdir, Target = target, Mode = mode };
+    public static MountOp Mkdir(string target, uint mode = 0x1ED /* 0755 */, MountOptions options = MountOptions.None) =>
+        new() { Kind = MountKind.Mkdir, Target = target, Mode = mode, Options = options };
 
     /// <summary>A character device; <paramref name="hostNode"/> is bound instead when mknod is not allowed.</summary>
-    public static MountOp CharDevice(string target, uint major, uint minor, string hostNode) =>
+    public static MountOp CharDevice(string target, uint major, uint minor, string hostNode, MountOptions options = MountOptions.None) =>
         new()
         {
             Kind = MountKind.Mknod,
@@ -36,24 +49,39 @@ public sealed record MountOp
             Source = hostNode,
             Mode = 0x2000 /* S_IFCHR */ | 0x1B6 /* 0666 */,
             Device = MakeDev(major, minor),
+            Options = options,
         };
 
-    public static MountOp Symlink(string linkTarget, string path) =>
-        new() { Kind = MountKind.Symlink, Source = linkTarget, Target = path };
+    public static MountOp Symlink(string linkTarget, string path, MountOptions options = MountOptions.None) =>
+        new() { Kind = MountKind.Symlink, Source = linkTarget, Target = path, Options = options };
 
-    public static MountOp PivotRoot(string newRoot) => new() { Kind = MountKind.PivotRoot, Target = newRoot };
+    public static MountOp OpenRoot(string root) => new() { Kind = MountKind.OpenRoot, Target = root };
+
+    public static MountOp PivotRoot() => new() { Kind = MountKind.PivotRoot, Target = "/" };
+
+    public static MountOp Mask(string path) => new() { Kind = MountKind.Mask, Target = path, Options = MountOptions.InRoot };
+
+    public static MountOp ReadOnlyPath(string path) => new() { Kind = MountKind.ReadOnlyPath, Target = path, Options = MountOptions.InRoot };
 
     /// <summary>glibc's makedev() encoding.</summary>
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8)
         | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
 
-    public override string ToString() => Kind switch
+    public override string ToString()
     {
-        MountKind.Filesystem => $"{Kind} {FsType} {Target} [{Flags}] {Data}",
-        MountKind.Bind or MountKind.Symlink or MountKind.Mknod => $"{Kind} {Source} {Target} [{Flags}]",
-        _ => $"{Kind} {Target}",
-    };
+        string where = InRoot ? $"{Target} (in root)" : Target;
+        string options = (Options & ~MountOptions.InRoot).ToString();
+        string extra = (Flags != 0 ? $" flags={Flags}" : "") + (options != "None" ? $" options={options}" : "");
+        return Kind switch
+        {
+            MountKind.Filesystem => $"mount {FsType} on {where}{extra}" + (Data is { Length: > 0 } ? $" data={Data}" : ""),
+            MountKind.Bind => $"bind {Source} onto {where}{extra}",
+            MountKind.Symlink => $"symlink {where} -> {Source}",
+            MountKind.Mknod => $"mknod {where} {Device >> 8}:{Device & 0xff}",
+            _ => $"{Kind.ToString().ToLowerInvariant()} {where}{extra}",
+        };
+    }
 }
 
 /// <summary>The values are the ABI: enum isolate_mount_kind in native/include/isolate_shim.h.</summary>
@@ -62,11 +90,29 @@ public enum MountKind : uint
     MakePrivate = 1,
     Bind = 2,
     Filesystem = 3,
-    ReadOnlyTree = 4,
+    ReadOnly = 4,
     Mkdir = 5,
     Mknod = 6,
     Symlink = 7,
     PivotRoot = 8,
+    OpenRoot = 9,
+    Mask = 10,
+    ReadOnlyPath = 11,
+}
+
+/// <summary>enum isolate_op_options in native/include/isolate_shim.h.</summary>
+[Flags]
+public enum MountOptions : uint
+{
+    None = 0,
+    /// <summary>The target is inside the container's root, resolved there (never out of it).</summary>
+    InRoot = 1 << 0,
+    /// <summary>No symlink anywhere in the target: procfs and sysfs go only on real directories.</summary>
+    NoSymlinks = 1 << 1,
+    CreateDir = 1 << 2,
+    CreateFile = 1 << 3,
+    /// <summary>ReadOnly: the whole tree below the target, or fail.</summary>
+    Recursive = 1 << 4,
 }
 
 /// <summary>The MS_* flags of mount(2) the plan uses.</summary>

@@ -3,96 +3,146 @@ using Isolate.Spec;
 namespace Isolate.Plan;
 
 /// <summary>Decides every mount of a container, in order, as data. Where a mount
-/// flag is decided is here; where it is applied is native/mounts.c.</summary>
+/// flag is decided is here; where it is applied is native/mounts.c.
+///
+/// The order: make everything private; put the root in place (a bind of --rootfs,
+/// an overlay over it, or a read-only bind of the host's /) and open it; then every
+/// mount inside the root, each target resolved in the root by the shim: /proc, /sys,
+/// /dev, volumes, tmpfs, the masked and read-only kernel paths, the read-only root;
+/// last, pivot_root.</summary>
 public static class MountPlanBuilder
 {
     private const MountFlags NoSuidDevExec = MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec;
+    private const MountOptions InRoot = MountOptions.InRoot;
+
+    /// <summary>runc's defaults: kernel files a container has no business reading.</summary>
+    public static readonly string[] MaskedPaths =
+    [
+        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+        "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    ];
+
+    /// <summary>runc's defaults: kernel knobs a container may read but not turn.</summary>
+    public static readonly string[] ReadOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
     /// <param name="spec">The container.</param>
-    /// <param name="hostScratchDir">For the host-root default only: an existing host directory
-    /// over which the child mounts a private tmpfs to hold the new root's mount point. The
-    /// tmpfs lives only in the child's mount namespace, so nothing is created on the host.</param>
+    /// <param name="hostScratchDir">An existing host directory over which the child mounts a
+    /// private tmpfs to stage things in: the host root's mount point, an overlay's upper layer.
+    /// The tmpfs lives only in the child's mount namespace, so nothing is created on the host;
+    /// it must not hide any host path the plan uses (see Rootfs/HostScratch).</param>
     public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp")
     {
         // Private first: on systemd hosts "/" is shared, and every mount below
         // would otherwise propagate back to the host.
         var ops = new List<MountOp> { MountOp.MakePrivate("/") };
-        string root;
-        if (spec.Rootfs is { } rootfs)
-        {
-            root = rootfs;
-            // pivot_root needs the new root to be a mount point of its own.
-            ops.Add(MountOp.Bind(root, root, recursive: true));
-        }
-        else
-        {
-            ops.Add(MountOp.Filesystem("tmpfs", hostScratchDir, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
-            root = Join(hostScratchDir, "root");
-            ops.Add(MountOp.Mkdir(root, 0x1C0 /* 0700 */));
-            ops.Add(MountOp.Bind("/", root, recursive: true));
-            ops.Add(MountOp.ReadOnlyTree(root));
-        }
+        AddRoot(ops, spec, hostScratchDir);
 
-        AddProc(ops, root);
-        AddSys(ops, root);
-        AddDev(ops, root);
+        AddProc(ops);
+        AddSys(ops);
+        AddDev(ops);
         if (spec.Rootfs is null)
         {
             // The read-only host tree gets a private, writable /tmp, and a private /run:
             // a read-only mount does not stop connect(), and the host's sockets live
             // there (docker.sock, D-Bus, systemd's private socket).
-            ops.Add(MountOp.Filesystem("tmpfs", Join(root, "tmp"), MountFlags.NoSuid | MountFlags.NoDev, "mode=1777"));
-            ops.Add(MountOp.Filesystem("tmpfs", Join(root, "run"), MountFlags.NoSuid | MountFlags.NoDev, "mode=755"));
+            ops.Add(MountOp.Filesystem("tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev, "mode=1777", InRoot));
+            ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot));
         }
-        ops.Add(MountOp.PivotRoot(root));
+        foreach (var volume in spec.Volumes)
+        {
+            var create = volume.SourceIsFile ? MountOptions.CreateFile : MountOptions.CreateDir;
+            ops.Add(MountOp.Bind(volume.Source, volume.Destination, recursive: true, InRoot | create, volume.ReadOnly));
+        }
+        foreach (var tmpfs in spec.Tmpfs)
+            ops.Add(MountOp.Filesystem("tmpfs", tmpfs.Destination, TmpfsFlags(tmpfs), tmpfs.Data, InRoot | MountOptions.CreateDir));
+        if (!spec.Privileged)
+        {
+            ops.AddRange(MaskedPaths.Select(MountOp.Mask));
+            ops.AddRange(ReadOnlyPaths.Select(MountOp.ReadOnlyPath));
+        }
+        if (spec.ReadOnlyRoot && spec.Rootfs is not null)
+            ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot)); // the root mount only: mounts on it keep their mode
+        ops.Add(MountOp.PivotRoot());
         return ops;
     }
 
-    private static void AddProc(List<MountOp> ops, string root)
+    private static void AddRoot(List<MountOp> ops, ContainerSpec spec, string scratch)
     {
-        string proc = Join(root, "proc");
-        ops.Add(MountOp.Mkdir(proc, 0x16D /* 0555 */));
-        // A fresh procfs of the new PID namespace: the command sees only its own processes.
-        ops.Add(MountOp.Filesystem("proc", proc, NoSuidDevExec));
+        if (spec.Rootfs is not { } rootfs)
+        {
+            string hostRoot = Join(scratch, "root");
+            ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
+            ops.Add(MountOp.Mkdir(hostRoot, 0x1C0 /* 0700 */));
+            ops.Add(MountOp.Bind("/", hostRoot, recursive: true));
+            ops.Add(MountOp.ReadOnly(hostRoot, recursive: true)); // every mount of the host, or fail
+            ops.Add(MountOp.OpenRoot(hostRoot));
+            return;
+        }
+
+        switch (spec.RootfsWrites)
+        {
+            case RootfsWrites.Direct:
+                // pivot_root needs the new root to be a mount point of its own.
+                ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true));
+                break;
+            case RootfsWrites.CopyOnWrite or RootfsWrites.KeepChanges:
+                string layers = spec.RootfsWrites == RootfsWrites.KeepChanges
+                    ? spec.KeepChangesDir ?? throw new ArgumentException("KeepChanges needs KeepChangesDir")
+                    : scratch;
+                if (spec.RootfsWrites == RootfsWrites.CopyOnWrite)
+                    ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
+                string upper = Join(layers, "upper"), work = Join(layers, "work");
+                ops.Add(MountOp.Mkdir(upper));
+                ops.Add(MountOp.Mkdir(work));
+                // The overlay goes over the rootfs path itself (lowerdir is looked up before
+                // the new mount covers it); writes land in upper, the directory stays as it is.
+                ops.Add(MountOp.Filesystem("overlay", rootfs, MountFlags.None,
+                    $"lowerdir={EscapeOverlay(rootfs)},upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}"));
+                break;
+        }
+        ops.Add(MountOp.OpenRoot(rootfs));
     }
 
-    private static void AddSys(List<MountOp> ops, string root)
-    {
-        string sys = Join(root, "sys");
-        ops.Add(MountOp.Mkdir(sys, 0x16D /* 0555 */));
-        ops.Add(MountOp.Filesystem("sysfs", sys, NoSuidDevExec | MountFlags.ReadOnly));
-    }
+    private static void AddProc(List<MountOp> ops) =>
+        // A fresh procfs of the new PID namespace, only on a real directory (CVE-2019-19921).
+        ops.Add(MountOp.Filesystem("proc", "/proc", NoSuidDevExec, null, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D /* 0555 */));
 
-    /// <summary>A minimal /dev: a tmpfs with the usual nodes, a private devpts, shm and the fd links.</summary>
-    private static void AddDev(List<MountOp> ops, string root)
+    private static void AddSys(List<MountOp> ops) =>
+        ops.Add(MountOp.Filesystem("sysfs", "/sys", NoSuidDevExec | MountFlags.ReadOnly, null,
+            InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D /* 0555 */));
+
+    /// <summary>A minimal /dev: a tmpfs with the usual nodes, a private devpts, shm and the
+    /// fd links. Resolved in the root, so an image's /dev symlink leads somewhere inside it.</summary>
+    private static void AddDev(List<MountOp> ops)
     {
-        string dev = Join(root, "dev");
-        ops.Add(MountOp.Mkdir(dev));
-        ops.Add(MountOp.Filesystem("tmpfs", dev, MountFlags.NoSuid | MountFlags.StrictAtime, "mode=755,size=65536k"));
+        ops.Add(MountOp.Filesystem("tmpfs", "/dev", MountFlags.NoSuid | MountFlags.StrictAtime, "mode=755,size=65536k", InRoot | MountOptions.CreateDir));
         foreach (var (name, major, minor) in Devices)
-            ops.Add(MountOp.CharDevice(Join(dev, name), major, minor, "/dev/" + name));
+            ops.Add(MountOp.CharDevice("/dev/" + name, major, minor, "/dev/" + name, InRoot));
 
-        string pts = Join(dev, "pts");
-        ops.Add(MountOp.Mkdir(pts));
         // newinstance: the container's ptys are its own, not the host's.
-        ops.Add(MountOp.Filesystem("devpts", pts, MountFlags.NoSuid | MountFlags.NoExec,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5"));
-        ops.Add(MountOp.Symlink("pts/ptmx", Join(dev, "ptmx")));
+        ops.Add(MountOp.Filesystem("devpts", "/dev/pts", MountFlags.NoSuid | MountFlags.NoExec,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5", InRoot | MountOptions.CreateDir));
+        ops.Add(MountOp.Symlink("pts/ptmx", "/dev/ptmx", InRoot));
+        ops.Add(MountOp.Filesystem("tmpfs", "/dev/shm", NoSuidDevExec, "mode=1777,size=65536k", InRoot | MountOptions.CreateDir));
 
-        string shm = Join(dev, "shm");
-        ops.Add(MountOp.Mkdir(shm));
-        ops.Add(MountOp.Filesystem("tmpfs", shm, NoSuidDevExec, "mode=1777,size=65536k"));
-
-        ops.Add(MountOp.Symlink("/proc/self/fd", Join(dev, "fd")));
-        ops.Add(MountOp.Symlink("/proc/self/fd/0", Join(dev, "stdin")));
-        ops.Add(MountOp.Symlink("/proc/self/fd/1", Join(dev, "stdout")));
-        ops.Add(MountOp.Symlink("/proc/self/fd/2", Join(dev, "stderr")));
+        ops.Add(MountOp.Symlink("/proc/self/fd", "/dev/fd", InRoot));
+        ops.Add(MountOp.Symlink("/proc/self/fd/0", "/dev/stdin", InRoot));
+        ops.Add(MountOp.Symlink("/proc/self/fd/1", "/dev/stdout", InRoot));
+        ops.Add(MountOp.Symlink("/proc/self/fd/2", "/dev/stderr", InRoot));
     }
 
     private static readonly (string Name, uint Major, uint Minor)[] Devices =
     [
         ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
     ];
+
+    private static MountFlags TmpfsFlags(TmpfsSpec tmpfs) =>
+        (tmpfs.ReadOnly ? MountFlags.ReadOnly : 0) | (tmpfs.NoExec ? MountFlags.NoExec : 0)
+        | (tmpfs.NoSuid ? MountFlags.NoSuid : 0) | (tmpfs.NoDev ? MountFlags.NoDev : 0);
+
+    /// <summary>overlayfs splits its options at ',' and lower layers at ':'; a backslash escapes.</summary>
+    public static string EscapeOverlay(string path) =>
+        path.Replace("\\", "\\\\").Replace(",", "\\,").Replace(":", "\\:");
 
     private static string Join(string dir, string name) => dir.EndsWith('/') ? dir + name : dir + "/" + name;
 }

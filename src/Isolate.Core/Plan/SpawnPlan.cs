@@ -15,7 +15,7 @@ public sealed record SpawnPlan
     public string? SearchPath { get; init; }
     public bool LoopbackUp { get; init; }
 
-    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir = "/tmp")
+    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir)
     {
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)

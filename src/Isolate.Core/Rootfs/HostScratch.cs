@@ -1,21 +1,27 @@
 namespace Isolate.Rootfs;
 
-/// <summary>For the host-root default the child needs a directory to mount a private
-/// tmpfs on (it holds the new root's mount point). Any existing host directory will
-/// do, because the tmpfs exists only in the child's mount namespace.</summary>
+/// <summary>The child stages things on a private tmpfs (the host root's mount point, an
+/// overlay's upper layer) and needs an existing host directory to mount it on. Any will
+/// do, because the tmpfs exists only in the child's mount namespace - as long as it does
+/// not cover a host path the plan still needs (a --rootfs under /tmp, a volume source).</summary>
 public static class HostScratch
 {
-    private static readonly string[] Candidates = ["/tmp", "/mnt", "/run", "/var/tmp", "/media", "/opt"];
+    private static readonly string[] Candidates = ["/tmp", "/mnt", "/run", "/var/tmp", "/media", "/opt", "/srv"];
 
-    public static string Find()
+    public static string Find(IEnumerable<string> pathsToKeepVisible)
     {
+        var keep = pathsToKeepVisible.ToList();
         foreach (string dir in Candidates)
         {
             var info = new DirectoryInfo(dir);
-            if (info.Exists && info.LinkTarget is null)
+            if (info.Exists && info.LinkTarget is null && !keep.Any(path => Covers(dir, path)))
                 return dir;
         }
         throw new IsolateException(
-            $"no directory to stage the host root in: none of {string.Join(", ", Candidates)} is a real directory; create /tmp or use --rootfs DIR");
+            $"no directory to stage the container in: each of {string.Join(", ", Candidates)} is missing or holds a path the container needs");
     }
+
+    /// <summary>True when a mount on <paramref name="dir"/> would hide <paramref name="path"/>.</summary>
+    public static bool Covers(string dir, string path) =>
+        path == dir || path.StartsWith(dir.TrimEnd('/') + "/", StringComparison.Ordinal);
 }

@@ -13,9 +13,17 @@ public static unsafe class ContainerRunner
 {
     private const int EPERM = 1;
 
-    public static int Run(ContainerSpec spec)
+    /// <param name="spec">The container.</param>
+    /// <param name="debug">Receives --debug lines (the plan, notes from the shim); null: quiet.</param>
+    public static int Run(ContainerSpec spec, Action<string>? debug = null)
     {
-        var plan = SpawnPlan.From(spec, spec.Rootfs is null ? HostScratch.Find() : "/tmp");
+        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)));
+        if (debug != null)
+        {
+            debug($"namespaces: {plan.Namespaces}; hostname {plan.Hostname}; workdir {plan.Workdir}");
+            foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
+                debug($"mount plan {i}: {op}");
+        }
         SignalForwarder.Install();
         ShimSpawnResult child;
         // The child's PDEATHSIG is tied to the thread that clones it: this must be
@@ -30,7 +38,7 @@ public static unsafe class ContainerRunner
         SignalForwarder.Attach(child.Pid, child.Pidfd);
         try
         {
-            StartChild(child.Pid, child.SyncFd, plan);
+            StartChild(child.Pid, child.SyncFd, plan, debug);
         }
         finally
         {
@@ -44,12 +52,17 @@ public static unsafe class ContainerRunner
     /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
-    private static void StartChild(int pid, int syncFd, SpawnPlan plan)
+    private static void StartChild(int pid, int syncFd, SpawnPlan plan, Action<string>? debug)
     {
+        const int MaxNotes = 8;
         ShimMessage failure;
+        ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
+        uint noteCount = 0;
         if (Shim.Release(syncFd) < 0)
             return; // the child is gone already
-        int rc = Shim.AwaitExec(syncFd, &failure);
+        int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount);
+        for (int i = 0; i < noteCount; i++)
+            debug?.Invoke(StepFailure.DescribeNote(notes[i], plan));
         if (rc == 0)
             return;
 
@@ -58,6 +71,17 @@ public static unsafe class ContainerRunner
         SignalForwarder.Detach(); // before the reap frees the PID for reuse
         WaitQuietly(pid);
         throw rc == 1 ? StepFailure.Describe(failure, plan) : IsolateException.FromErrno("read the container's start-up report", null, -rc);
+    }
+
+    /// <summary>Host paths the plan reaches after the staging tmpfs is mounted: it must not cover them.</summary>
+    private static IEnumerable<string> HostPathsUsed(ContainerSpec spec)
+    {
+        if (spec.Rootfs != null)
+            yield return spec.Rootfs;
+        if (spec.KeepChangesDir != null)
+            yield return spec.KeepChangesDir;
+        foreach (var volume in spec.Volumes)
+            yield return volume.Source;
     }
 
     private static IsolateException SpawnFailure(ShimSpawnCall call, int errno)

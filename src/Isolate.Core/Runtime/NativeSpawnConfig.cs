@@ -35,6 +35,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
                 Kind = (uint)op.Kind,
                 Flags = (uint)op.Flags,
                 Mode = op.Mode,
+                Options = (uint)op.Options,
                 Dev = op.Device,
                 Source = Utf8(op.Source),
                 Target = Utf8(op.Target),

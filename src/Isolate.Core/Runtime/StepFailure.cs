@@ -8,7 +8,7 @@ namespace Isolate.Runtime;
 /// which C# still holds.</summary>
 internal static class StepFailure
 {
-    private const int ENOENT = 2, ENOSYS = 38;
+    private const int ENOENT = 2, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
 
     public static IsolateException Describe(ShimMessage message, SpawnPlan plan)
     {
@@ -55,20 +55,44 @@ internal static class StepFailure
 
     private static IsolateException DescribeMount(MountOp op, int errno)
     {
-        var error = op.Kind switch
+        string target = op.Target;
+        string what = op.Kind switch
         {
-            MountKind.MakePrivate => IsolateException.FromErrno("make mounts private under", op.Target, errno),
-            MountKind.Bind => IsolateException.FromErrno($"bind {op.Source} onto", op.Target, errno),
-            MountKind.Filesystem => IsolateException.FromErrno($"mount {op.FsType} on", op.Target, errno),
-            MountKind.ReadOnlyTree => IsolateException.FromErrno("make read-only", op.Target, errno),
-            MountKind.Mkdir => IsolateException.FromErrno("create directory", op.Target, errno),
-            MountKind.Mknod => IsolateException.FromErrno("create device", op.Target, errno),
-            MountKind.Symlink => IsolateException.FromErrno("create symlink", op.Target, errno),
-            MountKind.PivotRoot => IsolateException.FromErrno("pivot_root into", op.Target, errno),
-            _ => IsolateException.FromErrno($"mount step {op.Kind}", op.Target, errno),
+            MountKind.MakePrivate => "make mounts private under",
+            MountKind.Bind => $"bind {op.Source} onto",
+            MountKind.Filesystem => $"mount {op.FsType} on",
+            MountKind.ReadOnly => "make read-only",
+            MountKind.Mkdir => "create directory",
+            MountKind.Mknod => "create device",
+            MountKind.Symlink => "create symlink",
+            MountKind.PivotRoot => "pivot_root into the container root",
+            MountKind.OpenRoot => "open the container root",
+            MountKind.Mask => "mask",
+            MountKind.ReadOnlyPath => "make read-only",
+            _ => $"mount step {op.Kind}",
         };
-        if (op.Kind == MountKind.ReadOnlyTree && errno == ENOSYS)
-            return new IsolateException(error.Message + " (mount_setattr needs Linux 5.12 or later)");
-        return error;
+        string subject = op.Kind == MountKind.PivotRoot ? what : $"{what} {target}";
+        string reason = IsolateException.Describe(errno);
+        string? hint = (op.Kind, errno) switch
+        {
+            (_, ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
+                $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
+            (_, EXDEV) when op.InRoot => "it resolves outside the container's root",
+            (MountKind.ReadOnly, ENOSYS) => "mount_setattr needs Linux 5.12 or later",
+            (MountKind.Filesystem, ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
+            (MountKind.Filesystem, EINVAL) when op.FsType == "overlay" =>
+                "overlayfs refused these layers (is the rootfs or --keep-changes on an overlay or a filesystem without xattrs?); try --no-overlay",
+            _ => null,
+        };
+        return new IsolateException(hint is null ? $"{subject}: {reason}" : $"{subject}: {reason} ({hint})");
     }
+
+    /// <summary>One --debug line for a NOTE from the child.</summary>
+    public static string DescribeNote(ShimMessage note, SpawnPlan plan) => (ShimNote)note.Step switch
+    {
+        ShimNote.NoPivot =>
+            "pivot_root refused (" + IsolateException.Describe(note.Err) + "): the current root is an initramfs or ramfs; " +
+            "moved the container root onto / and chroot'ed into it instead, so the old root stays underneath",
+        _ => $"note {note.Step} (errno {note.Err}, detail {note.Detail})",
+    };
 }

@@ -29,4 +29,20 @@ public sealed record ContainerSpec
     public required IReadOnlyList<string> Env { get; init; }
 
     public NetworkMode Network { get; init; } = NetworkMode.None;
+
+    public IReadOnlyList<VolumeSpec> Volumes { get; init; } = [];
+
+    public IReadOnlyList<TmpfsSpec> Tmpfs { get; init; } = [];
+
+    /// <summary>--read-only: the root mount is read-only; volumes and tmpfs keep their own mode.</summary>
+    public bool ReadOnlyRoot { get; init; }
+
+    /// <summary>How writes reach a --rootfs (ignored for the host-root default, which is read-only).</summary>
+    public RootfsWrites RootfsWrites { get; init; } = RootfsWrites.CopyOnWrite;
+
+    /// <summary>--keep-changes DIR: where the upper layer goes with <see cref="RootfsWrites.KeepChanges"/>.</summary>
+    public string? KeepChangesDir { get; init; }
+
+    /// <summary>--privileged: no masked or read-only kernel paths.</summary>
+    public bool Privileged { get; init; }
 }

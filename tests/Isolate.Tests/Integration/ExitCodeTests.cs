@@ -106,7 +106,7 @@ public sealed class ExitCodeTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
             File.WriteAllText(Path.Combine(root, "proc"), "not a directory");
             var result = IsolateBinary.Run("run", "--rootfs", root, "--", "/bin/true");
             Assert.Equal(125, result.ExitCode);
-            Assert.Equal($"isolate: create directory {root}/proc: Not a directory\n", result.Stderr);
+            Assert.Equal("isolate: mount proc on /proc: Not a directory\n", result.Stderr);
         }
         finally
         {

@@ -50,15 +50,30 @@ public sealed class ProcessIsolationTests(BusyboxRootfs rootfs) : ContainerTest(
     [ContainerFact]
     public void Mountinfo_shows_the_new_root_and_nothing_of_the_hosts()
     {
-        var result = RunIn("cat", "/proc/self/mountinfo");
-        Assert.Equal(0, result.ExitCode);
-        var mounts = result.Stdout.Trim().Split('\n').Select(l => l.Split(' ')).ToList();
+        var overlay = Mounts(RunIn("cat", "/proc/self/mountinfo"));
+        var direct = Mounts(RunIn(["--no-overlay"], "cat", "/proc/self/mountinfo"));
 
-        // field 4 is the mount's root within its filesystem, field 5 its mount point
-        var root = Assert.Single(mounts, m => m[4] == "/");
-        Assert.Equal(Rootfs.Path, root[3]);
-        Assert.Equal(["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm"], mounts.Select(m => m[4]).ToArray());
-        Assert.Contains("ro", mounts.Single(m => m[4] == "/sys")[5].Split(','));
+        // field 3 is the mount's root within its filesystem, 4 its mount point, then after "-": type, source, options
+        var overlayRoot = Assert.Single(overlay, m => m[4] == "/");
+        Assert.Equal("overlay", overlayRoot[^3]);
+        Assert.Contains($"lowerdir={Rootfs.Path}", overlayRoot[^1].Split(','));
+        var directRoot = Assert.Single(direct, m => m[4] == "/");
+        Assert.Equal(Rootfs.Path, directRoot[3]);
+
+        foreach (var mounts in new[] { overlay, direct })
+        {
+            var points = mounts.Select(m => m[4]).ToList();
+            Assert.Equal(["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm"], points.Take(6));
+            // the rest are the masked and read-only kernel paths: nothing of the host's tree
+            Assert.All(points.Skip(6), p => Assert.Matches("^/(proc|sys)/", p));
+            Assert.Contains("ro", mounts.Single(m => m[4] == "/sys")[5].Split(','));
+        }
+    }
+
+    private static List<string[]> Mounts(RunResult result)
+    {
+        Assert.Equal(0, result.ExitCode);
+        return result.Stdout.Trim().Split('\n').Select(l => l.Split(' ')).ToList();
     }
 
     [ContainerFact]
@@ -123,15 +138,21 @@ public sealed class ProcessIsolationTests(BusyboxRootfs rootfs) : ContainerTest(
     public void The_working_directory_is_entered_and_created_when_missing()
     {
         string dir = "/work-" + Guid.NewGuid().ToString("N")[..8];
+        var copyOnWrite = RunIn(["-w", dir + "/sub"], "pwd");
+        Assert.Equal(0, copyOnWrite.ExitCode);
+        Assert.Equal(dir + "/sub", copyOnWrite.Stdout.Trim());
+        Assert.False(Directory.Exists(Rootfs.HostPath(dir)), "the overlay should have kept the rootfs unchanged");
+
         try
         {
-            var result = RunIn(["-w", dir + "/sub"], "pwd");
-            Assert.Equal(0, result.ExitCode);
-            Assert.Equal(dir + "/sub", result.Stdout.Trim());
+            var direct = RunIn(["--no-overlay", "-w", dir], "pwd");
+            Assert.Equal(dir, direct.Stdout.Trim());
+            Assert.True(Directory.Exists(Rootfs.HostPath(dir)));
         }
         finally
         {
-            Directory.Delete(Rootfs.HostPath(dir), recursive: true);
+            if (Directory.Exists(Rootfs.HostPath(dir)))
+                Directory.Delete(Rootfs.HostPath(dir), recursive: true);
         }
     }
 

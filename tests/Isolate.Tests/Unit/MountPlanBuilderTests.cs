@@ -3,106 +3,193 @@ using Isolate.Spec;
 
 namespace Isolate.Tests.Unit;
 
-/// <summary>The mount plan as data, without root: order, targets and flags.</summary>
+/// <summary>The mount plan as data, without root: order, targets, flags and options.</summary>
 public sealed class MountPlanBuilderTests
 {
-    private static ContainerSpec Spec(string? rootfs) => new()
+    private const MountOptions InRoot = MountOptions.InRoot;
+
+    private static ContainerSpec Spec(string? rootfs, RootfsWrites writes = RootfsWrites.Direct) => new()
     {
         Rootfs = rootfs,
         Hostname = "h",
         Args = ["true"],
         Env = [],
+        RootfsWrites = writes,
     };
+
+    private static List<MountOp> Build(ContainerSpec spec, string scratch = "/tmp") => MountPlanBuilder.Build(spec, scratch).ToList();
 
     [Fact]
     public void Mounts_are_made_private_first_and_pivot_root_comes_last()
     {
-        foreach (string? rootfs in new[] { "/srv/root", null })
+        foreach (var spec in new[] { Spec("/srv/root"), Spec("/srv/root", RootfsWrites.CopyOnWrite), Spec(null) })
         {
-            var plan = MountPlanBuilder.Build(Spec(rootfs));
+            var plan = Build(spec);
             Assert.Equal(MountOp.MakePrivate("/"), plan[0]);
-            Assert.Equal(MountKind.PivotRoot, plan[^1].Kind);
+            Assert.Equal(MountOp.PivotRoot(), plan[^1]);
             Assert.Single(plan, op => op.Kind == MountKind.PivotRoot);
         }
     }
 
     [Fact]
-    public void A_rootfs_is_bound_onto_itself_then_pivoted_into()
+    public void Every_mount_inside_the_root_comes_after_the_root_is_open_and_is_resolved_in_it()
     {
-        var plan = MountPlanBuilder.Build(Spec("/srv/root"));
-        Assert.Equal(MountOp.Bind("/srv/root", "/srv/root", recursive: true), plan[1]);
-        Assert.Equal(MountOp.PivotRoot("/srv/root"), plan[^1]);
-        Assert.DoesNotContain(plan, op => op.Kind == MountKind.ReadOnlyTree);
+        var plan = Build(Spec("/srv/root") with
+        {
+            Volumes = [new VolumeSpec("/data", "/data", false, false)],
+            Tmpfs = [new TmpfsSpec("/cache", "", false, true, true, true)],
+        });
+        int open = plan.FindIndex(op => op.Kind == MountKind.OpenRoot);
+
+        Assert.Equal(MountOp.OpenRoot("/srv/root"), plan[open]);
+        Assert.All(plan.Take(open), op => Assert.False(op.InRoot));
+        Assert.All(plan.Skip(open + 1).SkipLast(1), op => Assert.True(op.InRoot, $"{op} is not resolved in the root"));
     }
 
     [Fact]
-    public void Proc_sys_and_dev_get_their_flags()
+    public void Without_overlay_a_rootfs_is_bound_onto_itself()
     {
-        var plan = MountPlanBuilder.Build(Spec("/r"));
-        var byTarget = plan.Where(op => op.Kind == MountKind.Filesystem).ToDictionary(op => op.Target);
+        var plan = Build(Spec("/srv/root", RootfsWrites.Direct));
+        Assert.Equal(MountOp.Bind("/srv/root", "/srv/root", recursive: true), plan[1]);
+        Assert.DoesNotContain(plan, op => op.FsType == "overlay");
+    }
+
+    [Fact]
+    public void Copy_on_write_puts_an_overlay_with_a_private_upper_layer_over_the_rootfs()
+    {
+        var plan = Build(Spec("/srv/root", RootfsWrites.CopyOnWrite), scratch: "/mnt");
+
+        Assert.Equal(MountOp.Filesystem("tmpfs", "/mnt", MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"), plan[1]);
+        Assert.Equal(MountOp.Mkdir("/mnt/upper"), plan[2]);
+        Assert.Equal(MountOp.Mkdir("/mnt/work"), plan[3]);
+        Assert.Equal(MountOp.Filesystem("overlay", "/srv/root", MountFlags.None, "lowerdir=/srv/root,upperdir=/mnt/upper,workdir=/mnt/work"), plan[4]);
+        Assert.Equal(MountOp.OpenRoot("/srv/root"), plan[5]);
+    }
+
+    [Fact]
+    public void Keep_changes_puts_the_upper_layer_in_the_given_directory()
+    {
+        var plan = Build(Spec("/srv/root", RootfsWrites.KeepChanges) with { KeepChangesDir = "/var/keep" });
+
+        Assert.DoesNotContain(plan, op => op.FsType == "tmpfs" && !op.InRoot);
+        var overlay = Assert.Single(plan, op => op.FsType == "overlay");
+        Assert.Equal("lowerdir=/srv/root,upperdir=/var/keep/upper,workdir=/var/keep/work", overlay.Data);
+    }
+
+    [Theory]
+    [InlineData("/plain", "/plain")]
+    [InlineData("/a,b:c", "/a\\,b\\:c")]
+    [InlineData("/back\\slash", "/back\\\\slash")]
+    public void Overlay_paths_are_escaped(string path, string expected) => Assert.Equal(expected, MountPlanBuilder.EscapeOverlay(path));
+
+    [Fact]
+    public void Proc_and_sys_go_only_on_real_directories_dev_follows_links_inside_the_root()
+    {
+        var plan = Build(Spec("/r"));
+        var byTarget = plan.Where(op => op.Kind == MountKind.Filesystem && op.InRoot).ToDictionary(op => op.Target);
 
         var noSuidDevExec = MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec;
-        Assert.Equal(("proc", noSuidDevExec), (byTarget["/r/proc"].FsType, byTarget["/r/proc"].Flags));
-        Assert.Equal(("sysfs", noSuidDevExec | MountFlags.ReadOnly), (byTarget["/r/sys"].FsType, byTarget["/r/sys"].Flags));
-        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.StrictAtime), (byTarget["/r/dev"].FsType, byTarget["/r/dev"].Flags));
-        Assert.Equal("devpts", byTarget["/r/dev/pts"].FsType);
-        Assert.Contains("newinstance", byTarget["/r/dev/pts"].Data);
-        Assert.Contains("ptmxmode=0666", byTarget["/r/dev/pts"].Data);
-        Assert.Equal(("tmpfs", noSuidDevExec), (byTarget["/r/dev/shm"].FsType, byTarget["/r/dev/shm"].Flags));
-        Assert.Equal(["/r/proc", "/r/sys", "/r/dev", "/r/dev/pts", "/r/dev/shm"], byTarget.Keys.ToArray());
+        var realDirectory = InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir;
+        Assert.Equal(("proc", noSuidDevExec, realDirectory), (byTarget["/proc"].FsType, byTarget["/proc"].Flags, byTarget["/proc"].Options));
+        Assert.Equal(("sysfs", noSuidDevExec | MountFlags.ReadOnly, realDirectory), (byTarget["/sys"].FsType, byTarget["/sys"].Flags, byTarget["/sys"].Options));
+        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.StrictAtime, InRoot | MountOptions.CreateDir),
+            (byTarget["/dev"].FsType, byTarget["/dev"].Flags, byTarget["/dev"].Options));
+        Assert.Equal("devpts", byTarget["/dev/pts"].FsType);
+        Assert.Contains("newinstance", byTarget["/dev/pts"].Data);
+        Assert.Contains("ptmxmode=0666", byTarget["/dev/pts"].Data);
+        Assert.Equal(("tmpfs", noSuidDevExec), (byTarget["/dev/shm"].FsType, byTarget["/dev/shm"].Flags));
+        Assert.Equal(["/proc", "/sys", "/dev", "/dev/pts", "/dev/shm"], byTarget.Keys.ToArray());
     }
 
     [Fact]
     public void Dev_has_the_standard_nodes_and_links()
     {
-        var plan = MountPlanBuilder.Build(Spec("/r"));
+        var plan = Build(Spec("/r"));
         var nodes = plan.Where(op => op.Kind == MountKind.Mknod).ToList();
         var links = plan.Where(op => op.Kind == MountKind.Symlink).ToDictionary(op => op.Target, op => op.Source);
 
-        Assert.Equal(["/r/dev/null", "/r/dev/zero", "/r/dev/full", "/r/dev/random", "/r/dev/urandom", "/r/dev/tty"], nodes.Select(n => n.Target));
+        Assert.Equal(["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"], nodes.Select(n => n.Target));
         var null_ = nodes[0];
-        Assert.Equal((0x2000u | 0x1B6u, MountOp.MakeDev(1, 3), "/dev/null"), (null_.Mode, null_.Device, null_.Source));
+        Assert.Equal((0x2000u | 0x1B6u, MountOp.MakeDev(1, 3), "/dev/null", InRoot), (null_.Mode, null_.Device, null_.Source, null_.Options));
         Assert.Equal(0x103UL, MountOp.MakeDev(1, 3));
-        Assert.Equal("pts/ptmx", links["/r/dev/ptmx"]);
-        Assert.Equal("/proc/self/fd", links["/r/dev/fd"]);
-        Assert.Equal("/proc/self/fd/0", links["/r/dev/stdin"]);
-        Assert.Equal("/proc/self/fd/1", links["/r/dev/stdout"]);
-        Assert.Equal("/proc/self/fd/2", links["/r/dev/stderr"]);
+        Assert.Equal("pts/ptmx", links["/dev/ptmx"]);
+        Assert.Equal("/proc/self/fd", links["/dev/fd"]);
+        Assert.Equal("/proc/self/fd/0", links["/dev/stdin"]);
+        Assert.Equal("/proc/self/fd/1", links["/dev/stdout"]);
+        Assert.Equal("/proc/self/fd/2", links["/dev/stderr"]);
     }
 
     [Fact]
-    public void Every_mount_point_is_created_before_it_is_mounted_on()
+    public void The_host_default_stages_a_recursively_read_only_bind_of_slash_in_a_private_tmpfs()
     {
-        var plan = MountPlanBuilder.Build(Spec("/r"));
-        foreach (var (op, index) in plan.Select((op, i) => (op, i)).Where(x => x.op.Kind == MountKind.Filesystem))
-            Assert.Contains(plan.Take(index), earlier => earlier.Kind == MountKind.Mkdir && earlier.Target == op.Target);
-    }
-
-    [Fact]
-    public void The_host_default_stages_a_read_only_bind_of_slash_in_a_private_tmpfs()
-    {
-        var plan = MountPlanBuilder.Build(Spec(null), hostScratchDir: "/tmp");
+        var plan = Build(Spec(null), scratch: "/tmp");
 
         Assert.Equal(MountOp.Filesystem("tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"), plan[1]);
         Assert.Equal(MountOp.Mkdir("/tmp/root", 0x1C0), plan[2]);
         Assert.Equal(MountOp.Bind("/", "/tmp/root", recursive: true), plan[3]);
-        Assert.Equal(MountOp.ReadOnlyTree("/tmp/root"), plan[4]);
-        Assert.Equal(MountOp.PivotRoot("/tmp/root"), plan[^1]);
+        Assert.Equal(MountOp.ReadOnly("/tmp/root", recursive: true), plan[4]);
+        Assert.Equal(MountOp.OpenRoot("/tmp/root"), plan[5]);
     }
 
     [Fact]
-    public void The_host_default_is_read_only_before_fresh_mounts_and_gets_a_writable_tmp()
+    public void The_host_default_gets_a_writable_tmp_and_a_private_run()
     {
-        var plan = MountPlanBuilder.Build(Spec(null), hostScratchDir: "/mnt");
-        int readOnly = plan.ToList().FindIndex(op => op.Kind == MountKind.ReadOnlyTree);
-        int firstFresh = plan.ToList().FindIndex(op => op.Kind == MountKind.Filesystem && op.Target.StartsWith("/mnt/root/"));
+        var plan = Build(Spec(null), scratch: "/mnt");
+        var tmp = Assert.Single(plan, op => op.Target == "/tmp");
+        var run = Assert.Single(plan, op => op.Target == "/run");
 
-        Assert.True(readOnly < firstFresh, "fresh mounts must come after the read-only remount, or they would be read-only too");
-        var tmp = Assert.Single(plan, op => op.Target == "/mnt/root/tmp");
-        Assert.Equal(("tmpfs", "mode=1777"), (tmp.FsType, tmp.Data));
+        Assert.Equal(("tmpfs", "mode=1777", InRoot), (tmp.FsType, tmp.Data, tmp.Options));
         Assert.False(tmp.Flags.HasFlag(MountFlags.ReadOnly));
         // the host's sockets under /run stay out of reach: read-only does not stop connect()
-        var run = Assert.Single(plan, op => op.Target == "/mnt/root/run");
-        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.NoDev), (run.FsType, run.Flags));
+        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.NoDev, InRoot), (run.FsType, run.Flags, run.Options));
+    }
+
+    [Fact]
+    public void Volumes_are_recursive_binds_created_as_file_or_directory_and_read_only_on_request()
+    {
+        var plan = Build(Spec("/r") with
+        {
+            Volumes = [new VolumeSpec("/host/dir", "/data", false, false), new VolumeSpec("/host/file.conf", "/etc/app.conf", true, true)],
+        });
+        var binds = plan.Where(op => op.Kind == MountKind.Bind && op.InRoot).ToList();
+
+        Assert.Equal(MountOp.Bind("/host/dir", "/data", recursive: true, InRoot | MountOptions.CreateDir), binds[0]);
+        Assert.Equal(MountFlags.Rec, binds[0].Flags);
+        Assert.Equal(MountOp.Bind("/host/file.conf", "/etc/app.conf", recursive: true, InRoot | MountOptions.CreateFile, readOnly: true), binds[1]);
+        Assert.Equal(MountFlags.Rec | MountFlags.ReadOnly, binds[1].Flags);
+    }
+
+    [Fact]
+    public void Tmpfs_mounts_carry_their_data_and_flags()
+    {
+        var plan = Build(Spec("/r") with { Tmpfs = [new TmpfsSpec("/scratch", "size=64m,mode=1777", false, true, true, true)] });
+        var tmpfs = Assert.Single(plan, op => op.Target == "/scratch");
+        Assert.Equal(MountOp.Filesystem("tmpfs", "/scratch", MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec, "size=64m,mode=1777", InRoot | MountOptions.CreateDir), tmpfs);
+    }
+
+    [Fact]
+    public void Kernel_paths_are_masked_and_read_only_after_every_other_mount_unless_privileged()
+    {
+        var spec = Spec("/r") with { Volumes = [new VolumeSpec("/x", "/x", false, false)] };
+        var plan = Build(spec);
+        int lastVolume = plan.FindLastIndex(op => op.Kind == MountKind.Bind);
+        var masks = plan.Where(op => op.Kind == MountKind.Mask).Select(op => op.Target).ToList();
+        var readOnly = plan.Where(op => op.Kind == MountKind.ReadOnlyPath).Select(op => op.Target).ToList();
+
+        Assert.Equal(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+            "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"], masks);
+        Assert.Equal(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"], readOnly);
+        Assert.True(plan.FindIndex(op => op.Kind == MountKind.Mask) > lastVolume);
+
+        var privileged = Build(spec with { Privileged = true });
+        Assert.DoesNotContain(privileged, op => op.Kind is MountKind.Mask or MountKind.ReadOnlyPath);
+    }
+
+    [Fact]
+    public void Read_only_root_is_the_last_step_before_pivot_and_only_for_the_root_mount()
+    {
+        var plan = Build(Spec("/r") with { ReadOnlyRoot = true, Tmpfs = [new TmpfsSpec("/tmp", "", false, true, true, true)] });
+        Assert.Equal(MountOp.ReadOnly("/", recursive: false, InRoot), plan[^2]);
+        Assert.DoesNotContain(plan, op => op.Kind == MountKind.ReadOnly && op.Options.HasFlag(MountOptions.Recursive));
     }
 }

@@ -11,7 +11,12 @@ public sealed class StepFailureTests
     {
         Namespaces = CloneFlags.NewNs,
         Hostname = "box",
-        Mounts = [MountOp.MakePrivate("/"), MountOp.Filesystem("proc", "/srv/root/proc", MountFlags.NoSuid), MountOp.PivotRoot("/srv/root")],
+        Mounts =
+        [
+            MountOp.MakePrivate("/"), MountOp.Filesystem("proc", "/proc", MountFlags.NoSuid, null, MountOptions.InRoot | MountOptions.NoSymlinks),
+            MountOp.PivotRoot(), MountOp.Filesystem("overlay", "/srv/root", MountFlags.None, "lowerdir=/srv/root"),
+            MountOp.Bind("/host", "/data", true, MountOptions.InRoot | MountOptions.CreateDir),
+        ],
         Workdir = "/app",
         Args = ["server", "--port", "80"],
         Env = [],
@@ -24,9 +29,20 @@ public sealed class StepFailureTests
     [Fact]
     public void A_mount_failure_names_the_operation_and_target()
     {
-        Assert.Equal("mount proc on /srv/root/proc: Permission denied", Describe(ShimStep.MountOp, 13, 1).Message);
-        Assert.Equal("pivot_root into /srv/root: Invalid argument", Describe(ShimStep.MountOp, 22, 2).Message);
+        Assert.Equal("mount proc on /proc: Permission denied", Describe(ShimStep.MountOp, 13, 1).Message);
+        Assert.Equal("pivot_root into the container root: Invalid argument", Describe(ShimStep.MountOp, 22, 2).Message);
         Assert.Equal(125, Describe(ShimStep.MountOp, 22, 2).ExitCode);
+    }
+
+    [Fact]
+    public void Crafted_roots_and_missing_features_get_a_hint()
+    {
+        Assert.Equal("mount proc on /proc: Too many levels of symbolic links (the rootfs has a symlink there; proc is mounted only on a real directory)",
+            Describe(ShimStep.MountOp, 40, 1).Message);
+        Assert.Equal("bind /host onto /data: Invalid cross-device link (it resolves outside the container's root)",
+            Describe(ShimStep.MountOp, 18, 4).Message);
+        Assert.Equal("mount overlay on /srv/root: No such device (this kernel has no overlayfs; run with --no-overlay)",
+            Describe(ShimStep.MountOp, 19, 3).Message);
     }
 
     [Fact]

@@ -1,0 +1,213 @@
+/* resolve.c - finding a path inside the container's root, safely.
+ *
+ * A crafted root filesystem can hold symlinks such as /data -> /etc or
+ * /dev -> /srv/host-dir. Resolved naively before pivot_root, a mount destination
+ * would follow them onto the host (CVE-2021-30465, CVE-2026-47766). Here every
+ * destination is resolved as if the root were "/" - the way the kernel resolves it
+ * for the container after pivot_root - and the result is an O_PATH fd the mount
+ * then goes through, so nothing can be swapped in between. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "resolve.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+/* The openat2(2) ABI, copied so as not to depend on <linux/openat2.h>. */
+struct isolate_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+#define ISOLATE_RESOLVE_NO_MAGICLINKS 0x02
+#define ISOLATE_RESOLVE_NO_SYMLINKS 0x04
+#define ISOLATE_RESOLVE_IN_ROOT 0x10
+
+#define MAX_SYMLINK_HOPS 40
+
+void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd)
+{
+    char digits[12];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + fd % 10);
+        fd /= 10;
+    } while (fd > 0);
+    memcpy(buf, "/proc/self/fd/", 14);
+    char *p = buf + 14;
+    while (n > 0)
+        *p++ = digits[--n];
+    *p = '\0';
+}
+
+/* Before Linux 5.6 (no openat2): open by the joined path, then ask the kernel
+ * where the fd landed. No symlinks allowed: it must land exactly on the joined
+ * path; otherwise anywhere below the root. */
+static int open_checked(const struct isolate_root *root, const char *path, int no_symlinks)
+{
+    char joined[PATH_MAX];
+    size_t root_len = strlen(root->path);
+    size_t path_len = strlen(path);
+    if (root_len + path_len + 1 > sizeof joined)
+        return -ENAMETOOLONG;
+    memcpy(joined, root->path, root_len);
+    memcpy(joined + root_len, path, path_len + 1);
+
+    int fd = open(joined, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    char link[ISOLATE_FD_PATH_MAX], landed[PATH_MAX];
+    isolate_fd_path(link, fd);
+    ssize_t n = readlink(link, landed, sizeof landed - 1);
+    if (n < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    landed[n] = '\0';
+    int inside = no_symlinks ? strcmp(landed, joined) == 0
+                             : strncmp(landed, root->path, root_len) == 0 && (landed[root_len] == '/' || landed[root_len] == '\0');
+    if (!inside) {
+        close(fd);
+        return no_symlinks ? -ELOOP : -EXDEV;
+    }
+    return fd;
+}
+
+int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks)
+{
+    struct isolate_open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = ISOLATE_RESOLVE_IN_ROOT | ISOLATE_RESOLVE_NO_MAGICLINKS
+            | (no_symlinks ? ISOLATE_RESOLVE_NO_SYMLINKS : 0),
+    };
+    int fd = (int)syscall(SYS_openat2, root->fd, path, &how, sizeof how);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOSYS)
+        return -errno;
+    return open_checked(root, path, no_symlinks);
+}
+
+/* Joins dir and name into out (name absolute: name alone). */
+static int join(char out[PATH_MAX], const char *dir, size_t dir_len, const char *name)
+{
+    size_t name_len = strlen(name);
+    if (name[0] == '/')
+        dir_len = 0;
+    if (dir_len + 1 + name_len + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    memmove(out + dir_len + 1, name, name_len + 1);
+    if (dir != out)
+        memmove(out, dir, dir_len);
+    out[dir_len] = '/';
+    return 0;
+}
+
+/* Creates the last component of prefix (a directory, or for the final component
+ * of a file destination an empty file) in its parent, resolved inside the root.
+ * Returns 0, or -EEXIST when something that does not resolve is there already
+ * (a dangling symlink), or another -errno. */
+static int create_component(const struct isolate_root *root, char *prefix, int as_file, mode_t mode)
+{
+    char *slash = strrchr(prefix, '/');
+    *slash = '\0';
+    int parent = isolate_open_in_root(root, prefix[0] != '\0' ? prefix : "/", 0);
+    *slash = '/';
+    if (parent < 0)
+        return parent;
+    int rc;
+    if (as_file) {
+        int fd = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        rc = fd < 0 ? -errno : 0;
+        if (fd >= 0)
+            close(fd);
+    } else {
+        rc = mkdirat(parent, slash + 1, mode) < 0 ? -errno : 0;
+    }
+    close(parent);
+    return rc;
+}
+
+/* A dangling symlink stands where a component is missing: replace that prefix of
+ * path by the link's target, resolved the way the kernel will inside the root. */
+static int follow_dangling(const struct isolate_root *root, char path[PATH_MAX], size_t prefix_len)
+{
+    char *slash = path + prefix_len;
+    while (slash > path && *slash != '/')
+        slash--;
+    *slash = '\0';
+    int parent = isolate_open_in_root(root, path[0] != '\0' ? path : "/", 0);
+    *slash = '/';
+    if (parent < 0)
+        return parent;
+    char target[PATH_MAX];
+    char saved = path[prefix_len];
+    path[prefix_len] = '\0';
+    ssize_t n = readlinkat(parent, slash + 1, target, sizeof target - 1);
+    path[prefix_len] = saved;
+    close(parent);
+    if (n < 0)
+        return errno == EINVAL ? -EEXIST : -errno; /* not a symlink: something else is in the way */
+    target[n] = '\0';
+
+    char rest[PATH_MAX];
+    size_t rest_len = strlen(path + prefix_len);
+    memcpy(rest, path + prefix_len, rest_len + 1);
+    int rc = join(path, path, (size_t)(slash - path), target);
+    if (rc < 0)
+        return rc;
+    size_t len = strlen(path);
+    if (len + rest_len + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    memcpy(path + len, rest, rest_len + 1);
+    return 0;
+}
+
+int isolate_create_in_root(const struct isolate_root *root, const char *path, int as_file, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len + 1 > sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+
+    for (int hops = 0;; hops++) {
+        if (hops > MAX_SYMLINK_HOPS)
+            return -ELOOP;
+        int restart = 0;
+        len = strlen(buf);
+        for (size_t end = 1; end <= len && !restart; end++) {
+            if (end < len && buf[end] != '/')
+                continue;
+            if (buf[end - 1] == '/')
+                continue; /* "//" or a trailing slash */
+            char saved = buf[end];
+            buf[end] = '\0';
+            int fd = isolate_open_in_root(root, buf, 0);
+            int rc = fd;
+            if (fd >= 0)
+                close(fd);
+            else if (fd == -ENOENT)
+                rc = create_component(root, buf, as_file && saved == '\0', mode);
+            buf[end] = saved;
+            if (rc == -EEXIST) {
+                if ((rc = follow_dangling(root, buf, end)) < 0)
+                    return rc;
+                restart = 1;
+            } else if (rc < 0) {
+                return rc;
+            }
+        }
+        if (!restart)
+            return 0;
+    }
+}

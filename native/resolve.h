@@ -1,0 +1,28 @@
+/* resolve.h - paths inside the container's root (see resolve.c). */
+#ifndef ISOLATE_RESOLVE_H
+#define ISOLATE_RESOLVE_H
+
+#include <sys/types.h>
+
+/* The new root while the mount plan runs: an O_PATH fd and the host path it had. */
+struct isolate_root {
+    int fd;
+    const char *path;
+};
+
+/* "/proc/self/fd/N": how mount(2) is pointed at an fd. */
+#define ISOLATE_FD_PATH_MAX 32
+void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd);
+
+/* An O_PATH fd for path (absolute, as the container sees it), symlinks resolved as
+ * if the root were "/", never out of it; with no_symlinks, any symlink fails with
+ * -ELOOP. openat2(RESOLVE_IN_ROOT) where the kernel has it; before 5.6 the joined
+ * path is opened and the fd's real location checked. Returns the fd or -errno. */
+int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks);
+
+/* Creates path inside the root where it is missing, with missing parents, as a
+ * directory (or, for as_file, an empty file at the end). A dangling symlink on the
+ * way is followed inside the root, as the kernel will follow it. 0 or -errno. */
+int isolate_create_in_root(const struct isolate_root *root, const char *path, int as_file, mode_t mode);
+
+#endif

@@ -1,0 +1,20 @@
+namespace Isolate.Spec;
+
+/// <summary>-v SRC:DST[:ro]: a host file or directory bound into the container.</summary>
+public sealed record VolumeSpec(string Source, string Destination, bool ReadOnly, bool SourceIsFile);
+
+/// <summary>--tmpfs DST[:OPTIONS]: a private tmpfs; Data is what goes to mount(2)
+/// (size, mode, uid, gid, nr_inodes), the flag words become mount flags.</summary>
+public sealed record TmpfsSpec(string Destination, string Data, bool ReadOnly, bool NoExec, bool NoSuid, bool NoDev);
+
+/// <summary>How writes to a --rootfs reach (or do not reach) the directory on disk.</summary>
+public enum RootfsWrites
+{
+    /// <summary>An overlayfs upper layer takes every write; the directory stays unchanged.
+    /// The layer lives in the container's own mount namespace and is gone with it.</summary>
+    CopyOnWrite,
+    /// <summary>Like CopyOnWrite, but the upper layer is a host directory that is kept.</summary>
+    KeepChanges,
+    /// <summary>Writes go straight to the directory (runc's and bubblewrap's way).</summary>
+    Direct,
+}
