@@ -48,38 +48,106 @@ void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd)
     *p = '\0';
 }
 
-/* Before Linux 5.6 (no openat2): open by the joined path, then ask the kernel
- * where the fd landed. No symlinks allowed: it must land exactly on the joined
- * path; otherwise anywhere below the root. */
-static int open_checked(const struct isolate_root *root, const char *path, int no_symlinks)
+/* Asks the kernel where fd landed: it must be the root or below it. Guards the
+ * walk below against a directory being moved out of the root while it runs. */
+static int check_inside(const struct isolate_root *root, int fd)
 {
-    char joined[PATH_MAX];
-    size_t root_len = strlen(root->path);
-    size_t path_len = strlen(path);
-    if (root_len + path_len + 1 > sizeof joined)
-        return -ENAMETOOLONG;
-    memcpy(joined, root->path, root_len);
-    memcpy(joined + root_len, path, path_len + 1);
-
-    int fd = open(joined, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return -errno;
     char link[ISOLATE_FD_PATH_MAX], landed[PATH_MAX];
     isolate_fd_path(link, fd);
     ssize_t n = readlink(link, landed, sizeof landed - 1);
-    if (n < 0) {
-        int err = errno;
-        close(fd);
-        return -err;
-    }
+    if (n < 0)
+        return -errno;
     landed[n] = '\0';
-    int inside = no_symlinks ? strcmp(landed, joined) == 0
-                             : strncmp(landed, root->path, root_len) == 0 && (landed[root_len] == '/' || landed[root_len] == '\0');
-    if (!inside) {
-        close(fd);
-        return no_symlinks ? -ELOOP : -EXDEV;
+    size_t root_len = strlen(root->path);
+    if (strncmp(landed, root->path, root_len) == 0 && (landed[root_len] == '/' || landed[root_len] == '\0'))
+        return 0;
+    return -EXDEV;
+}
+
+static int same_inode(int a, int b)
+{
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Before Linux 5.6 (no openat2): RESOLVE_IN_ROOT done by hand. One component at a
+ * time with O_NOFOLLOW; a symlink is read and spliced in (an absolute one restarts
+ * at the root), ".." stops at the root. Then the kernel confirms where it landed. */
+static int walk_in_root(const struct isolate_root *root, const char *path, int no_symlinks)
+{
+    char buf[PATH_MAX], next_buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len + 1 > sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+
+    int dir = fcntl(root->fd, F_DUPFD_CLOEXEC, 0);
+    if (dir < 0)
+        return -errno;
+    int hops = 0;
+    char *p = buf;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            break;
+        char *end = strchrnul(p, '/');
+        char saved = *end;
+        *end = '\0';
+        int next;
+        if (strcmp(p, ".") == 0) {
+            *end = saved;
+            p = end;
+            continue;
+        }
+        if (strcmp(p, "..") == 0 && same_inode(dir, root->fd)) {
+            *end = saved; /* ".." of the root is the root */
+            p = end;
+            continue;
+        }
+        next = openat(dir, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        *end = saved;
+        if (next < 0) {
+            int err = errno;
+            close(dir);
+            return -err;
+        }
+        struct stat st;
+        if (fstat(next, &st) == 0 && S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = no_symlinks ? -1 : readlinkat(next, "", target, sizeof target - 1);
+            close(next);
+            if (no_symlinks || ++hops > MAX_SYMLINK_HOPS || n < 0) {
+                close(dir);
+                return no_symlinks || n >= 0 ? -ELOOP : -errno;
+            }
+            target[n] = '\0';
+            size_t rest_len = strlen(end);
+            if ((size_t)n + rest_len + 1 > sizeof next_buf) {
+                close(dir);
+                return -ENAMETOOLONG;
+            }
+            memcpy(next_buf, target, (size_t)n);
+            memcpy(next_buf + n, end, rest_len + 1);
+            memcpy(buf, next_buf, (size_t)n + rest_len + 1);
+            p = buf;
+            if (target[0] == '/') { /* absolute: from the root again */
+                close(dir);
+                if ((dir = fcntl(root->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+                    return -errno;
+            }
+            continue;
+        }
+        close(dir);
+        dir = next;
+        p = end;
     }
-    return fd;
+    int rc = check_inside(root, dir);
+    if (rc < 0) {
+        close(dir);
+        return rc;
+    }
+    return dir;
 }
 
 int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks)
@@ -94,7 +162,7 @@ int isolate_open_in_root(const struct isolate_root *root, const char *path, int 
         return fd;
     if (errno != ENOSYS)
         return -errno;
-    return open_checked(root, path, no_symlinks);
+    return walk_in_root(root, path, no_symlinks);
 }
 
 /* Joins dir and name into out (name absolute: name alone). */
@@ -141,7 +209,7 @@ static int create_component(const struct isolate_root *root, char *prefix, int a
  * path by the link's target, resolved the way the kernel will inside the root. */
 static int follow_dangling(const struct isolate_root *root, char path[PATH_MAX], size_t prefix_len)
 {
-    char *slash = path + prefix_len;
+    char *slash = path + prefix_len - 1; /* the '/' before the link's own name */
     while (slash > path && *slash != '/')
         slash--;
     *slash = '\0';

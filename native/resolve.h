@@ -16,8 +16,9 @@ void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd);
 
 /* An O_PATH fd for path (absolute, as the container sees it), symlinks resolved as
  * if the root were "/", never out of it; with no_symlinks, any symlink fails with
- * -ELOOP. openat2(RESOLVE_IN_ROOT) where the kernel has it; before 5.6 the joined
- * path is opened and the fd's real location checked. Returns the fd or -errno. */
+ * -ELOOP. openat2(RESOLVE_IN_ROOT) where the kernel has it; before 5.6 the same
+ * walk by hand, component by component, and the fd's real location checked
+ * through /proc/self/fd. Returns the fd or -errno. */
 int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks);
 
 /* Creates path inside the root where it is missing, with missing parents, as a

@@ -72,13 +72,15 @@ internal static class StepFailure
             _ => $"mount step {op.Kind}",
         };
         string subject = op.Kind == MountKind.PivotRoot ? what : $"{what} {target}";
+        if (op.Kind == MountKind.ReadOnly && op.Options.HasFlag(MountOptions.Recursive))
+            subject = "make the host's filesystem read-only"; // the staged host root: its path means nothing to the user
         string reason = IsolateException.Describe(errno);
         string? hint = (op.Kind, errno) switch
         {
             (_, ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
             (_, EXDEV) when op.InRoot => "it resolves outside the container's root",
-            (MountKind.ReadOnly, ENOSYS) => "mount_setattr needs Linux 5.12 or later",
+            (MountKind.ReadOnly, ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
             (MountKind.Filesystem, ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
             (MountKind.Filesystem, EINVAL) when op.FsType == "overlay" =>
                 "overlayfs refused these layers (is the rootfs or --keep-changes on an overlay or a filesystem without xattrs?); try --no-overlay",

@@ -19,7 +19,12 @@ public sealed class CliTests
     {
         var result = IsolateBinary.Run("run", "--help");
         Assert.Equal(0, result.ExitCode);
-        foreach (string option in new[] { "--rootfs=DIR", "--hostname=NAME", "-w DIR, --workdir=DIR", "-e KEY=VAL, --env=KEY=VAL", "--network=MODE", "--help", "--version" })
+        foreach (string option in new[]
+                 {
+                     "--rootfs=DIR", "--hostname=NAME", "-w DIR, --workdir=DIR", "-e KEY=VAL, --env=KEY=VAL", "--network=MODE",
+                     "-v SRC:DST[:ro], --volume=SRC:DST[:ro]", "--tmpfs=DST[:OPTS]", "--read-only", "--overlay", "--no-overlay",
+                     "--keep-changes=DIR", "--privileged", "--debug", "--help", "--version",
+                 })
             Assert.Contains(option, result.Stdout);
     }
 

@@ -163,4 +163,18 @@ public sealed class ProcessIsolationTests(BusyboxRootfs rootfs) : ContainerTest(
         Assert.Equal(0, result.ExitCode);
         Assert.Equal("PIPED TEXT\n", result.Stdout);
     }
+
+    [ContainerFact]
+    public void Debug_prints_the_namespaces_and_the_mount_plan_and_still_runs()
+    {
+        var result = RunIn(["--debug", "-v", $"{Rootfs.HostPath("etc")}:/data:ro"], "true");
+
+        Assert.Equal(0, result.ExitCode);
+        string[] lines = result.Stderr.Trim().Split('\n');
+        Assert.All(lines, l => Assert.StartsWith("isolate: debug: ", l));
+        Assert.Contains(lines, l => l.Contains("namespaces: NewNs, NewUts, NewIpc, NewPid, NewNet"));
+        Assert.Contains(lines, l => l.Contains($"mount overlay on {Rootfs.Path} data=lowerdir={Rootfs.Path},upperdir="));
+        Assert.Contains(lines, l => l.EndsWith($"bind {Rootfs.HostPath("etc")} onto /data (in root) flags=ReadOnly, Rec options=CreateDir"));
+        Assert.Contains(lines, l => l.EndsWith("pivotroot /"));
+    }
 }

@@ -39,7 +39,37 @@ public sealed class BusyboxRootfs : IDisposable
 
     public string HostPath(string inside) => System.IO.Path.Combine(Path, inside.TrimStart('/'));
 
+    /// <summary>A fresh, disposable copy of this root (busybox hard-linked) for a test that
+    /// crafts or changes its layout.</summary>
+    public RootfsVariant CreateVariant() => new(Path);
+
     public void Dispose() => Directory.Delete(Path, recursive: true);
+}
+
+/// <summary>A throwaway busybox root; deleted on Dispose.</summary>
+public sealed class RootfsVariant : IDisposable
+{
+    public string Path { get; }
+
+    public RootfsVariant(string template)
+    {
+        Path = Directory.CreateTempSubdirectory("isolate-test-variant-").FullName;
+        foreach (string dir in new[] { "bin", "etc", "root", "tmp" })
+            Directory.CreateDirectory(System.IO.Path.Combine(Path, dir));
+        string busybox = System.IO.Path.Combine(Path, "bin", "busybox");
+        if (link(System.IO.Path.Combine(template, "bin", "busybox"), busybox) != 0)
+            File.Copy(System.IO.Path.Combine(template, "bin", "busybox"), busybox);
+        foreach (string applet in new[] { "sh", "ls", "cat", "echo", "touch", "mkdir", "readlink", "stat", "true", "mount", "grep", "test", "[" })
+            File.CreateSymbolicLink(System.IO.Path.Combine(Path, "bin", applet), "busybox");
+        File.Copy(System.IO.Path.Combine(template, "etc", "passwd"), System.IO.Path.Combine(Path, "etc", "passwd"));
+    }
+
+    public string HostPath(string inside) => System.IO.Path.Combine(Path, inside.TrimStart('/'));
+
+    public void Dispose() => Directory.Delete(Path, recursive: true);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int link(string from, string to);
 }
 
 public static class Elf

@@ -8,12 +8,22 @@ namespace Isolate.Tests.Support;
 public abstract class ContainerTest : IDisposable
 {
     private readonly string[] _mountsBefore;
+    private readonly Dictionary<string, string[]> _stagingBefore;
+
+    /// <summary>Where the child may stage a private tmpfs (Rootfs/HostScratch.cs): nothing
+    /// of it (root, upper, work) may ever appear on the host.</summary>
+    private static readonly string[] StagingDirs = ["/tmp", "/mnt", "/run", "/var/tmp", "/media", "/opt", "/srv"];
 
     protected ContainerTest(BusyboxRootfs rootfs)
     {
         Rootfs = rootfs;
         _mountsBefore = HostMounts();
+        _stagingBefore = StagingEntries();
     }
+
+    private static Dictionary<string, string[]> StagingEntries() =>
+        StagingDirs.Where(Directory.Exists).ToDictionary(d => d, d => new[] { "root", "upper", "work" }
+            .Where(n => Path.Exists(Path.Combine(d, n))).ToArray());
 
     protected BusyboxRootfs Rootfs { get; }
 
@@ -35,6 +45,7 @@ public abstract class ContainerTest : IDisposable
             Thread.Sleep(20);
         Assert.True(left.Count == 0, $"container processes left behind: {string.Join(", ", left.Select(Describe))}");
         Assert.Equal(_mountsBefore, HostMounts());
+        Assert.Equal(_stagingBefore, StagingEntries()); // no overlay layer or staged root left on the host
         GC.SuppressFinalize(this);
     }
 
