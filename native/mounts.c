@@ -245,8 +245,8 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     char target[PATH_MAX];
     int fd;
     int rc = resolve_target(st, op, target, &fd);
-    if (rc == -ENOENT && (op->kind == ISOLATE_MOUNT_MASK || op->kind == ISOLATE_MOUNT_READONLY_PATH))
-        return 0; /* nothing to hide or protect on this kernel */
+    if (rc == -ENOENT && (op->options & ISOLATE_OP_OPTIONAL))
+        return 0; /* nothing there to mount on, hide or protect */
     if (rc < 0)
         return rc;
     switch (op->kind) {

@@ -62,8 +62,8 @@ enum isolate_mount_kind {
                                        pivot_root cannot (initramfs), move + chroot, with a NOTE */
     ISOLATE_MOUNT_OPEN_ROOT = 9,    /* target (a host path, a mount) is the root from now on    */
     ISOLATE_MOUNT_MASK = 10,        /* hide target: a directory under an empty read-only tmpfs,
-                                       a file under /dev/null; a missing target is fine          */
-    ISOLATE_MOUNT_READONLY_PATH = 11,/* bind target onto itself, read-only; missing is fine     */
+                                       a file under /dev/null                                    */
+    ISOLATE_MOUNT_READONLY_PATH = 11,/* bind target onto itself, read-only                      */
 };
 
 /* isolate_mount_op.options */
@@ -73,6 +73,7 @@ enum isolate_op_options {
     ISOLATE_OP_CREATE_DIR = 1u << 2,  /* create target (and parents) as directories if missing  */
     ISOLATE_OP_CREATE_FILE = 1u << 3, /* create target as an empty file (parents as dirs)       */
     ISOLATE_OP_RECURSIVE = 1u << 4,   /* READONLY: the whole tree; fail where the kernel cannot */
+    ISOLATE_OP_OPTIONAL = 1u << 5,    /* a missing target is skipped, not an error             */
 };
 
 struct isolate_mount_op {

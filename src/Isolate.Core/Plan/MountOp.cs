@@ -59,9 +59,12 @@ public sealed record MountOp
 
     public static MountOp PivotRoot() => new() { Kind = MountKind.PivotRoot, Target = "/" };
 
-    public static MountOp Mask(string path) => new() { Kind = MountKind.Mask, Target = path, Options = MountOptions.InRoot };
+    /// <summary>Hides a kernel path; where this kernel lacks it, there is nothing to hide.</summary>
+    public static MountOp Mask(string path) =>
+        new() { Kind = MountKind.Mask, Target = path, Options = MountOptions.InRoot | MountOptions.Optional };
 
-    public static MountOp ReadOnlyPath(string path) => new() { Kind = MountKind.ReadOnlyPath, Target = path, Options = MountOptions.InRoot };
+    public static MountOp ReadOnlyPath(string path) =>
+        new() { Kind = MountKind.ReadOnlyPath, Target = path, Options = MountOptions.InRoot | MountOptions.Optional };
 
     /// <summary>glibc's makedev() encoding.</summary>
     public static ulong MakeDev(uint major, uint minor) =>
@@ -70,8 +73,8 @@ public sealed record MountOp
 
     public override string ToString()
     {
-        string where = InRoot ? $"{Target} (in root)" : Target;
-        string options = (Options & ~MountOptions.InRoot).ToString();
+        string where = (InRoot ? $"{Target} (in root)" : Target) + (Options.HasFlag(MountOptions.Optional) ? " (if present)" : "");
+        string options = (Options & ~(MountOptions.InRoot | MountOptions.Optional)).ToString();
         string extra = (Flags != 0 ? $" flags={Flags}" : "") + (options != "None" ? $" options={options}" : "");
         return Kind switch
         {
@@ -113,6 +116,8 @@ public enum MountOptions : uint
     CreateFile = 1 << 3,
     /// <summary>ReadOnly: the whole tree below the target, or fail.</summary>
     Recursive = 1 << 4,
+    /// <summary>A missing target is skipped rather than an error.</summary>
+    Optional = 1 << 5,
 }
 
 /// <summary>The MS_* flags of mount(2) the plan uses.</summary>

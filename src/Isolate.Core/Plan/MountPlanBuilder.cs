@@ -44,9 +44,10 @@ public static class MountPlanBuilder
         {
             // The read-only host tree gets a private, writable /tmp, and a private /run:
             // a read-only mount does not stop connect(), and the host's sockets live
-            // there (docker.sock, D-Bus, systemd's private socket).
-            ops.Add(MountOp.Filesystem("tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev, "mode=1777", InRoot));
-            ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot));
+            // there (docker.sock, D-Bus, systemd's private socket). A host without them
+            // (an initramfs) has nothing to hide and no place to create them.
+            ops.Add(MountOp.Filesystem("tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev, "mode=1777", InRoot | MountOptions.Optional));
+            ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot | MountOptions.Optional));
         }
         foreach (var volume in spec.Volumes)
         {

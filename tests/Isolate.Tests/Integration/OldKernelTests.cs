@@ -7,7 +7,7 @@ namespace Isolate.Tests.Integration;
 /// openat2, mount_setattr, close_range or clone(CLONE_PIDFD) as those kernels do.</summary>
 public sealed class OldKernelTests(BusyboxRootfs rootfs) : ContainerTest(rootfs), IDisposable
 {
-    private static readonly string Sysfail = Path.Combine(Path.GetDirectoryName(IsolateBinary.Path)!, "..", "build", "native", "sysfail");
+    private static readonly string Sysfail = Path.Combine(IsolateBinary.RepoRoot, "build", "native", "sysfail");
 
     private readonly RootfsVariant _root = rootfs.CreateVariant();
     private readonly string _host = Directory.CreateTempSubdirectory("isolate-test-host-").FullName;

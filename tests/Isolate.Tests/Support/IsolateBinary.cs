@@ -12,22 +12,29 @@ public sealed record RunResult(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs the built, statically linked binary: integration tests test what users run.</summary>
 public static class IsolateBinary
 {
+    /// <summary>The repository's top directory (where build.sh is). Declared first: static
+    /// initializers run in text order, and Path needs it.</summary>
+    public static string RepoRoot { get; } = FindRepoRoot();
+
     public static string Path { get; } = Locate();
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "build.sh")))
+                return dir.FullName;
+        }
+        throw new FileNotFoundException("cannot find the repository (build.sh) above " + AppContext.BaseDirectory);
+    }
 
     private static string Locate()
     {
         string? fromEnv = Environment.GetEnvironmentVariable("ISOLATE_BIN");
         if (!string.IsNullOrEmpty(fromEnv))
             return File.Exists(fromEnv) ? fromEnv : throw new FileNotFoundException($"ISOLATE_BIN={fromEnv} does not exist; run ./build.sh");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "build.sh")))
-            {
-                string candidate = System.IO.Path.Combine(dir.FullName, "out", "isolate");
-                return File.Exists(candidate) ? candidate : throw new FileNotFoundException($"{candidate} is missing; run ./build.sh (or ./build.sh test)");
-            }
-        }
-        throw new FileNotFoundException("cannot find the repository (build.sh) above " + AppContext.BaseDirectory);
+        string candidate = System.IO.Path.Combine(RepoRoot, "out", "isolate");
+        return File.Exists(candidate) ? candidate : throw new FileNotFoundException($"{candidate} is missing; run ./build.sh (or ./build.sh test)");
     }
 
     public static ProcessStartInfo StartInfo(IEnumerable<string> args)

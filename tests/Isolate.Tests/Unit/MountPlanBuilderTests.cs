@@ -138,10 +138,10 @@ public sealed class MountPlanBuilderTests
         var tmp = Assert.Single(plan, op => op.Target == "/tmp");
         var run = Assert.Single(plan, op => op.Target == "/run");
 
-        Assert.Equal(("tmpfs", "mode=1777", InRoot), (tmp.FsType, tmp.Data, tmp.Options));
+        Assert.Equal(("tmpfs", "mode=1777", InRoot | MountOptions.Optional), (tmp.FsType, tmp.Data, tmp.Options));
         Assert.False(tmp.Flags.HasFlag(MountFlags.ReadOnly));
         // the host's sockets under /run stay out of reach: read-only does not stop connect()
-        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.NoDev, InRoot), (run.FsType, run.Flags, run.Options));
+        Assert.Equal(("tmpfs", MountFlags.NoSuid | MountFlags.NoDev, InRoot | MountOptions.Optional), (run.FsType, run.Flags, run.Options));
     }
 
     [Fact]
@@ -179,6 +179,9 @@ public sealed class MountPlanBuilderTests
         Assert.Equal(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
             "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"], masks);
         Assert.Equal(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"], readOnly);
+        // a kernel without one of them has nothing to hide there
+        Assert.All(plan.Where(op => op.Kind is MountKind.Mask or MountKind.ReadOnlyPath),
+            op => Assert.Equal(InRoot | MountOptions.Optional, op.Options));
         Assert.True(plan.FindIndex(op => op.Kind == MountKind.Mask) > lastVolume);
 
         var privileged = Build(spec with { Privileged = true });
