@@ -155,13 +155,22 @@ static int close_inherited_fds(int keep)
 
 /* A caller that closed stdin (`<&-`) leaves fd 0 to whatever the .NET runtime
  * opened next, close-on-exec: the command would start without it. Such slots get
- * /dev/null, as docker gives them. (spawn.c keeps the sync socket above 2.) */
-static int ensure_stdio(void)
+ * /dev/null, as docker gives them. (spawn.c keeps the sync socket above 2.)
+ * A directory (or an O_PATH fd) as stdio would hand the container a way out of
+ * its root (`cd /proc/self/fd/0/..`): refused, *bad_fd names it. */
+static int ensure_stdio(int *bad_fd)
 {
     for (int fd = 0; fd <= 2; fd++) {
         int flags = fcntl(fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC))
+        if (flags >= 0 && !(flags & FD_CLOEXEC)) {
+            struct stat st;
+            int status = fcntl(fd, F_GETFL);
+            if ((status >= 0 && (status & O_PATH)) || (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))) {
+                *bad_fd = fd;
+                return -EISDIR;
+            }
             continue;
+        }
         int null_fd = open("/dev/null", O_RDWR);
         if (null_fd < 0)
             return -errno;
@@ -251,8 +260,14 @@ int isolate_child_main(void *arg)
 
     wait_at_gate(fd); /* sync 1 */
 
-    if ((rc = close_inherited_fds(fd)) < 0 || (rc = ensure_stdio()) < 0)
+    int bad_fd = -1;
+    if ((rc = close_inherited_fds(fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
+    if ((rc = ensure_stdio(&bad_fd)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
+    /* docker's umask: created mount points and the command's files do not take
+     * whatever mask the caller had */
+    umask(022);
     /* Its own session: no TIOCSTI into the caller's terminal (CVE-2017-5226). */
     if (setsid() < 0)
         isolate_child_fail(fd, ISOLATE_STEP_SETSID, errno, -1);

@@ -32,11 +32,25 @@ struct isolate_mount_attr {
 #endif
 #define ISOLATE_AT_RECURSIVE 0x8000
 #define ISOLATE_MOUNT_ATTR_RDONLY 0x1ull
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define ISOLATE_OPEN_TREE_CLONE 1
+#define ISOLATE_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define ISOLATE_MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 
 struct plan_state {
     struct isolate_root root; /* fd -1 until OPEN_ROOT */
     int sync_fd;              /* for NOTE messages */
     int32_t index;            /* the op being run */
+    /* CAPTURE slots: detached copies of host trees (open_tree), -1 where none was
+     * taken (before Linux 5.2, BIND then binds by path); readonly_pending where the
+     * read-only flag can only be set once the tree is attached (5.2 to 5.11). */
+    int captures[ISOLATE_MAX_CAPTURES];
+    unsigned char readonly_pending[ISOLATE_MAX_CAPTURES];
 };
 
 static int check(int rc)
@@ -70,6 +84,12 @@ static int resolve_target(struct plan_state *st, const struct isolate_mount_op *
     }
     if (resolved < 0)
         return resolved;
+    /* Only an op on "/" itself may act on the root: a link like /dev -> / would
+     * otherwise stack a mount over the whole root. */
+    if (strcmp(op->target, "/") != 0 && isolate_is_root(&st->root, resolved)) {
+        close(resolved);
+        return -EBUSY;
+    }
     *fd = resolved;
     isolate_fd_path(path, resolved);
     return 0;
@@ -95,25 +115,122 @@ static int make_readonly(const char *path, int recursive, int tree_required)
     return check(mount(NULL, path, NULL, flags, NULL));
 }
 
-/* After a bind, the target path (re-resolved) names the new mount. */
-static int readonly_after_bind(struct plan_state *st, const struct isolate_mount_op *op)
+/* A detached tree (open_tree) made read-only before anyone can see it: in one call
+ * for the whole tree (5.12+); before that, only the top mount can be made read-only,
+ * and only once attached, so the tree is taken again without its submounts - they
+ * are left out rather than left writable. */
+static int readonly_tree(int *tree, const char *source, int *pending)
 {
-    char path[PATH_MAX];
-    int fd;
-    int rc = resolve_target(st, op, path, &fd);
-    if (rc == 0)
-        rc = make_readonly(path, 1, 0);
-    if (fd >= 0)
-        close(fd);
+    struct isolate_mount_attr attr = { .attr_set = ISOLATE_MOUNT_ATTR_RDONLY };
+    *pending = 0;
+    if (syscall(SYS_mount_setattr, *tree, "", AT_EMPTY_PATH | ISOLATE_AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -errno;
+    close(*tree);
+    *tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC);
+    if (*tree < 0)
+        return -errno;
+    *pending = 1;
+    return 0;
+}
+
+/* Attaches a detached tree at the target fd: nothing is looked up by path. */
+static int attach_tree(int tree, int pending, int target_fd)
+{
+    if (syscall(SYS_move_mount, tree, "", target_fd, "", ISOLATE_MOVE_MOUNT_F_EMPTY_PATH | ISOLATE_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return -errno;
+    if (!pending)
+        return 0;
+    char path[ISOLATE_FD_PATH_MAX]; /* the tree's fd names the attached mount's root */
+    isolate_fd_path(path, tree);
+    return make_readonly(path, 0, 0);
+}
+
+/* Before Linux 5.2 (no open_tree): bind by path, then remount read-only. The target
+ * fd names the directory under the new mount, so the mount is reached through the
+ * parent and the name, and checked to be the source before it is changed. Not
+ * recursive: submounts are left out rather than left writable. */
+static int bind_readonly_by_path(const char *source, int target_fd, const char *target)
+{
+    struct stat src;
+    if (stat(source, &src) < 0)
+        return -errno;
+    if (mount(source, target, NULL, MS_BIND, NULL) < 0)
+        return -errno;
+    char link[ISOLATE_FD_PATH_MAX], where[PATH_MAX];
+    isolate_fd_path(link, target_fd);
+    ssize_t n = readlink(link, where, sizeof where - 1);
+    if (n <= 0)
+        return n < 0 ? -errno : -EINVAL;
+    where[n] = '\0';
+    const char *name = strrchr(where, '/') + 1;
+    int parent = openat(target_fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0)
+        return -errno;
+    int mnt = *name != '\0' ? openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : -1;
+    int err = mnt < 0 ? (*name != '\0' ? errno : EINVAL) : 0;
+    close(parent);
+    if (mnt < 0)
+        return -err;
+    struct stat now;
+    int rc = fstat(mnt, &now) < 0 ? -errno : (now.st_dev != src.st_dev || now.st_ino != src.st_ino) ? -EXDEV : 0;
+    if (rc == 0) {
+        char path[ISOLATE_FD_PATH_MAX];
+        isolate_fd_path(path, mnt);
+        rc = make_readonly(path, 0, 0);
+    }
+    close(mnt);
     return rc;
 }
 
-static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, const char *target)
+/* source (a host path, or /proc/self/fd/N) bound read-only onto the target fd. */
+static int bind_readonly(const char *source, int target_fd, const char *target)
 {
-    int rc = check(mount(op->source, target, NULL, MS_BIND | (op->flags & MS_REC), NULL));
-    if (rc == 0 && (op->flags & MS_RDONLY))
-        rc = readonly_after_bind(st, op);
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | ISOLATE_AT_RECURSIVE);
+    if (tree < 0)
+        return errno == ENOSYS ? bind_readonly_by_path(source, target_fd, target) : -errno;
+    int pending;
+    int rc = readonly_tree(&tree, source, &pending);
+    if (rc == 0)
+        rc = attach_tree(tree, pending, target_fd);
+    if (tree >= 0)
+        close(tree);
     return rc;
+}
+
+/* Volumes are captured before any staging mount exists, so none can cover them. */
+static int op_capture(struct plan_state *st, const struct isolate_mount_op *op)
+{
+    if (op->slot < 0 || op->slot >= ISOLATE_MAX_CAPTURES)
+        return -EINVAL;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | ISOLATE_AT_RECURSIVE);
+    if (tree < 0)
+        return errno == ENOSYS ? 0 : -errno; /* before 5.2: BIND binds by path */
+    int pending = 0;
+    int rc = (op->flags & MS_RDONLY) ? readonly_tree(&tree, op->source, &pending) : 0;
+    if (rc < 0) {
+        if (tree >= 0)
+            close(tree);
+        return rc;
+    }
+    st->captures[op->slot] = tree;
+    st->readonly_pending[op->slot] = (unsigned char)pending;
+    return 0;
+}
+
+static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int target_fd)
+{
+    int slot = op->slot;
+    if (slot >= 0 && slot < ISOLATE_MAX_CAPTURES && st->captures[slot] >= 0) {
+        int rc = attach_tree(st->captures[slot], st->readonly_pending[slot], target_fd);
+        close(st->captures[slot]);
+        st->captures[slot] = -1;
+        return rc;
+    }
+    if ((op->flags & MS_RDONLY) && target_fd >= 0)
+        return bind_readonly(op->source, target_fd, target);
+    return check(mount(op->source, target, NULL, MS_BIND | (op->flags & MS_REC), NULL));
 }
 
 static int make_device(const struct isolate_mount_op *op, int parent, const char *name, const char *target)
@@ -140,9 +257,11 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
         return make_device(op, AT_FDCWD, op->target, op->target);
     }
     const char *slash = strrchr(op->target, '/');
+    if (slash == NULL)
+        return -EINVAL;
     char parent_path[PATH_MAX];
     size_t len = (size_t)(slash - op->target);
-    if (slash == NULL || len + 2 > sizeof parent_path)
+    if (len + 2 > sizeof parent_path)
         return -EINVAL;
     memcpy(parent_path, op->target, len);
     parent_path[len] = '\0';
@@ -181,10 +300,10 @@ static int op_mask(const char *target, int fd)
     return check(mount("/dev/null", target, NULL, MS_BIND, NULL));
 }
 
-static int op_readonly_path(struct plan_state *st, const struct isolate_mount_op *op, const char *target)
+/* The target bound onto itself, read-only: through a detached copy, never re-resolved. */
+static int op_readonly_path(const char *target, int fd)
 {
-    int rc = check(mount(target, target, NULL, MS_BIND | MS_REC, NULL));
-    return rc < 0 ? rc : readonly_after_bind(st, op);
+    return bind_readonly(target, fd, target);
 }
 
 static int op_open_root(struct plan_state *st, const char *target)
@@ -235,6 +354,8 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
         return op_create_entry(st, op);
     case ISOLATE_MOUNT_OPEN_ROOT:
         return op_open_root(st, op->target);
+    case ISOLATE_MOUNT_CAPTURE:
+        return op_capture(st, op);
     case ISOLATE_MOUNT_PIVOT_ROOT:
         return op_pivot_root(st);
     default:
@@ -251,7 +372,7 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
         return rc;
     switch (op->kind) {
     case ISOLATE_MOUNT_BIND:
-        rc = op_bind(st, op, target);
+        rc = op_bind(st, op, target, fd);
         break;
     case ISOLATE_MOUNT_FILESYSTEM:
         rc = check(mount(op->source, target, op->fstype, op->flags, op->data));
@@ -263,7 +384,7 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
         rc = op_mask(target, fd);
         break;
     case ISOLATE_MOUNT_READONLY_PATH:
-        rc = op_readonly_path(st, op, target);
+        rc = op_readonly_path(target, fd);
         break;
     default:
         rc = -EINVAL;
@@ -273,20 +394,30 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     return rc;
 }
 
+static void release(struct plan_state *st)
+{
+    if (st->root.fd >= 0)
+        close(st->root.fd);
+    for (int i = 0; i < ISOLATE_MAX_CAPTURES; i++) {
+        if (st->captures[i] >= 0)
+            close(st->captures[i]);
+    }
+}
+
 int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int32_t *failed_index)
 {
     struct plan_state st = { .root = { .fd = -1, .path = NULL }, .sync_fd = sync_fd };
+    for (int i = 0; i < ISOLATE_MAX_CAPTURES; i++)
+        st.captures[i] = -1;
     for (uint32_t i = 0; i < count; i++) {
         st.index = (int32_t)i;
         int rc = run_op(&st, &ops[i]);
         if (rc < 0) {
             *failed_index = (int32_t)i;
-            if (st.root.fd >= 0)
-                close(st.root.fd);
+            release(&st);
             return rc;
         }
     }
-    if (st.root.fd >= 0)
-        close(st.root.fd);
+    release(&st);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct isolate_open_how {
 #define ISOLATE_RESOLVE_IN_ROOT 0x10
 
 #define MAX_SYMLINK_HOPS 40
+#define PROC_SUPER_MAGIC_VALUE 0x9fa0
 
 void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd)
 {
@@ -62,6 +64,12 @@ static int check_inside(const struct isolate_root *root, int fd)
     if (strncmp(landed, root->path, root_len) == 0 && (landed[root_len] == '/' || landed[root_len] == '\0'))
         return 0;
     return -EXDEV;
+}
+
+static int on_procfs(int fd)
+{
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC_VALUE;
 }
 
 static int same_inode(int a, int b)
@@ -113,7 +121,18 @@ static int walk_in_root(const struct isolate_root *root, const char *path, int n
             return -err;
         }
         struct stat st;
-        if (fstat(next, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if (fstat(next, &st) < 0) {
+            int err = errno;
+            close(next);
+            close(dir);
+            return -err;
+        }
+        if (S_ISLNK(st.st_mode) && on_procfs(next)) {
+            close(next); /* /proc/self/cwd, /proc/1/root...: openat2 refuses magic links, and so do we */
+            close(dir);
+            return -ELOOP;
+        }
+        if (S_ISLNK(st.st_mode)) {
             char target[PATH_MAX];
             ssize_t n = no_symlinks ? -1 : readlinkat(next, "", target, sizeof target - 1);
             close(next);
@@ -148,6 +167,11 @@ static int walk_in_root(const struct isolate_root *root, const char *path, int n
         return rc;
     }
     return dir;
+}
+
+int isolate_is_root(const struct isolate_root *root, int fd)
+{
+    return same_inode(fd, root->fd);
 }
 
 int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks)
@@ -264,8 +288,11 @@ int isolate_create_in_root(const struct isolate_root *root, const char *path, in
             int rc = fd;
             if (fd >= 0)
                 close(fd);
-            else if (fd == -ENOENT)
-                rc = create_component(root, buf, as_file && saved == '\0', mode);
+            else if (fd == -ENOENT) {
+                int file = as_file && saved == '\0';
+                /* parents of a file are directories: 0755, not the file's mode */
+                rc = create_component(root, buf, file, file || !as_file ? mode : 0755);
+            }
             buf[end] = saved;
             if (rc == -EEXIST) {
                 if ((rc = follow_dangling(root, buf, end)) < 0)

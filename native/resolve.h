@@ -21,6 +21,9 @@ void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd);
  * through /proc/self/fd. Returns the fd or -errno. */
 int isolate_open_in_root(const struct isolate_root *root, const char *path, int no_symlinks);
 
+/* 1 when fd is the root directory itself. */
+int isolate_is_root(const struct isolate_root *root, int fd);
+
 /* Creates path inside the root where it is missing, with missing parents, as a
  * directory (or, for as_file, an empty file at the end). A dangling symlink on the
  * way is followed inside the root, as the kernel will follow it. 0 or -errno. */

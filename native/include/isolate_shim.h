@@ -41,7 +41,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 1u
+#define ISOLATE_SHIM_ABI_VERSION 2u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -64,6 +64,10 @@ enum isolate_mount_kind {
     ISOLATE_MOUNT_MASK = 10,        /* hide target: a directory under an empty read-only tmpfs,
                                        a file under /dev/null                                    */
     ISOLATE_MOUNT_READONLY_PATH = 11,/* bind target onto itself, read-only                      */
+    ISOLATE_MOUNT_CAPTURE = 12,     /* take a detached copy of the host tree at source (open_tree)
+                                       into capture slot `slot`, read-only already if flags has
+                                       MS_RDONLY; BIND ops name the slot. Runs before anything is
+                                       staged, so no staging mount can cover the source.       */
 };
 
 /* isolate_mount_op.options */
@@ -76,12 +80,16 @@ enum isolate_op_options {
     ISOLATE_OP_OPTIONAL = 1u << 5,    /* a missing target is skipped, not an error             */
 };
 
+#define ISOLATE_MAX_CAPTURES 64
+
 struct isolate_mount_op {
     uint32_t kind;
     uint32_t flags;   /* MS_* flags for BIND and FILESYSTEM */
     uint32_t mode;    /* MKDIR, MKNOD, and created targets */
     uint32_t options; /* isolate_op_options */
     uint64_t dev;     /* MKNOD: makedev(major, minor) */
+    int32_t slot;     /* CAPTURE, BIND: the capture slot, or -1 */
+    uint32_t reserved;
     const char *source;
     const char *target;
     const char *fstype;
@@ -97,6 +105,7 @@ enum isolate_step {
     ISOLATE_STEP_WORKDIR = 6,  /* detail: isolate_workdir_detail */
     ISOLATE_STEP_CLOSE_FDS = 7,
     ISOLATE_STEP_EXEC = 8,     /* detail: isolate_exec_detail */
+    ISOLATE_STEP_STDIO = 9,    /* detail: the fd (0, 1, 2) that is a directory or an O_PATH fd */
 };
 
 enum isolate_workdir_detail {
@@ -168,6 +177,15 @@ struct isolate_msg {
 #define ISOLATE_EXIT_SETUP_FAILED 125
 #define ISOLATE_EXIT_CANNOT_EXEC 126
 #define ISOLATE_EXIT_NOT_FOUND 127
+
+/* What this kernel offers, probed once by the parent (bits of isolate_feature). */
+enum isolate_feature {
+    ISOLATE_FEATURE_OPENAT2 = 1u << 0,       /* Linux 5.6: RESOLVE_IN_ROOT                 */
+    ISOLATE_FEATURE_OPEN_TREE = 1u << 1,     /* Linux 5.2: open_tree + move_mount          */
+    ISOLATE_FEATURE_MOUNT_SETATTR = 1u << 2, /* Linux 5.12: recursive read-only in one call */
+    ISOLATE_FEATURE_CLOSE_RANGE = 1u << 3,   /* Linux 5.9                                  */
+};
+uint32_t isolate_shim_features(void);
 
 /* All return 0 on success or a negative errno. isolate_shim_spawn also resets an
  * inherited SIG_IGN for SIGCHLD: with it the kernel would reap the container

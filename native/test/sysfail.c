@@ -4,7 +4,8 @@
  *
  *   sysfail [--enosys NAME,...] [--no-clone-pidfd] -- COMMAND [ARG...]
  *
- * --enosys: openat2, mount_setattr, close_range fail with ENOSYS (Linux < 5.6 / 5.12 / 5.9).
+ * --enosys: openat2, mount_setattr, close_range, open_tree, move_mount fail with ENOSYS
+ *           (Linux < 5.6 / 5.12 / 5.9 / 5.2 / 5.2).
  * --no-clone-pidfd: clone with CLONE_PIDFD fails with EINVAL (Linux < 5.2). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +30,10 @@ static int syscall_number(const char *name)
         return 442;
     if (strcmp(name, "close_range") == 0)
         return 436;
+    if (strcmp(name, "open_tree") == 0)
+        return 428;
+    if (strcmp(name, "move_mount") == 0)
+        return 429;
     return -1;
 }
 

@@ -109,7 +109,8 @@ internal static class RunCommand
     }
 
     /// <summary>Copy-on-write is the default for a --rootfs: the directory on disk stays as it
-    /// was, as a docker image does. A read-only root needs no upper layer.</summary>
+    /// was, as a docker image does - also under --read-only, where the layer still takes the
+    /// mount points Isolate creates.</summary>
     private static RootfsWrites RootfsWritesFor(RunOptions options, string? rootfs)
     {
         if (rootfs is null)
@@ -122,18 +123,23 @@ internal static class RunCommand
             throw new IsolateException("--no-overlay contradicts --overlay and --keep-changes: choose one");
         if (options.KeepChanges != null)
             return RootfsWrites.KeepChanges;
-        if (options.NoOverlay || (options.ReadOnly && !options.Overlay))
+        if (options.NoOverlay)
             return RootfsWrites.Direct;
         return RootfsWrites.CopyOnWrite;
     }
 
+    /// <summary>DIR holds the kept layer: DIR/upper (which becomes the container's writes,
+    /// setuid binaries included) and DIR/work. DIR must be root's alone (0700): anyone who can
+    /// reach DIR/upper can run what the container left there, and a DIR/upper swapped for a
+    /// symlink would send the next run's writes elsewhere on the host.</summary>
     private static string KeepChangesDir(string dir, string rootfs)
     {
         if (dir.Length == 0)
             throw new IsolateException("invalid --keep-changes '': give a directory");
         try
         {
-            Directory.CreateDirectory(dir);
+            if (!Path.Exists(dir))
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -142,6 +148,17 @@ internal static class RunCommand
         string canonical = RootfsResolver.Canonical(dir, "--keep-changes");
         if (Rootfs.HostScratch.Covers(rootfs, canonical) || Rootfs.HostScratch.Covers(canonical, rootfs))
             throw new IsolateException($"--keep-changes {dir}: the layer directory and the rootfs {rootfs} must not contain each other");
+        var info = new DirectoryInfo(canonical);
+        if ((info.UnixFileMode & (UnixFileMode)0x3F /* group and other bits */) != 0)
+            throw new IsolateException($"--keep-changes {dir}: it is open to other users (mode {Convert.ToString((int)info.UnixFileMode & 0xFFF, 8)}); make it root's alone: chmod 700 {dir}");
+        foreach (string layer in new[] { "upper", "work" })
+        {
+            var sub = new DirectoryInfo(Path.Combine(canonical, layer));
+            if (!sub.Exists && sub.LinkTarget is null && !File.Exists(sub.FullName))
+                sub.Create();
+            if (sub.LinkTarget is not null || !sub.Exists)
+                throw new IsolateException($"--keep-changes {dir}: {layer} is not a plain directory; remove it or choose another DIR");
+        }
         return canonical;
     }
 

@@ -14,6 +14,7 @@ internal enum ShimStep : uint
     Workdir = 6,
     CloseFds = 7,
     Exec = 8,
+    Stdio = 9,
 }
 
 internal enum ShimMessageType : uint
@@ -64,6 +65,8 @@ internal unsafe struct ShimMountOp
     public uint Mode;
     public uint Options;
     public ulong Dev;
+    public int Slot;
+    public uint Reserved;
     public byte* Source;
     public byte* Target;
     public byte* FsType;
@@ -106,11 +109,14 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 1;
+    public const uint AbiVersion = 2;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
     internal static partial int Spawn(ShimSpawnConfig* config, ShimSpawnResult* result);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_features")]
+    internal static partial uint Features();
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_release")]
     internal static partial int Release(int syncFd);

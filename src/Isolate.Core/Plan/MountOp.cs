@@ -16,11 +16,15 @@ public sealed record MountOp
     public uint Mode { get; init; }
     public ulong Device { get; init; }
 
+    /// <summary>Capture and Bind: which captured host tree (see <see cref="Capture"/>), or -1.</summary>
+    public int Slot { get; init; } = -1;
+
     public bool InRoot => Options.HasFlag(MountOptions.InRoot);
 
     public static MountOp MakePrivate(string target) => new() { Kind = MountKind.MakePrivate, Target = target };
 
-    public static MountOp Bind(string source, string target, bool recursive, MountOptions options = MountOptions.None, bool readOnly = false) =>
+    public static MountOp Bind(string source, string target, bool recursive, MountOptions options = MountOptions.None,
+        bool readOnly = false, int slot = -1, uint mode = 0) =>
         new()
         {
             Kind = MountKind.Bind,
@@ -28,7 +32,15 @@ public sealed record MountOp
             Target = target,
             Flags = (recursive ? MountFlags.Rec : 0) | (readOnly ? MountFlags.ReadOnly : 0),
             Options = options,
+            Slot = slot,
+            Mode = mode,
         };
+
+    /// <summary>A detached copy of the host tree at <paramref name="source"/> (open_tree), taken
+    /// before anything is staged so no staging mount can cover it; read-only already when asked.
+    /// A later Bind with the same slot attaches it.</summary>
+    public static MountOp Capture(string source, int slot, bool readOnly) =>
+        new() { Kind = MountKind.Capture, Source = source, Target = source, Slot = slot, Flags = readOnly ? MountFlags.ReadOnly : 0 };
 
     public static MountOp Filesystem(string fsType, string target, MountFlags flags, string? data = null,
         MountOptions options = MountOptions.None, uint mode = 0) =>
@@ -79,7 +91,8 @@ public sealed record MountOp
         return Kind switch
         {
             MountKind.Filesystem => $"mount {FsType} on {where}{extra}" + (Data is { Length: > 0 } ? $" data={Data}" : ""),
-            MountKind.Bind => $"bind {Source} onto {where}{extra}",
+            MountKind.Bind => $"bind {Source} onto {where}{extra}" + (Slot >= 0 ? $" (capture {Slot})" : ""),
+            MountKind.Capture => $"capture {Source} as {Slot}{extra}",
             MountKind.Symlink => $"symlink {where} -> {Source}",
             MountKind.Mknod => $"mknod {where} {Device >> 8}:{Device & 0xff}",
             _ => $"{Kind.ToString().ToLowerInvariant()} {where}{extra}",
@@ -101,6 +114,7 @@ public enum MountKind : uint
     OpenRoot = 9,
     Mask = 10,
     ReadOnlyPath = 11,
+    Capture = 12,
 }
 
 /// <summary>enum isolate_op_options in native/include/isolate_shim.h.</summary>

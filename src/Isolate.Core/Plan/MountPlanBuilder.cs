@@ -5,11 +5,13 @@ namespace Isolate.Plan;
 /// <summary>Decides every mount of a container, in order, as data. Where a mount
 /// flag is decided is here; where it is applied is native/mounts.c.
 ///
-/// The order: make everything private; put the root in place (a bind of --rootfs,
-/// an overlay over it, or a read-only bind of the host's /) and open it; then every
-/// mount inside the root, each target resolved in the root by the shim: /proc, /sys,
-/// /dev, volumes, tmpfs, the masked and read-only kernel paths, the read-only root;
-/// last, pivot_root.</summary>
+/// The order: make everything private; capture the volume sources (detached copies,
+/// taken before any staging mount could cover them); put the root in place (a bind
+/// of --rootfs, an overlay over it, or a read-only bind of the host's /) and open it;
+/// then every mount inside the root, each target resolved in the root by the shim:
+/// /proc, /sys, /dev, volumes and tmpfs (shallowest destination first, as docker
+/// sorts them), the masked and read-only kernel paths, the read-only root; last,
+/// pivot_root.</summary>
 public static class MountPlanBuilder
 {
     private const MountFlags NoSuidDevExec = MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec;
@@ -35,6 +37,10 @@ public static class MountPlanBuilder
         // Private first: on systemd hosts "/" is shared, and every mount below
         // would otherwise propagate back to the host.
         var ops = new List<MountOp> { MountOp.MakePrivate("/") };
+        if (spec.Volumes.Count > MaxVolumes)
+            throw new IsolateException($"too many volumes ({spec.Volumes.Count}): at most {MaxVolumes}");
+        for (int slot = 0; slot < spec.Volumes.Count; slot++)
+            ops.Add(MountOp.Capture(spec.Volumes[slot].Source, slot, spec.Volumes[slot].ReadOnly));
         AddRoot(ops, spec, hostScratchDir);
 
         AddProc(ops);
@@ -49,13 +55,7 @@ public static class MountPlanBuilder
             ops.Add(MountOp.Filesystem("tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev, "mode=1777", InRoot | MountOptions.Optional));
             ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot | MountOptions.Optional));
         }
-        foreach (var volume in spec.Volumes)
-        {
-            var create = volume.SourceIsFile ? MountOptions.CreateFile : MountOptions.CreateDir;
-            ops.Add(MountOp.Bind(volume.Source, volume.Destination, recursive: true, InRoot | create, volume.ReadOnly));
-        }
-        foreach (var tmpfs in spec.Tmpfs)
-            ops.Add(MountOp.Filesystem("tmpfs", tmpfs.Destination, TmpfsFlags(tmpfs), tmpfs.Data, InRoot | MountOptions.CreateDir));
+        ops.AddRange(UserMounts(spec));
         if (!spec.Privileged)
         {
             ops.AddRange(MaskedPaths.Select(MountOp.Mask));
@@ -65,6 +65,27 @@ public static class MountPlanBuilder
             ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot)); // the root mount only: mounts on it keep their mode
         ops.Add(MountOp.PivotRoot());
         return ops;
+    }
+
+    /// <summary>The shim's capture slots (ISOLATE_MAX_CAPTURES).</summary>
+    public const int MaxVolumes = 64;
+
+    /// <summary>Volumes and tmpfs, shallowest destination first (a stable sort, so equal
+    /// depths keep the command line's order): -v X:/data/sub stays visible under --tmpfs /data.</summary>
+    private static IEnumerable<MountOp> UserMounts(ContainerSpec spec)
+    {
+        var mounts = new List<(string Destination, MountOp Op)>();
+        for (int slot = 0; slot < spec.Volumes.Count; slot++)
+        {
+            var volume = spec.Volumes[slot];
+            var create = volume.SourceIsFile ? MountOptions.CreateFile : MountOptions.CreateDir;
+            uint mode = volume.SourceIsFile ? 0x1A4u /* 0644 */ : 0x1EDu /* 0755 */;
+            mounts.Add((volume.Destination,
+                MountOp.Bind(volume.Source, volume.Destination, recursive: true, InRoot | create, volume.ReadOnly, slot, mode)));
+        }
+        foreach (var tmpfs in spec.Tmpfs)
+            mounts.Add((tmpfs.Destination, MountOp.Filesystem("tmpfs", tmpfs.Destination, TmpfsFlags(tmpfs), tmpfs.Data, InRoot | MountOptions.CreateDir)));
+        return mounts.OrderBy(m => m.Destination.Count(c => c == '/')).Select(m => m.Op);
     }
 
     private static void AddRoot(List<MountOp> ops, ContainerSpec spec, string scratch)
@@ -90,11 +111,14 @@ public static class MountPlanBuilder
                 string layers = spec.RootfsWrites == RootfsWrites.KeepChanges
                     ? spec.KeepChangesDir ?? throw new ArgumentException("KeepChanges needs KeepChangesDir")
                     : scratch;
-                if (spec.RootfsWrites == RootfsWrites.CopyOnWrite)
-                    ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
                 string upper = Join(layers, "upper"), work = Join(layers, "work");
-                ops.Add(MountOp.Mkdir(upper));
-                ops.Add(MountOp.Mkdir(work));
+                if (spec.RootfsWrites == RootfsWrites.CopyOnWrite)
+                {
+                    ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
+                    ops.Add(MountOp.Mkdir(upper));
+                    ops.Add(MountOp.Mkdir(work));
+                }
+                // (--keep-changes: the CLI made DIR/upper and DIR/work, checked to be real directories)
                 // The overlay goes over the rootfs path itself (lowerdir is looked up before
                 // the new mount covers it); writes land in upper, the directory stays as it is.
                 ops.Add(MountOp.Filesystem("overlay", rootfs, MountFlags.None,

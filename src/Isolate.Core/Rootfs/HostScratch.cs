@@ -3,7 +3,8 @@ namespace Isolate.Rootfs;
 /// <summary>The child stages things on a private tmpfs (the host root's mount point, an
 /// overlay's upper layer) and needs an existing host directory to mount it on. Any will
 /// do, because the tmpfs exists only in the child's mount namespace - as long as it does
-/// not cover a host path the plan still needs (a --rootfs under /tmp, a volume source).</summary>
+/// not cover a host path the plan still needs (a --rootfs under /tmp) nor show up inside
+/// one (a volume of the host's /).</summary>
 public static class HostScratch
 {
     private static readonly string[] Candidates = ["/tmp", "/mnt", "/run", "/var/tmp", "/media", "/opt", "/srv"];
@@ -14,7 +15,7 @@ public static class HostScratch
         foreach (string dir in Candidates)
         {
             var info = new DirectoryInfo(dir);
-            if (info.Exists && info.LinkTarget is null && !keep.Any(path => Covers(dir, path)))
+            if (info.Exists && info.LinkTarget is null && !keep.Any(path => Covers(dir, path) || Covers(path, dir)))
                 return dir;
         }
         throw new IsolateException(

@@ -73,15 +73,20 @@ public static unsafe class ContainerRunner
         throw rc == 1 ? StepFailure.Describe(failure, plan) : IsolateException.FromErrno("read the container's start-up report", null, -rc);
     }
 
-    /// <summary>Host paths the plan reaches after the staging tmpfs is mounted: it must not cover them.</summary>
+    /// <summary>Host paths the plan reaches after the staging tmpfs is mounted: it must not
+    /// cover them, nor sit below them. Volume sources are captured before staging where the
+    /// kernel has open_tree, so only older kernels need them kept clear.</summary>
     private static IEnumerable<string> HostPathsUsed(ContainerSpec spec)
     {
         if (spec.Rootfs != null)
             yield return spec.Rootfs;
         if (spec.KeepChangesDir != null)
             yield return spec.KeepChangesDir;
-        foreach (var volume in spec.Volumes)
-            yield return volume.Source;
+        if (!Kernel.Features.HasFlag(KernelFeatures.OpenTree))
+        {
+            foreach (var volume in spec.Volumes)
+                yield return volume.Source;
+        }
     }
 
     private static IsolateException SpawnFailure(ShimSpawnCall call, int errno)

@@ -37,6 +37,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
                 Mode = op.Mode,
                 Options = (uint)op.Options,
                 Dev = op.Device,
+                Slot = op.Slot,
                 Source = Utf8(op.Source),
                 Target = Utf8(op.Target),
                 FsType = Utf8(op.FsType),

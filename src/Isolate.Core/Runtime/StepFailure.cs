@@ -8,7 +8,7 @@ namespace Isolate.Runtime;
 /// which C# still holds.</summary>
 internal static class StepFailure
 {
-    private const int ENOENT = 2, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
+    private const int ENOENT = 2, EBUSY = 16, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
 
     public static IsolateException Describe(ShimMessage message, SpawnPlan plan)
     {
@@ -35,6 +35,10 @@ internal static class StepFailure
                 return IsolateException.FromErrno("setsid", null, errno);
             case ShimStep.CloseFds:
                 return IsolateException.FromErrno("close inherited file descriptors", null, errno);
+            case ShimStep.Stdio:
+                string name = message.Detail switch { 0 => "stdin", 1 => "stdout", _ => "stderr" };
+                return new IsolateException(
+                    $"{name} is a directory (or an O_PATH descriptor): it would give the container a way out of its root; redirect it from a file or a pipe");
             default:
                 return IsolateException.FromErrno($"container setup (step {message.Step})", null, errno);
         }
@@ -69,6 +73,7 @@ internal static class StepFailure
             MountKind.OpenRoot => "open the container root",
             MountKind.Mask => "mask",
             MountKind.ReadOnlyPath => "make read-only",
+            MountKind.Capture => "take the volume source",
             _ => $"mount step {op.Kind}",
         };
         string subject = op.Kind == MountKind.PivotRoot ? what : $"{what} {target}";
@@ -80,6 +85,7 @@ internal static class StepFailure
             (_, ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
             (_, EXDEV) when op.InRoot => "it resolves outside the container's root",
+            (_, EBUSY) when op.InRoot => "it resolves to the container's / itself",
             (MountKind.ReadOnly, ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
             (MountKind.Filesystem, ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
             (MountKind.Filesystem, EINVAL) when op.FsType == "overlay" =>

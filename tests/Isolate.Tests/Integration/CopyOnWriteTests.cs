@@ -31,20 +31,50 @@ public sealed class CopyOnWriteTests(BusyboxRootfs rootfs) : ContainerTest(rootf
     public void Keep_changes_keeps_the_layer_for_the_next_run_and_still_not_the_rootfs()
     {
         string before = TreeHash(Rootfs.Path);
-        string layer = Directory.CreateTempSubdirectory("isolate-test-layer-").FullName;
+        string layer = Path.Combine(Path.GetTempPath(), "isolate-test-layer-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            var first = Sh("echo kept > /etc/motd", "--keep-changes", layer);
+            var first = Sh("echo kept > /etc/motd", "--keep-changes", layer); // created 0700 by isolate
             var second = RunIn(["--keep-changes", layer], "cat", "/etc/motd");
 
             Assert.Equal(0, first.ExitCode);
             Assert.Equal("kept\n", second.Stdout);
             Assert.Equal("kept\n", File.ReadAllText(Path.Combine(layer, "upper", "etc", "motd")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(layer));
             Assert.Equal(before, TreeHash(Rootfs.Path));
         }
         finally
         {
             Directory.Delete(layer, recursive: true);
+        }
+    }
+
+    [ContainerFact]
+    public void Keep_changes_refuses_a_directory_others_can_reach_or_a_layer_that_is_a_link()
+    {
+        string open = Directory.CreateTempSubdirectory("isolate-test-layer-").FullName;
+        string swapped = Directory.CreateTempSubdirectory("isolate-test-layer-").FullName;
+        string elsewhere = Directory.CreateTempSubdirectory("isolate-test-elsewhere-").FullName;
+        try
+        {
+            File.SetUnixFileMode(open, (UnixFileMode)0x1ED); // 0755
+            File.SetUnixFileMode(swapped, (UnixFileMode)0x1C0); // 0700
+            File.CreateSymbolicLink(Path.Combine(swapped, "upper"), elsewhere);
+
+            var lax = RunIn(["--keep-changes", open], "true");
+            var linked = Sh("echo x > /planted", "--keep-changes", swapped);
+
+            Assert.Equal((125, $"isolate: --keep-changes {open}: it is open to other users (mode 755); make it root's alone: chmod 700 {open}\n"),
+                (lax.ExitCode, lax.Stderr));
+            Assert.Equal((125, $"isolate: --keep-changes {swapped}: upper is not a plain directory; remove it or choose another DIR\n"),
+                (linked.ExitCode, linked.Stderr));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+        }
+        finally
+        {
+            Directory.Delete(open, recursive: true);
+            Directory.Delete(swapped, recursive: true);
+            Directory.Delete(elsewhere, recursive: true);
         }
     }
 

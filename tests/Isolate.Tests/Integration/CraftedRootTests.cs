@@ -149,4 +149,51 @@ public sealed class CraftedRootTests(BusyboxRootfs rootfs) : ContainerTest(rootf
         AssertHostUntouched();
         Assert.True(File.Exists(_root.HostPath(hostFile)));
     }
+
+    [ContainerFact]
+    public void A_crafted_root_cannot_turn_a_read_only_volume_writable()
+    {
+        // The volume source holds a link that, followed from inside the mounted volume,
+        // leads to /proc: a second lookup of the destination after the bind would have
+        // made /proc read-only and left the volume writable (found in review).
+        File.WriteAllText(Path.Combine(_source, "file"), "original\n");
+        File.CreateSymbolicLink(Path.Combine(_source, "os-release"), "../usr/lib/os-release");
+        Directory.CreateDirectory(_root.HostPath("e"));
+        Directory.CreateDirectory(_root.HostPath("usr/lib"));
+        File.CreateSymbolicLink(_root.HostPath("hostetc"), "/e/os-release");
+        File.CreateSymbolicLink(_root.HostPath("e/os-release"), ".");
+        File.CreateSymbolicLink(_root.HostPath("usr/lib/os-release"), "/proc");
+
+        var result = Run(["-v", $"{_source}:/hostetc:ro"], "sh", "-c", "echo pwned > /e/file; echo pwned > /hostetc/file; grep -c ' ro,' /proc/self/mountinfo >/dev/null");
+
+        Assert.Equal("original\n", File.ReadAllText(Path.Combine(_source, "file")));
+        Assert.Contains("Read-only file system", result.Stderr);
+    }
+
+    [ContainerFact]
+    public void Dev_linked_to_the_root_itself_is_refused()
+    {
+        File.CreateSymbolicLink(_root.HostPath("dev"), "/");
+
+        var result = Run([], "true");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal("isolate: mount tmpfs on /dev: Device or resource busy (it resolves to the container's / itself)\n", result.Stderr);
+        Assert.False(File.Exists(_root.HostPath("null")), "a device node landed in the rootfs on disk");
+    }
+
+    [ContainerFact]
+    public void Mount_points_are_created_with_docker_modes_whatever_the_callers_umask()
+    {
+        string file = Path.Combine(_source, "conf");
+        File.WriteAllText(file, "x\n");
+        var result = IsolateBinary.RunFromShell(
+            $"umask 077; exec \"$ISOLATE\" run --rootfs {_root.Path} --no-overlay -v {_source}:/a/b/c -v {file}:/etc/conf/app.conf " +
+            "-- sh -c 'stat -c %a /a /a/b /etc/conf; umask'");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("755\n755\n755\n0022\n", result.Stdout);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+            File.GetUnixFileMode(_root.HostPath("etc/conf/app.conf")));
+    }
 }

@@ -28,14 +28,19 @@ public sealed class FileDescriptorTests(BusyboxRootfs rootfs) : ContainerTest(ro
     }
 
     [ContainerFact]
-    public void A_workdir_through_stdin_as_a_host_directory_is_refused()
+    public void A_host_directory_as_stdio_is_refused()
     {
-        var result = IsolateBinary.RunFromShell(
+        // `cd /proc/self/fd/0/..` would otherwise walk the host from a directory given as stdin
+        var asWorkdir = IsolateBinary.RunFromShell(
             $"exec \"$ISOLATE\" run --rootfs {Rootfs.Path} -w /proc/self/fd/0 -- cat ../../etc/hostname </");
+        var walked = IsolateBinary.RunFromShell(
+            $"exec \"$ISOLATE\" run --rootfs {Rootfs.Path} -- sh -c 'cd -P /proc/self/fd/1/.. && ls >&2' 1</etc");
 
-        Assert.Equal(125, result.ExitCode);
-        Assert.Equal("", result.Stdout);
-        Assert.Equal("isolate: chdir to working directory /proc/self/fd/0: it leads outside the container's root; give a directory inside it\n", result.Stderr);
+        Assert.Equal((125, ""), (asWorkdir.ExitCode, asWorkdir.Stdout));
+        Assert.Equal("isolate: stdin is a directory (or an O_PATH descriptor): it would give the container a way out of its root; redirect it from a file or a pipe\n",
+            asWorkdir.Stderr);
+        Assert.Equal(125, walked.ExitCode);
+        Assert.StartsWith("isolate: stdout is a directory", walked.Stderr);
     }
 
     [ContainerFact]

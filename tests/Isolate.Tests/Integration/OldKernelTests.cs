@@ -101,4 +101,48 @@ public sealed class OldKernelTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
 
         Assert.Equal("started\n143\n", result.Stdout);
     }
+
+    [ContainerFact]
+    public void Without_openat2_magic_links_are_refused_as_openat2_refuses_them()
+    {
+        File.CreateSymbolicLink(_root.HostPath("data"), "/proc/1/root/etc");
+        string source = Directory.CreateTempSubdirectory("isolate-test-src-").FullName;
+        try
+        {
+            var withOpenat2 = IsolateBinary.Run(["run", "--rootfs", _root.Path, "--no-overlay", "-v", $"{source}:/data", "--", "true"], stdin: null);
+            var without = Run(["--enosys", "openat2"], "run", "--rootfs", _root.Path, "--no-overlay", "-v", $"{source}:/data", "--", "true");
+
+            Assert.Equal(125, withOpenat2.ExitCode);
+            Assert.Equal((withOpenat2.ExitCode, withOpenat2.Stderr), (without.ExitCode, without.Stderr));
+            Assert.Contains("Too many levels of symbolic links", without.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [ContainerTheory]
+    [InlineData("mount_setattr")]           // Linux 5.2 to 5.11: open_tree, no mount_setattr
+    [InlineData("open_tree,mount_setattr")] // before 5.2: bind by path, remount through a checked fd
+    public void A_read_only_volume_with_a_submount_never_leaves_the_submount_writable(string missing)
+    {
+        string source = Directory.CreateTempSubdirectory("isolate-test-src-").FullName;
+        Directory.CreateDirectory(Path.Combine(source, "sub"));
+        // the submount exists only in this helper's own mount namespace, around isolate
+        var result = IsolateBinary.RunFromShell(
+            $"unshare -m --propagation private sh -c 'mount -t tmpfs t {source}/sub && " +
+            $"exec {Sysfail} --enosys {missing} -- \"$ISOLATE\" run --rootfs {Rootfs.Path} -v {source}:/v:ro -- sh -c \"touch /v/a; touch /v/sub/b; ls /v\"'");
+        try
+        {
+            Assert.Contains("touch: /v/a: Read-only file system", result.Stderr);
+            Assert.Contains("touch: /v/sub/b:", result.Stderr); // refused: read-only, or the submount left out
+            Assert.False(File.Exists(Path.Combine(source, "a")));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(source, "sub")));
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
 }

@@ -125,4 +125,32 @@ public sealed class VolumeAndTmpfsTests(BusyboxRootfs rootfs) : ContainerTest(ro
         Assert.True(File.Exists(Path.Combine(_host, "v")));
         Assert.False(File.Exists(Rootfs.HostPath("root/x")));
     }
+
+    [ContainerFact]
+    public void A_volume_nested_under_a_tmpfs_stays_visible()
+    {
+        File.WriteAllText(Path.Combine(_host, "f"), "under\n");
+        var result = Sh("cat /data/sub/f", "--tmpfs", "/data", "-v", $"{_host}:/data/sub");
+        Assert.Equal((0, "under\n"), (result.ExitCode, result.Stdout));
+    }
+
+    [ContainerFact]
+    public void A_volume_of_the_hosts_root_shows_the_host_not_isolates_staging()
+    {
+        string[] hostMnt = Directory.GetFileSystemEntries("/mnt").Select(Path.GetFileName).Order().ToArray()!;
+        var result = Sh("ls -A /host/mnt", "-v", "/:/host:ro");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(hostMnt, result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().ToArray());
+    }
+
+    [ContainerFact]
+    public void Read_only_creates_no_mount_point_in_the_rootfs_on_disk()
+    {
+        string before = CopyOnWriteTests.TreeHash(Rootfs.Path);
+        var result = Sh("true", "--read-only", "--tmpfs", "/new-tmpfs", "-v", $"{_host}:/new-volume");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(before, CopyOnWriteTests.TreeHash(Rootfs.Path));
+    }
 }

@@ -72,6 +72,7 @@ public sealed class MountPlanBuilderTests
         var plan = Build(Spec("/srv/root", RootfsWrites.KeepChanges) with { KeepChangesDir = "/var/keep" });
 
         Assert.DoesNotContain(plan, op => op.FsType == "tmpfs" && !op.InRoot);
+        Assert.DoesNotContain(plan, op => op.Kind == MountKind.Mkdir); // made and checked by the CLI, not followed blindly
         var overlay = Assert.Single(plan, op => op.FsType == "overlay");
         Assert.Equal("lowerdir=/srv/root,upperdir=/var/keep/upper,workdir=/var/keep/work", overlay.Data);
     }
@@ -145,18 +146,44 @@ public sealed class MountPlanBuilderTests
     }
 
     [Fact]
-    public void Volumes_are_recursive_binds_created_as_file_or_directory_and_read_only_on_request()
+    public void Volumes_are_captured_before_any_staging_and_attached_later_by_slot()
     {
-        var plan = Build(Spec("/r") with
+        var plan = Build(Spec("/r", RootfsWrites.CopyOnWrite) with
         {
             Volumes = [new VolumeSpec("/host/dir", "/data", false, false), new VolumeSpec("/host/file.conf", "/etc/app.conf", true, true)],
         });
-        var binds = plan.Where(op => op.Kind == MountKind.Bind && op.InRoot).ToList();
+        int firstStaging = plan.FindIndex(op => op.Kind is MountKind.Filesystem or MountKind.Bind or MountKind.Mkdir);
 
-        Assert.Equal(MountOp.Bind("/host/dir", "/data", recursive: true, InRoot | MountOptions.CreateDir), binds[0]);
-        Assert.Equal(MountFlags.Rec, binds[0].Flags);
-        Assert.Equal(MountOp.Bind("/host/file.conf", "/etc/app.conf", recursive: true, InRoot | MountOptions.CreateFile, readOnly: true), binds[1]);
+        Assert.Equal(MountOp.Capture("/host/dir", 0, readOnly: false), plan[1]);
+        Assert.Equal(MountOp.Capture("/host/file.conf", 1, readOnly: true), plan[2]);
+        Assert.True(firstStaging > 2, "a capture must come before the staging tmpfs, which could cover its source");
+
+        var binds = plan.Where(op => op.Kind == MountKind.Bind && op.InRoot).ToList();
+        Assert.Equal(MountOp.Bind("/host/dir", "/data", recursive: true, InRoot | MountOptions.CreateDir, slot: 0, mode: 0x1ED), binds[0]);
+        Assert.Equal(MountOp.Bind("/host/file.conf", "/etc/app.conf", recursive: true, InRoot | MountOptions.CreateFile, readOnly: true, slot: 1, mode: 0x1A4),
+            binds[1]);
         Assert.Equal(MountFlags.Rec | MountFlags.ReadOnly, binds[1].Flags);
+    }
+
+    [Fact]
+    public void Volumes_and_tmpfs_go_shallowest_first_keeping_the_given_order_at_equal_depth()
+    {
+        var plan = Build(Spec("/r") with
+        {
+            Volumes = [new VolumeSpec("/v1", "/data/sub", false, false), new VolumeSpec("/v2", "/b", false, false)],
+            Tmpfs = [new TmpfsSpec("/data", "", false, true, true, true), new TmpfsSpec("/a", "", false, true, true, true)],
+        });
+        var order = plan.Where(op => op.InRoot && op.Target is "/data/sub" or "/b" or "/data" or "/a").Select(op => op.Target);
+
+        Assert.Equal(["/b", "/data", "/a", "/data/sub"], order);
+    }
+
+    [Fact]
+    public void Too_many_volumes_are_refused()
+    {
+        var volumes = Enumerable.Range(0, 65).Select(i => new VolumeSpec("/s", $"/d{i}", false, false)).ToList();
+        var error = Assert.Throws<IsolateException>(() => Build(Spec("/r") with { Volumes = volumes }));
+        Assert.Equal("too many volumes (65): at most 64", error.Message);
     }
 
     [Fact]
