@@ -345,9 +345,7 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     switch (op->kind) {
     case ISOLATE_MOUNT_MAKE_PRIVATE:
         return check(mount(NULL, op->target, NULL, MS_REC | MS_PRIVATE, NULL));
-    case ISOLATE_MOUNT_MKDIR:
-        if (op->options & ISOLATE_OP_IN_ROOT)
-            return isolate_create_in_root(&st->root, op->target, 0, op->mode);
+    case ISOLATE_MOUNT_MKDIR: /* host paths only: in the root, targets carry CREATE_DIR */
         return isolate_mkdir_p(op->target, op->mode);
     case ISOLATE_MOUNT_MKNOD:
     case ISOLATE_MOUNT_SYMLINK:

@@ -54,7 +54,7 @@ enum isolate_mount_kind {
     ISOLATE_MOUNT_FILESYSTEM = 3,   /* mount(source, target, fstype, flags, data)               */
     ISOLATE_MOUNT_READONLY = 4,     /* the mount at target becomes read-only (with
                                        ISOLATE_OP_RECURSIVE: every mount below it too)          */
-    ISOLATE_MOUNT_MKDIR = 5,        /* mkdir -p target, mode                                    */
+    ISOLATE_MOUNT_MKDIR = 5,        /* mkdir -p target (a host path), mode                      */
     ISOLATE_MOUNT_MKNOD = 6,        /* device node target (mode, dev); if mknod is not allowed,
                                        bind the host's node named by source instead           */
     ISOLATE_MOUNT_SYMLINK = 7,      /* symlink target -> source                                 */

@@ -49,8 +49,9 @@ public sealed record MountOp
     public static MountOp ReadOnly(string target, bool recursive, MountOptions options = MountOptions.None) =>
         new() { Kind = MountKind.ReadOnly, Target = target, Options = options | (recursive ? MountOptions.Recursive : 0) };
 
-    public static MountOp Mkdir(string target, uint mode = 0x1ED /* 0755 */, MountOptions options = MountOptions.None) =>
-        new() { Kind = MountKind.Mkdir, Target = target, Mode = mode, Options = options };
+    /// <summary>mkdir -p of a host path (staging); inside the root, mount targets carry CreateDir instead.</summary>
+    public static MountOp Mkdir(string target, uint mode = 0x1ED /* 0755 */) =>
+        new() { Kind = MountKind.Mkdir, Target = target, Mode = mode };
 
     /// <summary>A character device; <paramref name="hostNode"/> is bound instead when mknod is not allowed.</summary>
     public static MountOp CharDevice(string target, uint major, uint minor, string hostNode, MountOptions options = MountOptions.None) =>
