@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -265,6 +266,8 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     if ((rc = ensure_stdio(&bad_fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
+    if ((config->flags & ISOLATE_SPAWN_NEW_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_CGROUPNS, errno, -1);
     /* docker's umask: created mount points and the command's files do not take
      * whatever mask the caller had */
     umask(022);

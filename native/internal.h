@@ -2,6 +2,8 @@
 #ifndef ISOLATE_INTERNAL_H
 #define ISOLATE_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "isolate_shim.h"
 
 /* What clone() hands the child: its copy of the config and its end of the socket. */
@@ -12,6 +14,10 @@ struct isolate_child_args {
 };
 
 int isolate_child_main(void *arg);
+
+/* clone() on a fresh mmap'd stack with a guard page, all signals blocked across it.
+ * Returns the pid or -errno. */
+pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
 
 /* Runs the mount plan; on failure returns -errno and sets *failed_index. */
 int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int32_t *failed_index);

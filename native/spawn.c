@@ -32,6 +32,30 @@ static int retry_eintr_write(int fd, const void *buf, size_t len)
 #define CLONE_PIDFD 0x00001000
 #endif
 
+pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = CHILD_STACK_SIZE + page;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -ENOMEM;
+    /* The stack grows down: the lowest page is the guard. */
+    if (mprotect(stack, page, PROT_NONE) < 0) {
+        munmap(stack, size);
+        return -ENOMEM;
+    }
+    /* Block every signal across clone(): the child must not run the .NET
+     * runtime's handlers (or forward.c's) before it has reset them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = pidfd != NULL ? clone(fn, stack + size, flags, arg, pidfd) : clone(fn, stack + size, flags, arg);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, size); /* the parent's copy; the child has its own */
+    return pid < 0 ? -clone_errno : pid;
+}
+
 static int spawn_failed(struct isolate_spawn_result *result, uint32_t call, int err)
 {
     result->failed_call = call;
@@ -67,45 +91,23 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
         return spawn_failed(result, ISOLATE_SPAWN_CALL_SOCKETPAIR, errno);
 
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t size = CHILD_STACK_SIZE + page;
-    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    /* The stack grows down: the lowest page is the guard. */
-    if (stack == MAP_FAILED || mprotect(stack, page, PROT_NONE) < 0) {
-        int err = errno;
-        if (stack != MAP_FAILED)
-            munmap(stack, size);
-        close(fds[0]);
-        close(fds[1]);
-        return spawn_failed(result, ISOLATE_SPAWN_CALL_STACK, err);
-    }
-
     /* Without CLONE_VM the child gets a copy-on-write copy of this frame, so
      * pointing it at a local is safe. */
     struct isolate_child_args args = { .config = config, .sync_fd = fds[1], .parent_fd = fds[0] };
 
-    /* Block every signal across clone(): the child must not run the .NET
-     * runtime's handlers (or forward.c's) before it has reset them to SIG_DFL. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     /* A pidfd names this child for good: signals sent through it can never hit
      * a process that reused the PID. Kernels before 5.2 refuse the flag. */
     int pidfd = -1;
     int flags = (int)config->clone_flags | SIGCHLD;
-    pid_t pid = clone(isolate_child_main, stack + size, flags | CLONE_PIDFD, &args, &pidfd);
-    if (pid < 0 && errno == EINVAL) {
+    pid_t pid = isolate_clone(isolate_child_main, &args, flags | CLONE_PIDFD, &pidfd);
+    if (pid == -EINVAL) {
         pidfd = -1;
-        pid = clone(isolate_child_main, stack + size, flags, &args);
+        pid = isolate_clone(isolate_child_main, &args, flags, NULL);
     }
-    int clone_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-    munmap(stack, size); /* the parent's copy; the child has its own */
     close(fds[1]);
     if (pid < 0) {
         close(fds[0]);
-        return spawn_failed(result, ISOLATE_SPAWN_CALL_CLONE, clone_errno);
+        return spawn_failed(result, pid == -ENOMEM ? ISOLATE_SPAWN_CALL_STACK : ISOLATE_SPAWN_CALL_CLONE, -pid);
     }
     /* (the kernel creates a pidfd close-on-exec) */
     result->pid = pid;

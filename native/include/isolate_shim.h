@@ -20,9 +20,10 @@
  *                                                 PDEATHSIG=SIGKILL, not dumpable
  *   isolate_shim_forward_to(pid, pidfd)           sync 1: block reading the gate
  *     (from here on TERM, INT, ... reach PID 1)
- *   (place the child: cgroups, id maps)
+ *   (place the child: cgroup, id maps)
  *   isolate_shim_release()   GO ------------>     (EOF: the parent died -> _exit)
- *                                                 close inherited fds, setsid,
+ *                                                 close inherited fds, cgroupns,
+ *                                                 setsid,
  *                                                 hostname, loopback, mount plan
  *                                                 (ends in pivot_root), workdir
  *                                                 (checked inside the root), execve
@@ -106,6 +107,7 @@ enum isolate_step {
     ISOLATE_STEP_CLOSE_FDS = 7,
     ISOLATE_STEP_EXEC = 8,     /* detail: isolate_exec_detail */
     ISOLATE_STEP_STDIO = 9,    /* detail: the fd (0, 1, 2) that is a directory or an O_PATH fd */
+    ISOLATE_STEP_CGROUPNS = 10,
 };
 
 enum isolate_workdir_detail {
@@ -120,7 +122,10 @@ enum isolate_exec_detail {
 };
 
 enum isolate_spawn_flags {
-    ISOLATE_SPAWN_LOOPBACK_UP = 1u << 0, /* bring `lo` up in a new network namespace */
+    ISOLATE_SPAWN_LOOPBACK_UP = 1u << 0,  /* bring `lo` up in a new network namespace */
+    ISOLATE_SPAWN_NEW_CGROUPNS = 1u << 1, /* unshare a cgroup namespace after the gate, once
+                                             the parent has placed the child in its cgroup:
+                                             the container then sees its group as "/" */
 };
 
 struct isolate_spawn_config {
@@ -196,6 +201,12 @@ int isolate_shim_release(int sync_fd);
  * messages on the way are stored in notes (up to max_notes), counted in *note_count. */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
                             uint32_t max_notes, uint32_t *note_count);
+
+/* The cgroup reaper (native/reaper.c): a process that, if *write_fd closes without a
+ * byte written (Isolate died), kills what is left in dirs[shared..count) and removes
+ * them from the last, then tries once each of dirs[0..shared), parent levels other
+ * containers may be using. Returns its pid or -errno. */
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left

@@ -39,9 +39,12 @@ public static class Program
 
     public static string[] NormalizeArguments(string[] args) => args.FirstOrDefault() switch
     {
-        "run" => PosixArguments.Normalize<RunOptions>(args),
+        "run" => PosixArguments.Normalize(args, RunOptions.Table, OptionalValues),
         _ => args,
     };
+
+    /// <summary>Options whose value may be left out: --stats alone means --stats=text.</summary>
+    private static readonly Dictionary<string, string> OptionalValues = new() { ["stats"] = "text" };
 
     /// <summary>POSIX rules: options end at the first operand or at "--", so
     /// `isolate run sh -c 'ls -la'` passes `-c` and `ls -la` to sh untouched.</summary>

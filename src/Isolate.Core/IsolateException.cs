@@ -8,11 +8,14 @@ public sealed class IsolateException(string message, int exitCode = ExitCodes.Fa
 {
     public int ExitCode { get; } = exitCode;
 
+    /// <summary>The errno behind it, when it came from a system call; otherwise 0.</summary>
+    public int Errno { get; private init; }
+
     /// <summary>The one place errno becomes an error: "{operation} {path}: {strerror}".</summary>
     public static IsolateException FromErrno(string operation, string? path, int errno, int exitCode = ExitCodes.Failure)
     {
         string subject = string.IsNullOrEmpty(path) ? operation : $"{operation} {path}";
-        return new IsolateException($"{subject}: {Describe(errno)}", exitCode);
+        return new IsolateException($"{subject}: {Describe(errno)}", exitCode) { Errno = errno };
     }
 
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);

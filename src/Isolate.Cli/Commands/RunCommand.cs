@@ -9,6 +9,16 @@ namespace Isolate.Cli.Commands;
 [Verb("run", HelpText = "Run a command in a new container and exit with its status.")]
 public sealed class RunOptions
 {
+    /// <summary>Every option below, for PosixArguments; ArgumentTests checks it against the attributes.</summary>
+    internal static readonly OptionTable Table = new(
+        withValue:
+        [
+            "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
+            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
+        ],
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug"],
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume" });
+
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
     public string? Rootfs { get; set; }
@@ -49,6 +59,36 @@ public sealed class RunOptions
     [Option("privileged", HelpText = "Do not mask /proc/kcore, /proc/keys, /sys/firmware, ... nor make /proc/sys, /proc/sysrq-trigger, ... read-only. Gives the container the host kernel's knobs.")]
     public bool Privileged { get; set; }
 
+    [Option("memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
+    public string? Memory { get; set; }
+
+    [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap). Default: as much swap as memory, as docker does.")]
+    public string? MemorySwap { get; set; }
+
+    [Option("cpus", MetaValue = "N", HelpText = "CPU time, in CPUs (1.5: one and a half CPUs' worth per period).")]
+    public string? Cpus { get; set; }
+
+    [Option("cpu-shares", MetaValue = "N", HelpText = "Relative CPU weight under contention, 2 to 262144 (default 1024).")]
+    public string? CpuShares { get; set; }
+
+    [Option("cpuset-cpus", MetaValue = "LIST", HelpText = "CPUs the container may run on (0-1,3).")]
+    public string? CpusetCpus { get; set; }
+
+    [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: no limit).")]
+    public string? PidsLimit { get; set; }
+
+    [Option("io-weight", MetaValue = "N", HelpText = "Relative block I/O weight, 10 to 1000 (docker's --blkio-weight).")]
+    public string? IoWeight { get; set; }
+
+    [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]
+    public string? Cgroups { get; set; }
+
+    [Option("cgroup-parent", MetaValue = "PATH", HelpText = "Parent cgroup of the container's own (default: isolate, at the top of each hierarchy).")]
+    public string? CgroupParent { get; set; }
+
+    [Option("stats", MetaValue = "FORMAT", HelpText = "On exit, print peak memory, CPU time and peak PIDs on stderr: --stats (a line) or --stats=json.")]
+    public string? Stats { get; set; }
+
     [Option("debug", HelpText = "Print the namespaces, the mount plan and what the setup noticed on stderr.")]
     public bool Debug { get; set; }
 
@@ -58,8 +98,30 @@ public sealed class RunOptions
 
 internal static class RunCommand
 {
-    public static int Execute(RunOptions options) =>
-        ContainerRunner.Run(ToSpec(options, Environment.GetEnvironmentVariable), options.Debug ? line => Output.Error("isolate: debug: " + line) : null);
+    public static int Execute(RunOptions options)
+    {
+        var spec = ToSpec(options, Environment.GetEnvironmentVariable);
+        var stats = ParseStats(options.Stats);
+        var result = ContainerRunner.Run(spec,
+            options.Debug ? line => Output.Error("isolate: debug: " + line) : null,
+            line => Output.Error("isolate: warning: " + line),
+            readUsage: stats != StatsFormat.None);
+        if (result.OutOfMemory)
+            Output.Error("isolate: " + result.OutOfMemoryMessage);
+        if (stats == StatsFormat.Text)
+            Output.Error("isolate: " + result.StatsText());
+        else if (stats == StatsFormat.Json)
+            Output.Error(result.StatsJson());
+        return result.ExitCode;
+    }
+
+    public static StatsFormat ParseStats(string? value) => value switch
+    {
+        null => StatsFormat.None,
+        "text" => StatsFormat.Text,
+        "json" => StatsFormat.Json,
+        _ => throw new IsolateException($"invalid --stats '{value}': use --stats for a line or --stats=json"),
+    };
 
     /// <summary>Options to Isolate's model; every user error is found here, before anything is created.</summary>
     public static ContainerSpec ToSpec(RunOptions options, Func<string, string?> hostVariable)
@@ -80,7 +142,8 @@ internal static class RunCommand
         if (!workdir.StartsWith('/'))
             throw new IsolateException($"invalid --workdir '{workdir}': it must be an absolute path inside the container");
 
-        string hostname = options.Hostname ?? ContainerNames.NewId();
+        string id = ContainerNames.NewId();
+        string hostname = options.Hostname ?? id;
         ContainerNames.ValidateHostname(hostname);
 
         string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
@@ -89,6 +152,17 @@ internal static class RunCommand
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
+        var resources = ToLimits(options);
+        string cgroupParent = CgroupParentPath(options.CgroupParent);
+        var stats = ParseStats(options.Stats);
+        bool cgroups = options.Cgroups switch
+        {
+            null or "enabled" => true,
+            "disabled" => false,
+            _ => throw new IsolateException($"invalid --cgroups '{options.Cgroups}': use enabled or disabled"),
+        };
+        if (!cgroups && (resources.Any || stats != StatsFormat.None))
+            throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
 
         bool terminal = HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1);
         return new ContainerSpec
@@ -105,7 +179,39 @@ internal static class RunCommand
             RootfsWrites = writes,
             KeepChangesDir = keepChanges,
             Privileged = options.Privileged,
+            Resources = resources,
+            CgroupParent = cgroupParent,
+            Cgroups = cgroups,
+            Id = id,
         };
+    }
+
+    private static ResourceLimits ToLimits(RunOptions options)
+    {
+        long? memory = options.Memory is null ? null : ResourceParser.ParseSize("--memory", options.Memory);
+        return new ResourceLimits
+        {
+            MemoryBytes = memory,
+            MemorySwapBytes = options.MemorySwap is null ? null : ResourceParser.ParseMemorySwap(options.MemorySwap, memory),
+            CpuQuotaMicros = options.Cpus is null ? null : ResourceParser.ParseCpus(options.Cpus, Environment.ProcessorCount),
+            CpuShares = options.CpuShares is null ? null : ResourceParser.ParseCpuShares(options.CpuShares),
+            CpusetCpus = options.CpusetCpus is null ? null : ResourceParser.ParseCpuset(options.CpusetCpus, OnlineCpus()),
+            PidsLimit = options.PidsLimit is null ? null : ResourceParser.ParsePidsLimit(options.PidsLimit),
+            IoWeight = options.IoWeight is null ? null : ResourceParser.ParseIoWeight(options.IoWeight),
+        };
+    }
+
+    private static IReadOnlySet<int> OnlineCpus() =>
+        ResourceParser.ParseCpuList(File.ReadAllText("/sys/devices/system/cpu/online")) ?? new SortedSet<int>();
+
+    /// <summary>A path below each hierarchy's root: "isolate", "/batch/jobs"; never "..".</summary>
+    public static string CgroupParentPath(string? value)
+    {
+        string path = (value ?? "isolate").Trim('/');
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts.Any(p => p is "." or ".." || p.Contains('\0')))
+            throw new IsolateException($"invalid --cgroup-parent '{value}': give a cgroup path such as isolate or batch/jobs, without '..'");
+        return string.Join('/', parts);
     }
 
     /// <summary>Copy-on-write is the default for a --rootfs: the directory on disk stays as it

@@ -24,6 +24,15 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "getrandom", SetLastError = true)]
     internal static partial nint GetRandom(byte* buffer, nuint length, uint flags);
 
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Mkdir(string path, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Rmdir(string path);
+
     [LibraryImport(Library, EntryPoint = "close")]
     internal static partial int Close(int fd);
 
@@ -32,6 +41,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "isatty")]
     internal static partial int IsATty(int fd);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(int fd, byte* buffer, nint count);
 
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nint count);

@@ -15,6 +15,7 @@ internal enum ShimStep : uint
     CloseFds = 7,
     Exec = 8,
     Stdio = 9,
+    CgroupNamespace = 10,
 }
 
 internal enum ShimMessageType : uint
@@ -55,6 +56,7 @@ internal enum ShimSpawnFlags : uint
 {
     None = 0,
     LoopbackUp = 1u << 0,
+    NewCgroupNamespace = 1u << 1,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -114,6 +116,9 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
     internal static partial int Spawn(ShimSpawnConfig* config, ShimSpawnResult* result);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper")]
+    internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, int* writeFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_features")]
     internal static partial uint Features();

@@ -32,7 +32,9 @@ public static class MountPlanBuilder
     /// private tmpfs to stage things in: the host root's mount point, an overlay's upper layer.
     /// The tmpfs lives only in the child's mount namespace, so nothing is created on the host;
     /// it must not hide any host path the plan uses (see Rootfs/HostScratch).</param>
-    public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp")
+    /// <param name="cgroup2">Mount the container's own cgroup2 view at /sys/fs/cgroup (read-only):
+    /// on a v2 host, in the cgroup namespace the child unshares, its group is the root there.</param>
+    public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp", bool cgroup2 = false)
     {
         // Private first: on systemd hosts "/" is shared, and every mount below
         // would otherwise propagate back to the host.
@@ -45,6 +47,8 @@ public static class MountPlanBuilder
 
         AddProc(ops);
         AddSys(ops);
+        if (cgroup2)
+            ops.Add(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", NoSuidDevExec | MountFlags.ReadOnly, null, InRoot | MountOptions.NoSymlinks));
         AddDev(ops);
         if (spec.Rootfs is null)
         {

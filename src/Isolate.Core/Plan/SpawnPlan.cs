@@ -15,7 +15,12 @@ public sealed record SpawnPlan
     public string? SearchPath { get; init; }
     public bool LoopbackUp { get; init; }
 
-    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir)
+    /// <summary>A cgroup namespace, unshared by the child once it is in its cgroup.</summary>
+    public bool NewCgroupNamespace { get; init; }
+
+    /// <param name="inCgroup">The child is placed in a cgroup of its own: it unshares a cgroup namespace.</param>
+    /// <param name="cgroup2">That cgroup is on the unified hierarchy: /sys/fs/cgroup shows it.</param>
+    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false)
     {
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)
@@ -24,12 +29,13 @@ public sealed record SpawnPlan
         {
             Namespaces = namespaces,
             Hostname = spec.Hostname,
-            Mounts = MountPlanBuilder.Build(spec, hostScratchDir),
+            Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2),
             Workdir = spec.Workdir,
             Args = spec.Args,
             Env = spec.Env,
             SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
             LoopbackUp = spec.Network == NetworkMode.None,
+            NewCgroupNamespace = inCgroup,
         };
     }
 }

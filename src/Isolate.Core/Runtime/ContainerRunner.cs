@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.Plan;
 using Isolate.Rootfs;
@@ -15,12 +16,46 @@ public static unsafe class ContainerRunner
 
     /// <param name="spec">The container.</param>
     /// <param name="debug">Receives --debug lines (the plan, notes from the shim); null: quiet.</param>
-    public static int Run(ContainerSpec spec, Action<string>? debug = null)
+    /// <param name="warn">Receives warnings (a limit this kernel cannot apply); null: quiet.</param>
+    /// <param name="readUsage">Read the cgroup's counters even when the container did not die of
+    /// SIGKILL (--stats); otherwise they are read only to tell an OOM kill from another.</param>
+    public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false)
     {
-        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)));
+        warn ??= _ => { };
+        if (!spec.Cgroups)
+            return new ContainerResult(RunContainer(spec, null, debug), null);
+        var layout = CgroupLayout.Detect();
+        CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
+        // The group exists, with its limits, before the child does: a bad limit
+        // (a cpuset the kernel refuses) stops here, and nothing of the user's has run.
+        var cgroup = ContainerCgroup.Create(layout, spec.CgroupParent, CgroupJanitor.NameFor(spec.Id, Environment.ProcessId), spec.Resources, warn,
+            cpuAccounting: readUsage);
+        if (cgroup is null)
+            return new ContainerResult(RunContainer(spec, null, debug), null);
+
+        CgroupReaper? reaper = null;
+        try
+        {
+            reaper = CgroupReaper.Start(cgroup.OwnedParents, cgroup.Directories);
+            debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
+            int exitCode = RunContainer(spec, cgroup, debug);
+            bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
+            return new ContainerResult(exitCode, readUsage || killed ? cgroup.ReadUsage() : null);
+        }
+        finally
+        {
+            cgroup.KillAll();
+            cgroup.Remove();
+            reaper?.Dispose();
+        }
+    }
+
+    private static int RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug)
+    {
+        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2);
         if (debug != null)
         {
-            debug($"namespaces: {plan.Namespaces}; hostname {plan.Hostname}; workdir {plan.Workdir}");
+            debug($"namespaces: {plan.Namespaces}{(plan.NewCgroupNamespace ? ", NewCgroup (after placement)" : "")}; hostname {plan.Hostname}; workdir {plan.Workdir}");
             foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
                 debug($"mount plan {i}: {op}");
         }
@@ -36,6 +71,17 @@ public static unsafe class ContainerRunner
         }
 
         SignalForwarder.Attach(child.Pid, child.Pidfd);
+        try
+        {
+            cgroup?.AddProcess(child.Pid); // placed while it waits at the gate
+        }
+        catch
+        {
+            Libc.Close(child.SyncFd); // the gate never opens: the child exits
+            SignalForwarder.Detach();
+            WaitQuietly(child.Pid);
+            throw;
+        }
         try
         {
             StartChild(child.Pid, child.SyncFd, plan, debug);

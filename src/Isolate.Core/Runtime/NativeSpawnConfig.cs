@@ -18,7 +18,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
     {
         var config = Alloc<ShimSpawnConfig>(1);
         config->AbiVersion = Shim.AbiVersion;
-        config->Flags = (uint)(plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : ShimSpawnFlags.None);
+        config->Flags = (uint)((plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : 0) | (plan.NewCgroupNamespace ? ShimSpawnFlags.NewCgroupNamespace : 0));
         config->CloneFlags = (ulong)plan.Namespaces;
         config->Hostname = Utf8(plan.Hostname);
         config->Workdir = Utf8(plan.Workdir);

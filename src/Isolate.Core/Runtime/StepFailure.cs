@@ -35,6 +35,8 @@ internal static class StepFailure
                 return IsolateException.FromErrno("setsid", null, errno);
             case ShimStep.CloseFds:
                 return IsolateException.FromErrno("close inherited file descriptors", null, errno);
+            case ShimStep.CgroupNamespace:
+                return IsolateException.FromErrno("create the cgroup namespace", null, errno);
             case ShimStep.Stdio:
                 string name = message.Detail switch { 0 => "stdin", 1 => "stdout", _ => "stderr" };
                 return new IsolateException(

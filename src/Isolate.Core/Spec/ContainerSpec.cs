@@ -45,4 +45,15 @@ public sealed record ContainerSpec
 
     /// <summary>--privileged: no masked or read-only kernel paths.</summary>
     public bool Privileged { get; init; }
+
+    public ResourceLimits Resources { get; init; } = new();
+
+    /// <summary>--cgroups=disabled: no cgroup of its own (and so no limits).</summary>
+    public bool Cgroups { get; init; } = true;
+
+    /// <summary>--cgroup-parent: where the container's cgroup goes, relative to each hierarchy's root.</summary>
+    public string CgroupParent { get; init; } = "isolate";
+
+    /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
+    public string Id { get; init; } = "";
 }

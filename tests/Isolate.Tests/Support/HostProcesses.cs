@@ -48,7 +48,32 @@ public static class HostProcesses
         return All().Where(p => PidNamespace(p) is { } ns && ns != ours).ToList();
     }
 
-    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}");
+    public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}") && !IsZombie(pid);
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] == 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    public static string? Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     public static void WaitUntilGone(int pid, TimeSpan timeout)
     {

@@ -125,8 +125,12 @@ public sealed class RunningIsolate : IDisposable
         throw new TimeoutException($"the container never printed '{line}'; stdout so far: {_stdout}");
     }
 
-    /// <summary>The container's PID 1 as the host sees it: isolate's only child.</summary>
+    /// <summary>The container's PID 1 as the host sees it: isolate's only child (the cgroup
+    /// reaper is forked away from it, to init).</summary>
     public int ContainerPid() => HostProcesses.ChildrenOf(Pid).Single();
+
+    /// <summary>What isolate said on stderr so far (complete once it has exited).</summary>
+    public string StderrSoFar => _stderr.IsCompleted ? _stderr.Result : "";
 
     public RunResult WaitForExit(TimeSpan? timeout = null)
     {

@@ -36,6 +36,14 @@ public sealed class ArgumentTests
     }
 
     [Fact]
+    public void The_hand_written_option_table_matches_the_attributes()
+    {
+        var reflected = OptionTable.FromAttributes<RunOptions>();
+        Assert.Equal(reflected.Long.OrderBy(kv => kv.Key), RunOptions.Table.Long.OrderBy(kv => kv.Key));
+        Assert.Equal(reflected.Short.OrderBy(kv => kv.Key), RunOptions.Table.Short.OrderBy(kv => kv.Key));
+    }
+
+    [Fact]
     public void A_sequence_option_does_not_swallow_the_command()
     {
         var options = Parse("run", "-e", "A=1", "sh", "-c", "echo $A");

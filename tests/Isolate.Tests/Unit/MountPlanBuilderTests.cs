@@ -216,6 +216,17 @@ public sealed class MountPlanBuilderTests
     }
 
     [Fact]
+    public void On_cgroup_v2_the_containers_own_group_is_mounted_read_only_at_sys_fs_cgroup()
+    {
+        var plan = MountPlanBuilder.Build(Spec("/r"), "/tmp", cgroup2: true).ToList();
+        var cgroup = Assert.Single(plan, op => op.FsType == "cgroup2");
+        Assert.Equal(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec | MountFlags.ReadOnly, null,
+            InRoot | MountOptions.NoSymlinks), cgroup);
+        Assert.True(plan.IndexOf(cgroup) > plan.FindIndex(op => op.FsType == "sysfs"));
+        Assert.DoesNotContain(Build(Spec("/r")), op => op.FsType == "cgroup2");
+    }
+
+    [Fact]
     public void Read_only_root_is_the_last_step_before_pivot_and_only_for_the_root_mount()
     {
         var plan = Build(Spec("/r") with { ReadOnlyRoot = true, Tmpfs = [new TmpfsSpec("/tmp", "", false, true, true, true)] });

@@ -1,0 +1,152 @@
+/* reaper.c - removes a container's cgroup even when Isolate is killed with SIGKILL.
+ *
+ * A cgroup directory outlives every process in it: if Isolate dies before it can
+ * rmdir the group, nothing else will. So before the container starts, Isolate
+ * clones this small process (a copy of itself running only the code below) that
+ * blocks on a pipe. When Isolate has removed the group itself, it writes one
+ * byte and the reaper leaves at once. When the pipe closes with nothing written -
+ * Isolate died - the reaper kills whatever is still in the group (the container's
+ * PID 1 already got SIGKILL from PDEATHSIG), removes the directories, and exits.
+ * Like the child, it only makes system calls: it is one thread of a .NET process. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct reaper_args {
+    const char *const *dirs;
+    uint32_t count;
+    uint32_t shared; /* dirs[0..shared) are parent levels other containers may share */
+    int read_fd;
+    int write_fd;
+    pid_t pid; /* set by the intermediate, which shares the parent's memory */
+};
+
+static void nap_ms(long ms)
+{
+    struct timespec t = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
+    nanosleep(&t, NULL);
+}
+
+/* Kills every process listed in dir/cgroup.procs; returns how many were listed. */
+static int kill_listed(const char *dir)
+{
+    static char buf[65536];
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+    if (len + sizeof "/cgroup.procs" > sizeof path)
+        return 0;
+    memcpy(path, dir, len);
+    memcpy(path + len, "/cgroup.procs", sizeof "/cgroup.procs");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    int listed = 0;
+    for (char *p = buf; *p != '\0';) {
+        long pid = 0;
+        while (*p >= '0' && *p <= '9')
+            pid = pid * 10 + (*p++ - '0');
+        if (pid > 0) {
+            kill((pid_t)pid, SIGKILL);
+            listed++;
+        }
+        while (*p != '\0' && (*p < '0' || *p > '9'))
+            p++;
+    }
+    return listed;
+}
+
+static int reaper_main(void *arg)
+{
+    const struct reaper_args *args = arg;
+    close(args->write_fd);
+    /* Outlive the terminal: its signals (Ctrl-C reaches the whole foreground group)
+     * must not stop the cleanup, and its own session takes it out of that group. */
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+            sigaction(sig, &ignore, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    prctl(PR_SET_NAME, "isolate-reaper");
+    if (args->read_fd > 3)
+        syscall(SYS_close_range, 3u, (unsigned)args->read_fd - 1u, 0u);
+    syscall(SYS_close_range, (unsigned)args->read_fd + 1u, ~0u, 0u);
+
+    char byte;
+    ssize_t n;
+    while ((n = read(args->read_fd, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    if (n == 1)
+        _exit(0); /* Isolate cleaned up itself */
+
+    for (int round = 0; round < 500; round++) { /* ~5 s: the dying get that long */
+        int listed = 0;
+        for (uint32_t i = args->shared; i < args->count; i++)
+            listed += kill_listed(args->dirs[i]);
+        if (listed == 0)
+            break;
+        nap_ms(10);
+    }
+    for (uint32_t i = args->count; i-- > args->shared;) {
+        for (int round = 0; round < 200 && rmdir(args->dirs[i]) < 0 && errno == EBUSY; round++)
+            nap_ms(10);
+    }
+    /* the shared parent levels: busy means another container uses them, and that is fine */
+    for (uint32_t i = args->shared; i-- > 0;)
+        rmdir(args->dirs[i]);
+    _exit(0);
+}
+
+/* Runs in a vfork-style child that shares Isolate's memory (Isolate waits meanwhile):
+ * it forks the reaper and leaves, so the reaper is nobody's child but init's. Killing
+ * Isolate's whole process tree (a supervisor's "kill the tree") then cannot take the
+ * reaper with it. */
+static int intermediate_main(void *arg)
+{
+    struct reaper_args *args = arg;
+    args->pid = isolate_clone(reaper_main, args, SIGCHLD, NULL);
+    _exit(0);
+}
+
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd)
+{
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) < 0)
+        return -errno;
+    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1], .pid = -1 };
+    pid_t intermediate = isolate_clone(intermediate_main, &args, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+    if (intermediate > 0) {
+        int status;
+        while (waitpid(intermediate, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    close(pipe_fds[0]);
+    pid_t pid = intermediate < 0 ? intermediate : args.pid;
+    if (pid < 0) {
+        close(pipe_fds[1]);
+        return pid;
+    }
+    *write_fd = pipe_fds[1];
+    return pid;
+}

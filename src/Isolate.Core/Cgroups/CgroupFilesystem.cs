@@ -1,0 +1,78 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Isolate.Interop;
+
+namespace Isolate.Cgroups;
+
+/// <summary>The few operations the cgroup drivers make on a cgroup filesystem. The drivers
+/// take a root directory and this interface, so the unit tests run them against a temporary
+/// directory laid out like /sys/fs/cgroup (see the tests' FakeCgroupFilesystem).</summary>
+public interface ICgroupFilesystem
+{
+    /// <summary>mkdir; false when it exists already.</summary>
+    bool MakeDirectory(string path);
+
+    bool Exists(string path);
+
+    /// <summary>One write(2) of the whole value to an existing control file (never created).</summary>
+    void Write(string path, string value);
+
+    string? Read(string path);
+
+    /// <summary>rmdir; false when it is busy (processes still in it).</summary>
+    bool RemoveDirectory(string path);
+}
+
+/// <summary>The real thing: system calls, errno kept for the message.</summary>
+public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
+{
+    public static readonly CgroupFilesystem Instance = new();
+
+    private const int O_WRONLY = 1, O_CLOEXEC = 0x80000, EEXIST = 17, EBUSY = 16, ENOENT = 2;
+
+    public bool MakeDirectory(string path)
+    {
+        if (Libc.Mkdir(path, 0x1ED /* 0755 */) == 0)
+            return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == EEXIST)
+            return false;
+        throw IsolateException.FromErrno("create cgroup", path, errno);
+    }
+
+    public bool Exists(string path) => Path.Exists(path);
+
+    public void Write(string path, string value)
+    {
+        int fd = Libc.Open(path, O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+            throw IsolateException.FromErrno($"set {Path.GetFileName(path)}={value} in", Path.GetDirectoryName(path), Marshal.GetLastPInvokeError());
+        try
+        {
+            byte[] bytes = Encoding.ASCII.GetBytes(value);
+            fixed (byte* data = bytes)
+            {
+                if (Libc.Write(fd, data, bytes.Length) < 0)
+                    throw IsolateException.FromErrno($"set {Path.GetFileName(path)}={value} in", Path.GetDirectoryName(path), Marshal.GetLastPInvokeError());
+            }
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    public string? Read(string path) => SmallFile.Read(path);
+
+    public bool RemoveDirectory(string path)
+    {
+        if (Libc.Rmdir(path) == 0)
+            return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == ENOENT)
+            return true;
+        if (errno == EBUSY)
+            return false;
+        throw IsolateException.FromErrno("remove cgroup", path, errno);
+    }
+}

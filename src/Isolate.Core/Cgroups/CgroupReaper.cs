@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Isolate.Interop;
+
+namespace Isolate.Cgroups;
+
+/// <summary>The process that removes a container's cgroup even if Isolate is killed
+/// (native/reaper.c). Dispose tells it the group is gone (one byte, then the pipe closes):
+/// it exits at once without waiting on anything, so Isolate does not wait for it either.</summary>
+public sealed unsafe class CgroupReaper : IDisposable
+{
+    private readonly int _pid;
+    private int _writeFd;
+
+    private CgroupReaper(int pid, int writeFd)
+    {
+        _pid = pid;
+        _writeFd = writeFd;
+    }
+
+    /// <param name="sharedParents">Parent levels to try removing last (other containers may use them).</param>
+    /// <param name="group">The group's own directories, in order of creation.</param>
+    public static CgroupReaper Start(IReadOnlyList<string> sharedParents, IReadOnlyList<string> group)
+    {
+        var directories = sharedParents.Concat(group).ToList();
+        var blocks = new List<nint>();
+        try
+        {
+            byte** dirs = (byte**)NativeMemory.AllocZeroed((nuint)directories.Count + 1, (nuint)sizeof(nint));
+            blocks.Add((nint)dirs);
+            for (int i = 0; i < directories.Count; i++)
+            {
+                byte[] bytes = Encoding.UTF8.GetBytes(directories[i] + "\0");
+                byte* copy = (byte*)NativeMemory.Alloc((nuint)bytes.Length);
+                blocks.Add((nint)copy);
+                bytes.CopyTo(new Span<byte>(copy, bytes.Length));
+                dirs[i] = copy;
+            }
+            int writeFd;
+            int pid = Shim.SpawnReaper(dirs, (uint)directories.Count, (uint)sharedParents.Count, &writeFd);
+            if (pid < 0)
+                throw IsolateException.FromErrno("start the cgroup reaper", null, -pid);
+            return new CgroupReaper(pid, writeFd);
+        }
+        finally
+        {
+            foreach (nint block in blocks)
+                NativeMemory.Free((void*)block);
+        }
+    }
+
+    /// <summary>Isolate removed the group itself: the reaper may go.</summary>
+    public void Dispose()
+    {
+        if (_writeFd < 0)
+            return;
+        byte done = 1;
+        Libc.Write(_writeFd, &done, 1);
+        Libc.Close(_writeFd);
+        _writeFd = -1;
+    }
+
+    /// <summary>The reaper's pid, for tests and --debug.</summary>
+    public int Pid => _pid;
+}

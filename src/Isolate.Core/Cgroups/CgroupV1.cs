@@ -1,0 +1,169 @@
+using System.Globalization;
+using Isolate.Spec;
+
+namespace Isolate.Cgroups;
+
+/// <summary>One directory per hierarchy (cpu and cpuacct may share one). Hybrid hosts too:
+/// their cgroup2 has no controllers, so the v1 hierarchies are what limit.</summary>
+public sealed class CgroupV1 : ContainerCgroup
+{
+    private readonly Dictionary<string, string> _byController;
+    private readonly List<string> _dirs;
+
+    private CgroupV1(ICgroupFilesystem fs, Dictionary<string, string> byController) : base(fs)
+    {
+        _byController = byController;
+        // freezer first: it is where processes are listed and frozen for the kill
+        _dirs = byController.OrderBy(kv => kv.Key == "freezer" ? 0 : 1).Select(kv => kv.Value).Distinct().ToList();
+    }
+
+    public override IReadOnlyList<string> Directories => _dirs;
+
+    public static CgroupV1 Open(ICgroupFilesystem fs, IReadOnlyDictionary<string, string> roots, string parent, string name)
+    {
+        var byController = roots
+            .Select(kv => (kv.Key, Dir: Path.Combine(kv.Value, parent, name)))
+            .Where(x => fs.Exists(x.Dir))
+            .ToDictionary(x => x.Key, x => x.Dir);
+        return new CgroupV1(fs, byController);
+    }
+
+    /// <param name="cpuAccounting">Join cpuacct too (--stats reads CPU time there); each
+    /// hierarchy joined costs the start path a mkdir, a migration and an rmdir.</param>
+    public static CgroupV1 Create(ICgroupFilesystem fs, IReadOnlyDictionary<string, string> roots, string parent, string name,
+        ResourceLimits limits, Action<string> warn, bool cpuAccounting = true)
+    {
+        var wanted = new List<string> { "freezer", "memory", "pids" }; // always: the kill, the OOM report, PIDs
+        if (cpuAccounting)
+            wanted.Add("cpuacct");
+        if (limits.CpuQuotaMicros != null || limits.CpuShares != null)
+            wanted.Add("cpu");
+        if (limits.CpusetCpus != null)
+            wanted.Add("cpuset");
+        if (limits.IoWeight != null)
+            wanted.Add("blkio");
+        foreach (string controller in wanted.Where(c => !roots.ContainsKey(c)))
+        {
+            bool needed = controller switch
+            {
+                "memory" => limits.MemoryBytes != null,
+                "pids" => limits.PidsLimit != null,
+                "freezer" or "cpuacct" => false,
+                _ => true,
+            };
+            if (needed)
+                throw new IsolateException($"the {controller} cgroup controller is not mounted (no /sys/fs/cgroup/{controller}); the limit cannot be set");
+        }
+
+        var byController = new Dictionary<string, string>(StringComparer.Ordinal);
+        var made = new List<string>();
+        try
+        {
+            foreach (string controller in wanted.Where(roots.ContainsKey))
+            {
+                string root = roots[controller];
+                string dir = Path.Combine(root, Path.Combine(parent.Split('/', StringSplitOptions.RemoveEmptyEntries)), name);
+                if (!made.Contains(dir))
+                {
+                    MakeChain(fs, root, parent, name);
+                    made.Add(dir);
+                    if (controller == "cpuset")
+                    {
+                        // a new cpuset group starts with no CPUs and no memory nodes: each
+                        // level takes its parent's before anything can join it
+                        string level = root;
+                        foreach (string part in parent.Split('/', StringSplitOptions.RemoveEmptyEntries).Append(name))
+                            InheritCpuset(fs, level = Path.Combine(level, part));
+                    }
+                }
+                byController[controller] = dir;
+            }
+            var cgroup = new CgroupV1(fs, byController);
+            cgroup.Apply(limits, warn);
+            return cgroup;
+        }
+        catch
+        {
+            foreach (string dir in Enumerable.Reverse(made))
+                fs.RemoveDirectory(dir);
+            throw;
+        }
+    }
+
+    private static void InheritCpuset(ICgroupFilesystem fs, string dir)
+    {
+        string parent = Path.GetDirectoryName(dir)!;
+        foreach (string file in new[] { "cpuset.cpus", "cpuset.mems" })
+        {
+            if (string.IsNullOrWhiteSpace(fs.Read(Path.Combine(dir, file))))
+                fs.Write(Path.Combine(dir, file), (fs.Read(Path.Combine(parent, file)) ?? "").Trim());
+        }
+    }
+
+    private string File(string controller, string name) => Path.Combine(_byController[controller], name);
+
+    private void Set(string controller, string file, string value) => Fs.Write(File(controller, file), value);
+
+    private void Apply(ResourceLimits limits, Action<string> warn)
+    {
+        if (limits.MemoryBytes is { } memory)
+        {
+            Set("memory", "memory.limit_in_bytes", memory.ToString(CultureInfo.InvariantCulture));
+            // memsw is memory + swap; docker: without --memory-swap, twice the memory
+            long total = limits.MemorySwapBytes ?? 2 * memory;
+            if (Fs.Exists(File("memory", "memory.memsw.limit_in_bytes")))
+                Set("memory", "memory.memsw.limit_in_bytes", total.ToString(CultureInfo.InvariantCulture));
+            else if (limits.MemorySwapBytes != null)
+                warn("this kernel does not account swap (no memory.memsw.limit_in_bytes; boot with swapaccount=1): --memory-swap is ignored");
+        }
+        if (limits.CpuQuotaMicros is { } quota)
+        {
+            Set("cpu", "cpu.cfs_period_us", limits.CpuPeriodMicros.ToString(CultureInfo.InvariantCulture));
+            Set("cpu", "cpu.cfs_quota_us", quota.ToString(CultureInfo.InvariantCulture));
+        }
+        if (limits.CpuShares is { } shares)
+            Set("cpu", "cpu.shares", shares.ToString(CultureInfo.InvariantCulture));
+        if (limits.CpusetCpus is { } cpus)
+            Set("cpuset", "cpuset.cpus", cpus);
+        if (limits.PidsLimit is { } pids)
+            Set("pids", "pids.max", pids < 0 ? "max" : pids.ToString(CultureInfo.InvariantCulture));
+        if (limits.IoWeight is { } weight)
+        {
+            if (Fs.Exists(File("blkio", "blkio.weight")))
+                Set("blkio", "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+            else if (Fs.Exists(File("blkio", "blkio.bfq.weight")))
+                Set("blkio", "blkio.bfq.weight", weight.ToString(CultureInfo.InvariantCulture));
+            else
+                warn("this kernel has no block I/O weight (no blkio.weight, blkio.bfq.weight): --io-weight is ignored");
+        }
+    }
+
+    public override CgroupUsage ReadUsage()
+    {
+        string? Dir(string c) => _byController.GetValueOrDefault(c);
+        long? Nanos(string file) => Dir("cpuacct") is { } d ? ReadLong([d], file) : null;
+        return new CgroupUsage(
+            MemoryPeakBytes: Dir("memory") is { } m ? ReadLong([m], "memory.max_usage_in_bytes") : null,
+            CpuUserMicros: Nanos("cpuacct.usage_user") / 1000,
+            CpuSystemMicros: Nanos("cpuacct.usage_sys") / 1000,
+            PidsPeak: Dir("pids") is { } p ? ReadLong([p], "pids.peak") : null,
+            OomKills: Dir("memory") is { } mo ? ReadKey(Path.Combine(mo, "memory.oom_control"), "oom_kill") ?? 0 : 0,
+            MemoryLimitBytes: Dir("memory") is { } ml ? ReadLong([ml], "memory.limit_in_bytes") : null);
+    }
+
+    public override void KillAll()
+    {
+        // PID 1 gone means its PID namespace is empty: usually there is nothing to stop.
+        if (IsEmpty())
+            return;
+        if (_byController.TryGetValue("freezer", out string? freezer))
+        {
+            Set("freezer", "freezer.state", "FROZEN"); // nothing can fork while it is frozen
+            for (int i = 0; i < 100 && Fs.Read(Path.Combine(freezer, "freezer.state"))?.Trim() == "FREEZING"; i++)
+                Thread.Sleep(1);
+            KillListed(freezer);
+            Set("freezer", "freezer.state", "THAWED"); // SIGKILL is delivered once thawed
+        }
+        WaitUntilEmpty();
+    }
+}

@@ -1,0 +1,189 @@
+using System.Text.Json;
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>Cgroup limits on this host's real hierarchy (v1 here; the v2 writer is unit-tested
+/// and run for real in CgroupV2VmTests), checked from inside and through the cgroup files.</summary>
+public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
+{
+    /// <summary>100 MB held in a shell variable: busybox alone can allocate it.</summary>
+    private const string Allocate100MB = "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo allocated";
+
+    private static string Hierarchy(string controller) => $"/sys/fs/cgroup/{controller}";
+
+    private static bool IsV1 => Directory.Exists("/sys/fs/cgroup/memory") && !File.Exists("/sys/fs/cgroup/cgroup.controllers");
+
+    private static List<string> ContainerGroups(string controller = "memory")
+    {
+        string root = IsV1 ? Path.Combine(Hierarchy(controller), "isolate") : "/sys/fs/cgroup/isolate";
+        return Directory.Exists(root) ? Directory.GetDirectories(root).ToList() : [];
+    }
+
+    [ContainerFact]
+    public void A_memory_limit_kills_a_100MB_allocation_with_137_and_says_so()
+    {
+        var limited = Sh(Allocate100MB, "--memory", "32m");
+        var free = Sh(Allocate100MB);
+
+        Assert.Equal(137, limited.ExitCode);
+        Assert.Equal("isolate: container killed: out of memory (limit 32 MiB)\n", limited.Stderr);
+        Assert.Equal((0, "allocated\n"), (free.ExitCode, free.Stdout));
+    }
+
+    [ContainerFact]
+    public void The_eleventh_process_cannot_be_forked_under_pids_limit_10()
+    {
+        // sh is the first; it starts sleeps until fork fails (busybox sh then exits 2)
+        var result = Sh("i=0; while [ $i -lt 12 ]; do sleep 1 & i=$((i+1)); echo $i; done", "--pids-limit", "10", "--stats=json");
+        using var stats = JsonDocument.Parse(result.Stderr.Trim().Split('\n')[^1]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("sh: can't fork: Resource temporarily unavailable", result.Stderr);
+        Assert.Equal("9", result.Stdout.Trim().Split('\n')[^1]); // nine sleeps beside sh: the tenth sleep was the 11th process
+        Assert.Equal(10, stats.RootElement.GetProperty("pids_peak").GetInt64());
+    }
+
+    [ContainerFact]
+    public void Half_a_cpu_gives_about_half_a_cpu_of_time()
+    {
+        // a busy loop of two seconds of wall time; the cgroup's own CPU counter over it
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = Sh("start=$(cut -d' ' -f1 /proc/uptime); while :; do now=$(cut -d' ' -f1 /proc/uptime); " +
+            "[ $(echo \"$now $start\" | awk '{ print ($1 - $2 >= 2) }') = 1 ] && break; done", "--cpus", "0.5", "--stats=json");
+        double wall = clock.Elapsed.TotalSeconds;
+        using var stats = JsonDocument.Parse(result.Stderr.Trim().Split('\n')[^1]);
+        double cpu = (stats.RootElement.GetProperty("cpu_user_usec").GetInt64() + stats.RootElement.GetProperty("cpu_system_usec").GetInt64()) / 1e6;
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.InRange(cpu / wall, 0.3, 0.6); // a generous band around 0.5
+    }
+
+    [ContainerFact]
+    public void The_container_sees_its_own_group_as_root_and_the_limits_are_in_its_files()
+    {
+        var result = Sh("cat /proc/self/cgroup", "--memory", "64m");
+        Assert.Equal(0, result.ExitCode);
+        Assert.All(result.Stdout.Trim().Split('\n'), line => Assert.EndsWith(":/", line)); // a cgroup namespace at its own group
+    }
+
+    [ContainerFact]
+    public void The_groups_exist_with_their_limits_while_running_and_are_gone_after()
+    {
+        using (var isolate = IsolateBinary.Start(["run", "--rootfs", Rootfs.Path, "--memory", "64m", "--pids-limit", "50", "--cpus", "1.5",
+                   "--", "sh", "-c", "echo ready; exec sleep 100"]))
+        {
+            int container = isolate.ContainerPid();
+            var groups = ContainerGroups();
+            string group = Assert.Single(groups);
+            string name = Path.GetFileName(group);
+            Assert.Matches($"^[0-9a-f]{{12}}\\.{isolate.Pid}$", name);
+            if (IsV1)
+            {
+                Assert.Equal("67108864", File.ReadAllText(Path.Combine(Hierarchy("memory"), "isolate", name, "memory.limit_in_bytes")).Trim());
+                Assert.Equal("50", File.ReadAllText(Path.Combine(Hierarchy("pids"), "isolate", name, "pids.max")).Trim());
+                Assert.Equal("150000", File.ReadAllText(Path.Combine(Hierarchy("cpu"), "isolate", name, "cpu.cfs_quota_us")).Trim());
+                Assert.Contains(container.ToString(), File.ReadAllText(Path.Combine(Hierarchy("pids"), "isolate", name, "cgroup.procs")));
+            }
+            Assert.Equal(0, kill(container, 9));
+            Assert.Equal(137, isolate.WaitForExit().ExitCode);
+        }
+        Assert.Empty(ContainerGroups());
+        Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")), "the default parent group is removed when empty");
+    }
+
+    [ContainerFact]
+    public void After_SIGKILL_to_isolate_the_reaper_removes_the_groups()
+    {
+        using (var isolate = IsolateBinary.Start(["run", "--debug", "--rootfs", Rootfs.Path, "--memory", "64m", "--", "sh", "-c", "sleep 100 & echo ready; exec sleep 100"]))
+        {
+            Assert.Single(ContainerGroups());
+            int reaper = HostProcesses.All().Single(p => HostProcesses.Comm(p) == "isolate-reaper" && HostProcesses.ParentOf(p) != isolate.Pid
+                && File.ReadAllText($"/proc/{p}/cmdline") == File.ReadAllText($"/proc/{isolate.Pid}/cmdline"));
+            // tree kill: isolate and every descendant - the reaper is not one of them
+            foreach (int pid in HostProcesses.ChildrenOf(isolate.Pid).Append(isolate.Pid))
+                kill(pid, 9);
+            isolate.WaitForExit();
+            HostProcesses.WaitUntilGone(reaper, TimeSpan.FromSeconds(10));
+            Assert.False(HostProcesses.Exists(reaper), "the reaper did not finish");
+        }
+        Assert.Empty(ContainerGroups());
+        foreach (string controller in new[] { "memory", "pids", "freezer" })
+            Assert.Empty(ContainerGroups(controller));
+    }
+
+    [ContainerFact]
+    public void A_group_a_crashed_run_left_is_removed_by_the_next_run()
+    {
+        // as if an Isolate with PID 999999 (none such) died before its reaper could act
+        string stale = "0123456789ab.999999";
+        foreach (string controller in new[] { "memory", "pids", "freezer" })
+            Directory.CreateDirectory(Path.Combine(IsV1 ? Hierarchy(controller) : "/sys/fs/cgroup", "isolate", stale));
+
+        var result = RunIn("true");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Empty(ContainerGroups());
+        Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")));
+    }
+
+    [ContainerFact]
+    public void A_4MiB_limit_is_enough_to_run_bin_true()
+    {
+        // Isolate's own footprint in the container's group must be tiny: crun runs under 512 KiB.
+        var result = RunIn(["--memory", "4m", "--stats"], "/bin/true");
+        Assert.Equal(0, result.ExitCode);
+        Assert.StartsWith("isolate: stats: memory peak ", result.Stderr);
+    }
+
+    [ContainerFact]
+    public void Stats_are_one_line_or_one_json_object_on_stderr()
+    {
+        var text = Sh("echo out", "--stats");
+        var json = Sh("sleep 0.2 & sleep 0.2 & wait; exit 3", "--stats=json");
+
+        Assert.Equal("out\n", text.Stdout);
+        Assert.Matches(@"^isolate: stats: memory peak [0-9.]+ (B|KiB|MiB), cpu user [0-9.]+ s, system [0-9.]+ s, pids peak [0-9]+, exit 0\n$", text.Stderr);
+        Assert.Equal(3, json.ExitCode);
+        using var doc = JsonDocument.Parse(json.Stderr);
+        var root = doc.RootElement;
+        Assert.Equal(3, root.GetProperty("exit_code").GetInt32());
+        Assert.True(root.GetProperty("memory_peak_bytes").GetInt64() > 0);
+        Assert.InRange(root.GetProperty("pids_peak").GetInt64(), 3, 5); // sh and two sleeps
+        Assert.False(root.GetProperty("out_of_memory").GetBoolean());
+        Assert.Equal(0, root.GetProperty("oom_kills").GetInt64());
+    }
+
+    [ContainerFact]
+    public void Bad_limits_are_125_and_create_no_cgroup()
+    {
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["--memory", "10x"], "invalid --memory '10x': use a number with an optional unit b, k, m or g (256m, 1g)"),
+            (["--memory", "-5m"], "invalid --memory '-5m': use a number with an optional unit b, k, m or g (256m, 1g)"),
+            (["--cpus", "0"], $"invalid --cpus '0': use a number from 0.01 to {Environment.ProcessorCount}, the CPUs this machine has"),
+            (["--cpuset-cpus", "0-99"], "invalid --cpuset-cpus '0-99': CPU "),
+            (["--pids-limit", "-3"], "invalid --pids-limit '-3': use a number of processes above 0, or -1 for no limit"),
+            (["--stats=xml"], "invalid --stats 'xml': use --stats for a line or --stats=json"),
+            (["--cgroups", "disabled", "--memory", "1g"], "--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var result = IsolateBinary.Run(["run", "--rootfs", Rootfs.Path, .. args, "--", "true"], stdin: null);
+            Assert.Equal(125, result.ExitCode);
+            Assert.StartsWith($"isolate: {message}", result.Stderr);
+            Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")), $"{string.Join(' ', args)} created a cgroup");
+        }
+    }
+
+    [ContainerFact]
+    public void Cgroups_disabled_runs_without_a_group_of_its_own()
+    {
+        var result = Sh("cat /proc/self/cgroup", "--cgroups", "disabled");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(File.ReadAllText("/proc/self/cgroup"), result.Stdout); // the caller's, no namespace either
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}
