@@ -88,3 +88,12 @@ printf 'isolate/crun median ratio: %.2f; without cgroups on either side: %.2f\n'
   "$(echo "$(median $isolate_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_nocg_i) / $(median $crun_nocg_i)" | bc -l)"
 printf 'cgroup setup + teardown (median with minus median without): isolate %.1f ms, crun %.1f ms\n' \
   "$(ms "$(median $isolate_i) - $(median $isolate_nocg_i)")" "$(ms "$crun_median - $(median $crun_nocg_i)")"
+
+# --cpus 0.5 on a busy loop of 5 s of wall time: the cgroup's CPU time over the wall time.
+start=$(date +%s.%N)
+stats=$("$isolate" run --rootfs "$root" --cpus 0.5 --stats=json -- sh -c \
+  "s=\$(cut -d' ' -f1 /proc/uptime); while :; do n=\$(cut -d' ' -f1 /proc/uptime); [ \$(echo \"\$n \$s\" | awk '{ print (\$1 - \$2 >= 5) }') = 1 ] && break; done" 2>&1 >/dev/null | tail -1)
+end=$(date +%s.%N)
+cpu=$(echo "$stats" | jq '(.cpu_user_usec + .cpu_system_usec) / 1000000')
+printf -- '--cpus 0.5 on a 5 s busy loop: %.2f CPUs used (cgroup CPU time %.2f s over %.2f s of wall time)\n' \
+  "$(echo "$cpu / ($end - $start)" | bc -l)" "$cpu" "$(echo "$end - $start" | bc -l)"

@@ -1,9 +1,11 @@
 /* reaper.c - removes a container's cgroup even when Isolate is killed with SIGKILL.
  *
  * A cgroup directory outlives every process in it: if Isolate dies before it can
- * rmdir the group, nothing else will. So before the container starts, Isolate
- * clones this small process (a copy of itself running only the code below) that
- * blocks on a pipe. When Isolate has removed the group itself, it writes one
+ * rmdir the group, nothing else will. So before the group is made, Isolate clones
+ * this small process (a copy of itself running only the code below) that blocks on
+ * a pipe, in a session of its own (a terminal's or a process group's signals do
+ * not reach it). It stays Isolate's child, which reaps it: an orphan would be left
+ * to an init that may never reap (PID 1 of many containers does not). When Isolate has removed the group itself, it writes one
  * byte and the reaper leaves at once. When the pipe closes with nothing written -
  * Isolate died - the reaper kills whatever is still in the group (the container's
  * PID 1 already got SIGKILL from PDEATHSIG), removes the directories, and exits.
@@ -16,8 +18,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sched.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,13 +29,29 @@ struct reaper_args {
     uint32_t shared; /* dirs[0..shared) are parent levels other containers may share */
     int read_fd;
     int write_fd;
-    pid_t pid; /* set by the intermediate, which shares the parent's memory */
 };
 
 static void nap_ms(long ms)
 {
     struct timespec t = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
     nanosleep(&t, NULL);
+}
+
+/* Writes value to dir/name if that control file exists; errors do not matter here. */
+static void write_file(const char *dir, const char *name, const char *value)
+{
+    char path[PATH_MAX];
+    size_t dir_len = strlen(dir), name_len = strlen(name);
+    if (dir_len + name_len + 1 > sizeof path)
+        return;
+    memcpy(path, dir, dir_len);
+    memcpy(path + dir_len, name, name_len + 1);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = write(fd, value, strlen(value));
+    (void)n;
+    close(fd);
 }
 
 /* Kills every process listed in dir/cgroup.procs; returns how many were listed. */
@@ -89,6 +105,11 @@ static int reaper_main(void *arg)
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
     prctl(PR_SET_NAME, "isolate-reaper");
+    /* keep nothing of Isolate's, stdio included: `$(isolate run ...)` must not wait for us */
+    for (int fd = 0; fd < 3; fd++) {
+        if (fd != args->read_fd)
+            close(fd);
+    }
     if (args->read_fd > 3)
         syscall(SYS_close_range, 3u, (unsigned)args->read_fd - 1u, 0u);
     syscall(SYS_close_range, (unsigned)args->read_fd + 1u, ~0u, 0u);
@@ -100,6 +121,13 @@ static int reaper_main(void *arg)
     if (n == 1)
         _exit(0); /* Isolate cleaned up itself */
 
+    /* A frozen group (v1 freezer, v2 cgroup.freeze) would keep its processes from ever
+     * dying of SIGKILL: thaw it first. On v2, cgroup.kill does the killing in one write. */
+    for (uint32_t i = args->shared; i < args->count; i++) {
+        write_file(args->dirs[i], "/freezer.state", "THAWED");
+        write_file(args->dirs[i], "/cgroup.freeze", "0");
+        write_file(args->dirs[i], "/cgroup.kill", "1");
+    }
     for (int round = 0; round < 500; round++) { /* ~5 s: the dying get that long */
         int listed = 0;
         for (uint32_t i = args->shared; i < args->count; i++)
@@ -118,31 +146,14 @@ static int reaper_main(void *arg)
     _exit(0);
 }
 
-/* Runs in a vfork-style child that shares Isolate's memory (Isolate waits meanwhile):
- * it forks the reaper and leaves, so the reaper is nobody's child but init's. Killing
- * Isolate's whole process tree (a supervisor's "kill the tree") then cannot take the
- * reaper with it. */
-static int intermediate_main(void *arg)
-{
-    struct reaper_args *args = arg;
-    args->pid = isolate_clone(reaper_main, args, SIGCHLD, NULL);
-    _exit(0);
-}
-
 int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd)
 {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return -errno;
-    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1], .pid = -1 };
-    pid_t intermediate = isolate_clone(intermediate_main, &args, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
-    if (intermediate > 0) {
-        int status;
-        while (waitpid(intermediate, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
+    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
+    pid_t pid = isolate_clone(reaper_main, &args, SIGCHLD, NULL);
     close(pipe_fds[0]);
-    pid_t pid = intermediate < 0 ? intermediate : args.pid;
     if (pid < 0) {
         close(pipe_fds[1]);
         return pid;

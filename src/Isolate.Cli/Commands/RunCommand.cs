@@ -193,7 +193,8 @@ internal static class RunCommand
         {
             MemoryBytes = memory,
             MemorySwapBytes = options.MemorySwap is null ? null : ResourceParser.ParseMemorySwap(options.MemorySwap, memory),
-            CpuQuotaMicros = options.Cpus is null ? null : ResourceParser.ParseCpus(options.Cpus, Environment.ProcessorCount),
+            // the machine's CPUs, not this process's affinity (which taskset may have narrowed)
+            CpuQuotaMicros = options.Cpus is null ? null : ResourceParser.ParseCpus(options.Cpus, Math.Max(1, OnlineCpus().Count)),
             CpuShares = options.CpuShares is null ? null : ResourceParser.ParseCpuShares(options.CpuShares),
             CpusetCpus = options.CpusetCpus is null ? null : ResourceParser.ParseCpuset(options.CpusetCpus, OnlineCpus()),
             PidsLimit = options.PidsLimit is null ? null : ResourceParser.ParsePidsLimit(options.PidsLimit),

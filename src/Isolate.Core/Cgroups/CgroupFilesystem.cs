@@ -28,7 +28,7 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
 {
     public static readonly CgroupFilesystem Instance = new();
 
-    private const int O_WRONLY = 1, O_CLOEXEC = 0x80000, EEXIST = 17, EBUSY = 16, ENOENT = 2;
+    private const int O_WRONLY = 1, O_CLOEXEC = 0x80000, EEXIST = 17, EBUSY = 16, ENOENT = 2, EPERM = 1, EACCES = 13, EROFS = 30;
 
     public bool MakeDirectory(string path)
     {
@@ -37,7 +37,15 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
         int errno = Marshal.GetLastPInvokeError();
         if (errno == EEXIST)
             return false;
-        throw IsolateException.FromErrno("create cgroup", path, errno);
+        var error = IsolateException.FromErrno("create cgroup", path, errno);
+        if (errno is EACCES or EPERM or EROFS)
+        {
+            string hint = Libc.GetEffectiveUserId() != 0
+                ? "isolate run needs root (rootless mode is not supported yet)"
+                : "where /sys/fs/cgroup is not writable (inside another container, say), run with --cgroups=disabled";
+            throw new IsolateException($"{error.Message}; {hint}");
+        }
+        throw error;
     }
 
     public bool Exists(string path) => Path.Exists(path);

@@ -3,69 +3,60 @@ using System.Text.RegularExpressions;
 
 namespace Isolate.Cgroups;
 
-/// <summary>Container cgroups are named "{id}.{pid of the Isolate that made it}". A group whose
-/// Isolate is gone was left by a run that died before its reaper could act (killed in the
-/// instant between creating the group and starting the reaper, or the machine lost power
-/// with /sys/fs/cgroup persisting): the next run removes it, and anything still in it.</summary>
+/// <summary>A container group is "{id}.{pid of its Isolate}", and its Isolate holds an flock on
+/// it (CgroupLock). A group under the parent that nobody holds was left by a run that died
+/// before its reaper could act (killed in the instant before the reaper started, or the
+/// machine lost power with /sys/fs/cgroup persisting): the next run removes it and anything
+/// still in it. Liveness is the lock, not the PID: it holds for a renamed binary and across
+/// PID namespaces.</summary>
 public static partial class CgroupJanitor
 {
     public static string NameFor(string containerId, int isolatePid) => $"{containerId}.{isolatePid.ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>The names under the parent whose Isolate no longer runs.</summary>
-    public static IEnumerable<string> StaleNames(IEnumerable<string> names, Func<int, bool> isolateRunning)
-    {
-        foreach (string name in names)
-        {
-            var match = NamePattern().Match(name);
-            if (match.Success && !isolateRunning(int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture)))
-                yield return name;
-        }
-    }
+    /// <summary>Names that follow Isolate's pattern: nothing else under a parent is touched.</summary>
+    public static IEnumerable<string> Candidates(IEnumerable<string> names) => names.Where(n => NamePattern().IsMatch(n));
 
+    /// <summary>Never fails the run: what cannot be cleaned now is left for a later one, with a warning.</summary>
     public static void Sweep(CgroupLayout layout, string parent, Action<string> warn, ICgroupFilesystem? fs = null)
     {
-        string? primary = layout.Version switch
+        var placement = new CgroupPlacement(layout, parent, "");
+        try
         {
-            CgroupVersion.V2 => layout.UnifiedRoot,
-            CgroupVersion.V1 => layout.V1Roots.GetValueOrDefault("freezer") ?? layout.V1Roots.GetValueOrDefault("memory"),
-            _ => null,
-        };
-        if (primary is null)
-            return;
-        string parentDir = Path.Combine(primary, parent);
-        if (!Directory.Exists(parentDir))
-            return;
-        var names = Directory.EnumerateDirectories(parentDir).Select(Path.GetFileName).OfType<string>();
-        foreach (string name in StaleNames(names, IsolateRunning).ToList())
-        {
-            try
+            var names = placement.ParentDirectories.SelectMany(List).Distinct().ToList();
+            foreach (string name in Candidates(names))
             {
+                var dirs = new CgroupPlacement(layout, parent, name).GroupDirectories.Where(Directory.Exists).ToList();
+                if (dirs.Count == 0 || dirs.Any(Young) || dirs.Any(CgroupLock.IsHeld))
+                    continue; // gone meanwhile, being made right now, or alive
                 var cgroup = ContainerCgroup.Open(layout, parent, name, fs);
                 cgroup.KillAll();
-                cgroup.Remove(); // (the parent stays: this run is about to use it)
+                cgroup.Remove();
             }
-            catch (IsolateException e)
-            {
-                warn($"could not remove the stale cgroup {name} a crashed run left: {e.Message}");
-            }
+        }
+        catch (Exception e) when (e is IsolateException or IOException or UnauthorizedAccessException)
+        {
+            warn($"could not remove a stale cgroup under {parent} that a crashed run left: {e.Message}");
         }
     }
 
-    /// <summary>Alive and an Isolate (comm "isolate", or its reaper): a reused PID of another
-    /// program means the group's own Isolate is gone.</summary>
-    private static bool IsolateRunning(int pid)
+    /// <summary>Made in the last 30 s: its Isolate may not have locked it yet (between mkdir and
+    /// flock). A group left by a crash is removed by a run at least that much later.</summary>
+    private static bool Young(string dir) => DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) < MinimumAge;
+
+    public static readonly TimeSpan MinimumAge = TimeSpan.FromSeconds(30);
+
+    private static IEnumerable<string> List(string dir)
     {
         try
         {
-            string comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
-            return comm is "isolate" or "isolate-reaper";
+            return Directory.EnumerateDirectories(dir).Select(Path.GetFileName).OfType<string>().ToList();
         }
-        catch (IOException)
+        catch (DirectoryNotFoundException)
         {
-            return false;
+            return []; // no parent (yet, or any more)
         }
     }
 
-    [GeneratedRegex(@"^[0-9a-f]{12}\.([0-9]+)$")]
+    [GeneratedRegex(@"^[0-9a-f]{12}\.[0-9]+$")]
     private static partial Regex NamePattern();
 }

@@ -6,7 +6,7 @@ namespace Isolate.Cgroups;
 
 /// <summary>The process that removes a container's cgroup even if Isolate is killed
 /// (native/reaper.c). Dispose tells it the group is gone (one byte, then the pipe closes):
-/// it exits at once without waiting on anything, so Isolate does not wait for it either.</summary>
+/// it exits at once, and Isolate reaps it.</summary>
 public sealed unsafe class CgroupReaper : IDisposable
 {
     private readonly int _pid;
@@ -58,6 +58,10 @@ public sealed unsafe class CgroupReaper : IDisposable
         Libc.Write(_writeFd, &done, 1);
         Libc.Close(_writeFd);
         _writeFd = -1;
+        int status;
+        while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+        {
+        }
     }
 
     /// <summary>The reaper's pid, for tests and --debug.</summary>

@@ -28,6 +28,13 @@ public sealed class CgroupV1 : ContainerCgroup
         return new CgroupV1(fs, byController);
     }
 
+    /// <summary>(For the rollback of a failed Create: every directory made so far is removed.)</summary>
+    private static void RollBack(ICgroupFilesystem fs, List<string> made)
+    {
+        foreach (string dir in Enumerable.Reverse(made))
+            ContainerCgroup.TryRemove(fs, dir);
+    }
+
     /// <param name="cpuAccounting">Join cpuacct too (--stats reads CPU time there); each
     /// hierarchy joined costs the start path a mkdir, a migration and an rmdir.</param>
     public static CgroupV1 Create(ICgroupFilesystem fs, IReadOnlyDictionary<string, string> roots, string parent, string name,
@@ -57,6 +64,7 @@ public sealed class CgroupV1 : ContainerCgroup
 
         var byController = new Dictionary<string, string>(StringComparer.Ordinal);
         var made = new List<string>();
+        int lockFd = -1;
         try
         {
             foreach (string controller in wanted.Where(roots.ContainsKey))
@@ -67,6 +75,8 @@ public sealed class CgroupV1 : ContainerCgroup
                 {
                     MakeChain(fs, root, parent, name);
                     made.Add(dir);
+                    if (made.Count == 1)
+                        lockFd = CgroupLock.Take(dir); // alive from the first directory on (CgroupJanitor)
                     if (controller == "cpuset")
                     {
                         // a new cpuset group starts with no CPUs and no memory nodes: each
@@ -79,13 +89,14 @@ public sealed class CgroupV1 : ContainerCgroup
                 byController[controller] = dir;
             }
             var cgroup = new CgroupV1(fs, byController);
+            cgroup.AdoptLock(lockFd);
             cgroup.Apply(limits, warn);
             return cgroup;
         }
         catch
         {
-            foreach (string dir in Enumerable.Reverse(made))
-                fs.RemoveDirectory(dir);
+            CgroupLock.Release(ref lockFd);
+            RollBack(fs, made);
             throw;
         }
     }
@@ -110,7 +121,7 @@ public sealed class CgroupV1 : ContainerCgroup
         {
             Set("memory", "memory.limit_in_bytes", memory.ToString(CultureInfo.InvariantCulture));
             // memsw is memory + swap; docker: without --memory-swap, twice the memory
-            long total = limits.MemorySwapBytes ?? 2 * memory;
+            long total = limits.MemorySwapBytes ?? (memory > long.MaxValue / 2 ? -1 : 2 * memory);
             if (Fs.Exists(File("memory", "memory.memsw.limit_in_bytes")))
                 Set("memory", "memory.memsw.limit_in_bytes", total.ToString(CultureInfo.InvariantCulture));
             else if (limits.MemorySwapBytes != null)

@@ -54,13 +54,15 @@ public sealed class CgroupV2 : ContainerCgroup
             throw new IsolateException($"create cgroup {dir}: it exists already");
 
         var cgroup = new CgroupV2(fs, dir);
+        cgroup.TakeLock(dir); // alive from now on (CgroupJanitor)
         try
         {
             cgroup.Apply(limits, warn);
         }
         catch
         {
-            fs.RemoveDirectory(dir);
+            cgroup.ReleaseLock();
+            ContainerCgroup.TryRemove(fs, dir);
             throw;
         }
         return cgroup;

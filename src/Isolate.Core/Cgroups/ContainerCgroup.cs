@@ -23,6 +23,18 @@ public abstract class ContainerCgroup
     /// <summary>Where processes are listed and counted (the first directory).</summary>
     protected string Primary => Directories[0];
 
+    private int _lockFd = -1;
+
+    /// <summary>Marks the group as alive: an flock on its first directory, held until Remove (and
+    /// dropped by the kernel if Isolate dies). The janitor of another run removes only groups
+    /// nobody holds - whatever the binary is called and whatever PID namespace it runs in.</summary>
+    protected void TakeLock(string dir) => _lockFd = CgroupLock.Take(dir);
+
+    /// <summary>A lock taken (CgroupLock.Take) before this object existed.</summary>
+    protected void AdoptLock(int fd) => _lockFd = fd;
+
+    protected void ReleaseLock() => CgroupLock.Release(ref _lockFd);
+
     public void AddProcess(int pid)
     {
         foreach (string dir in Directories)
@@ -50,20 +62,31 @@ public abstract class ContainerCgroup
                 Thread.Sleep(10);
             }
         }
-        foreach (string dir in OwnedParents)
-            Fs.RemoveDirectory(dir); // false (busy) is fine
+        ReleaseLock();
+        foreach (string dir in Directories.Select(d => Path.GetDirectoryName(d)!).Distinct())
+        {
+            if (OwnsParent)
+                TryRemove(Fs, dir); // busy: another container's group is in it, and that one removes it
+        }
     }
-
-    /// <summary>The parent levels Isolate owns (and removes when empty), or none.</summary>
-    public IReadOnlyList<string> OwnedParents =>
-        OwnsParent ? Directories.Select(d => Path.GetDirectoryName(d)!).Distinct().ToList() : [];
 
     /// <summary>The parent is Isolate's own (the default), not one the user named.</summary>
     public bool OwnsParent { get; private set; }
 
     public const string DefaultParent = "isolate";
 
-    protected IReadOnlyList<int> Processes(string dir) =>
+    internal static void TryRemove(ICgroupFilesystem fs, string dir)
+    {
+        try
+        {
+            fs.RemoveDirectory(dir);
+        }
+        catch (IsolateException)
+        {
+        }
+    }
+
+    protected IReadOnlyList<int> Processes(string dir) => dir.Length == 0 ? [] :
         (Fs.Read(Path.Combine(dir, "cgroup.procs")) ?? "")
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
@@ -75,7 +98,7 @@ public abstract class ContainerCgroup
     }
 
     /// <summary>Every process is in every directory of the group: the primary one tells.</summary>
-    protected bool IsEmpty() => !Fs.Exists(Primary) || Processes(Primary).Count == 0;
+    protected bool IsEmpty() => Directories.Count == 0 || !Fs.Exists(Primary) || Processes(Primary).Count == 0;
 
     protected void WaitUntilEmpty()
     {
@@ -158,6 +181,11 @@ public abstract class ContainerCgroup
             catch (IsolateException e) when (e.Errno == ENOENT && attempt < 5)
             {
                 // another Isolate removed the shared parent between our mkdirs: make it again
+            }
+            catch (IsolateException) when (parent == DefaultParent)
+            {
+                new CgroupPlacement(layout, parent, name).RemoveEmptyParents(fs);
+                throw;
             }
         }
     }

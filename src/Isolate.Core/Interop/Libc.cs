@@ -33,6 +33,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Rmdir(string path);
 
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(int fd, int operation);
+
     [LibraryImport(Library, EntryPoint = "close")]
     internal static partial int Close(int fd);
 

@@ -25,18 +25,18 @@ public static unsafe class ContainerRunner
         if (!spec.Cgroups)
             return new ContainerResult(RunContainer(spec, null, debug), null);
         var layout = CgroupLayout.Detect();
-        CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
-        // The group exists, with its limits, before the child does: a bad limit
-        // (a cpuset the kernel refuses) stops here, and nothing of the user's has run.
-        var cgroup = ContainerCgroup.Create(layout, spec.CgroupParent, CgroupJanitor.NameFor(spec.Id, Environment.ProcessId), spec.Resources, warn,
-            cpuAccounting: readUsage);
-        if (cgroup is null)
+        if (layout.Version == CgroupVersion.None && !spec.Resources.Any)
             return new ContainerResult(RunContainer(spec, null, debug), null);
+        CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
 
-        CgroupReaper? reaper = null;
+        // The reaper learns where the group goes before it exists: a kill at any moment of the
+        // creation is covered. Then the group is made, with its limits, before the child runs:
+        // a bad limit stops here, and nothing of the user's has run.
+        var placement = new CgroupPlacement(layout, spec.CgroupParent, CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));
+        using var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories);
+        var cgroup = ContainerCgroup.Create(layout, spec.CgroupParent, placement.Name, spec.Resources, warn, cpuAccounting: readUsage)!;
         try
         {
-            reaper = CgroupReaper.Start(cgroup.OwnedParents, cgroup.Directories);
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
             int exitCode = RunContainer(spec, cgroup, debug);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
@@ -46,7 +46,6 @@ public static unsafe class ContainerRunner
         {
             cgroup.KillAll();
             cgroup.Remove();
-            reaper?.Dispose();
         }
     }
 

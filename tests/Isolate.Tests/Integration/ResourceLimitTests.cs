@@ -95,14 +95,12 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     [ContainerFact]
     public void After_SIGKILL_to_isolate_the_reaper_removes_the_groups()
     {
-        using (var isolate = IsolateBinary.Start(["run", "--debug", "--rootfs", Rootfs.Path, "--memory", "64m", "--", "sh", "-c", "sleep 100 & echo ready; exec sleep 100"]))
+        using (var isolate = IsolateBinary.Start(["run", "--rootfs", Rootfs.Path, "--memory", "64m", "--", "sh", "-c", "sleep 100 & echo ready; exec sleep 100"]))
         {
             Assert.Single(ContainerGroups());
-            int reaper = HostProcesses.All().Single(p => HostProcesses.Comm(p) == "isolate-reaper" && HostProcesses.ParentOf(p) != isolate.Pid
-                && File.ReadAllText($"/proc/{p}/cmdline") == File.ReadAllText($"/proc/{isolate.Pid}/cmdline"));
-            // tree kill: isolate and every descendant - the reaper is not one of them
-            foreach (int pid in HostProcesses.ChildrenOf(isolate.Pid).Append(isolate.Pid))
-                kill(pid, 9);
+            int reaper = isolate.ReaperPid();
+            Assert.Equal("isolate-reaper", HostProcesses.Comm(reaper));
+            Assert.Equal(0, kill(isolate.Pid, 9));
             isolate.WaitForExit();
             HostProcesses.WaitUntilGone(reaper, TimeSpan.FromSeconds(10));
             Assert.False(HostProcesses.Exists(reaper), "the reaper did not finish");
@@ -113,18 +111,89 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     }
 
     [ContainerFact]
+    public void Killing_isolates_whole_process_group_spares_the_reaper()
+    {
+        // as `kill -- -PGID` or a terminal's Ctrl-\ would: the reaper has a session of its own
+        var result = IsolateBinary.RunFromShell(
+            $"setsid \"$ISOLATE\" run --rootfs {Rootfs.Path} --memory 64m -- sleep 100 & p=$!; sleep 0.5; /bin/kill -9 -- -$p; wait $p; echo $?");
+
+        Assert.Equal("137\n", result.Stdout);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (ContainerGroups().Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        Assert.Empty(ContainerGroups());
+    }
+
+    [ContainerFact]
+    public void The_reaper_leaves_no_zombie_after_a_normal_run()
+    {
+        var result = IsolateBinary.RunFromShell(
+            $"\"$ISOLATE\" run --rootfs {Rootfs.Path} -- true; for p in /proc/[0-9]*; do grep -l '^isolate-reaper' $p/comm 2>/dev/null; done | wc -l");
+        Assert.Equal("0\n", result.Stdout);
+    }
+
+    [ContainerFact]
     public void A_group_a_crashed_run_left_is_removed_by_the_next_run()
     {
-        // as if an Isolate with PID 999999 (none such) died before its reaper could act
+        // as if an Isolate died a minute ago, before its reaper could act: nobody holds its lock
         string stale = "0123456789ab.999999";
         foreach (string controller in new[] { "memory", "pids", "freezer" })
-            Directory.CreateDirectory(Path.Combine(IsV1 ? Hierarchy(controller) : "/sys/fs/cgroup", "isolate", stale));
+        {
+            string dir = Path.Combine(IsV1 ? Hierarchy(controller) : "/sys/fs/cgroup", "isolate", stale);
+            Directory.CreateDirectory(dir);
+            Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow.AddMinutes(-1));
+        }
 
         var result = RunIn("true");
 
         Assert.Equal(0, result.ExitCode);
         Assert.Empty(ContainerGroups());
         Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")));
+    }
+
+    [ContainerFact]
+    public void Another_runs_janitor_spares_a_live_container_whatever_its_binary_is_called()
+    {
+        // Liveness is the group's lock, not the name or PID of the process that made it.
+        string renamed = Path.Combine(Path.GetTempPath(), "isolate-renamed-" + Guid.NewGuid().ToString("N")[..8]);
+        File.Copy(IsolateBinary.Path, renamed);
+        File.SetUnixFileMode(renamed, (UnixFileMode)0x1ED);
+        try
+        {
+            var result = IsolateBinary.RunFromShell(
+                $"{renamed} run --rootfs {Rootfs.Path} --memory 64m -- sh -c 'sleep 1; echo first-done' & p=$!; sleep 0.4; " +
+                $"unshare --pid --fork --mount-proc \"$ISOLATE\" run --rootfs {Rootfs.Path} -- true; echo second $?; wait $p; echo first $?");
+
+            Assert.Equal("second 0\nfirst-done\nfirst 0\n", result.Stdout);
+            Assert.DoesNotContain("isolate:", result.Stderr);
+        }
+        finally
+        {
+            File.Delete(renamed);
+        }
+    }
+
+    [ContainerFact]
+    public void A_limit_the_kernel_refuses_is_125_and_leaves_no_group_and_no_parent()
+    {
+        var result = RunIn(["--pids-limit", "99999999999"], "true");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.Contains("Invalid argument", result.Stderr);
+        Assert.Empty(ContainerGroups());
+        Assert.False(Directory.Exists(Path.Combine(Hierarchy("pids"), "isolate")));
+    }
+
+    [ContainerFact]
+    public void Concurrent_runs_sharing_the_parent_all_succeed_and_leave_nothing()
+    {
+        var result = IsolateBinary.RunFromShell(
+            $"for i in $(seq 24); do \"$ISOLATE\" run --rootfs {Rootfs.Path} --memory 16m --pids-limit 20 -- true & done; " +
+            "fails=0; for job in $(jobs -p); do wait $job || fails=$((fails+1)); done; echo fails=$fails",
+            timeout: TimeSpan.FromMinutes(2));
+
+        Assert.Equal("fails=0\n", result.Stdout);
+        Assert.Equal("", result.Stderr);
     }
 
     [ContainerFact]
@@ -186,4 +255,5 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
+
 }

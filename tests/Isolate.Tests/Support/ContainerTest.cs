@@ -46,12 +46,18 @@ public abstract class ContainerTest : IDisposable
         Assert.True(left.Count == 0, $"container processes left behind: {string.Join(", ", left.Select(Describe))}");
         Assert.Equal(_mountsBefore, HostMounts());
         Assert.Equal(_stagingBefore, StagingEntries()); // no overlay layer or staged root left on the host
-        var cgroups = Directory.Exists("/sys/fs/cgroup")
-            ? Directory.EnumerateDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup").Select(d => Path.Combine(d, "isolate")).Where(Directory.Exists).ToList()
-            : [];
+        // (a killed Isolate's reaper removes them a moment later)
+        List<string> cgroups;
+        while ((cgroups = IsolateCgroups()).Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
         Assert.True(cgroups.Count == 0, $"cgroups left behind: {string.Join(", ", cgroups)}");
         GC.SuppressFinalize(this);
     }
+
+    private static List<string> IsolateCgroups() =>
+        Directory.Exists("/sys/fs/cgroup")
+            ? Directory.EnumerateDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup").Select(d => Path.Combine(d, "isolate")).Where(Directory.Exists).ToList()
+            : [];
 
     private static string Describe(int pid)
     {

@@ -125,9 +125,16 @@ public sealed class RunningIsolate : IDisposable
         throw new TimeoutException($"the container never printed '{line}'; stdout so far: {_stdout}");
     }
 
-    /// <summary>The container's PID 1 as the host sees it: isolate's only child (the cgroup
-    /// reaper is forked away from it, to init).</summary>
-    public int ContainerPid() => HostProcesses.ChildrenOf(Pid).Single();
+    /// <summary>The container's PID 1 as the host sees it: isolate's child in another PID
+    /// namespace (its other child is the cgroup reaper).</summary>
+    public int ContainerPid()
+    {
+        string? ours = HostProcesses.PidNamespace(Environment.ProcessId);
+        return HostProcesses.ChildrenOf(Pid).Single(p => HostProcesses.PidNamespace(p) != ours);
+    }
+
+    /// <summary>The cgroup reaper: isolate's child named so.</summary>
+    public int ReaperPid() => HostProcesses.ChildrenOf(Pid).Single(p => HostProcesses.Comm(p) == "isolate-reaper");
 
     /// <summary>What isolate said on stderr so far (complete once it has exited).</summary>
     public string StderrSoFar => _stderr.IsCompleted ? _stderr.Result : "";

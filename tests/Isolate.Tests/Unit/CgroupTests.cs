@@ -235,10 +235,34 @@ public sealed class CgroupTests
     }
 
     [Fact]
-    public void Stale_groups_are_those_whose_isolate_is_gone()
+    public void The_janitor_considers_only_groups_named_as_isolate_names_them()
     {
-        var names = new[] { "0123456789ab.100", "0123456789ab.200", "other", "0123456789ab.x", "abcdefabcdef.300" };
-        Assert.Equal(["0123456789ab.200", "abcdefabcdef.300"], CgroupJanitor.StaleNames(names, pid => pid == 100));
+        var names = new[] { "0123456789ab.100", "other", "0123456789ab.x", "abcdefabcdef.300", "system.slice" };
+        Assert.Equal(["0123456789ab.100", "abcdefabcdef.300"], CgroupJanitor.Candidates(names));
         Assert.Equal("0123456789ab.42", CgroupJanitor.NameFor("0123456789ab", 42));
+    }
+
+    [Fact]
+    public void A_huge_memory_limit_does_not_overflow_the_swap_default()
+    {
+        var (fs, roots) = V1();
+        using var _ = fs;
+        CgroupV1.Create(fs, roots, "isolate", "c1", new ResourceLimits { MemoryBytes = 1L << 62 }, NoWarnings);
+        Assert.Contains(("memory/isolate/c1/memory.memsw.limit_in_bytes", "-1"), fs.Writes);
+    }
+
+    [Fact]
+    public void The_placement_names_every_directory_before_anything_exists()
+    {
+        var layout = CgroupLayout.Parse("""
+            32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+            35 31 0:32 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+            """);
+        var placement = new CgroupPlacement(layout, "isolate", "0123456789ab.1");
+
+        Assert.Equal(["/sys/fs/cgroup/cpu,cpuacct/isolate/0123456789ab.1", "/sys/fs/cgroup/memory/isolate/0123456789ab.1"], placement.GroupDirectories);
+        Assert.Equal(["/sys/fs/cgroup/cpu,cpuacct/isolate", "/sys/fs/cgroup/memory/isolate"], placement.ParentDirectories);
+        Assert.True(placement.OwnsParent);
+        Assert.False((placement with { Parent = "batch" }).OwnsParent);
     }
 }
