@@ -20,6 +20,7 @@ public static partial class CgroupJanitor
     public static void Sweep(CgroupLayout layout, string parent, Action<string> warn, ICgroupFilesystem? fs = null)
     {
         var placement = new CgroupPlacement(layout, parent, "");
+        bool removed = false;
         try
         {
             var names = placement.ParentDirectories.SelectMany(List).Distinct().ToList();
@@ -31,7 +32,10 @@ public static partial class CgroupJanitor
                 var cgroup = ContainerCgroup.Open(layout, parent, name, fs);
                 cgroup.KillAll();
                 cgroup.Remove();
+                removed = true;
             }
+            if (removed)
+                placement.RemoveEmptyParents(fs); // also in hierarchies this run will not use
         }
         catch (Exception e) when (e is IsolateException or IOException or UnauthorizedAccessException)
         {

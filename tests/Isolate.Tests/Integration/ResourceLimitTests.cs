@@ -137,7 +137,7 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     {
         // as if an Isolate died a minute ago, before its reaper could act: nobody holds its lock
         string stale = "0123456789ab.999999";
-        foreach (string controller in new[] { "memory", "pids", "freezer" })
+        foreach (string controller in new[] { "memory", "pids", "freezer", "cpuacct" })
         {
             string dir = Path.Combine(IsV1 ? Hierarchy(controller) : "/sys/fs/cgroup", "isolate", stale);
             Directory.CreateDirectory(dir);
@@ -149,6 +149,7 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
         Assert.Equal(0, result.ExitCode);
         Assert.Empty(ContainerGroups());
         Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")));
+        Assert.False(Directory.Exists(Path.Combine(Hierarchy("cpuacct"), "isolate")), "a hierarchy this run did not use kept the parent");
     }
 
     [ContainerFact]
