@@ -55,6 +55,7 @@ add "unshare + chroot" "unshare -fp --mount-proc -m -u -i -n chroot $root /bin/t
 add "bwrap" "bwrap --unshare-all --die-with-parent --bind $root / --proc /proc --dev /dev /bin/true"
 add "isolate run" "$isolate run --rootfs $root -- /bin/true"
 add "isolate run, no cgroup" "$isolate run --rootfs $root --cgroups disabled -- /bin/true"
+add "isolate run --no-overlay" "$isolate run --rootfs $root --no-overlay -- /bin/true"
 add "crun run" "crun --root $work/crun-state run --bundle $bundle bench-crun"
 add "crun run, no cgroup" "crun --root $work/crun-state --cgroup-manager=disabled run --bundle $bundle bench-crun"
 add "runc run" "runc --root $work/runc-state run --bundle $bundle bench-runc"
@@ -71,7 +72,7 @@ echo "Start-to-exit latency of /bin/true in a busybox root; $RUNS runs each afte
 echo
 printf '| %-28s | %9s | %9s | %9s | %10s | %18s |\n' runtime "median ms" "mean ms" "min ms" "vs crun" "${SEQUENTIAL} sequential, s"
 printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..19})"
-isolate_i=3 isolate_nocg_i=4 crun_i=5 crun_nocg_i=6
+isolate_i=3 isolate_nocg_i=4 isolate_direct_i=5 crun_i=6 crun_nocg_i=7
 crun_median=$(median $crun_i)
 for i in "${!names[@]}"; do
   median=$(median "$i")
@@ -84,8 +85,9 @@ for i in "${!names[@]}"; do
 done
 echo
 ms() { echo "($1) * 1000" | bc -l; }
-printf 'isolate/crun median ratio: %.2f; without cgroups on either side: %.2f\n' \
-  "$(echo "$(median $isolate_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_nocg_i) / $(median $crun_nocg_i)" | bc -l)"
+printf 'isolate/crun median ratio: %.2f; writing into the rootfs as crun does (--no-overlay): %.2f; without cgroups on either side: %.2f\n' \
+  "$(echo "$(median $isolate_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_direct_i) / $crun_median" | bc -l)" \
+  "$(echo "$(median $isolate_nocg_i) / $(median $crun_nocg_i)" | bc -l)"
 printf 'cgroup setup + teardown (median with minus median without): isolate %.1f ms, crun %.1f ms\n' \
   "$(ms "$(median $isolate_i) - $(median $isolate_nocg_i)")" "$(ms "$crun_median - $(median $crun_nocg_i)")"
 
