@@ -86,9 +86,16 @@ public static class IsolateBinary
     }
 
     /// <summary>Starts isolate and waits until the container printed <paramref name="readyLine"/>.</summary>
+    /// <remarks>Through `env --default-signal`, which execs isolate in the same process: a test
+    /// run started as a background job of a script inherits SIGINT and SIGQUIT ignored, and
+    /// isolate rightly keeps what its caller ignored - the signal tests need the defaults.</remarks>
     public static RunningIsolate Start(IEnumerable<string> args, string readyLine = "ready")
     {
-        var process = Process.Start(StartInfo(args))!;
+        var info = StartInfo(args);
+        info.ArgumentList.Insert(0, info.FileName);
+        info.ArgumentList.Insert(0, "--default-signal=HUP,INT,QUIT,USR1,USR2,TERM");
+        info.FileName = "/usr/bin/env";
+        var process = Process.Start(info)!;
         process.StandardInput.Close();
         var running = new RunningIsolate(process);
         running.WaitForLine(readyLine, TimeSpan.FromSeconds(30));
