@@ -133,21 +133,28 @@ static int enter_workdir(const char *workdir, int32_t *detail)
     return 0;
 }
 
-/* Only stdio (and what the caller passes on purpose) may reach the container: a
- * leaked runtime fd plus a workdir of /proc/self/fd/N is a way out of the root
- * (CVE-2024-21626). They are closed for real, not marked close-on-exec, before
- * any path is resolved; only the sync socket stays, until execve closes it. */
-static int close_inherited_fds(int keep)
+/* Only stdio, and the fds the caller passes on purpose (--preserve-fds N: 3 .. 3+N-1),
+ * may reach the container: a leaked runtime fd plus a workdir of /proc/self/fd/N is a
+ * way out of the root (CVE-2024-21626). They are closed for real, not marked
+ * close-on-exec, before any path is resolved; only the sync socket stays, until
+ * execve closes it. */
+static int close_inherited_fds(int keep, uint32_t preserve)
 {
-    if ((keep <= 3 || syscall(SYS_close_range, 3u, (unsigned)keep - 1u, 0u) == 0)
-        && syscall(SYS_close_range, (unsigned)keep + 1u, ~0u, 0u) == 0)
+    unsigned first = 3u + preserve; /* the first fd that goes */
+    for (unsigned fd = 3; fd < first; fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0 && (int)fd != keep)
+            fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    if (((unsigned)keep <= first || syscall(SYS_close_range, first, (unsigned)keep - 1u, 0u) == 0)
+        && syscall(SYS_close_range, (unsigned)keep + 1u > first ? (unsigned)keep + 1u : first, ~0u, 0u) == 0)
         return 0;
     if (errno != ENOSYS)
         return -errno;
     struct rlimit lim; /* kernels before 5.9 */
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
         return -errno;
-    for (rlim_t fd = 3; fd < lim.rlim_cur; fd++) {
+    for (rlim_t fd = first; fd < lim.rlim_cur; fd++) {
         if ((int)fd != keep)
             close((int)fd);
     }
@@ -193,6 +200,46 @@ static int32_t exec_detail(const char *path)
     return stat(path, &st) == 0 ? ISOLATE_EXEC_FOUND : ISOLATE_EXEC_NOT_FOUND;
 }
 
+/* CVE-2019-5736: a command such as a script starting "#!/proc/self/exe" would have the
+ * kernel run Isolate's own binary inside the container (the shim's /proc/self/exe is
+ * Isolate), and the container could then keep a handle on that host file and
+ * overwrite it once Isolate exits. Before each execve, the file and the interpreters
+ * it names (as many levels as the kernel follows) are compared with our own binary by
+ * device and inode, whatever path leads there; a match is refused. Nothing else of
+ * the container exists yet to race this check, and no memory is spent on a copy. */
+static int is_own_binary(const char *path, int depth)
+{
+    struct stat self, st;
+    if (depth > 5 || stat("/proc/self/exe", &self) < 0 || stat(path, &st) < 0)
+        return 0;
+    if (st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+        return 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char head[256];
+    ssize_t n = read(fd, head, sizeof head - 1);
+    close(fd);
+    if (n < 3 || head[0] != '#' || head[1] != '!')
+        return 0;
+    head[n] = '\0';
+    char *interpreter = head + 2;
+    while (*interpreter == ' ' || *interpreter == '\t')
+        interpreter++;
+    char *end = interpreter;
+    while (*end != '\0' && *end != ' ' && *end != '\t' && *end != '\n')
+        end++;
+    *end = '\0';
+    return *interpreter != '\0' && is_own_binary(interpreter, depth + 1);
+}
+
+static void exec_checked(const char *path, char *const *argv, char *const *envp, int sync_fd)
+{
+    if (is_own_binary(path, 0))
+        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, EACCES, ISOLATE_EXEC_OWN_BINARY);
+    execve(path, argv, envp);
+}
+
 /* execvpe() may allocate; this is the same PATH walk on the stack. */
 __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_config *config, int sync_fd)
 {
@@ -200,7 +247,7 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     char *const *envp = (char *const *)config->envp;
     const char *file = argv[0];
     if (strchr(file, '/') != NULL) {
-        execve(file, argv, envp);
+        exec_checked(file, argv, envp, sync_fd);
         int err = errno;
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, err == ENOENT ? exec_detail(file) : -1);
     }
@@ -220,7 +267,7 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
             memcpy(candidate, dir, dir_len);
             candidate[dir_len] = '/';
             memcpy(candidate + dir_len + 1, file, file_len + 1);
-            execve(candidate, argv, envp);
+            exec_checked(candidate, argv, envp, sync_fd);
             int err = errno;
             if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
                 isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
@@ -262,7 +309,7 @@ int isolate_child_main(void *arg)
     wait_at_gate(fd); /* sync 1 */
 
     int bad_fd = -1;
-    if ((rc = close_inherited_fds(fd)) < 0)
+    if ((rc = close_inherited_fds(fd, config->security.preserve_fds)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     if ((rc = ensure_stdio(&bad_fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
@@ -285,5 +332,6 @@ int isolate_child_main(void *arg)
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);
 
+    isolate_apply_security(&config->security, fd);
     exec_command(config, fd); /* sync 2: success closes fd */
 }

@@ -26,6 +26,9 @@ int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, in
  * parent and _exit(). Never returns. */
 __attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail);
 
+/* security.c: bounding set, user, capabilities, no_new_privs, seccomp; fails the child on error. */
+void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd);
+
 /* Tells the parent something worth a --debug line, and goes on. */
 void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail);
 

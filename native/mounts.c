@@ -11,7 +11,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h> /* the ST_ flag values statfs reports too */
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,12 +107,14 @@ static int make_readonly(const char *path, int recursive, int tree_required)
     if (errno != ENOSYS || (recursive && tree_required))
         return -errno;
     /* a bind remount must repeat the flags the mount is locked with */
-    struct statvfs fs;
-    if (statvfs(path, &fs) < 0)
+    /* statfs, not statvfs: glibc's statvfs may read /proc/mounts with stdio (malloc,
+     * locks), which this cloned child must never touch */
+    struct statfs fs;
+    if (statfs(path, &fs) < 0)
         return -errno;
     unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
-    flags |= (fs.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (fs.f_flag & ST_NODEV ? MS_NODEV : 0)
-        | (fs.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
+    flags |= (fs.f_flags & ST_NOSUID ? MS_NOSUID : 0) | (fs.f_flags & ST_NODEV ? MS_NODEV : 0)
+        | (fs.f_flags & ST_NOEXEC ? MS_NOEXEC : 0);
     return check(mount(NULL, path, NULL, flags, NULL));
 }
 

@@ -306,3 +306,29 @@ int isolate_create_in_root(const struct isolate_root *root, const char *path, in
             return 0;
     }
 }
+
+/* For the parent: reads a file of the container's, resolved in the root the way the
+ * container would resolve it (so /etc/passwd -> /host/etc/shadow stays inside), and
+ * only a regular file (a FIFO or a device in a crafted image is not opened). */
+int isolate_shim_open_in_root(const char *root_path, const char *path)
+{
+    int root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return -errno;
+    struct isolate_root root = { .fd = root_fd, .path = root_path };
+    int fd = isolate_open_in_root(&root, path, 0);
+    close(root_fd);
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    char link[ISOLATE_FD_PATH_MAX];
+    isolate_fd_path(link, fd);
+    int readable = open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int err = errno;
+    close(fd);
+    return readable < 0 ? -err : readable;
+}

@@ -42,7 +42,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 2u
+#define ISOLATE_SHIM_ABI_VERSION 3u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -108,6 +108,22 @@ enum isolate_step {
     ISOLATE_STEP_EXEC = 8,     /* detail: isolate_exec_detail */
     ISOLATE_STEP_STDIO = 9,    /* detail: the fd (0, 1, 2) that is a directory or an O_PATH fd */
     ISOLATE_STEP_CGROUPNS = 10,
+    ISOLATE_STEP_CAPS = 11,    /* detail: isolate_caps_detail */
+    ISOLATE_STEP_USER = 12,    /* detail: isolate_user_detail */
+    ISOLATE_STEP_NO_NEW_PRIVS = 13,
+    ISOLATE_STEP_SECCOMP = 14,
+};
+
+enum isolate_caps_detail {
+    ISOLATE_CAPS_BOUNDING = 0,
+    ISOLATE_CAPS_SET = 1,
+    ISOLATE_CAPS_AMBIENT = 2,
+};
+
+enum isolate_user_detail {
+    ISOLATE_USER_GROUPS = 0,
+    ISOLATE_USER_GID = 1,
+    ISOLATE_USER_UID = 2,
 };
 
 enum isolate_workdir_detail {
@@ -119,6 +135,7 @@ enum isolate_workdir_detail {
 enum isolate_exec_detail {
     ISOLATE_EXEC_NOT_FOUND = 0, /* no file by that name (in PATH) */
     ISOLATE_EXEC_FOUND = 1,     /* the file exists: ENOENT means its interpreter or loader is missing */
+    ISOLATE_EXEC_OWN_BINARY = 2,/* the command, or an interpreter it names, is Isolate's own binary */
 };
 
 enum isolate_spawn_flags {
@@ -126,6 +143,37 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_NEW_CGROUPNS = 1u << 1, /* unshare a cgroup namespace after the gate, once
                                              the parent has placed the child in its cgroup:
                                              the container then sees its group as "/" */
+};
+
+/* One BPF instruction, as struct sock_filter. */
+struct isolate_bpf_insn {
+    uint16_t code;
+    uint8_t jt;
+    uint8_t jf;
+    uint32_t k;
+};
+
+enum isolate_security_flags {
+    ISOLATE_SECURITY_NO_NEW_PRIVS = 1u << 0, /* prctl(PR_SET_NO_NEW_PRIVS) before exec */
+};
+
+/* Who the command runs as and what it may do, applied last, after pivot_root:
+ * bounding set, user and groups, capability sets, no_new_privs, seccomp. */
+struct isolate_process_security {
+    uint64_t cap_bounding;  /* bit N: capability N */
+    uint64_t cap_effective;
+    uint64_t cap_permitted;
+    uint64_t cap_inheritable;
+    uint32_t last_cap;      /* /proc/sys/kernel/cap_last_cap */
+    uint32_t flags;         /* isolate_security_flags */
+    uint32_t uid;
+    uint32_t gid;
+    const uint32_t *groups; /* supplementary groups */
+    uint32_t group_count;
+    uint32_t seccomp_len;   /* 0: no filter */
+    const struct isolate_bpf_insn *seccomp;
+    uint32_t preserve_fds;  /* fds 3 .. 3+N-1 reach the container (--preserve-fds) */
+    uint32_t reserved;
 };
 
 struct isolate_spawn_config {
@@ -140,6 +188,7 @@ struct isolate_spawn_config {
     const char *const *argv; /* NULL-terminated; argv[0] is looked up in search_path if it has no '/' */
     const char *const *envp; /* NULL-terminated */
     const char *search_path; /* the container's PATH, for argv[0] lookup */
+    struct isolate_process_security security;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */
@@ -182,6 +231,10 @@ struct isolate_msg {
 #define ISOLATE_EXIT_SETUP_FAILED 125
 #define ISOLATE_EXIT_CANNOT_EXEC 126
 #define ISOLATE_EXIT_NOT_FOUND 127
+
+/* For the parent: an O_RDONLY fd on a regular file of the container's, resolved in
+ * root_path as the container would (native/resolve.c), or -errno. */
+int isolate_shim_open_in_root(const char *root_path, const char *path);
 
 /* What this kernel offers, probed once by the parent (bits of isolate_feature). */
 enum isolate_feature {

@@ -2,6 +2,8 @@ using CommandLine;
 using Isolate.Plan;
 using Isolate.Rootfs;
 using Isolate.Runtime;
+using Isolate.Interop;
+using Isolate.Security;
 using Isolate.Spec;
 
 namespace Isolate.Cli.Commands;
@@ -15,9 +17,10 @@ public sealed class RunOptions
         [
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
+            "user", "group-add", "cap-add", "cap-drop", "security-opt", "preserve-fds",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume" });
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -89,6 +92,24 @@ public sealed class RunOptions
     [Option("stats", MetaValue = "FORMAT", HelpText = "On exit, print peak memory, CPU time and peak PIDs on stderr: --stats (a line) or --stats=json.")]
     public string? Stats { get; set; }
 
+    [Option('u', "user", MetaValue = "USER[:GROUP]", HelpText = "Run as this user: UID[:GID] or NAME[:GROUP] from the container's own /etc/passwd and /etc/group.")]
+    public string? User { get; set; }
+
+    [Option("group-add", MetaValue = "GROUP", HelpText = "Another supplementary group (name or GID). Repeatable.")]
+    public IEnumerable<string> GroupAdd { get; set; } = [];
+
+    [Option("cap-add", MetaValue = "CAP", HelpText = "Add a capability (NET_ADMIN or CAP_NET_ADMIN; ALL for every one). Repeatable.")]
+    public IEnumerable<string> CapAdd { get; set; } = [];
+
+    [Option("cap-drop", MetaValue = "CAP", HelpText = "Drop a capability from docker's default set (ALL for every one). Repeatable.")]
+    public IEnumerable<string> CapDrop { get; set; } = [];
+
+    [Option("security-opt", MetaValue = "OPT", HelpText = "no-new-privileges=false, seccomp=unconfined or seccomp=PROFILE.json (docker's format). Repeatable.")]
+    public IEnumerable<string> SecurityOpt { get; set; } = [];
+
+    [Option("preserve-fds", MetaValue = "N", HelpText = "Pass the caller's fds 3 .. 3+N-1 on to the container (as runc's --preserve-fds).")]
+    public string? PreserveFds { get; set; }
+
     [Option("debug", HelpText = "Print the namespaces, the mount plan and what the setup noticed on stderr.")]
     public bool Debug { get; set; }
 
@@ -147,6 +168,7 @@ internal static class RunCommand
         ContainerNames.ValidateHostname(hostname);
 
         string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
+        var security = ToSecurity(options, rootfs ?? "/");
         var writes = RootfsWritesFor(options, rootfs);
         string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
@@ -171,7 +193,7 @@ internal static class RunCommand
             Hostname = hostname,
             Workdir = workdir,
             Args = args,
-            Env = EnvironmentBuilder.Build(hostname, options.Env ?? [], hostVariable, terminal),
+            Env = EnvironmentBuilder.Build(hostname, options.Env ?? [], hostVariable, terminal, security.User.Home),
             Network = network,
             Volumes = volumes,
             Tmpfs = tmpfs,
@@ -182,9 +204,77 @@ internal static class RunCommand
             Resources = resources,
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
+            Security = security,
             Id = id,
         };
     }
+
+    private static ProcessSecurity ToSecurity(RunOptions options, string root)
+    {
+        bool noNewPrivileges = !options.Privileged;
+        string? seccomp = options.Privileged ? "unconfined" : null;
+        foreach (string opt in options.SecurityOpt ?? [])
+        {
+            string[] kv = opt.Split(['=', ':'], 2);
+            switch (kv[0])
+            {
+                case "no-new-privileges":
+                    noNewPrivileges = kv.Length == 1 || kv[1] switch
+                    {
+                        "true" => true,
+                        "false" => false,
+                        _ => throw new IsolateException($"invalid --security-opt '{opt}': use no-new-privileges=true or =false"),
+                    };
+                    break;
+                case "seccomp" when kv.Length == 2 && kv[1].Length > 0:
+                    seccomp = kv[1];
+                    break;
+                default:
+                    throw new IsolateException($"invalid --security-opt '{opt}': use no-new-privileges=true|false, seccomp=unconfined or seccomp=PROFILE.json");
+            }
+        }
+
+        int lastCap = Capabilities.LastCap();
+        ulong caps = Capabilities.Resolve(options.CapAdd ?? [], options.CapDrop ?? [], options.Privileged, lastCap, Capabilities.Held());
+        var user = options.User is null && !(options.GroupAdd ?? []).Any()
+            ? ProcessUser.Root with { Home = RootHome(root) }
+            : UserResolver.Resolve(options.User, options.GroupAdd ?? [], ContainerFiles.ReadText(root, "/etc/passwd"), ContainerFiles.ReadText(root, "/etc/group"));
+        uint preserveFds = 0;
+        if (options.PreserveFds != null && !uint.TryParse(options.PreserveFds, System.Globalization.NumberStyles.None, null, out preserveFds))
+            throw new IsolateException($"invalid --preserve-fds '{options.PreserveFds}': give a number of file descriptors after stderr (1 passes fd 3)");
+        var profile = seccomp switch
+        {
+            null => DefaultSeccompProfile.Build(caps, Environment.OSVersion.Version),
+            "unconfined" => null,
+            string path => DockerSeccompProfile.Parse(ReadProfile(path), caps, path),
+        };
+        return new ProcessSecurity
+        {
+            Capabilities = caps,
+            NoNewPrivileges = noNewPrivileges,
+            Seccomp = profile is null ? [] : SeccompCompiler.Compile(profile),
+            User = user,
+            PreserveFds = preserveFds,
+            LastCap = lastCap,
+        };
+    }
+
+    private static string ReadProfile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"seccomp profile {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>root's home from the container's /etc/passwd (/root when it has no entry).</summary>
+    private static string RootHome(string root) =>
+        (ContainerFiles.ReadText(root, "/etc/passwd") ?? "").Split('\n').Select(l => l.Split(':'))
+            .FirstOrDefault(f => f.Length >= 6 && f[2] == "0" && f[5].Length > 0)?[5] ?? "/root";
 
     private static ResourceLimits ToLimits(RunOptions options)
     {

@@ -16,6 +16,10 @@ internal enum ShimStep : uint
     Exec = 8,
     Stdio = 9,
     CgroupNamespace = 10,
+    Capabilities = 11,
+    User = 12,
+    NoNewPrivileges = 13,
+    Seccomp = 14,
 }
 
 internal enum ShimMessageType : uint
@@ -41,6 +45,7 @@ internal enum ShimExecDetail
 {
     NotFound = 0,
     Found = 1,
+    OwnBinary = 2,
 }
 
 internal enum ShimSpawnCall : uint
@@ -89,6 +94,26 @@ internal unsafe struct ShimSpawnConfig
     public byte** Argv;
     public byte** Envp;
     public byte* SearchPath;
+    public ShimProcessSecurity Security;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ShimProcessSecurity
+{
+    public ulong CapBounding;
+    public ulong CapEffective;
+    public ulong CapPermitted;
+    public ulong CapInheritable;
+    public uint LastCap;
+    public uint Flags;
+    public uint Uid;
+    public uint Gid;
+    public uint* Groups;
+    public uint GroupCount;
+    public uint SeccompLength;
+    public ulong* Seccomp; // struct isolate_bpf_insn: 8 bytes each
+    public uint PreserveFds;
+    public uint Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -111,7 +136,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 2;
+    public const uint AbiVersion = 3;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
@@ -119,6 +144,9 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper")]
     internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, int* writeFd);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int OpenInRoot(string root, string path);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_features")]
     internal static partial uint Features();

@@ -15,6 +15,8 @@ public sealed record SpawnPlan
     public string? SearchPath { get; init; }
     public bool LoopbackUp { get; init; }
 
+    public Security.ProcessSecurity Security { get; init; } = new();
+
     /// <summary>A cgroup namespace, unshared by the child once it is in its cgroup.</summary>
     public bool NewCgroupNamespace { get; init; }
 
@@ -36,6 +38,7 @@ public sealed record SpawnPlan
             SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
             LoopbackUp = spec.Network == NetworkMode.None,
             NewCgroupNamespace = inCgroup,
+            Security = spec.Security,
         };
     }
 }

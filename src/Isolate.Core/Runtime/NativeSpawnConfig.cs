@@ -26,6 +26,27 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         config->Envp = Utf8Array(plan.Env);
         config->SearchPath = Utf8(plan.SearchPath);
 
+        var security = plan.Security;
+        config->Security.CapBounding = security.Capabilities;
+        config->Security.CapPermitted = security.Capabilities;
+        config->Security.CapEffective = security.Capabilities;
+        config->Security.CapInheritable = 0;
+        config->Security.LastCap = (uint)security.LastCap;
+        config->Security.Flags = security.NoNewPrivileges ? 1u : 0u;
+        config->Security.Uid = security.User.Uid;
+        config->Security.Gid = security.User.Gid;
+        var groups = Alloc<uint>(security.User.Groups.Count);
+        for (int i = 0; i < security.User.Groups.Count; i++)
+            groups[i] = security.User.Groups[i];
+        config->Security.Groups = groups;
+        config->Security.GroupCount = (uint)security.User.Groups.Count;
+        var filter = Alloc<ulong>(security.Seccomp.Count);
+        for (int i = 0; i < security.Seccomp.Count; i++)
+            filter[i] = security.Seccomp[i].Packed;
+        config->Security.Seccomp = filter;
+        config->Security.SeccompLength = (uint)security.Seccomp.Count;
+        config->Security.PreserveFds = security.PreserveFds;
+
         var ops = Alloc<ShimMountOp>(plan.Mounts.Count);
         for (int i = 0; i < plan.Mounts.Count; i++)
         {

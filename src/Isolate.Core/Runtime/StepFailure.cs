@@ -35,6 +35,25 @@ internal static class StepFailure
                 return IsolateException.FromErrno("setsid", null, errno);
             case ShimStep.CloseFds:
                 return IsolateException.FromErrno("close inherited file descriptors", null, errno);
+            case ShimStep.Capabilities:
+                return IsolateException.FromErrno(message.Detail switch
+                {
+                    0 => "drop capabilities from the bounding set",
+                    2 => "clear the ambient capabilities",
+                    _ => "set the capabilities",
+                }, null, errno);
+            case ShimStep.User:
+                var user = plan.Security.User;
+                return IsolateException.FromErrno(message.Detail switch
+                {
+                    0 => $"set the supplementary groups ({string.Join(",", user.Groups)})",
+                    1 => $"set the group id {user.Gid}",
+                    _ => $"set the user id {user.Uid}",
+                }, null, errno);
+            case ShimStep.NoNewPrivileges:
+                return IsolateException.FromErrno("set no_new_privs", null, errno);
+            case ShimStep.Seccomp:
+                return IsolateException.FromErrno($"install the seccomp filter ({plan.Security.Seccomp.Count} instructions)", null, errno);
             case ShimStep.CgroupNamespace:
                 return IsolateException.FromErrno("create the cgroup namespace", null, errno);
             case ShimStep.Stdio:
@@ -48,6 +67,10 @@ internal static class StepFailure
 
     private static IsolateException DescribeExec(string command, int errno, ShimExecDetail detail, string? searchPath)
     {
+        if (detail == ShimExecDetail.OwnBinary)
+            return new IsolateException(
+                $"exec {command}: it is, or its interpreter is, Isolate's own binary; refused, since the container could then overwrite it on the host (CVE-2019-5736)",
+                ExitCodes.CannotExecute);
         if (errno != ENOENT)
             return IsolateException.FromErrno("exec", command, errno, ExitCodes.CannotExecute);
         if (detail == ShimExecDetail.Found)

@@ -54,6 +54,8 @@ public sealed record ContainerSpec
     /// <summary>--cgroup-parent: where the container's cgroup goes, relative to each hierarchy's root.</summary>
     public string CgroupParent { get; init; } = "isolate";
 
+    public Security.ProcessSecurity Security { get; init; } = new();
+
     /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
     public string Id { get; init; } = "";
 }

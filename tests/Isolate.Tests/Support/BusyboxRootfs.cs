@@ -17,14 +17,24 @@ public sealed class BusyboxRootfs : IDisposable
             throw new InvalidOperationException($"{busybox} is dynamically linked and cannot run in a bare rootfs: install 'busybox-static'");
 
         Path = Directory.CreateTempSubdirectory("isolate-test-rootfs-").FullName;
+        File.SetUnixFileMode(Path, (UnixFileMode)0x1ED); // 0755, as a root filesystem's / is (temp dirs are 0700)
         foreach (string dir in new[] { "bin", "proc", "sys", "dev", "tmp", "etc", "root" })
             Directory.CreateDirectory(System.IO.Path.Combine(Path, dir));
         File.Copy(busybox, System.IO.Path.Combine(Path, "bin", "busybox"));
         foreach (string applet in Applets(busybox))
             File.CreateSymbolicLink(System.IO.Path.Combine(Path, "bin", applet), "busybox");
-        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "group"), "root:x:0:\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:An app:/home/app:/bin/sh\n");
+        File.WriteAllText(System.IO.Path.Combine(Path, "etc", "group"), "root:x:0:\napp:x:1000:\nstaff:x:50:app\nextra:x:60:\n");
         File.WriteAllText(System.IO.Path.Combine(Path, "etc", "not-executable"), "just text\n");
+
+        // the escape probe (native/test/probe.c), and a setuid-root copy for no_new_privs
+        string probe = System.IO.Path.Combine(IsolateBinary.RepoRoot, "build", "native", "probe");
+        if (!File.Exists(probe))
+            throw new InvalidOperationException($"{probe} is missing: it is built with the shim (cmake)");
+        File.Copy(probe, System.IO.Path.Combine(Path, "bin", "probe"));
+        File.Copy(probe, System.IO.Path.Combine(Path, "bin", "probe-suid"));
+        File.SetUnixFileMode(System.IO.Path.Combine(Path, "bin", "probe-suid"), (UnixFileMode)0xDED); // 04755
     }
 
     private static IEnumerable<string> Applets(string busybox)
@@ -54,12 +64,13 @@ public sealed class RootfsVariant : IDisposable
     public RootfsVariant(string template)
     {
         Path = Directory.CreateTempSubdirectory("isolate-test-variant-").FullName;
+        File.SetUnixFileMode(Path, (UnixFileMode)0x1ED);
         foreach (string dir in new[] { "bin", "etc", "root", "tmp" })
             Directory.CreateDirectory(System.IO.Path.Combine(Path, dir));
         string busybox = System.IO.Path.Combine(Path, "bin", "busybox");
         if (link(System.IO.Path.Combine(template, "bin", "busybox"), busybox) != 0)
             File.Copy(System.IO.Path.Combine(template, "bin", "busybox"), busybox);
-        foreach (string applet in new[] { "sh", "ls", "cat", "echo", "touch", "mkdir", "readlink", "stat", "true", "mount", "grep", "test", "[" })
+        foreach (string applet in new[] { "sh", "ls", "cat", "echo", "touch", "mkdir", "readlink", "stat", "true", "mount", "grep", "test", "[", "id" })
             File.CreateSymbolicLink(System.IO.Path.Combine(Path, "bin", applet), "busybox");
         File.Copy(System.IO.Path.Combine(template, "etc", "passwd"), System.IO.Path.Combine(Path, "etc", "passwd"));
     }

@@ -1,0 +1,87 @@
+/* security.c - the last steps before execve: capability bounding set, user and
+ * groups, capability sets, no_new_privs, seccomp. Order matters (see
+ * isolate_apply_security); only system calls, as everywhere in the child. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+static int drop_bounding(const struct isolate_process_security *sec)
+{
+    for (uint32_t cap = 0; cap <= sec->last_cap && cap < 64; cap++) {
+        if (!(sec->cap_bounding & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    }
+    return 0;
+}
+
+/* capset with the v3 ABI: two 32-bit words per set. */
+static int set_capabilities(const struct isolate_process_security *sec)
+{
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)(sec->cap_effective >> (32 * i));
+        data[i].permitted = (uint32_t)(sec->cap_permitted >> (32 * i));
+        data[i].inheritable = (uint32_t)(sec->cap_inheritable >> (32 * i));
+    }
+    return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
+}
+
+static int install_seccomp(const struct isolate_process_security *sec)
+{
+    struct sock_fprog prog = { .len = (unsigned short)sec->seccomp_len, .filter = (struct sock_filter *)sec->seccomp };
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
+}
+
+void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd)
+{
+    int rc;
+    /* Installing a filter needs no_new_privs or CAP_SYS_ADMIN: without no_new_privs,
+     * it goes in first, while the child still holds every capability (the filter
+     * must then allow what follows, which the default one does). */
+    int nnp = (sec->flags & ISOLATE_SECURITY_NO_NEW_PRIVS) != 0;
+    if (sec->seccomp_len > 0 && !nnp && (rc = install_seccomp(sec)) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_SECCOMP, -rc, -1);
+
+    /* The bounding set goes while we are still root with CAP_SETPCAP. */
+    if ((rc = drop_bounding(sec)) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_BOUNDING);
+
+    /* Raw system calls, not glibc's wrappers: those are "setxid" calls that take a
+     * lock and signal every thread glibc believes exists - threads of the .NET
+     * process this child was cloned from. A lock held at clone time never comes
+     * free here, and the child hangs in a futex (seen under load). */
+    if (syscall(SYS_setgroups, (long)sec->group_count, (const gid_t *)sec->groups) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_GROUPS);
+    if (syscall(SYS_setresgid, sec->gid, sec->gid, sec->gid) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_GID);
+    /* From root to another user the kernel clears permitted and effective (no
+     * KEEPCAPS): a non-root command starts with no capabilities, as under docker. */
+    if (syscall(SYS_setresuid, sec->uid, sec->uid, sec->uid) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_UID);
+
+    if (sec->uid == 0 && (rc = set_capabilities(sec)) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);
+
+    if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_NO_NEW_PRIVS, errno, -1);
+    /* Last of all, so that nothing above has to be allowed by the filter. */
+    if (sec->seccomp_len > 0 && nnp && (rc = install_seccomp(sec)) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_SECCOMP, -rc, -1);
+}

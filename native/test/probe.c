@@ -1,0 +1,131 @@
+/* probe - a test helper, not part of Isolate: makes one escape attempt from inside a
+ * container and prints how the kernel answered ("ok", "errno EPERM", "killed SIGSYS"),
+ * so the tests can check the reason an attempt failed, not just that it did.
+ *
+ *   probe ATTEMPT    (see the table in main) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int report(long rc)
+{
+    if (rc >= 0)
+        printf("ok\n");
+    else
+        printf("errno %s\n", strerrorname_np(errno));
+    return 0;
+}
+
+/* Runs fn in a child and says how the child ended: a filter's KILL shows as SIGSYS. */
+static int in_child(long (*fn)(void))
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        long rc = fn();
+        _exit(rc < 0 ? 100 + errno % 100 : 0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        printf("killed %s\n", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+    else
+        printf("exited %d\n", WEXITSTATUS(status));
+    return 0;
+}
+
+static long x32_getpid(void) { return syscall(SYS_getpid | 0x40000000); }
+
+static long i386_getpid(void)
+{
+    long rc;
+    __asm__ volatile("int $0x80" : "=a"(rc) : "a"(20) : "memory"); /* getpid on the i386 ABI */
+    return rc;
+}
+
+static int clone_child(void *arg) { (void)arg; return 0; }
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: probe ATTEMPT\n");
+        return 2;
+    }
+    const char *a = argv[1];
+    if (!strcmp(a, "keyctl"))
+        return report(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0));
+    if (!strcmp(a, "add_key"))
+        return report(syscall(SYS_add_key, "user", "probe", "x", 1, -3));
+    if (!strcmp(a, "unshare-user"))
+        return report(unshare(CLONE_NEWUSER));
+    if (!strcmp(a, "unshare-mount"))
+        return report(unshare(CLONE_NEWNS));
+    if (!strcmp(a, "clone-newuser")) {
+        static char stack[65536];
+        long pid = clone(clone_child, stack + sizeof stack, CLONE_NEWUSER | SIGCHLD, NULL);
+        if (pid > 0)
+            waitpid((pid_t)pid, NULL, 0);
+        return report(pid);
+    }
+    if (!strcmp(a, "clone3"))
+        return report(syscall(SYS_clone3, NULL, 0));
+    if (!strcmp(a, "mount"))
+        return report(mount("none", "/tmp", "tmpfs", 0, ""));
+    if (!strcmp(a, "reboot"))
+        return report(syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_CAD_OFF, NULL));
+    if (!strcmp(a, "kexec_load"))
+        return report(syscall(SYS_kexec_load, 0, 0, NULL, 0));
+    if (!strcmp(a, "init_module"))
+        return report(syscall(SYS_init_module, NULL, 0, ""));
+    if (!strcmp(a, "bpf"))
+        return report(syscall(SYS_bpf, 0, NULL, 0));
+    if (!strcmp(a, "perf_event_open"))
+        return report(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+    if (!strcmp(a, "open_by_handle_at"))
+        return report(syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, 0));
+    if (!strcmp(a, "swapon"))
+        return report(syscall(SYS_swapon, "/nonexistent", 0));
+    if (!strcmp(a, "io_uring_setup"))
+        return report(syscall(SYS_io_uring_setup, 1, NULL));
+    if (!strcmp(a, "settimeofday"))
+        return report(syscall(SYS_settimeofday, NULL, NULL));
+    if (!strcmp(a, "chroot"))
+        return report(chroot("/"));
+    if (!strcmp(a, "x32"))
+        return in_child(x32_getpid);
+    if (!strcmp(a, "i386"))
+        return in_child(i386_getpid);
+    if (!strcmp(a, "tty"))
+        return report(open("/dev/tty", O_RDWR));
+    if (!strcmp(a, "tiocsti")) {
+        char c = '#';
+        return report(ioctl(0, TIOCSTI, &c));
+    }
+    if (!strcmp(a, "euid-suid")) {
+        /* run the setuid-root copy and let it say which euid it got */
+        execl("/bin/probe-suid", "probe-suid", "euid", (char *)NULL);
+        return report(-1);
+    }
+    if (!strcmp(a, "euid")) {
+        printf("euid %d\n", (int)geteuid());
+        return 0;
+    }
+    if (!strcmp(a, "write-exe")) {
+        /* an fd on /proc/self/exe as a way to the runtime's binary */
+        int fd = open("/proc/self/exe", O_WRONLY);
+        return report(fd);
+    }
+    fprintf(stderr, "probe: unknown attempt %s\n", a);
+    return 2;
+}

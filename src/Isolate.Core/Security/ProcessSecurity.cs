@@ -1,0 +1,27 @@
+namespace Isolate.Security;
+
+/// <summary>What the command may do: capabilities, no_new_privs, the seccomp filter, its user,
+/// and the fds passed on purpose. Applied by the shim after pivot_root, just before execve.</summary>
+public sealed record ProcessSecurity
+{
+    /// <summary>The capability set: bounding, and (for root) permitted and effective.</summary>
+    public ulong Capabilities { get; init; } = Security.Capabilities.DockerDefault;
+
+    public bool NoNewPrivileges { get; init; } = true;
+
+    /// <summary>The compiled filter; empty: none (--security-opt seccomp=unconfined).</summary>
+    public IReadOnlyList<BpfInstruction> Seccomp { get; init; } = [];
+
+    public ProcessUser User { get; init; } = ProcessUser.Root;
+
+    /// <summary>--preserve-fds N: fds 3 .. 3+N-1 reach the container.</summary>
+    public uint PreserveFds { get; init; }
+
+    public int LastCap { get; init; } = 40;
+}
+
+/// <summary>One classic BPF instruction (struct sock_filter).</summary>
+public readonly record struct BpfInstruction(ushort Code, byte JumpTrue, byte JumpFalse, uint K)
+{
+    public ulong Packed => Code | ((ulong)JumpTrue << 16) | ((ulong)JumpFalse << 24) | ((ulong)K << 32);
+}
