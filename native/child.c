@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -75,16 +76,63 @@ static void reset_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* sync 1: nothing of the user's runs before the parent has placed us. */
-static void wait_at_gate(int sync_fd)
+/* sync 1: nothing of the user's runs before the parent has placed us. The GO
+ * message may carry a detached mount tree (an id-mapped rootfs) for capture slot
+ * *slot; *tree_fd is -1 otherwise. */
+static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot)
 {
     struct isolate_msg msg;
+    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof msg };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
     ssize_t n;
     do {
-        n = recv(sync_fd, &msg, sizeof msg, 0);
+        n = recvmsg(sync_fd, &header, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_GO)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* EOF: the parent is gone, and so are we */
+    *tree_fd = -1;
+    *slot = -1;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+    if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS
+        && cmsg->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(tree_fd, CMSG_DATA(cmsg), sizeof(int));
+        *slot = msg.detail;
+    }
+}
+
+/* PR_SET_PDEATHSIG is cleared by the kernel whenever our uid or gid changes, and a
+ * container whose Isolate was killed must die with it whatever user it became:
+ * armed again after every change, then the parent checked (it may have died in
+ * between): its end of the sync socket hangs up when it does. */
+void isolate_child_rearm(int sync_fd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_DUMPABLE, 0); /* a credential change resets it to the system default */
+    struct pollfd pfd = { .fd = sync_fd, .events = 0 };
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+        _exit(ISOLATE_EXIT_SETUP_FAILED);
+}
+
+/* In a new user namespace the child starts as the overflow user (its host uid is
+ * not mapped, unless rootless); once the parent has written the maps it becomes
+ * the namespace's root, so what it creates while setting up is root's inside.
+ * Raw system calls (see security.c). */
+static int become_userns_root(const struct isolate_spawn_config *config, int32_t *detail)
+{
+    *detail = ISOLATE_USER_GID;
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0)
+        return -errno;
+    *detail = ISOLATE_USER_GROUPS;
+    if (!(config->security.flags & ISOLATE_SECURITY_KEEP_GROUPS) && syscall(SYS_setgroups, 0L, NULL) < 0)
+        return -errno;
+    *detail = ISOLATE_USER_UID;
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0)
+        return -errno;
+    return 0;
 }
 
 static int bring_up_loopback(void)
@@ -138,24 +186,41 @@ static int enter_workdir(const char *workdir, int32_t *detail)
  * way out of the root (CVE-2024-21626). They are closed for real, not marked
  * close-on-exec, before any path is resolved; only the sync socket stays, until
  * execve closes it. */
-static int close_inherited_fds(int keep, uint32_t preserve)
+static int close_range_except(unsigned first, int keep_a, int keep_b)
+{
+    /* the kept fds, in order, each above first or ignored */
+    unsigned keep[2] = { (unsigned)keep_a, (unsigned)keep_b };
+    if (keep_b < keep_a) {
+        keep[0] = (unsigned)keep_b;
+        keep[1] = (unsigned)keep_a;
+    }
+    unsigned from = first;
+    for (int i = 0; i < 2; i++) {
+        if ((int)keep[i] < 0 || keep[i] < from)
+            continue;
+        if (keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1u, 0u) < 0)
+            return -errno;
+        from = keep[i] + 1u;
+    }
+    return syscall(SYS_close_range, from, ~0u, 0u) < 0 ? -errno : 0;
+}
+
+static int close_inherited_fds(int keep, int keep_too, uint32_t preserve)
 {
     unsigned first = 3u + preserve; /* the first fd that goes */
     for (unsigned fd = 3; fd < first; fd++) {
         int flags = fcntl((int)fd, F_GETFD);
-        if (flags >= 0 && (int)fd != keep)
+        if (flags >= 0 && (int)fd != keep && (int)fd != keep_too)
             fcntl((int)fd, F_SETFD, flags & ~FD_CLOEXEC);
     }
-    if (((unsigned)keep <= first || syscall(SYS_close_range, first, (unsigned)keep - 1u, 0u) == 0)
-        && syscall(SYS_close_range, (unsigned)keep + 1u > first ? (unsigned)keep + 1u : first, ~0u, 0u) == 0)
-        return 0;
-    if (errno != ENOSYS)
-        return -errno;
+    int rc = close_range_except(first, keep, keep_too);
+    if (rc != -ENOSYS)
+        return rc;
     struct rlimit lim; /* kernels before 5.9 */
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
         return -errno;
     for (rlim_t fd = first; fd < lim.rlim_cur; fd++) {
-        if ((int)fd != keep)
+        if ((int)fd != keep && (int)fd != keep_too)
             close((int)fd);
     }
     return 0;
@@ -303,16 +368,27 @@ int isolate_child_main(void *arg)
     /* If Isolate dies, so does the container: nothing is left running in
      * orphaned namespaces. Set from the spawning (main) thread's child. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* Nothing inside may ptrace or read the setup steps; execve resets it. */
-    prctl(PR_SET_DUMPABLE, 0);
+    /* Nothing inside may ptrace or read the setup steps; execve resets it. With a
+     * user namespace not yet: a non-dumpable process's /proc files belong to root,
+     * and a non-root parent could not write its id maps. Nothing of the container's
+     * runs before the gate, and isolate_child_rearm() makes it non-dumpable after. */
+    if (!(config->flags & ISOLATE_SPAWN_USERNS))
+        prctl(PR_SET_DUMPABLE, 0);
 
-    wait_at_gate(fd); /* sync 1 */
+    int tree_fd;
+    int32_t tree_slot, detail = -1;
+    wait_at_gate(fd, &tree_fd, &tree_slot); /* sync 1 */
 
     int bad_fd = -1;
-    if ((rc = close_inherited_fds(fd, config->security.preserve_fds)) < 0)
+    if ((rc = close_inherited_fds(fd, tree_fd, config->security.preserve_fds)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     if ((rc = ensure_stdio(&bad_fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
+    if (config->flags & ISOLATE_SPAWN_USERNS) {
+        if ((rc = become_userns_root(config, &detail)) < 0)
+            isolate_child_fail(fd, ISOLATE_STEP_USERNS, -rc, detail);
+        isolate_child_rearm(fd);
+    }
     if ((config->flags & ISOLATE_SPAWN_NEW_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_CGROUPNS, errno, -1);
     /* docker's umask: created mount points and the command's files do not take
@@ -326,8 +402,7 @@ int isolate_child_main(void *arg)
     if ((config->flags & ISOLATE_SPAWN_LOOPBACK_UP) && (rc = bring_up_loopback()) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_LOOPBACK, -rc, -1);
 
-    int32_t detail = -1;
-    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, &detail)) < 0)
+    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);

@@ -8,18 +8,13 @@
 #include <unistd.h>
 
 #include "isolate_shim.h"
+#include "mountapi.h"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
 #endif
 
 static int exists(long rc)

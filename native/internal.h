@@ -19,8 +19,15 @@ int isolate_child_main(void *arg);
  * Returns the pid or -errno. */
 pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
 
-/* Runs the mount plan; on failure returns -errno and sets *failed_index. */
-int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int32_t *failed_index);
+/* Runs the mount plan; on failure returns -errno and sets *failed_index. tree_fd (or
+ * -1) is a detached tree the parent sent, put into capture slot tree_slot; the plan
+ * closes it. */
+int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int tree_fd,
+                          int32_t tree_slot, int32_t *failed_index);
+
+/* After a credential change: PDEATHSIG and non-dumpable again; exits if the parent
+ * is gone already. */
+void isolate_child_rearm(int sync_fd);
 
 /* The one error convention of the child: report {step, errno, index} to the
  * parent and _exit(). Never returns. */

@@ -18,30 +18,9 @@
 
 #include "fsutil.h"
 #include "internal.h"
+#include "mountapi.h"
 #include "resolve.h"
 
-/* Our own copy of the mount_setattr(2) ABI: glibc 2.36's <sys/mount.h> and
- * <linux/mount.h> cannot both be included. */
-struct isolate_mount_attr {
-    uint64_t attr_set;
-    uint64_t attr_clr;
-    uint64_t propagation;
-    uint64_t userns_fd;
-};
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#define ISOLATE_AT_RECURSIVE 0x8000
-#define ISOLATE_MOUNT_ATTR_RDONLY 0x1ull
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#define ISOLATE_OPEN_TREE_CLONE 1
-#define ISOLATE_MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#define ISOLATE_MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 
 struct plan_state {
     struct isolate_root root; /* fd -1 until OPEN_ROOT */
@@ -139,9 +118,13 @@ static int readonly_tree(int *tree, const char *source, int *pending)
 }
 
 /* Attaches a detached tree at the target fd: nothing is looked up by path. */
-static int attach_tree(int tree, int pending, int target_fd)
+/* Attaches a detached tree on target_fd, or (-1) on the host path target. */
+static int attach_tree(int tree, int pending, int target_fd, const char *target)
 {
-    if (syscall(SYS_move_mount, tree, "", target_fd, "", ISOLATE_MOVE_MOUNT_F_EMPTY_PATH | ISOLATE_MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    long rc = target_fd >= 0
+        ? syscall(SYS_move_mount, tree, "", target_fd, "", ISOLATE_MOVE_MOUNT_F_EMPTY_PATH | ISOLATE_MOVE_MOUNT_T_EMPTY_PATH)
+        : syscall(SYS_move_mount, tree, "", AT_FDCWD, target, ISOLATE_MOVE_MOUNT_F_EMPTY_PATH);
+    if (rc < 0)
         return -errno;
     if (!pending)
         return 0;
@@ -196,7 +179,7 @@ static int bind_readonly(const char *source, int target_fd, const char *target)
     int pending;
     int rc = readonly_tree(&tree, source, &pending);
     if (rc == 0)
-        rc = attach_tree(tree, pending, target_fd);
+        rc = attach_tree(tree, pending, target_fd, target);
     if (tree >= 0)
         close(tree);
     return rc;
@@ -226,7 +209,7 @@ static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, con
 {
     int slot = op->slot;
     if (slot >= 0 && slot < ISOLATE_MAX_CAPTURES && st->captures[slot] >= 0) {
-        int rc = attach_tree(st->captures[slot], st->readonly_pending[slot], target_fd);
+        int rc = attach_tree(st->captures[slot], st->readonly_pending[slot], target_fd, target);
         close(st->captures[slot]);
         st->captures[slot] = -1;
         return rc;
@@ -405,11 +388,16 @@ static void release(struct plan_state *st)
     }
 }
 
-int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int32_t *failed_index)
+int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int tree_fd,
+                          int32_t tree_slot, int32_t *failed_index)
 {
     struct plan_state st = { .root = { .fd = -1, .path = NULL }, .sync_fd = sync_fd };
     for (int i = 0; i < ISOLATE_MAX_CAPTURES; i++)
         st.captures[i] = -1;
+    if (tree_fd >= 0 && tree_slot >= 0 && tree_slot < ISOLATE_MAX_CAPTURES)
+        st.captures[tree_slot] = tree_fd;
+    else if (tree_fd >= 0)
+        close(tree_fd);
     for (uint32_t i = 0; i < count; i++) {
         st.index = (int32_t)i;
         int rc = run_op(&st, &ops[i]);

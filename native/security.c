@@ -65,7 +65,8 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
      * lock and signal every thread glibc believes exists - threads of the .NET
      * process this child was cloned from. A lock held at clone time never comes
      * free here, and the child hangs in a futex (seen under load). */
-    if (syscall(SYS_setgroups, (long)sec->group_count, (const gid_t *)sec->groups) < 0)
+    if (!(sec->flags & ISOLATE_SECURITY_KEEP_GROUPS)
+        && syscall(SYS_setgroups, (long)sec->group_count, (const gid_t *)sec->groups) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_GROUPS);
     if (syscall(SYS_setresgid, sec->gid, sec->gid, sec->gid) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_GID);
@@ -73,6 +74,7 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
      * KEEPCAPS): a non-root command starts with no capabilities, as under docker. */
     if (syscall(SYS_setresuid, sec->uid, sec->uid, sec->uid) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_UID);
+    isolate_child_rearm(sync_fd); /* the kernel cleared PDEATHSIG if the ids changed */
 
     if (sec->uid == 0 && (rc = set_capabilities(sec)) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -116,11 +117,32 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
     return 0;
 }
 
-/* sync 1 */
-int isolate_shim_release(int sync_fd)
+/* sync 1; a tree fd travels with the GO message (SCM_RIGHTS). */
+int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot)
 {
-    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .detail = -1 };
-    return retry_eintr_write(sync_fd, &go, sizeof go);
+    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .detail = tree_fd >= 0 ? slot : -1 };
+    if (tree_fd < 0)
+        return retry_eintr_write(sync_fd, &go, sizeof go);
+    struct iovec iov = { .iov_base = &go, .iov_len = sizeof go };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    int fd = tree_fd;
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+    ssize_t n;
+    do {
+        n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return n == (ssize_t)sizeof go ? 0 : -EIO;
 }
 
 /* sync 2 */

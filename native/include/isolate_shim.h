@@ -20,9 +20,13 @@
  *                                                 PDEATHSIG=SIGKILL, not dumpable
  *   isolate_shim_forward_to(pid, pidfd)           sync 1: block reading the gate
  *     (from here on TERM, INT, ... reach PID 1)
- *   (place the child: cgroup, id maps)
- *   isolate_shim_release()   GO ------------>     (EOF: the parent died -> _exit)
- *                                                 close inherited fds, cgroupns,
+ *   (place the child: cgroup; with a user
+ *    namespace write its uid_map and gid_map,
+ *    and id-map the rootfs: a detached tree)
+ *   isolate_shim_release()   GO [+ tree fd] -->   (EOF: the parent died -> _exit)
+ *                                                 close inherited fds; in a user
+ *                                                 namespace become its root and
+ *                                                 re-arm PDEATHSIG; cgroupns,
  *                                                 setsid,
  *                                                 hostname, loopback, mount plan
  *                                                 (ends in pivot_root), workdir
@@ -42,7 +46,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 3u
+#define ISOLATE_SHIM_ABI_VERSION 4u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -112,6 +116,7 @@ enum isolate_step {
     ISOLATE_STEP_USER = 12,    /* detail: isolate_user_detail */
     ISOLATE_STEP_NO_NEW_PRIVS = 13,
     ISOLATE_STEP_SECCOMP = 14,
+    ISOLATE_STEP_USERNS = 15,  /* becoming root of the user namespace; detail: isolate_user_detail */
 };
 
 enum isolate_caps_detail {
@@ -143,6 +148,9 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_NEW_CGROUPNS = 1u << 1, /* unshare a cgroup namespace after the gate, once
                                              the parent has placed the child in its cgroup:
                                              the container then sees its group as "/" */
+    ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
+                                             parent has written the id maps) become uid and gid 0
+                                             of the namespace before anything else */
 };
 
 /* One BPF instruction, as struct sock_filter. */
@@ -155,6 +163,8 @@ struct isolate_bpf_insn {
 
 enum isolate_security_flags {
     ISOLATE_SECURITY_NO_NEW_PRIVS = 1u << 0, /* prctl(PR_SET_NO_NEW_PRIVS) before exec */
+    ISOLATE_SECURITY_KEEP_GROUPS = 1u << 1,  /* never call setgroups: a user namespace whose
+                                                setgroups file says "deny" (rootless) refuses it */
 };
 
 /* Who the command runs as and what it may do, applied last, after pivot_root:
@@ -208,7 +218,8 @@ struct isolate_spawn_result {
 
 /* Messages on the sync socket; fixed size so one read is one message. */
 enum isolate_msg_type {
-    ISOLATE_MSG_GO = 1,     /* parent -> child: sync 1, the gate opens */
+    ISOLATE_MSG_GO = 1,     /* parent -> child: sync 1, the gate opens; may carry one fd
+                               (SCM_RIGHTS), a detached mount tree for capture slot `detail` */
     ISOLATE_MSG_FAILED = 2, /* child -> parent: sync 2, a step failed */
     ISOLATE_MSG_NOTE = 3,   /* child -> parent: something worth a --debug line; more follow */
 };
@@ -249,7 +260,15 @@ uint32_t isolate_shim_features(void);
  * inherited SIG_IGN for SIGCHLD: with it the kernel would reap the container
  * itself and its exit status would be lost. */
 int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result);
-int isolate_shim_release(int sync_fd);
+/* tree_fd >= 0 goes with the GO message into the child's capture slot `slot` (a BIND
+ * op naming that slot attaches it); the parent's copy stays the caller's to close. */
+int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot);
+
+/* Parent side, for a user namespace: a detached copy of the tree at path (open_tree),
+ * id-mapped through the user namespace userns_fd (mount_setattr MOUNT_ATTR_IDMAP,
+ * Linux 5.12), so that files the host sees owned by root are owned by the
+ * namespace's root. Returns the tree's fd (close-on-exec) or -errno. */
+int isolate_shim_idmapped_tree(const char *path, int32_t userns_fd);
 /* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. NOTE
  * messages on the way are stored in notes (up to max_notes), counted in *note_count. */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,

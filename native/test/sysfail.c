@@ -2,11 +2,13 @@
  * filter that makes chosen system calls fail the way an older kernel would, so the
  * tests can drive the shim's fallbacks for real on a new kernel.
  *
- *   sysfail [--enosys NAME,...] [--no-clone-pidfd] -- COMMAND [ARG...]
+ *   sysfail [--enosys NAME,...] [--no-clone-pidfd] [--no-userns] -- COMMAND [ARG...]
  *
  * --enosys: openat2, mount_setattr, close_range, open_tree, move_mount fail with ENOSYS
  *           (Linux < 5.6 / 5.12 / 5.9 / 5.2 / 5.2).
- * --no-clone-pidfd: clone with CLONE_PIDFD fails with EINVAL (Linux < 5.2). */
+ * --no-clone-pidfd: clone with CLONE_PIDFD fails with EINVAL (Linux < 5.2).
+ * --no-userns: clone with CLONE_NEWUSER fails with EPERM (a host that forbids user
+ *              namespaces, as a seccomp filter or an AppArmor policy does). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #define CLONE_PIDFD_FLAG 0x00001000
+#define CLONE_NEWUSER_FLAG 0x10000000
 
 static int syscall_number(const char *name)
 {
@@ -41,7 +44,7 @@ int main(int argc, char **argv)
 {
     struct sock_filter filter[64];
     size_t n = 0;
-    int pidfd = 0;
+    int pidfd = 0, no_userns = 0;
     int i = 1;
     int enosys[8];
     size_t enosys_count = 0;
@@ -49,6 +52,8 @@ int main(int argc, char **argv)
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--no-clone-pidfd") == 0) {
             pidfd = 1;
+        } else if (strcmp(argv[i], "--no-userns") == 0) {
+            no_userns = 1;
         } else if (strcmp(argv[i], "--enosys") == 0 && i + 1 < argc) {
             for (char *name = strtok(argv[++i], ","); name != NULL && enosys_count < 8; name = strtok(NULL, ",")) {
                 int nr = syscall_number(name);
@@ -59,7 +64,7 @@ int main(int argc, char **argv)
                 enosys[enosys_count++] = nr;
             }
         } else {
-            fprintf(stderr, "usage: sysfail [--enosys NAME,...] [--no-clone-pidfd] -- COMMAND [ARG...]\n");
+            fprintf(stderr, "usage: sysfail [--enosys NAME,...] [--no-clone-pidfd] [--no-userns] -- COMMAND [ARG...]\n");
             return 2;
         }
     }
@@ -82,6 +87,13 @@ int main(int argc, char **argv)
         filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
         filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_PIDFD_FLAG, 0, 1);
         filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL);
+    }
+    if (no_userns) {
+        filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3);
+        filter[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+        filter[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER_FLAG, 0, 1);
+        filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
     }
     filter[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 

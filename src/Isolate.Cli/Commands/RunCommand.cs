@@ -17,7 +17,7 @@ public sealed class RunOptions
         [
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
-            "user", "group-add", "cap-add", "cap-drop", "security-opt", "preserve-fds",
+            "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user" });
@@ -59,7 +59,7 @@ public sealed class RunOptions
     [Option("keep-changes", MetaValue = "DIR", HelpText = "Copy-on-write, but keep the overlay layer in DIR (DIR/upper, DIR/work); a later run with the same DIR continues from it.")]
     public string? KeepChanges { get; set; }
 
-    [Option("privileged", HelpText = "Do not mask /proc/kcore, /proc/keys, /sys/firmware, ... nor make /proc/sys, /proc/sysrq-trigger, ... read-only. Gives the container the host kernel's knobs.")]
+    [Option("privileged", HelpText = "Turn the confinement off: every capability Isolate holds, no seccomp filter, no no_new_privs, no masked or read-only /proc and /sys paths. Root inside is then root on the host.")]
     public bool Privileged { get; set; }
 
     [Option("memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
@@ -106,6 +106,9 @@ public sealed class RunOptions
 
     [Option("security-opt", MetaValue = "OPT", HelpText = "no-new-privileges=false, seccomp=unconfined or seccomp=PROFILE.json (docker's format). Repeatable.")]
     public IEnumerable<string> SecurityOpt { get; set; } = [];
+
+    [Option("userns", MetaValue = "MODE", HelpText = "A user namespace: ID:HOSTID:COUNT[,...] maps ids (0:100000:65536: root inside is 100000 outside); auto[:USER] takes USER's /etc/subuid range (default user: isolate); host (default for root): none. A non-root caller always gets one, mapping itself to root.")]
+    public string? UserNamespace { get; set; }
 
     [Option("preserve-fds", MetaValue = "N", HelpText = "Pass the caller's fds 3 .. 3+N-1 on to the container (as runc's --preserve-fds).")]
     public string? PreserveFds { get; set; }
@@ -168,7 +171,8 @@ internal static class RunCommand
         ContainerNames.ValidateHostname(hostname);
 
         string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
-        var security = ToSecurity(options, rootfs ?? "/");
+        var userns = UserNamespaceParser.Parse(options.UserNamespace, HostIdentity.EffectiveUserId, HostIdentity.EffectiveGroupId, ReadHostFile);
+        var security = ToSecurity(options, rootfs ?? "/", userns);
         var writes = RootfsWritesFor(options, rootfs);
         string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
@@ -185,6 +189,14 @@ internal static class RunCommand
         };
         if (!cgroups && (resources.Any || stats != StatsFormat.None))
             throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
+        if (userns is { Rootless: true })
+        {
+            // A non-root user cannot make cgroups here (root owns every hierarchy); without
+            // limits the container simply goes without one, as with --cgroups=disabled.
+            if (resources.Any || stats != StatsFormat.None || options.Cgroups == "enabled" || options.CgroupParent != null)
+                throw new IsolateException("limits, --stats and --cgroups=enabled need a cgroup, which a non-root user cannot create: run isolate as root, or drop them");
+            cgroups = false;
+        }
 
         bool terminal = HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1);
         return new ContainerSpec
@@ -205,11 +217,12 @@ internal static class RunCommand
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
             Security = security,
+            UserNamespace = userns,
             Id = id,
         };
     }
 
-    private static ProcessSecurity ToSecurity(RunOptions options, string root)
+    private static ProcessSecurity ToSecurity(RunOptions options, string root, UserNamespaceSpec? userns)
     {
         bool noNewPrivileges = !options.Privileged;
         string? seccomp = options.Privileged ? "unconfined" : null;
@@ -235,10 +248,15 @@ internal static class RunCommand
         }
 
         int lastCap = Capabilities.LastCap();
-        ulong caps = Capabilities.Resolve(options.CapAdd ?? [], options.CapDrop ?? [], options.Privileged, lastCap, Capabilities.Held());
+        // In a new user namespace the container holds every capability of that namespace,
+        // whatever Isolate holds on the host.
+        ulong held = userns is null ? Capabilities.Held() : ulong.MaxValue;
+        ulong caps = Capabilities.Resolve(options.CapAdd ?? [], options.CapDrop ?? [], options.Privileged, lastCap, held);
         var user = options.User is null && !(options.GroupAdd ?? []).Any()
             ? ProcessUser.Root with { Home = RootHome(root) }
             : UserResolver.Resolve(options.User, options.GroupAdd ?? [], ContainerFiles.ReadText(root, "/etc/passwd"), ContainerFiles.ReadText(root, "/etc/group"));
+        if (userns != null)
+            user = CheckMapped(user, userns, options);
         uint preserveFds = 0;
         if (options.PreserveFds != null && !uint.TryParse(options.PreserveFds, System.Globalization.NumberStyles.None, null, out preserveFds))
             throw new IsolateException($"invalid --preserve-fds '{options.PreserveFds}': give a number of file descriptors after stderr (1 passes fd 3)");
@@ -256,7 +274,43 @@ internal static class RunCommand
             User = user,
             PreserveFds = preserveFds,
             LastCap = lastCap,
+            KeepGroups = userns is { Rootless: true },
         };
+    }
+
+    /// <summary>The user and its groups must exist in the user namespace: the kernel refuses
+    /// ids that have no mapping. A rootless namespace maps only root, and cannot set groups.</summary>
+    private static ProcessUser CheckMapped(ProcessUser user, UserNamespaceSpec userns, RunOptions options)
+    {
+        string where = userns.Rootless
+            ? "run by a non-root user, only root (0) exists inside"
+            : $"--userns maps {userns.Describe()}";
+        if (!userns.MapsUid(user.Uid))
+            throw new IsolateException($"--user: uid {user.Uid} has no id in the container's user namespace ({where})");
+        if (!userns.MapsGid(user.Gid))
+            throw new IsolateException($"--user: gid {user.Gid} has no id in the container's user namespace ({where})");
+        if (userns.Rootless)
+        {
+            if ((options.GroupAdd ?? []).Any())
+                throw new IsolateException("--group-add needs root: a non-root user's user namespace cannot set supplementary groups");
+            return user with { Groups = [] }; // setgroups is denied there; groups from /etc/group are left out
+        }
+        var unmapped = user.Groups.Where(g => !userns.MapsGid(g)).ToList();
+        if (unmapped.Count > 0)
+            throw new IsolateException($"--user: group {unmapped[0]} has no id in the container's user namespace ({where})");
+        return user;
+    }
+
+    private static string? ReadHostFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static string ReadProfile(string path)

@@ -42,6 +42,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "geteuid")]
     internal static partial uint GetEffectiveUserId();
 
+    [LibraryImport(Library, EntryPoint = "getegid")]
+    internal static partial uint GetEffectiveGroupId();
+
     [LibraryImport(Library, EntryPoint = "isatty")]
     internal static partial int IsATty(int fd);
 

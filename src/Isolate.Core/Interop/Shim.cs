@@ -62,6 +62,15 @@ internal enum ShimSpawnFlags : uint
     None = 0,
     LoopbackUp = 1u << 0,
     NewCgroupNamespace = 1u << 1,
+    UserNamespace = 1u << 2,
+}
+
+[Flags]
+internal enum ShimSecurityFlags : uint
+{
+    None = 0,
+    NoNewPrivileges = 1u << 0,
+    KeepGroups = 1u << 1,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -136,7 +145,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 3;
+    public const uint AbiVersion = 4;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
@@ -152,7 +161,10 @@ internal static unsafe partial class Shim
     internal static partial uint Features();
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_release")]
-    internal static partial int Release(int syncFd);
+    internal static partial int Release(int syncFd, int treeFd, int slot);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_idmapped_tree", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int IdmappedTree(string path, int usernsFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_await_exec")]
     internal static partial int AwaitExec(int syncFd, ShimMessage* failure, ShimMessage* notes, uint maxNotes, uint* noteCount);

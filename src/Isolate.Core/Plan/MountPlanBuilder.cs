@@ -46,10 +46,10 @@ public static class MountPlanBuilder
         AddRoot(ops, spec, hostScratchDir);
 
         AddProc(ops);
-        AddSys(ops);
+        AddSys(ops, spec);
         if (cgroup2)
             ops.Add(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", NoSuidDevExec | MountFlags.ReadOnly, null, InRoot | MountOptions.NoSymlinks));
-        AddDev(ops);
+        AddDev(ops, spec.UserNamespace);
         if (spec.Rootfs is null)
         {
             // The read-only host tree gets a private, writable /tmp, and a private /run:
@@ -71,8 +71,12 @@ public static class MountPlanBuilder
         return ops;
     }
 
-    /// <summary>The shim's capture slots (ISOLATE_MAX_CAPTURES).</summary>
-    public const int MaxVolumes = 64;
+    /// <summary>The shim's capture slots (ISOLATE_MAX_CAPTURES, 64), but the last: volumes.</summary>
+    public const int MaxVolumes = 63;
+
+    /// <summary>The capture slot of an id-mapped rootfs the parent sends with the GO message
+    /// (user namespaces); the bind that names it binds the rootfs by path if none came.</summary>
+    public const int RootfsSlot = 63;
 
     /// <summary>Volumes and tmpfs, shallowest destination first (a stable sort, so equal
     /// depths keep the command line's order): -v X:/data/sub stays visible under --tmpfs /data.</summary>
@@ -105,11 +109,15 @@ public static class MountPlanBuilder
             return;
         }
 
+        // In a user namespace the parent may send the rootfs id-mapped (host root's files are
+        // the namespace root's): it goes onto the rootfs path, where the overlay, or the
+        // container, then finds it.
+        int slot = spec.UserNamespace != null ? RootfsSlot : -1;
         switch (spec.RootfsWrites)
         {
             case RootfsWrites.Direct:
                 // pivot_root needs the new root to be a mount point of its own.
-                ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true));
+                ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true, slot: slot));
                 break;
             case RootfsWrites.CopyOnWrite or RootfsWrites.KeepChanges:
                 string layers = spec.RootfsWrites == RootfsWrites.KeepChanges
@@ -123,6 +131,8 @@ public static class MountPlanBuilder
                     ops.Add(MountOp.Mkdir(work));
                 }
                 // (--keep-changes: the CLI made DIR/upper and DIR/work, checked to be real directories)
+                if (slot >= 0)
+                    ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true, slot: slot));
                 // The overlay goes over the rootfs path itself (lowerdir is looked up before
                 // the new mount covers it); writes land in upper, the directory stays as it is.
                 ops.Add(MountOp.Filesystem("overlay", rootfs, MountFlags.None,
@@ -136,21 +146,32 @@ public static class MountPlanBuilder
         // A fresh procfs of the new PID namespace, only on a real directory (CVE-2019-19921).
         ops.Add(MountOp.Filesystem("proc", "/proc", NoSuidDevExec, null, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D /* 0555 */));
 
-    private static void AddSys(List<MountOp> ops) =>
+    private static void AddSys(List<MountOp> ops, ContainerSpec spec)
+    {
+        // In a user namespace sysfs can only be mounted with a network namespace of its own;
+        // with --network host the host's /sys is bound instead, read-only (as runc does).
+        if (spec.UserNamespace != null && spec.Network == NetworkMode.Host)
+        {
+            ops.Add(MountOp.Bind("/sys", "/sys", recursive: true, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, readOnly: true, mode: 0x16D));
+            return;
+        }
         ops.Add(MountOp.Filesystem("sysfs", "/sys", NoSuidDevExec | MountFlags.ReadOnly, null,
             InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D /* 0555 */));
+    }
 
     /// <summary>A minimal /dev: a tmpfs with the usual nodes, a private devpts, shm and the
     /// fd links. Resolved in the root, so an image's /dev symlink leads somewhere inside it.</summary>
-    private static void AddDev(List<MountOp> ops)
+    private static void AddDev(List<MountOp> ops, UserNamespaceSpec? userns)
     {
         ops.Add(MountOp.Filesystem("tmpfs", "/dev", MountFlags.NoSuid | MountFlags.StrictAtime, "mode=755,size=65536k", InRoot | MountOptions.CreateDir));
         foreach (var (name, major, minor) in Devices)
             ops.Add(MountOp.CharDevice("/dev/" + name, major, minor, "/dev/" + name, InRoot));
 
         // newinstance: the container's ptys are its own, not the host's.
+        // gid=5 (tty) only where it exists: a user namespace without it refuses the option.
+        string ttyGroup = userns == null || userns.MapsGid(5) ? ",gid=5" : "";
         ops.Add(MountOp.Filesystem("devpts", "/dev/pts", MountFlags.NoSuid | MountFlags.NoExec,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5", InRoot | MountOptions.CreateDir));
+            "newinstance,ptmxmode=0666,mode=0620" + ttyGroup, InRoot | MountOptions.CreateDir));
         ops.Add(MountOp.Symlink("pts/ptmx", "/dev/ptmx", InRoot));
         ops.Add(MountOp.Filesystem("tmpfs", "/dev/shm", NoSuidDevExec, "mode=1777,size=65536k", InRoot | MountOptions.CreateDir));
 

@@ -20,6 +20,10 @@ public sealed record SpawnPlan
     /// <summary>A cgroup namespace, unshared by the child once it is in its cgroup.</summary>
     public bool NewCgroupNamespace { get; init; }
 
+    /// <summary>A user namespace (<see cref="CloneFlags.NewUser"/>): the parent writes its maps
+    /// while the child waits at the gate, and the child then becomes its root.</summary>
+    public UserNamespaceSpec? UserNamespace { get; init; }
+
     /// <param name="inCgroup">The child is placed in a cgroup of its own: it unshares a cgroup namespace.</param>
     /// <param name="cgroup2">That cgroup is on the unified hierarchy: /sys/fs/cgroup shows it.</param>
     public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false)
@@ -27,6 +31,8 @@ public sealed record SpawnPlan
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)
             namespaces |= CloneFlags.NewNet;
+        if (spec.UserNamespace != null)
+            namespaces |= CloneFlags.NewUser;
         return new SpawnPlan
         {
             Namespaces = namespaces,
@@ -39,6 +45,7 @@ public sealed record SpawnPlan
             LoopbackUp = spec.Network == NetworkMode.None,
             NewCgroupNamespace = inCgroup,
             Security = spec.Security,
+            UserNamespace = spec.UserNamespace,
         };
     }
 }

@@ -23,10 +23,10 @@ public static unsafe class ContainerRunner
     {
         warn ??= _ => { };
         if (!spec.Cgroups)
-            return new ContainerResult(RunContainer(spec, null, debug), null);
+            return new ContainerResult(RunContainer(spec, null, debug, warn), null);
         var layout = CgroupLayout.Detect();
         if (layout.Version == CgroupVersion.None && !spec.Resources.Any)
-            return new ContainerResult(RunContainer(spec, null, debug), null);
+            return new ContainerResult(RunContainer(spec, null, debug, warn), null);
         CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
 
         // The reaper learns where the group goes before it exists: a kill at any moment of the
@@ -38,7 +38,7 @@ public static unsafe class ContainerRunner
         try
         {
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
-            int exitCode = RunContainer(spec, cgroup, debug);
+            int exitCode = RunContainer(spec, cgroup, debug, warn);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
             return new ContainerResult(exitCode, readUsage || killed ? cgroup.ReadUsage() : null);
         }
@@ -49,11 +49,13 @@ public static unsafe class ContainerRunner
         }
     }
 
-    private static int RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug)
+    private static int RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn)
     {
         var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2);
         if (debug != null)
         {
+            if (spec.UserNamespace is { } userns)
+                debug($"user namespace: {userns.Describe()}{(userns.Rootless ? " (rootless: no cgroup, setgroups denied)" : "")}");
             debug($"namespaces: {plan.Namespaces}{(plan.NewCgroupNamespace ? ", NewCgroup (after placement)" : "")}; hostname {plan.Hostname}; workdir {plan.Workdir}");
             foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
                 debug($"mount plan {i}: {op}");
@@ -66,13 +68,21 @@ public static unsafe class ContainerRunner
         {
             int rc = Shim.Spawn(config.Config, &child);
             if (rc < 0)
-                throw SpawnFailure((ShimSpawnCall)child.FailedCall, -rc);
+                throw SpawnFailure((ShimSpawnCall)child.FailedCall, -rc, spec.UserNamespace);
         }
 
         SignalForwarder.Attach(child.Pid, child.Pidfd);
+        int rootfsTree = -1;
         try
         {
-            cgroup?.AddProcess(child.Pid); // placed while it waits at the gate
+            // placed while it waits at the gate: its cgroup, its user namespace's maps
+            cgroup?.AddProcess(child.Pid);
+            if (spec.UserNamespace is { } userns)
+            {
+                UserNamespaceSetup.WriteMaps(child.Pid, userns);
+                if (!userns.Rootless && spec.Rootfs != null)
+                    rootfsTree = UserNamespaceSetup.IdmappedRootfs(child.Pid, spec.Rootfs, warn, debug);
+            }
         }
         catch
         {
@@ -83,10 +93,12 @@ public static unsafe class ContainerRunner
         }
         try
         {
-            StartChild(child.Pid, child.SyncFd, plan, debug);
+            StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug);
         }
         finally
         {
+            if (rootfsTree >= 0)
+                Libc.Close(rootfsTree);
             Libc.Close(child.SyncFd);
         }
         SignalForwarder.ExecDone();
@@ -97,13 +109,13 @@ public static unsafe class ContainerRunner
     /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
-    private static void StartChild(int pid, int syncFd, SpawnPlan plan, Action<string>? debug)
+    private static void StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug)
     {
         const int MaxNotes = 8;
         ShimMessage failure;
         ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
         uint noteCount = 0;
-        if (Shim.Release(syncFd) < 0)
+        if (Shim.Release(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot) < 0)
             return; // the child is gone already
         int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount);
         for (int i = 0; i < noteCount; i++)
@@ -134,7 +146,7 @@ public static unsafe class ContainerRunner
         }
     }
 
-    private static IsolateException SpawnFailure(ShimSpawnCall call, int errno)
+    private static IsolateException SpawnFailure(ShimSpawnCall call, int errno, UserNamespaceSpec? userns)
     {
         string operation = call switch
         {
@@ -144,9 +156,28 @@ public static unsafe class ContainerRunner
             _ => "create the container's namespaces",
         };
         var error = IsolateException.FromErrno(operation, null, errno);
-        return call == ShimSpawnCall.Clone && errno == EPERM && Libc.GetEffectiveUserId() != 0
-            ? new IsolateException(error.Message + ": isolate run needs root (rootless mode is not supported yet)")
-            : error;
+        if (call != ShimSpawnCall.Clone || errno is not (EPERM or ENOSPC or EUSERS))
+            return error;
+        if (userns == null)
+            return Libc.GetEffectiveUserId() != 0 ? new IsolateException(error.Message + ": isolate run needs root, or a user namespace") : error;
+        return new IsolateException($"{error.Message}: {UserNamespaceBlocker(userns.Rootless, name => SmallFile.Read("/proc/sys/" + name.Replace('.', '/')))}");
+    }
+
+    private const int ENOSPC = 28, EUSERS = 87;
+
+    /// <summary>Names the switch that keeps this host from creating user namespaces.</summary>
+    internal static string UserNamespaceBlocker(bool rootless, Func<string, string?> sysctl)
+    {
+        string? Read(string name) => sysctl(name)?.Trim();
+        string who = rootless ? "a non-root user" : "anyone";
+        if (Read("user.max_user_namespaces") == "0")
+            return $"user namespaces are disabled on this host (sysctl user.max_user_namespaces = 0); enable them with: sysctl -w user.max_user_namespaces=15000";
+        if (rootless && Read("kernel.unprivileged_userns_clone") == "0")
+            return "unprivileged user namespaces are disabled on this host (sysctl kernel.unprivileged_userns_clone = 0); enable them with: sysctl -w kernel.unprivileged_userns_clone=1, or run isolate as root";
+        if (rootless && Read("kernel.apparmor_restrict_unprivileged_userns") == "1")
+            return "AppArmor keeps unprivileged users from creating user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns = 1); allow them with: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or run isolate as root";
+        return $"this host does not let {who} create a user namespace here (a seccomp filter, or a container Isolate runs in, may forbid it)" +
+            (rootless ? "; run isolate as root" : "; drop --userns");
     }
 
     /// <summary>Waits without reaping first (waitid WNOWAIT), so signal forwarding can stop

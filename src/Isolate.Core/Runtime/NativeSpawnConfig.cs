@@ -18,7 +18,8 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
     {
         var config = Alloc<ShimSpawnConfig>(1);
         config->AbiVersion = Shim.AbiVersion;
-        config->Flags = (uint)((plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : 0) | (plan.NewCgroupNamespace ? ShimSpawnFlags.NewCgroupNamespace : 0));
+        config->Flags = (uint)((plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : 0) | (plan.NewCgroupNamespace ? ShimSpawnFlags.NewCgroupNamespace : 0)
+            | (plan.UserNamespace != null ? ShimSpawnFlags.UserNamespace : 0));
         config->CloneFlags = (ulong)plan.Namespaces;
         config->Hostname = Utf8(plan.Hostname);
         config->Workdir = Utf8(plan.Workdir);
@@ -32,7 +33,8 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         config->Security.CapEffective = security.Capabilities;
         config->Security.CapInheritable = 0;
         config->Security.LastCap = (uint)security.LastCap;
-        config->Security.Flags = security.NoNewPrivileges ? 1u : 0u;
+        config->Security.Flags = (uint)((security.NoNewPrivileges ? ShimSecurityFlags.NoNewPrivileges : 0)
+            | (security.KeepGroups ? ShimSecurityFlags.KeepGroups : 0));
         config->Security.Uid = security.User.Uid;
         config->Security.Gid = security.User.Gid;
         var groups = Alloc<uint>(security.User.Groups.Count);

@@ -18,6 +18,9 @@ public sealed record ProcessSecurity
     public uint PreserveFds { get; init; }
 
     public int LastCap { get; init; } = 40;
+
+    /// <summary>Leave the supplementary groups alone (setgroups is denied in a rootless user namespace).</summary>
+    public bool KeepGroups { get; init; }
 }
 
 /// <summary>One classic BPF instruction (struct sock_filter).</summary>

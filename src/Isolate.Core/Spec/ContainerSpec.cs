@@ -56,6 +56,9 @@ public sealed record ContainerSpec
 
     public Security.ProcessSecurity Security { get; init; } = new();
 
+    /// <summary>--userns, or the map a non-root caller gets; null: the host's user namespace.</summary>
+    public UserNamespaceSpec? UserNamespace { get; init; }
+
     /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
     public string Id { get; init; } = "";
 }

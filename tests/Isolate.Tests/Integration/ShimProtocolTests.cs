@@ -42,7 +42,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
         var (pid, fd) = Spawn(plan);
 
         ShimMessage failure;
-        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(0, Shim.Release(fd, -1, -1));
         Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null));
         Libc.Close(fd);
 
@@ -58,7 +58,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
         var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "no-such-command-anywhere"));
 
         ShimMessage failure;
-        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(0, Shim.Release(fd, -1, -1));
         Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null));
         Libc.Close(fd);
 
@@ -73,7 +73,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
     {
         var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "sh", "-c", "exit 3"));
 
-        Assert.Equal(0, Shim.Release(fd));
+        Assert.Equal(0, Shim.Release(fd, -1, -1));
         Assert.Equal(0, Shim.AwaitExec(fd, null, null, 0, null)); // EOF: execve happened
         Libc.Close(fd);
 

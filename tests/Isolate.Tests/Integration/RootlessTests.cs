@@ -1,0 +1,170 @@
+using System.Security.Cryptography;
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>Isolate run by an unprivileged user (uid 4242): it maps that user to root in a
+/// user namespace and does everything a user namespace allows. The foundation's basic cases
+/// - exit codes, PID 1, hostname, network, mounts, copy-on-write, volumes, signals, the
+/// default confinement - checked from inside as a user would, plus the clear errors for
+/// what a non-root user cannot have.</summary>
+public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
+{
+    private readonly RootlessSetup _setup;
+
+    public RootlessTests(BusyboxRootfs rootfs, RootlessSetup setup) : base(rootfs)
+    {
+        _setup = setup;
+        if (RootlessSetup.Unavailable is null)
+            setup.PrepareRootfs(rootfs.Path);
+    }
+
+    private RunResult Run(string[] options, params string[] command) =>
+        _setup.Isolate(["run", "--rootfs", _setup.Rootfs, .. options, "--", .. command]);
+
+    private RunResult UserSh(string script, params string[] options) => Run(options, "sh", "-c", script);
+
+    private static string[] Lines(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))).ToArray();
+
+    [RootlessFact]
+    public void The_caller_is_root_inside_and_only_itself_outside()
+    {
+        var result = UserSh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; cat /proc/self/setgroups");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["0", "0", "0 4242 1", "0 4242 1", "deny"], Lines(result.Stdout));
+    }
+
+    [RootlessFact]
+    public void Exit_codes_are_the_commands_and_dockers()
+    {
+        Assert.Equal(7, UserSh("exit 7").ExitCode);
+        var missing = Run([], "nosuch");
+        Assert.Equal(127, missing.ExitCode);
+        Assert.StartsWith("isolate: exec nosuch: executable file not found in PATH", missing.Stderr);
+        Assert.Equal(126, Run([], "/etc/not-executable").ExitCode);
+        Assert.Equal(125, Run(["--hostname", "-bad"], "true").ExitCode);
+    }
+
+    [RootlessFact]
+    public void The_command_is_pid_1_and_sees_only_its_own_processes()
+    {
+        var result = UserSh("sleep 5 & ps -o pid,comm; kill $!");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = Lines(result.Stdout);
+        Assert.Equal(["PID COMMAND", "1 sh"], lines[..2]);
+        Assert.Equal(["2", "3"], lines[2..].Select(l => l.Split(' ')[0])); // the background sleep and ps: nothing else
+    }
+
+    [RootlessFact]
+    public void Hostname_workdir_environment_and_a_network_with_only_lo()
+    {
+        var result = UserSh("hostname; pwd; echo $GREETING; ls /sys/class/net", "--hostname", "rootless-1", "-w", "/tmp/new", "-e", "GREETING=hello");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["rootless-1", "/tmp/new", "hello", "lo"], Lines(result.Stdout));
+    }
+
+    [RootlessFact]
+    public void Proc_sys_dev_and_the_masks_are_mounted_as_for_root()
+    {
+        var result = UserSh("cat /proc/self/mountinfo");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var mounts = Lines(result.Stdout).Select(l => l.Split(' ')).ToDictionary(f => f[4], f => (Options: f[5], Type: f[Array.IndexOf(f, "-") + 1]));
+        Assert.Equal("overlay", mounts["/"].Type);
+        Assert.Equal("proc", mounts["/proc"].Type);
+        Assert.Equal("sysfs", mounts["/sys"].Type);
+        Assert.StartsWith("ro,", mounts["/sys"].Options);
+        Assert.Equal("devpts", mounts["/dev/pts"].Type);
+        Assert.StartsWith("ro,", mounts["/proc/sys"].Options);
+        Assert.True(mounts.ContainsKey("/proc/keys"), "/proc/keys is masked");
+        Assert.True(mounts.ContainsKey("/sys/firmware"), "/sys/firmware is masked");
+    }
+
+    [RootlessFact]
+    public void Writes_go_to_the_layer_and_the_users_rootfs_is_unchanged()
+    {
+        string passwd = Path.Combine(_setup.Rootfs, "etc", "passwd");
+        string before = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(passwd)));
+        var result = UserSh("echo changed > /etc/passwd && rm /bin/ls && cat /etc/passwd");
+        Assert.Equal("changed\n", result.Stdout);
+        Assert.Equal(before, Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(passwd))));
+        Assert.True(File.Exists(Path.Combine(_setup.Rootfs, "bin", "ls")) || new FileInfo(Path.Combine(_setup.Rootfs, "bin", "ls")).LinkTarget != null);
+    }
+
+    [RootlessFact]
+    public void Files_made_on_a_volume_belong_to_the_caller_and_a_read_only_volume_refuses_writes()
+    {
+        string dir = Path.Combine(_setup.Dir, "volume-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        RootlessSetup.Host("chown", $"{RootlessSetup.Uid}:{RootlessSetup.Uid}", dir);
+
+        var write = UserSh("echo data > /data/file", "-v", $"{dir}:/data");
+        var readOnly = UserSh("echo more > /data/other", "-v", $"{dir}:/data:ro");
+
+        Assert.True(write.ExitCode == 0, write.ToString());
+        Assert.Equal("4242 4242\n", RootlessSetup.Host("stat", "-c", "%u %g", Path.Combine(dir, "file")).Stdout);
+        Assert.Contains("Read-only file system", readOnly.Stderr);
+    }
+
+    [RootlessFact]
+    public void The_default_host_root_is_read_only_with_a_private_tmp()
+    {
+        var result = _setup.Isolate("run", "--", "sh", "-c", "touch /etc/x; echo hi > /tmp/x && cat /tmp/x; id -u");
+        Assert.Equal("hi\n0\n", result.Stdout);
+        Assert.Contains("Read-only file system", result.Stderr);
+    }
+
+    [RootlessFact]
+    public void The_default_confinement_holds_inside_the_user_namespace()
+    {
+        var result = UserSh("grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; probe unshare-user; probe mount");
+        Assert.Equal(["CapEff: 00000000a80425fb", "CapBnd: 00000000a80425fb", "NoNewPrivs: 1", "Seccomp: 2", "errno EPERM", "errno EPERM"], Lines(result.Stdout));
+    }
+
+    [RootlessFact]
+    public void Sigterm_stops_the_container_and_killing_isolate_kills_it()
+    {
+        string output = Path.Combine(_setup.Dir, "out-" + Guid.NewGuid().ToString("N"));
+        string start = $"setpriv --reuid {RootlessSetup.Uid} --regid {RootlessSetup.Uid} --clear-groups {_setup.Binary} run --rootfs {_setup.Rootfs} -- sh -c 'echo ready; exec sleep 100' > {output} &"
+            + " p=$!; for i in $(seq 200); do grep -q ready " + output + " && break; sleep 0.05; done;";
+        var term = IsolateBinary.RunFromShell(start + " kill -TERM $p; wait $p; echo $?");
+        var kill = IsolateBinary.RunFromShell(start + " kill -KILL $p; wait $p; echo $?");
+
+        Assert.Equal("143\n", term.Stdout);
+        Assert.Equal("137\n", kill.Stdout);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (HostProcesses.InOtherPidNamespaces().Count > 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        Assert.Empty(HostProcesses.InOtherPidNamespaces());
+    }
+
+    [RootlessFact]
+    public void What_a_user_namespace_cannot_give_is_a_one_line_error()
+    {
+        var limits = Run(["--memory", "64m"], "true");
+        var user = Run(["-u", "1000"], "true");
+        var groups = Run(["--group-add", "5"], "true");
+        var map = Run(["--userns", "0:100000:65536"], "true");
+        var host = Run(["--userns", "host"], "true");
+
+        Assert.Equal((125, "isolate: limits, --stats and --cgroups=enabled need a cgroup, which a non-root user cannot create: run isolate as root, or drop them\n"), (limits.ExitCode, limits.Stderr));
+        Assert.Equal((125, "isolate: --user: uid 1000 has no id in the container's user namespace (run by a non-root user, only root (0) exists inside)\n"), (user.ExitCode, user.Stderr));
+        Assert.Equal((125, "isolate: --group-add needs root: a non-root user's user namespace cannot set supplementary groups\n"), (groups.ExitCode, groups.Stderr));
+        Assert.Equal((125, "isolate: --userns 0:100000:65536: a non-root user may map only its own uid 4242, to root (0:4242:1); mapping other host ids needs root\n"), (map.ExitCode, map.Stderr));
+        Assert.Equal((125, "isolate: --userns=host needs root: run by a non-root user (uid 4242), isolate needs a user namespace; drop --userns=host\n"), (host.ExitCode, host.Stderr));
+    }
+
+    [RootlessFact]
+    public void A_host_that_forbids_user_namespaces_gets_a_clear_error()
+    {
+        string sysfail = Path.Combine(_setup.Dir, "sysfail");
+        if (!File.Exists(sysfail))
+        {
+            File.Copy(Path.Combine(IsolateBinary.RepoRoot, "build", "native", "sysfail"), sysfail);
+            File.SetUnixFileMode(sysfail, (UnixFileMode)0x1ED);
+        }
+        var result = RootlessSetup.AsUser(sysfail, "--no-userns", "--", _setup.Binary, "run", "--rootfs", _setup.Rootfs, "--", "true");
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal("isolate: create the container's namespaces: Operation not permitted: this host does not let a non-root user create a user namespace here (a seccomp filter, or a container Isolate runs in, may forbid it); run isolate as root\n", result.Stderr);
+    }
+}
