@@ -109,6 +109,84 @@ public sealed class EscapeTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     }
 
     [ContainerFact]
+    public void The_containers_exe_links_lead_to_its_own_programs_never_to_isolate()
+    {
+        // CVE-2019-5736 by the other road: an fd on /proc/PID/exe of a runtime process. Only
+        // the container's own processes are there, and their exe is the container's program.
+        string before = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(IsolateBinary.Path)));
+        var result = Sh("readlink /proc/1/exe; ls /proc | grep -c '^[0-9]'; probe write-exe");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // PID 1 is busybox sh; /proc holds 3 processes (sh, ls, grep); the probe's own exe,
+        // opened for writing, is busy - and it is the container's file anyway
+        Assert.Equal("/bin/busybox\n3\nerrno ETXTBSY\n", result.Stdout);
+        Assert.Equal(before, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(IsolateBinary.Path))));
+    }
+
+    [ContainerTheory]
+    [InlineData("1000")]
+    [InlineData("0")]
+    public void The_setup_is_not_dumpable_so_the_containers_user_cannot_trace_it(string uid)
+    {
+        // The shim, already the container's user with the container's capabilities and about
+        // to exec, is held on a FIFO as its command (the check for Isolate's own binary opens
+        // it). A process with the same uid and capabilities - any process of the container's -
+        // cannot read its memory or environment, or trace it: only because it is not dumpable.
+        // (--no-overlay: through overlayfs the FIFO would be a pipe of its own, unreachable here.)
+        using var root = Rootfs.CreateVariant();
+        string fifo = root.HostPath("bin/held");
+        Assert.Equal(0, mkfifo(fifo, 0x1ED));
+        using var isolate = IsolateBinary.Start(["run", "--rootfs", root.Path, "--no-overlay", "-u", uid, "--", "/bin/held"], readyLine: null);
+        int shim = WaitForContainer(isolate, uid);
+
+        var read = ReadAsContainerUser(shim, uid);
+        close(open(fifo, 1 /* O_WRONLY */)); // let it go on: exec of a FIFO fails with 126
+        var result = isolate.WaitForExit();
+
+        Assert.Equal(uid, StatusUid(read.Stdout));
+        Assert.Contains($"cat: /proc/{shim}/environ: Permission denied", read.Stderr);
+        Assert.Equal(126, result.ExitCode);
+    }
+
+    /// <summary>As the container's uid with docker's capabilities (setpriv), on the host: the
+    /// shim's uid from /proc/PID/status (readable by all), then its environment (needs ptrace
+    /// access).</summary>
+    private static RunResult ReadAsContainerUser(int pid, string uid) => IsolateBinary.RunToEnd(new System.Diagnostics.ProcessStartInfo("setpriv",
+        ["--reuid", uid, "--regid", uid, "--clear-groups",
+         "--bounding-set", "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap",
+         "sh", "-c", $"grep '^Uid:' /proc/{pid}/status; cat /proc/{pid}/environ"])
+    { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true });
+
+    private static string StatusUid(string statusLine) => statusLine.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(1) ?? "";
+
+    private static int WaitForContainer(RunningIsolate isolate, string uid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                int pid = isolate.ContainerPid();
+                if (File.ReadAllText($"/proc/{pid}/status").Contains($"Uid:\t{uid}\t") && File.ReadAllText($"/proc/{pid}/wchan") is "wait_for_partner" or "fifo_open")
+                    return pid;
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            Thread.Sleep(10);
+        }
+        throw new TimeoutException($"the container never waited on its FIFO as user {uid}");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo(string path, uint mode);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int open(string path, int flags);
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int close(int fd);
+
+    [ContainerFact]
     public void Ordinary_programs_still_work_under_the_defaults()
     {
         var result = Sh("httpd -p 127.0.0.1:8080 -h /etc && wget -q -O - http://127.0.0.1:8080/not-executable && ls /bin/sh && ps | wc -l && chroot / true && echo fine");

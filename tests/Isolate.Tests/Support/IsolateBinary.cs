@@ -92,7 +92,7 @@ public static class IsolateBinary
     /// <remarks>Through `env --default-signal`, which execs isolate in the same process: a test
     /// run started as a background job of a script inherits SIGINT and SIGQUIT ignored, and
     /// isolate rightly keeps what its caller ignored - the signal tests need the defaults.</remarks>
-    public static RunningIsolate Start(IEnumerable<string> args, string readyLine = "ready")
+    public static RunningIsolate Start(IEnumerable<string> args, string? readyLine = "ready")
     {
         var info = StartInfo(args);
         info.ArgumentList.Insert(0, info.FileName);
@@ -101,7 +101,8 @@ public static class IsolateBinary
         var process = Process.Start(info)!;
         process.StandardInput.Close();
         var running = new RunningIsolate(process);
-        running.WaitForLine(readyLine, TimeSpan.FromSeconds(30));
+        if (readyLine != null)
+            running.WaitForLine(readyLine, TimeSpan.FromSeconds(30));
         return running;
     }
 }
