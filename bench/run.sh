@@ -45,6 +45,14 @@ echo 'root:x:0:' > "$root/etc/group"
 jq --arg root "$root" '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root' \
   "$bundle/config.json" > "$bundle/config.json.new" && mv "$bundle/config.json.new" "$bundle/config.json"
 mkdir -p "$work/runc-state" "$work/crun-state"
+# runc's default spec has no seccomp filter; a second bundle adds docker's default
+# profile's shape in small (allow by default, refuse a few calls) so crun pays for
+# installing a filter as Isolate always does.
+seccomp_bundle="$work/bundle-seccomp"
+mkdir -p "$seccomp_bundle"
+jq '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    syscalls: [{names: ["keyctl", "add_key", "request_key", "kexec_load", "init_module", "bpf", "perf_event_open", "open_by_handle_at", "unshare", "mount", "reboot"], action: "SCMP_ACT_ERRNO"}]}' \
+  "$bundle/config.json" > "$seccomp_bundle/config.json"
 
 isolate="$PWD/out/isolate"
 declare -a names commands
@@ -59,6 +67,8 @@ add "isolate run --no-overlay" "$isolate run --rootfs $root --no-overlay -- /bin
 add "crun run" "crun --root $work/crun-state run --bundle $bundle bench-crun"
 add "crun run, no cgroup" "crun --root $work/crun-state --cgroup-manager=disabled run --bundle $bundle bench-crun"
 add "runc run" "runc --root $work/runc-state run --bundle $bundle bench-runc"
+add "isolate, as crun's bundle" "$isolate run --rootfs $root --no-overlay --security-opt seccomp=unconfined -- /bin/true"
+add "crun run + seccomp filter" "crun --root $work/crun-state run --bundle $seccomp_bundle bench-crun"
 
 hyperfine -N --style none --warmup 10 --runs "$RUNS" --export-json "$work/times.json" "${commands[@]}" >/dev/null 2>"$work/hyperfine.log"
 for i in "${!commands[@]}"; do
@@ -72,7 +82,7 @@ echo "Start-to-exit latency of /bin/true in a busybox root; $RUNS runs each afte
 echo
 printf '| %-28s | %9s | %9s | %9s | %10s | %18s |\n' runtime "median ms" "mean ms" "min ms" "vs crun" "${SEQUENTIAL} sequential, s"
 printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..19})"
-isolate_i=3 isolate_nocg_i=4 isolate_direct_i=5 crun_i=6 crun_nocg_i=7
+isolate_i=3 isolate_nocg_i=4 isolate_direct_i=5 crun_i=6 crun_nocg_i=7 isolate_bare_i=9 crun_seccomp_i=10
 crun_median=$(median $crun_i)
 for i in "${!names[@]}"; do
   median=$(median "$i")
@@ -88,6 +98,8 @@ ms() { echo "($1) * 1000" | bc -l; }
 printf 'isolate/crun median ratio: %.2f; writing into the rootfs as crun does (--no-overlay): %.2f; without cgroups on either side: %.2f\n' \
   "$(echo "$(median $isolate_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_direct_i) / $crun_median" | bc -l)" \
   "$(echo "$(median $isolate_nocg_i) / $(median $crun_nocg_i)" | bc -l)"
+printf 'like for like - both writing into the rootfs, neither with a seccomp filter: %.2f; both with a filter (isolate --no-overlay, crun + seccomp): %.2f\n' \
+  "$(echo "$(median $isolate_bare_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_direct_i) / $(median $crun_seccomp_i)" | bc -l)"
 printf 'cgroup setup + teardown (median with minus median without): isolate %.1f ms, crun %.1f ms\n' \
   "$(ms "$(median $isolate_i) - $(median $isolate_nocg_i)")" "$(ms "$crun_median - $(median $crun_nocg_i)")"
 
