@@ -8,10 +8,13 @@ internal static unsafe class SmallFile
 {
     private const int O_RDONLY = 0, O_CLOEXEC = 0x80000;
 
-    /// <summary>The file's text (up to 64 KiB... and more, in chunks), or null if it cannot be read.</summary>
-    public static string? Read(string path)
+    /// <summary>The file's text (read in chunks, any size), or null if it cannot be read.</summary>
+    public static string? Read(string path) => ReadAndClose(Libc.Open(path, O_RDONLY | O_CLOEXEC, 0));
+
+    /// <summary>Reads an open fd to its end and closes it: the text, or null if fd is negative,
+    /// a read fails, or there are more than <paramref name="limit"/> bytes.</summary>
+    public static string? ReadAndClose(int fd, int limit = int.MaxValue)
     {
-        int fd = Libc.Open(path, O_RDONLY | O_CLOEXEC, 0);
         if (fd < 0)
             return null;
         try
@@ -26,6 +29,8 @@ internal static unsafe class SmallFile
                 if (n == 0)
                     return Encoding.UTF8.GetString(bytes.ToArray());
                 bytes.AddRange(new ReadOnlySpan<byte>(buffer, (int)n));
+                if (bytes.Count > limit)
+                    return null;
             }
         }
         finally
