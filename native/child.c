@@ -29,10 +29,7 @@
 void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail)
 {
     struct isolate_msg msg = { .type = ISOLATE_MSG_FAILED, .step = step, .err = err, .detail = detail };
-    ssize_t n;
-    do {
-        n = send(sync_fd, &msg, sizeof msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    isolate_msg_send(sync_fd, &msg, -1);
 
     int code = ISOLATE_EXIT_SETUP_FAILED;
     if (step == ISOLATE_STEP_EXEC)
@@ -52,10 +49,7 @@ static void exit_on_signal(int sig)
 void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail)
 {
     struct isolate_msg msg = { .type = ISOLATE_MSG_NOTE, .step = note, .err = err, .detail = detail };
-    ssize_t n;
-    do {
-        n = send(sync_fd, &msg, sizeof msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
+    isolate_msg_send(sync_fd, &msg, -1);
 }
 
 /* The .NET runtime's handlers (and its SIG_IGN for SIGPIPE) must not survive
@@ -82,26 +76,10 @@ static void reset_signals(void)
 static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot)
 {
     struct isolate_msg msg;
-    struct iovec iov = { .iov_base = &msg, .iov_len = sizeof msg };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-    ssize_t n;
-    do {
-        n = recvmsg(sync_fd, &header, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = isolate_msg_recv(sync_fd, &msg, tree_fd);
     if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_GO)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* EOF: the parent is gone, and so are we */
-    *tree_fd = -1;
-    *slot = -1;
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
-    if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS
-        && cmsg->cmsg_len == CMSG_LEN(sizeof(int))) {
-        memcpy(tree_fd, CMSG_DATA(cmsg), sizeof(int));
-        *slot = msg.detail;
-    }
+    *slot = *tree_fd >= 0 ? msg.detail : -1;
 }
 
 /* PR_SET_PDEATHSIG is cleared by the kernel whenever our uid or gid changes, and a
@@ -356,6 +334,19 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
 }
 
+/* --ulimit, as prlimit64(2) on ourselves: the command inherits them. */
+static int apply_rlimits(const struct isolate_spawn_config *config, int32_t *detail)
+{
+    for (uint32_t i = 0; i < config->rlimit_count; i++) {
+        const struct isolate_rlimit *r = &config->rlimits[i];
+        uint64_t limit[2] = { r->soft, r->hard };
+        *detail = (int32_t)i;
+        if (syscall(SYS_prlimit64, 0, r->resource, limit, NULL) < 0)
+            return -errno;
+    }
+    return 0;
+}
+
 int isolate_child_main(void *arg)
 {
     const struct isolate_child_args *args = arg;
@@ -407,6 +398,13 @@ int isolate_child_main(void *arg)
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);
 
+    if ((config->flags & ISOLATE_SPAWN_TTY) && (rc = isolate_child_pty(config, fd, &detail)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_TTY, -rc, detail);
+    if ((rc = apply_rlimits(config, &detail)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_RLIMIT, -rc, detail);
+
     isolate_apply_security(&config->security, fd);
+    if (config->flags & ISOLATE_SPAWN_INIT)
+        isolate_child_init(config, fd, exec_command);
     exec_command(config, fd); /* sync 2: success closes fd */
 }

@@ -24,7 +24,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -41,6 +46,9 @@ static int exec_done;         /* the parent has seen execve succeed (or the chil
 static int startup_signal;    /* sent before exec_done: to be delivered again after it */
 static int pending_signal;    /* arrived before the container existed */
 static int stopped_by;        /* the signal SIGKILL stood in for */
+static int stop_signal = SIGTERM; /* what a stop request sends (--stop-signal) */
+static int64_t stop_timeout_ms = 10000; /* then SIGKILL (--stop-timeout) */
+static int stop_pipe[2] = { -1, -1 }; /* the handler tells the waiting thread of a stop request */
 
 #define LOAD(v) __atomic_load_n(&(v), __ATOMIC_SEQ_CST)
 #define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_SEQ_CST)
@@ -143,9 +151,21 @@ static void deliver_during_start(int sig)
         deliver(sig);
 }
 
+static void request_stop(void)
+{
+    char byte = 0;
+    if (stop_pipe[1] >= 0 && write(stop_pipe[1], &byte, 1) < 0) {
+        /* full: a stop request is pending already */
+    }
+}
+
 static void on_signal(int sig)
 {
     int saved_errno = errno;
+    if (sig == SIGTERM) { /* a stop: the stop signal now, SIGKILL after the grace period */
+        request_stop();
+        sig = stop_signal;
+    }
     if (LOAD(forward_pid) > 0) {
         deliver_during_start(sig);
     } else {
@@ -158,8 +178,16 @@ static void on_signal(int sig)
     errno = saved_errno;
 }
 
+void isolate_shim_forward_stop_policy(int32_t signal, int64_t timeout_ms)
+{
+    stop_signal = signal;
+    stop_timeout_ms = timeout_ms;
+}
+
 int isolate_shim_forward_signals(const int32_t *signals, uint32_t count)
 {
+    if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = on_signal;
@@ -208,4 +236,86 @@ void isolate_shim_forward_stop(void)
 int32_t isolate_shim_stopped_by_signal(void)
 {
     return LOAD(stopped_by);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int has_exited(int pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return errno == EINTR ? 0 : -errno;
+    return info.si_pid == pid;
+}
+
+int isolate_shim_wait_exit(int32_t pid, int32_t pidfd, int64_t timeout_ms, int32_t *timed_out)
+{
+    int64_t timeout_at = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+    int64_t kill_at = -1;
+    *timed_out = 0;
+    for (;;) {
+        int exited = has_exited(pid);
+        if (exited != 0)
+            return exited < 0 ? exited : 0;
+        int64_t now = now_ms();
+        if (timeout_at >= 0 && now >= timeout_at) {
+            timeout_at = -1;
+            *timed_out = 1;
+            deliver_during_start(stop_signal);
+            if (kill_at < 0)
+                kill_at = now + stop_timeout_ms;
+        }
+        if (kill_at >= 0 && now >= kill_at) {
+            kill_at = -1;
+            send_signal(pid, pidfd, SIGKILL);
+        }
+        int64_t next = -1;
+        if (timeout_at >= 0)
+            next = timeout_at - now;
+        if (kill_at >= 0 && (next < 0 || kill_at - now < next))
+            next = kill_at - now;
+        if (pidfd < 0 && (next < 0 || next > 50))
+            next = 50; /* no pidfd to poll (before 5.3): look again in a while */
+        struct pollfd fds[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = stop_pipe[0], .events = POLLIN } };
+        int n = poll(fds, 2, next > 0x7fffffff ? 0x7fffffff : (int)next);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0 && (fds[1].revents & POLLIN)) {
+            char drain[16];
+            while (read(stop_pipe[0], drain, sizeof drain) > 0) {
+            }
+            if (kill_at < 0)
+                kill_at = now_ms() + stop_timeout_ms;
+        }
+    }
+}
+
+int isolate_shim_die_with_parent(int32_t expected_parent)
+{
+    /* SIGTERM is a stop (see on_signal): the container gets the stop signal, then SIGKILL
+     * after the grace period, and Isolate cleans up as on any other exit. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+        return -errno;
+    if (expected_parent > 0 && getppid() != expected_parent) /* the parent died before the line above */
+        kill(getpid(), SIGTERM);
+    return 0;
+}
+
+int isolate_shim_foreground_terminal(void)
+{
+    /* Isolate's process group is the foreground one of the terminal on stdin, stdout or
+     * stderr: a user is at the keyboard of the shell that started it. */
+    pid_t group = getpgrp();
+    for (int fd = 0; fd <= 2; fd++) {
+        pid_t foreground = tcgetpgrp(fd);
+        if (foreground > 0)
+            return foreground == group;
+    }
+    return 0;
 }

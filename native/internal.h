@@ -15,6 +15,12 @@ struct isolate_child_args {
 
 int isolate_child_main(void *arg);
 
+/* msg.c: one message on the sync socket with an optional fd (pass_fd -1: none).
+ * send returns 0 or -errno; recv returns the bytes read or -errno, and the fd that
+ * came with the message (close-on-exec) in *received_fd, else -1. */
+int isolate_msg_send(int sock, const struct isolate_msg *msg, int pass_fd);
+ssize_t isolate_msg_recv(int sock, struct isolate_msg *msg, int *received_fd);
+
 /* clone() on a fresh mmap'd stack with a guard page, all signals blocked across it.
  * Returns the pid or -errno. */
 pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
@@ -32,6 +38,15 @@ void isolate_child_rearm(int sync_fd);
 /* The one error convention of the child: report {step, errno, index} to the
  * parent and _exit(). Never returns. */
 __attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail);
+
+/* pty.c: -t; makes a pty of the container's devpts its stdio and controlling terminal,
+ * sends the master to the parent. -errno with *detail (isolate_tty_detail) on failure. */
+int isolate_child_pty(const struct isolate_spawn_config *config, int sync_fd, int32_t *detail);
+
+/* init.c: --init; PID 1 forks the command (exec, which never returns) and stays as its
+ * init. Never returns. */
+__attribute__((noreturn)) void isolate_child_init(const struct isolate_spawn_config *config, int sync_fd,
+                                                  __attribute__((noreturn)) void (*exec)(const struct isolate_spawn_config *, int));
 
 /* security.c: bounding set, user, capabilities, no_new_privs, seccomp; fails the child on error. */
 void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd);

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,17 +16,6 @@
  * ample room, and the guard page turns an overflow into a fault instead of
  * silent corruption of whatever lies below. */
 #define CHILD_STACK_SIZE (256u * 1024u)
-
-static int retry_eintr_write(int fd, const void *buf, size_t len)
-{
-    ssize_t n;
-    do {
-        n = send(fd, buf, len, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    return n == (ssize_t)len ? 0 : -EIO;
-}
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -121,48 +109,33 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
 int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot)
 {
     struct isolate_msg go = { .type = ISOLATE_MSG_GO, .detail = tree_fd >= 0 ? slot : -1 };
-    if (tree_fd < 0)
-        return retry_eintr_write(sync_fd, &go, sizeof go);
-    struct iovec iov = { .iov_base = &go, .iov_len = sizeof go };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    int fd = tree_fd;
-    memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-    ssize_t n;
-    do {
-        n = sendmsg(sync_fd, &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return -errno;
-    return n == (ssize_t)sizeof go ? 0 : -EIO;
+    return isolate_msg_send(sync_fd, &go, tree_fd);
 }
 
 /* sync 2 */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
-                            uint32_t max_notes, uint32_t *note_count)
+                            uint32_t max_notes, uint32_t *note_count, int32_t *tty_fd)
 {
     if (note_count != NULL)
         *note_count = 0;
+    if (tty_fd != NULL)
+        *tty_fd = -1;
     for (;;) {
         struct isolate_msg msg;
-        ssize_t n;
-        do {
-            n = recv(sync_fd, &msg, sizeof msg, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0 && errno == ECONNRESET)
+        int fd;
+        ssize_t n = isolate_msg_recv(sync_fd, &msg, &fd);
+        if (n == -ECONNRESET)
             return 0; /* the child died with the GO message unread: its wait status tells why */
         if (n < 0)
-            return -errno;
+            return (int)n;
         if (n == 0)
             return 0; /* execve closed the child's end (or the child died) */
+        if (msg.type == ISOLATE_MSG_TTY && n == (ssize_t)sizeof msg && fd >= 0 && tty_fd != NULL && *tty_fd < 0) {
+            *tty_fd = fd;
+            continue;
+        }
+        if (fd >= 0)
+            close(fd); /* nothing else carries one */
         if (n != (ssize_t)sizeof msg)
             return -EPROTO;
         if (msg.type == ISOLATE_MSG_NOTE) {

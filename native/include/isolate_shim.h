@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 4u
+#define ISOLATE_SHIM_ABI_VERSION 5u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -117,6 +117,17 @@ enum isolate_step {
     ISOLATE_STEP_NO_NEW_PRIVS = 13,
     ISOLATE_STEP_SECCOMP = 14,
     ISOLATE_STEP_USERNS = 15,  /* becoming root of the user namespace; detail: isolate_user_detail */
+    ISOLATE_STEP_RLIMIT = 16,  /* detail: the index in rlimits */
+    ISOLATE_STEP_TTY = 17,     /* detail: isolate_tty_detail */
+    ISOLATE_STEP_INIT = 18,    /* --init could not start the command (fork) */
+};
+
+enum isolate_tty_detail {
+    ISOLATE_TTY_OPEN_MASTER = 0, /* /dev/ptmx of the container's devpts */
+    ISOLATE_TTY_OPEN_SLAVE = 1,
+    ISOLATE_TTY_CONTROLLING = 2, /* TIOCSCTTY */
+    ISOLATE_TTY_STDIO = 3,       /* dup2 onto 0, 1, 2 */
+    ISOLATE_TTY_SEND = 4,        /* passing the master to the parent */
 };
 
 enum isolate_caps_detail {
@@ -148,6 +159,11 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_NEW_CGROUPNS = 1u << 1, /* unshare a cgroup namespace after the gate, once
                                              the parent has placed the child in its cgroup:
                                              the container then sees its group as "/" */
+    ISOLATE_SPAWN_INIT = 1u << 3,         /* --init: PID 1 stays the shim, reaps zombies and forwards
+                                             signals; the command runs as PID 2 */
+    ISOLATE_SPAWN_TTY = 1u << 4,          /* -t: a pseudo-terminal from the container's own devpts
+                                             becomes stdio and the controlling terminal; its
+                                             master goes to the parent in a TTY message */
     ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
                                              parent has written the id maps) become uid and gid 0
                                              of the namespace before anything else */
@@ -186,6 +202,14 @@ struct isolate_process_security {
     uint32_t reserved;
 };
 
+/* One setrlimit for the command (--ulimit). */
+struct isolate_rlimit {
+    uint32_t resource; /* RLIMIT_* */
+    uint32_t reserved;
+    uint64_t soft;     /* RLIM_INFINITY: ~0 */
+    uint64_t hard;
+};
+
 struct isolate_spawn_config {
     uint32_t abi_version;
     uint32_t flags;          /* isolate_spawn_flags */
@@ -199,6 +223,10 @@ struct isolate_spawn_config {
     const char *const *envp; /* NULL-terminated */
     const char *search_path; /* the container's PATH, for argv[0] lookup */
     struct isolate_process_security security;
+    const struct isolate_rlimit *rlimits; /* applied after the mount plan, before the security steps */
+    uint32_t rlimit_count;
+    uint16_t tty_rows;     /* ISOLATE_SPAWN_TTY: the window size to start with (0: leave it) */
+    uint16_t tty_cols;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */
@@ -222,6 +250,7 @@ enum isolate_msg_type {
                                (SCM_RIGHTS), a detached mount tree for capture slot `detail` */
     ISOLATE_MSG_FAILED = 2, /* child -> parent: sync 2, a step failed */
     ISOLATE_MSG_NOTE = 3,   /* child -> parent: something worth a --debug line; more follow */
+    ISOLATE_MSG_TTY = 4,    /* child -> parent: carries the pty master (SCM_RIGHTS); more follow */
 };
 
 /* Notes the child sends (step, detail as in FAILED). */
@@ -270,15 +299,26 @@ int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot);
  * namespace's root. Returns the tree's fd (close-on-exec) or -errno. */
 int isolate_shim_idmapped_tree(const char *path, int32_t userns_fd);
 /* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. NOTE
- * messages on the way are stored in notes (up to max_notes), counted in *note_count. */
+ * messages on the way are stored in notes (up to max_notes), counted in *note_count;
+ * a TTY message's fd lands in *tty_fd (else -1), close-on-exec, the caller's to close. */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
-                            uint32_t max_notes, uint32_t *note_count);
+                            uint32_t max_notes, uint32_t *note_count, int32_t *tty_fd);
 
 /* The cgroup reaper (native/reaper.c): a process that, if *write_fd closes without a
  * byte written (Isolate died), kills what is left in dirs[shared..count) and removes
  * them from the last, then tries once each of dirs[0..shared), parent levels other
  * containers may be using. Returns its pid or -errno. */
 int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd);
+
+/* -t, parent side (native/relay.c). tty_size reads a terminal's window size;
+ * tty_raw saves fd's settings into saved (at least 64 bytes) and makes it raw;
+ * tty_restore puts them back. tty_relay copies in_fd (or -1: nothing) to the pty
+ * master and the master to out_fd until every process holding the pty is gone,
+ * copying size_fd's window size to the master at start and on each SIGWINCH. */
+int isolate_shim_tty_size(int32_t fd, uint16_t *rows, uint16_t *cols);
+int isolate_shim_tty_raw(int32_t fd, void *saved, uint32_t saved_size);
+int isolate_shim_tty_restore(int32_t fd, const void *saved);
+int isolate_shim_tty_relay(int32_t master, int32_t in_fd, int32_t out_fd, int32_t size_fd);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left
@@ -292,5 +332,19 @@ void isolate_shim_forward_exec_done(void);
 void isolate_shim_forward_stop(void);
 /* The signal the handler stopped the container for with SIGKILL, or 0. */
 int32_t isolate_shim_stopped_by_signal(void);
+/* Stopping: SIGTERM sent to Isolate asks for a stop. The container gets stop_signal
+ * (forwarded under the usual rules), and if it is still running stop_timeout_ms later,
+ * SIGKILL. Set before forward_signals. */
+void isolate_shim_forward_stop_policy(int32_t stop_signal, int64_t stop_timeout_ms);
+/* Waits until the container has exited, without reaping it (so forwarding can stop
+ * before the PID is freed). timeout_ms >= 0: after that long the container is stopped
+ * as above, and *timed_out set. Returns 0 or -errno. */
+int isolate_shim_wait_exit(int32_t pid, int32_t pidfd, int64_t timeout_ms, int32_t *timed_out);
+/* Die with the parent: when the process that started Isolate dies, Isolate gets SIGTERM
+ * (a stop, as above). expected_parent is the getppid() seen earlier. PDEATHSIG follows
+ * the parent *thread* that forked Isolate. Returns 0 or -errno. */
+int isolate_shim_die_with_parent(int32_t expected_parent);
+/* 1 when Isolate is the foreground process group of the terminal on fd 0, 1 or 2. */
+int isolate_shim_foreground_terminal(void);
 
 #endif

@@ -12,6 +12,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunOptions))]
     public static int Main(string[] args)
     {
+        Isolate.Runtime.SignalForwarder.RecordParent();
         try
         {
             return Dispatch(args);

@@ -19,4 +19,8 @@ public sealed class IsolateException(string message, int exitCode = ExitCodes.Fa
     }
 
     public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+
+    /// <summary>The same error with "; {hint}" after it (null: unchanged).</summary>
+    public IsolateException WithHint(string? hint) =>
+        hint is null ? this : new IsolateException($"{Message}; {hint}", ExitCode) { Errno = Errno };
 }

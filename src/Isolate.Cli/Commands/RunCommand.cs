@@ -18,9 +18,10 @@ public sealed class RunOptions
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
+            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout",
         ],
-        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user" });
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent"],
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -113,6 +114,39 @@ public sealed class RunOptions
     [Option("preserve-fds", MetaValue = "N", HelpText = "Pass the caller's fds 3 .. 3+N-1 on to the container (as runc's --preserve-fds).")]
     public string? PreserveFds { get; set; }
 
+    [Option('t', "tty", HelpText = "Give the container a pseudo-terminal (its own /dev/pts/0) as stdio and controlling terminal; the output comes back through it.")]
+    public bool Tty { get; set; }
+
+    [Option('i', "interactive", HelpText = "With -t, pass your input to the container's terminal (your terminal is raw meanwhile). Without -t stdin is always passed through.")]
+    public bool Interactive { get; set; }
+
+    [Option("init", HelpText = "Run a tiny init as PID 1 that reaps zombies and forwards signals; the command runs as PID 2 (docker's --init).")]
+    public bool Init { get; set; }
+
+    [Option("env-file", MetaValue = "FILE", HelpText = "Read KEY=VALUE lines (docker's format) into the environment, before any -e. Repeatable.")]
+    public IEnumerable<string> EnvFile { get; set; } = [];
+
+    [Option("ulimit", MetaValue = "NAME=SOFT[:HARD]", HelpText = "A resource limit for the command (nofile=1024:2048, core=0, nproc=512). Repeatable.")]
+    public IEnumerable<string> Ulimit { get; set; } = [];
+
+    [Option("oom-score-adj", MetaValue = "N", HelpText = "The command's OOM score adjustment, -1000 to 1000.")]
+    public string? OomScoreAdj { get; set; }
+
+    [Option("pid-file", MetaValue = "FILE", HelpText = "Write the host PID of the container's PID 1 to FILE while it runs.")]
+    public string? PidFile { get; set; }
+
+    [Option("stop-signal", MetaValue = "SIGNAL", HelpText = "What a stop (SIGTERM to isolate, or --timeout) sends the container first (default TERM).")]
+    public string? StopSignal { get; set; }
+
+    [Option("stop-timeout", MetaValue = "DURATION", HelpText = "How long a stop waits before SIGKILL (default 10s).")]
+    public string? StopTimeout { get; set; }
+
+    [Option("timeout", MetaValue = "DURATION", HelpText = "Stop the container when it has run this long (30s, 5m, 1h); exit 124.")]
+    public string? Timeout { get; set; }
+
+    [Option("die-with-parent", HelpText = "Stop the container (as SIGTERM to isolate would) when the process that started isolate dies. On by default when isolate is the foreground job of a terminal.")]
+    public bool DieWithParent { get; set; }
+
     [Option("debug", HelpText = "Print the namespaces, the mount plan and what the setup noticed on stderr.")]
     public bool Debug { get; set; }
 
@@ -130,6 +164,8 @@ internal static class RunCommand
             options.Debug ? line => Output.Error("isolate: debug: " + line) : null,
             line => Output.Error("isolate: warning: " + line),
             readUsage: stats != StatsFormat.None);
+        if (result.TimeoutMessage != null)
+            Output.Error("isolate: " + result.TimeoutMessage);
         if (result.OutOfMemory)
             Output.Error("isolate: " + result.OutOfMemoryMessage);
         if (stats == StatsFormat.Text)
@@ -198,14 +234,27 @@ internal static class RunCommand
             cgroups = false;
         }
 
-        bool terminal = HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1);
+        bool tty = options.Tty;
+        if (tty && options.Interactive && !HostTerminal.IsTerminal(0))
+            throw new IsolateException("-it: the input device is not a terminal; drop -i to give the container a terminal without your input, or -t to pass stdin through as it is");
+        var envFiles = (options.EnvFile ?? []).SelectMany(ReadEnvFile).ToList();
+        var rlimits = ProcessOptionParser.ParseUlimits(options.Ulimit ?? []);
+        int? oomScoreAdj = options.OomScoreAdj is null ? null : ProcessOptionParser.ParseOomScoreAdj(options.OomScoreAdj);
+        int stopSignal = options.StopSignal is null ? 15 : ProcessOptionParser.ParseSignal("--stop-signal", options.StopSignal);
+        var stopTimeout = options.StopTimeout is null ? TimeSpan.FromSeconds(10) : ProcessOptionParser.ParseDuration("--stop-timeout", options.StopTimeout, allowZero: true);
+        TimeSpan? timeout = options.Timeout is null ? null : ProcessOptionParser.ParseDuration("--timeout", options.Timeout);
+        string? pidFile = options.PidFile is null ? null : PidFilePath(options.PidFile);
+
+        // TERM goes in with a terminal: docker sets it for -t; without -t, when Isolate's
+        // own stdin and stdout are one
+        bool terminal = tty || (HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1));
         return new ContainerSpec
         {
             Rootfs = rootfs,
             Hostname = hostname,
             Workdir = workdir,
             Args = args,
-            Env = EnvironmentBuilder.Build(hostname, options.Env ?? [], hostVariable, terminal, security.User.Home),
+            Env = EnvironmentBuilder.Build(hostname, envFiles.Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
             Network = network,
             Volumes = volumes,
             Tmpfs = tmpfs,
@@ -218,8 +267,43 @@ internal static class RunCommand
             Cgroups = cgroups,
             Security = security,
             UserNamespace = userns,
+            Rlimits = rlimits,
+            OomScoreAdj = oomScoreAdj,
+            Init = options.Init,
+            Tty = tty,
+            Interactive = options.Interactive,
+            StopSignal = stopSignal,
+            StopTimeout = stopTimeout,
+            Timeout = timeout,
+            PidFile = pidFile,
+            DieWithParent = options.DieWithParent,
             Id = id,
         };
+    }
+
+    private static IReadOnlyList<string> ReadEnvFile(string path)
+    {
+        try
+        {
+            return ProcessOptionParser.ParseEnvFile(File.ReadAllText(path), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"--env-file {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>An absolute path, in a directory that exists.</summary>
+    private static string PidFilePath(string value)
+    {
+        if (value.Length == 0)
+            throw new IsolateException("invalid --pid-file '': give a file path");
+        string full = Path.GetFullPath(value);
+        if (Directory.Exists(full))
+            throw new IsolateException($"--pid-file {value}: it is a directory; give a file path");
+        if (!Directory.Exists(Path.GetDirectoryName(full)))
+            throw new IsolateException($"--pid-file {value}: the directory {Path.GetDirectoryName(full)} does not exist");
+        return full;
     }
 
     private static ProcessSecurity ToSecurity(RunOptions options, string root, UserNamespaceSpec? userns)

@@ -12,6 +12,9 @@ internal static unsafe partial class Libc
     public const int ECHILD = 10;
     public const int ESRCH = 3;
 
+    [LibraryImport(Library, EntryPoint = "getppid")]
+    internal static partial int GetParentPid();
+
     [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
     internal static partial int Kill(int pid, int signal);
 

@@ -20,6 +20,10 @@ internal enum ShimStep : uint
     User = 12,
     NoNewPrivileges = 13,
     Seccomp = 14,
+    UserNamespace = 15,
+    Rlimit = 16,
+    Tty = 17,
+    Init = 18,
 }
 
 internal enum ShimMessageType : uint
@@ -27,6 +31,7 @@ internal enum ShimMessageType : uint
     Go = 1,
     Failed = 2,
     Note = 3,
+    Tty = 4,
 }
 
 internal enum ShimNote : uint
@@ -63,6 +68,8 @@ internal enum ShimSpawnFlags : uint
     LoopbackUp = 1u << 0,
     NewCgroupNamespace = 1u << 1,
     UserNamespace = 1u << 2,
+    Init = 1u << 3,
+    Tty = 1u << 4,
 }
 
 [Flags]
@@ -104,6 +111,19 @@ internal unsafe struct ShimSpawnConfig
     public byte** Envp;
     public byte* SearchPath;
     public ShimProcessSecurity Security;
+    public ShimRlimit* Rlimits;
+    public uint RlimitCount;
+    public ushort TtyRows;
+    public ushort TtyCols;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct ShimRlimit
+{
+    public uint Resource;
+    public uint Reserved;
+    public ulong Soft;
+    public ulong Hard;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -145,7 +165,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 4;
+    public const uint AbiVersion = 5;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
@@ -167,7 +187,7 @@ internal static unsafe partial class Shim
     internal static partial int IdmappedTree(string path, int usernsFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_await_exec")]
-    internal static partial int AwaitExec(int syncFd, ShimMessage* failure, ShimMessage* notes, uint maxNotes, uint* noteCount);
+    internal static partial int AwaitExec(int syncFd, ShimMessage* failure, ShimMessage* notes, uint maxNotes, uint* noteCount, int* ttyFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_forward_signals")]
     internal static partial int ForwardSignals(int* signals, uint count);
@@ -180,6 +200,30 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_forward_stop")]
     internal static partial void ForwardStop();
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_forward_stop_policy")]
+    internal static partial void ForwardStopPolicy(int stopSignal, long stopTimeoutMs);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_wait_exit")]
+    internal static partial int WaitExit(int pid, int pidfd, long timeoutMs, int* timedOut);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_die_with_parent")]
+    internal static partial int DieWithParent(int expectedParent);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_foreground_terminal")]
+    internal static partial int ForegroundTerminal();
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_tty_size")]
+    internal static partial int TtySize(int fd, ushort* rows, ushort* cols);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_tty_raw")]
+    internal static partial int TtyRaw(int fd, byte* saved, uint savedSize);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_tty_restore")]
+    internal static partial int TtyRestore(int fd, byte* saved);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_tty_relay")]
+    internal static partial int TtyRelay(int master, int inFd, int outFd, int sizeFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_stopped_by_signal")]
     internal static partial int StoppedBySignal();

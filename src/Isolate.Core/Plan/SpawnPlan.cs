@@ -20,13 +20,23 @@ public sealed record SpawnPlan
     /// <summary>A cgroup namespace, unshared by the child once it is in its cgroup.</summary>
     public bool NewCgroupNamespace { get; init; }
 
+    public IReadOnlyList<RlimitSpec> Rlimits { get; init; } = [];
+
+    public bool Init { get; init; }
+
+    /// <summary>-t, with the window size to start with (0 x 0: the kernel's default).</summary>
+    public bool Tty { get; init; }
+    public ushort TtyRows { get; init; }
+    public ushort TtyCols { get; init; }
+
     /// <summary>A user namespace (<see cref="CloneFlags.NewUser"/>): the parent writes its maps
     /// while the child waits at the gate, and the child then becomes its root.</summary>
     public UserNamespaceSpec? UserNamespace { get; init; }
 
     /// <param name="inCgroup">The child is placed in a cgroup of its own: it unshares a cgroup namespace.</param>
     /// <param name="cgroup2">That cgroup is on the unified hierarchy: /sys/fs/cgroup shows it.</param>
-    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false)
+    public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false,
+        (ushort Rows, ushort Cols) ttySize = default)
     {
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)
@@ -46,6 +56,11 @@ public sealed record SpawnPlan
             NewCgroupNamespace = inCgroup,
             Security = spec.Security,
             UserNamespace = spec.UserNamespace,
+            Rlimits = spec.Rlimits,
+            Init = spec.Init,
+            Tty = spec.Tty,
+            TtyRows = ttySize.Rows,
+            TtyCols = ttySize.Cols,
         };
     }
 }

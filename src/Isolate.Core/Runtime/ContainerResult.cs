@@ -7,6 +7,9 @@ namespace Isolate.Runtime;
 /// <summary>How a container ended: the exit code Isolate returns, and what its cgroup counted.</summary>
 public sealed record ContainerResult(int ExitCode, CgroupUsage? Usage)
 {
+    /// <summary>--timeout ran out and the container was stopped: "container stopped: ...".</summary>
+    public string? TimeoutMessage { get; init; }
+
     /// <summary>Killed by the kernel for memory: SIGKILL (137) and the cgroup's own OOM-kill counter.</summary>
     public bool OutOfMemory => ExitCode == 137 && Usage is { OomKills: > 0 };
 

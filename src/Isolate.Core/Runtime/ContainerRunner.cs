@@ -23,10 +23,10 @@ public static unsafe class ContainerRunner
     {
         warn ??= _ => { };
         if (!spec.Cgroups)
-            return new ContainerResult(RunContainer(spec, null, debug, warn), null);
+            return Result(RunContainer(spec, null, debug, warn), null, spec);
         var layout = CgroupLayout.Detect();
         if (layout.Version == CgroupVersion.None && !spec.Resources.Any)
-            return new ContainerResult(RunContainer(spec, null, debug, warn), null);
+            return Result(RunContainer(spec, null, debug, warn), null, spec);
         CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
 
         // The reaper learns where the group goes before it exists: a kill at any moment of the
@@ -38,9 +38,9 @@ public static unsafe class ContainerRunner
         try
         {
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
-            int exitCode = RunContainer(spec, cgroup, debug, warn);
+            var (exitCode, timedOut) = RunContainer(spec, cgroup, debug, warn);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
-            return new ContainerResult(exitCode, readUsage || killed ? cgroup.ReadUsage() : null);
+            return Result((exitCode, timedOut), readUsage || killed ? cgroup.ReadUsage() : null, spec);
         }
         finally
         {
@@ -49,9 +49,22 @@ public static unsafe class ContainerRunner
         }
     }
 
-    private static int RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn)
+    /// <summary>coreutils timeout's convention: 124 when the time ran out, however it ended.</summary>
+    public const int TimedOutExitCode = 124;
+
+    private static ContainerResult Result((int ExitCode, bool TimedOut) run, Cgroups.CgroupUsage? usage, ContainerSpec spec) =>
+        run.TimedOut
+            ? new ContainerResult(TimedOutExitCode, usage)
+            {
+                TimeoutMessage = $"container stopped: it ran longer than --timeout {spec.Timeout!.Value.TotalSeconds:0.###}s"
+                    + (run.ExitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL ? " (killed)" : ""),
+            }
+            : new ContainerResult(run.ExitCode, usage);
+
+    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn)
     {
-        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2);
+        var ttySize = spec.Tty ? TerminalSize() : default;
+        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize);
         if (debug != null)
         {
             if (spec.UserNamespace is { } userns)
@@ -60,7 +73,9 @@ public static unsafe class ContainerRunner
             foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
                 debug($"mount plan {i}: {op}");
         }
-        SignalForwarder.Install();
+        SignalForwarder.Install(spec.StopSignal, spec.StopTimeout);
+        if (spec.DieWithParent || Shim.ForegroundTerminal() == 1)
+            SignalForwarder.DieWithParent();
         ShimSpawnResult child;
         // The child's PDEATHSIG is tied to the thread that clones it: this must be
         // the main thread, which lives as long as Isolate does.
@@ -73,16 +88,21 @@ public static unsafe class ContainerRunner
 
         SignalForwarder.Attach(child.Pid, child.Pidfd);
         int rootfsTree = -1;
+        bool pidFileWritten = false;
         try
         {
             // placed while it waits at the gate: its cgroup, its user namespace's maps
             cgroup?.AddProcess(child.Pid);
+            if (spec.OomScoreAdj is { } adj)
+                WriteOomScoreAdj(child.Pid, adj);
             if (spec.UserNamespace is { } userns)
             {
                 UserNamespaceSetup.WriteMaps(child.Pid, userns);
                 if (!userns.Rootless && spec.Rootfs != null)
                     rootfsTree = UserNamespaceSetup.IdmappedRootfs(child.Pid, spec.Rootfs, warn, debug);
             }
+            if (spec.PidFile != null)
+                pidFileWritten = PidFile.Write(spec.PidFile, child.Pid);
         }
         catch
         {
@@ -91,37 +111,77 @@ public static unsafe class ContainerRunner
             WaitQuietly(child.Pid);
             throw;
         }
+        TerminalRelay? relay = null;
         try
         {
-            StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug);
+            int ttyFd;
+            try
+            {
+                ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug);
+            }
+            finally
+            {
+                if (rootfsTree >= 0)
+                    Libc.Close(rootfsTree);
+                Libc.Close(child.SyncFd);
+            }
+            if (ttyFd >= 0)
+                relay = TerminalRelay.Start(ttyFd, spec.Interactive);
+            SignalForwarder.ExecDone();
+            var (status, timedOut) = WaitForExit(child.Pid, child.Pidfd, spec.Timeout);
+            return (ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal), timedOut);
         }
         finally
         {
-            if (rootfsTree >= 0)
-                Libc.Close(rootfsTree);
-            Libc.Close(child.SyncFd);
+            relay?.Finish();
+            if (pidFileWritten)
+                PidFile.Remove(spec.PidFile!, child.Pid);
         }
-        SignalForwarder.ExecDone();
-        int status = WaitForExit(child.Pid);
-        return ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal);
     }
+
+    /// <summary>The caller's window size (stdout's terminal, else stdin's), or 0 x 0.</summary>
+    private static (ushort Rows, ushort Cols) TerminalSize()
+    {
+        ushort rows, cols;
+        foreach (int fd in new[] { 1, 0, 2 })
+        {
+            if (Shim.TtySize(fd, &rows, &cols) == 0)
+                return (rows, cols);
+        }
+        return default;
+    }
+
+    /// <summary>--oom-score-adj, written while the child waits at the gate; the command inherits it.</summary>
+    private static void WriteOomScoreAdj(int pid, int adj)
+    {
+        if (UserNamespaceSetup.TryWrite($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } errno)
+            throw IsolateException.FromErrno($"--oom-score-adj {adj}", null, errno).WithHint(errno is EPERM or EACCES
+                ? "lowering it below Isolate's own needs CAP_SYS_RESOURCE, which Isolate does not hold here"
+                : null);
+    }
+
+    private const int EACCES = 13;
 
     /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
-    private static void StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug)
+    /// <returns>The pty master the container sent (-t), or -1.</returns>
+    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug)
     {
         const int MaxNotes = 8;
         ShimMessage failure;
         ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
         uint noteCount = 0;
+        int ttyFd = -1;
         if (Shim.Release(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot) < 0)
-            return; // the child is gone already
-        int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount);
+            return -1; // the child is gone already
+        int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount, &ttyFd);
         for (int i = 0; i < noteCount; i++)
             debug?.Invoke(StepFailure.DescribeNote(notes[i], plan));
         if (rc == 0)
-            return;
+            return ttyFd;
+        if (ttyFd >= 0)
+            Libc.Close(ttyFd);
 
         if (rc < 0)
             Libc.Kill(pid, ExitStatus.SIGKILL); // the protocol broke: do not leave it running
@@ -180,18 +240,15 @@ public static unsafe class ContainerRunner
             (rootless ? "; run isolate as root" : "; drop --userns");
     }
 
-    /// <summary>Waits without reaping first (waitid WNOWAIT), so signal forwarding can stop
-    /// before the PID is released for reuse; then reaps and returns the wait status.</summary>
-    private static int WaitForExit(int pid)
+    /// <summary>Waits without reaping first (so signal forwarding can stop before the PID is
+    /// released for reuse), stopping the container if --timeout runs out; then reaps it.</summary>
+    private static (int Status, bool TimedOut) WaitForExit(int pid, int pidfd, TimeSpan? timeout)
     {
-        const int P_PID = 1, WEXITED = 4, WNOWAIT = 0x01000000;
-        byte* siginfo = stackalloc byte[128];
-        while (Libc.WaitId(P_PID, pid, siginfo, WEXITED | WNOWAIT) < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != Libc.EINTR)
-                throw IsolateException.FromErrno("wait for the container", null, errno);
-        }
+        int timedOut;
+        long timeoutMs = timeout is { } t ? (long)Math.Ceiling(t.TotalMilliseconds) : -1;
+        int rc = Shim.WaitExit(pid, pidfd, timeoutMs, &timedOut);
+        if (rc < 0)
+            throw IsolateException.FromErrno("wait for the container", null, -rc);
         SignalForwarder.Detach();
         int status;
         while (Libc.WaitPid(pid, &status, 0) < 0)
@@ -200,7 +257,7 @@ public static unsafe class ContainerRunner
             if (errno != Libc.EINTR)
                 throw IsolateException.FromErrno("wait for the container", null, errno);
         }
-        return status;
+        return (status, timedOut != 0);
     }
 
     private static void WaitQuietly(int pid)

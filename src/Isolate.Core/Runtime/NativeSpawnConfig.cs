@@ -19,7 +19,15 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         var config = Alloc<ShimSpawnConfig>(1);
         config->AbiVersion = Shim.AbiVersion;
         config->Flags = (uint)((plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : 0) | (plan.NewCgroupNamespace ? ShimSpawnFlags.NewCgroupNamespace : 0)
-            | (plan.UserNamespace != null ? ShimSpawnFlags.UserNamespace : 0));
+            | (plan.UserNamespace != null ? ShimSpawnFlags.UserNamespace : 0)
+            | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0));
+        config->TtyRows = plan.TtyRows;
+        config->TtyCols = plan.TtyCols;
+        var rlimits = Alloc<ShimRlimit>(plan.Rlimits.Count);
+        for (int i = 0; i < plan.Rlimits.Count; i++)
+            rlimits[i] = new ShimRlimit { Resource = (uint)plan.Rlimits[i].Resource, Soft = plan.Rlimits[i].Soft, Hard = plan.Rlimits[i].Hard };
+        config->Rlimits = rlimits;
+        config->RlimitCount = (uint)plan.Rlimits.Count;
         config->CloneFlags = (ulong)plan.Namespaces;
         config->Hostname = Utf8(plan.Hostname);
         config->Workdir = Utf8(plan.Workdir);

@@ -12,22 +12,42 @@ namespace Isolate.Runtime;
 /// the container could not be stopped with `kill`. The handler then applies the default
 /// action on the kernel's behalf: SIGKILL, and Isolate reports 128+N for the signal
 /// that was sent. Before the command is exec'd, PID 1 is the shim, which catches the
-/// same signals and exits 128+N itself.</summary>
+/// same signals and exits 128+N itself.
+///
+/// SIGTERM is a stop: the container gets the stop signal (--stop-signal, SIGTERM by
+/// default) and, still running after --stop-timeout, SIGKILL.</summary>
 public static unsafe class SignalForwarder
 {
     public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
 
+    /// <summary>Isolate's parent as first seen: set by Main before anything slow happens, so
+    /// that a parent dying before the parent-death signal is armed is noticed.</summary>
+    private static int StartingParent { get; set; }
+
+    public static void RecordParent() => StartingParent = Libc.GetParentPid();
+
     public static readonly int[] ForwardedSignals = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM];
 
     /// <summary>Installs the handlers; signals that arrive before <see cref="Attach"/> are held.</summary>
-    public static void Install()
+    public static void Install(int stopSignal = SIGTERM, TimeSpan? stopTimeout = null)
     {
+        Shim.ForwardStopPolicy(stopSignal, (long)(stopTimeout ?? TimeSpan.FromSeconds(10)).TotalMilliseconds);
         fixed (int* signals = ForwardedSignals)
         {
             int rc = Shim.ForwardSignals(signals, (uint)ForwardedSignals.Length);
             if (rc < 0)
                 throw IsolateException.FromErrno("install signal handlers", null, -rc);
         }
+    }
+
+    /// <summary>When the process that started Isolate dies, Isolate gets SIGTERM: a stop.
+    /// Installed after the handlers, so that a parent already gone stops the container
+    /// the same way.</summary>
+    public static void DieWithParent()
+    {
+        int rc = Shim.DieWithParent(StartingParent);
+        if (rc < 0)
+            throw IsolateException.FromErrno("set the parent-death signal", null, -rc);
     }
 
     /// <summary>Start forwarding to the child (through its pidfd when there is one); a held

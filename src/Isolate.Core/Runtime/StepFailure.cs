@@ -8,7 +8,7 @@ namespace Isolate.Runtime;
 /// which C# still holds.</summary>
 internal static class StepFailure
 {
-    private const int ENOENT = 2, EBUSY = 16, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
+    private const int EPERM = 1, ENOENT = 2, EBUSY = 16, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
 
     public static IsolateException Describe(ShimMessage message, SpawnPlan plan)
     {
@@ -60,6 +60,24 @@ internal static class StepFailure
                 string name = message.Detail switch { 0 => "stdin", 1 => "stdout", _ => "stderr" };
                 return new IsolateException(
                     $"{name} is a directory (or an O_PATH descriptor): it would give the container a way out of its root; redirect it from a file or a pipe");
+            case ShimStep.UserNamespace:
+                return IsolateException.FromErrno("become root of the user namespace", null, errno);
+            case ShimStep.Rlimit when message.Detail >= 0 && message.Detail < plan.Rlimits.Count:
+                var limit = plan.Rlimits[message.Detail];
+                return IsolateException.FromErrno($"--ulimit {limit}", null, errno).WithHint(errno == EPERM
+                    ? "raising a hard limit needs CAP_SYS_RESOURCE, which Isolate does not hold here; stay at or below the current hard limit (ulimit -H)"
+                    : null);
+            case ShimStep.Tty:
+                return IsolateException.FromErrno(message.Detail switch
+                {
+                    0 => "-t: open the container's /dev/ptmx",
+                    1 => "-t: open the container's terminal",
+                    2 => "-t: make the terminal the container's controlling terminal",
+                    3 => "-t: make the terminal the container's stdio",
+                    _ => "-t: pass the terminal to isolate",
+                }, null, errno);
+            case ShimStep.Init:
+                return IsolateException.FromErrno("--init: start the command", null, errno);
             default:
                 return IsolateException.FromErrno($"container setup (step {message.Step})", null, errno);
         }

@@ -50,20 +50,24 @@ internal static class UserNamespaceSetup
         }
     }
 
-    private static unsafe void Write(string path, string text, string operation)
+    private static void Write(string path, string text, string operation)
+    {
+        if (TryWrite(path, text) is { } errno)
+            throw IsolateException.FromErrno(operation, null, errno);
+    }
+
+    /// <summary>Writes a /proc file in one write(2) (the kernel takes a map only whole).</summary>
+    /// <returns>null, or the errno.</returns>
+    internal static unsafe int? TryWrite(string path, string text)
     {
         int fd = Libc.Open(path, O_WRONLY | O_CLOEXEC, 0);
         if (fd < 0)
-            throw IsolateException.FromErrno(operation, null, Marshal.GetLastPInvokeError());
+            return Marshal.GetLastPInvokeError();
         try
         {
-            // one write(2): the kernel takes a map only whole
             byte[] bytes = Encoding.ASCII.GetBytes(text);
             fixed (byte* p = bytes)
-            {
-                if (Libc.Write(fd, p, bytes.Length) != bytes.Length)
-                    throw IsolateException.FromErrno(operation, null, Marshal.GetLastPInvokeError());
-            }
+                return Libc.Write(fd, p, bytes.Length) == bytes.Length ? null : Marshal.GetLastPInvokeError();
         }
         finally
         {

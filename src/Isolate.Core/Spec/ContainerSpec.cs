@@ -59,6 +59,37 @@ public sealed record ContainerSpec
     /// <summary>--userns, or the map a non-root caller gets; null: the host's user namespace.</summary>
     public UserNamespaceSpec? UserNamespace { get; init; }
 
+    /// <summary>--ulimit: resource limits for the command.</summary>
+    public IReadOnlyList<RlimitSpec> Rlimits { get; init; } = [];
+
+    /// <summary>--oom-score-adj, or null to inherit Isolate's.</summary>
+    public int? OomScoreAdj { get; init; }
+
+    /// <summary>--init: PID 1 is Isolate's tiny init; the command runs as PID 2.</summary>
+    public bool Init { get; init; }
+
+    /// <summary>-t: a pseudo-terminal for the container.</summary>
+    public bool Tty { get; init; }
+
+    /// <summary>-i: with -t, the caller's input goes to the container's terminal.</summary>
+    public bool Interactive { get; init; }
+
+    /// <summary>What a stop (SIGTERM to Isolate, or --timeout) sends first.</summary>
+    public int StopSignal { get; init; } = 15;
+
+    /// <summary>How long a stop waits before SIGKILL.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>--timeout: stop the container when it has run this long (exit 124).</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>--pid-file: where the container's PID 1 (as the host sees it) is written.</summary>
+    public string? PidFile { get; init; }
+
+    /// <summary>--die-with-parent: stop the container when Isolate's parent dies. Without it
+    /// this holds only when Isolate is the foreground job of a terminal.</summary>
+    public bool DieWithParent { get; init; }
+
     /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
     public string Id { get; init; } = "";
 }

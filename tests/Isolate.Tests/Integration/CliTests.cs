@@ -26,7 +26,9 @@ public sealed class CliTests
                      "--keep-changes=DIR", "--privileged", "--memory=SIZE", "--memory-swap=SIZE", "--cpus=N", "--cpu-shares=N",
                      "--cpuset-cpus=LIST", "--pids-limit=N", "--io-weight=N", "--cgroups=MODE", "--cgroup-parent=PATH", "--stats=FORMAT",
                      "-u USER[:GROUP], --user=USER[:GROUP]", "--group-add=GROUP", "--cap-add=CAP", "--cap-drop=CAP", "--security-opt=OPT",
-                     "--userns=MODE", "--preserve-fds=N", "--debug", "--help", "--version",
+                     "--userns=MODE", "--preserve-fds=N", "-t, --tty", "-i, --interactive", "--init", "--env-file=FILE",
+                     "--ulimit=NAME=SOFT[:HARD]", "--oom-score-adj=N", "--pid-file=FILE", "--stop-signal=SIGNAL",
+                     "--stop-timeout=DURATION", "--timeout=DURATION", "--die-with-parent", "--debug", "--help", "--version",
                  })
             Assert.Contains(option, result.Stdout);
     }

@@ -43,7 +43,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
 
         ShimMessage failure;
         Assert.Equal(0, Shim.Release(fd, -1, -1));
-        Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null));
+        Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null, null));
         Libc.Close(fd);
 
         Assert.Equal((uint)ShimStep.MountOp, failure.Step);
@@ -59,7 +59,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
 
         ShimMessage failure;
         Assert.Equal(0, Shim.Release(fd, -1, -1));
-        Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null));
+        Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null, null));
         Libc.Close(fd);
 
         Assert.Equal((uint)ShimStep.Exec, failure.Step);
@@ -74,7 +74,7 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
         var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "sh", "-c", "exit 3"));
 
         Assert.Equal(0, Shim.Release(fd, -1, -1));
-        Assert.Equal(0, Shim.AwaitExec(fd, null, null, 0, null)); // EOF: execve happened
+        Assert.Equal(0, Shim.AwaitExec(fd, null, null, 0, null, null)); // EOF: execve happened
         Libc.Close(fd);
 
         Assert.Equal(3, ExitStatus.FromWaitStatus(Reap(pid)));

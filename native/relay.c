@@ -1,0 +1,134 @@
+/* relay.c - the parent's side of -t (runs in Isolate's own process, any libc call is
+ * fine): the caller's terminal in raw mode and back, and the bytes between it and the
+ * pty master the container sent, with SIGWINCH turned into the pty's window size. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "isolate_shim.h"
+
+int isolate_shim_tty_size(int32_t fd, uint16_t *rows, uint16_t *cols)
+{
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) < 0)
+        return -errno;
+    *rows = size.ws_row;
+    *cols = size.ws_col;
+    return 0;
+}
+
+int isolate_shim_tty_raw(int32_t fd, void *saved, uint32_t saved_size)
+{
+    struct termios mode;
+    if (saved_size < sizeof mode)
+        return -EINVAL;
+    if (tcgetattr(fd, &mode) < 0)
+        return -errno;
+    memcpy(saved, &mode, sizeof mode);
+    cfmakeraw(&mode);
+    return tcsetattr(fd, TCSADRAIN, &mode) < 0 ? -errno : 0;
+}
+
+int isolate_shim_tty_restore(int32_t fd, const void *saved)
+{
+    struct termios mode;
+    memcpy(&mode, saved, sizeof mode);
+    /* a background Isolate would be stopped by SIGTTOU here: the settings go back anyway */
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &ttou, &old);
+    int rc = tcsetattr(fd, TCSADRAIN, &mode) < 0 ? -errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static int winch_pipe[2] = { -1, -1 };
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char byte = 0;
+    if (write(winch_pipe[1], &byte, 1) < 0) {
+        /* full: a resize is pending already */
+    }
+    errno = saved;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void copy_size(int from, int to)
+{
+    struct winsize size;
+    if (ioctl(from, TIOCGWINSZ, &size) == 0)
+        ioctl(to, TIOCSWINSZ, &size);
+}
+
+int isolate_shim_tty_relay(int32_t master, int32_t in_fd, int32_t out_fd, int32_t size_fd)
+{
+    if (size_fd >= 0 && winch_pipe[0] < 0) {
+        if (pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+            return -errno;
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = on_winch;
+        action.sa_flags = SA_RESTART;
+        sigaction(SIGWINCH, &action, NULL);
+        copy_size(size_fd, master); /* a resize before the handler was there */
+    }
+    char buf[65536];
+    for (;;) {
+        struct pollfd fds[3] = {
+            { .fd = master, .events = POLLIN },
+            { .fd = in_fd, .events = POLLIN },
+            { .fd = size_fd >= 0 ? winch_pipe[0] : -1, .events = POLLIN },
+        };
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (fds[2].revents & POLLIN) {
+            while (read(winch_pipe[0], buf, sizeof buf) > 0) {
+            }
+            copy_size(size_fd, master);
+        }
+        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(in_fd, buf, sizeof buf);
+            if (n > 0) {
+                if (write_all(master, buf, (size_t)n) < 0)
+                    in_fd = -1;
+            } else if (n == 0 || errno != EINTR) {
+                in_fd = -1; /* the caller's input ended: nothing more to pass on */
+            }
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(master, buf, sizeof buf);
+            if (n > 0) {
+                if (out_fd >= 0 && write_all(out_fd, buf, (size_t)n) < 0)
+                    out_fd = -1; /* the caller stopped reading: keep draining, so the container never blocks */
+            } else if (n == 0 || errno != EINTR) {
+                return 0; /* EIO: every process holding the terminal is gone */
+            }
+        }
+    }
+}

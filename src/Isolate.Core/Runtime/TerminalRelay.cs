@@ -1,0 +1,48 @@
+using Isolate.Interop;
+
+namespace Isolate.Runtime;
+
+/// <summary>-t on the caller's side: the pty master relayed to Isolate's stdout (and, with
+/// -i, stdin to it) by native/relay.c on a thread of its own, the caller's terminal raw while
+/// it runs and restored exactly afterwards, the window size following SIGWINCH.</summary>
+internal sealed unsafe class TerminalRelay
+{
+    private const int SavedSize = 256; // struct termios is 60 bytes on x86_64
+    private readonly int _master;
+    private readonly Thread _thread;
+    private readonly byte[]? _saved;
+
+    private TerminalRelay(int master, bool interactive)
+    {
+        _master = master;
+        int input = interactive ? 0 : -1;
+        if (interactive && HostTerminal.IsTerminal(0))
+        {
+            var saved = new byte[SavedSize];
+            fixed (byte* p = saved)
+            {
+                if (Shim.TtyRaw(0, p, SavedSize) == 0)
+                    _saved = saved;
+            }
+        }
+        int sizeFd = HostTerminal.IsTerminal(1) ? 1 : HostTerminal.IsTerminal(0) ? 0 : -1;
+        _thread = new Thread(() => Shim.TtyRelay(master, input, 1, sizeFd)) { IsBackground = true, Name = "isolate tty relay" };
+        _thread.Start();
+    }
+
+    public static TerminalRelay Start(int master, bool interactive) => new(master, interactive);
+
+    /// <summary>After the container ended: the rest of its output, then the caller's terminal
+    /// as it was. The relay ends by itself once no process holds the pty any more.</summary>
+    public void Finish()
+    {
+        _thread.Join(TimeSpan.FromSeconds(5));
+        if (_saved != null)
+        {
+            fixed (byte* p = _saved)
+                Shim.TtyRestore(0, p);
+        }
+        if (!_thread.IsAlive)
+            Libc.Close(_master);
+    }
+}
