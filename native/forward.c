@@ -115,26 +115,50 @@ static int would_be_dropped(int pid, int sig)
     return (received & bit) == 0;
 }
 
-/* Through the pidfd when there is one: it can never reach a process that reused the PID. */
+/* Through the pidfd when there is one: it can never reach a process that reused the PID.
+ * kill() only where the kernel has no pidfd_send_signal; never a pid <= 0, which would
+ * signal a whole process group. */
 static void send_signal(int pid, int pidfd, int sig)
 {
-    if (pidfd < 0 || syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+    if (pid <= 0)
+        return;
+    if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == 0)
+        return;
+    if (pidfd < 0 || errno == ENOSYS)
         kill(pid, sig);
 }
 
-/* Under the rules for the command: forward it, or stand in for a dropped default action. */
+/* The default action ends the process (rather than ignoring it or stopping it). */
+static int default_terminates(int sig)
+{
+    switch (sig) {
+    case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+    case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Under the rules for the command: forward it, or stand in for a dropped default action
+ * that would have ended it. */
 static void deliver(int sig)
 {
     int pid = LOAD(forward_pid);
     int pidfd = LOAD(forward_pidfd);
     if (pid <= 0)
         return;
-    if (would_be_dropped(pid, sig)) {
+    if (default_terminates(sig) && would_be_dropped(pid, sig)) {
         STORE(stopped_by, sig);
         send_signal(pid, pidfd, SIGKILL);
     } else {
         send_signal(pid, pidfd, sig);
     }
+}
+
+void isolate_forward_deliver(int sig)
+{
+    deliver(sig);
 }
 
 static void deliver_during_start(int sig)
@@ -144,7 +168,8 @@ static void deliver_during_start(int sig)
         return;
     }
     STORE(startup_signal, sig);
-    send_signal(LOAD(forward_pid), LOAD(forward_pidfd), sig); /* the shim exits of it */
+    int pid = LOAD(forward_pid), pidfd = LOAD(forward_pidfd); /* once: forward_stop may clear them */
+    send_signal(pid, pidfd, sig); /* the shim exits of it */
     /* exec_done may have been set just now, after it looked for startup_signal:
      * whoever takes the signal out of the slot delivers it again. */
     if (LOAD(exec_done) && TAKE(startup_signal) != 0)

@@ -21,6 +21,23 @@ static int exit_code(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* /proc/1/cmdline would show Isolate's own arguments (host paths among them): the
+ * kernel reads them from this copy's memory, so they are overwritten with "isolate-init".
+ * No libc string calls: plain loops. */
+static void blank_args(void)
+{
+    static const char name[] = "isolate-init";
+    char *arg = (char *)isolate_args_area.arg_start;
+    size_t arg_len = isolate_args_area.arg_end - isolate_args_area.arg_start;
+    if (arg == NULL || arg_len < sizeof name)
+        return;
+    for (size_t i = 0; i < arg_len; i++)
+        arg[i] = i < sizeof name ? name[i] : '\0';
+    char *env = (char *)isolate_args_area.env_start;
+    for (size_t i = 0; env != NULL && i < isolate_args_area.env_end - isolate_args_area.env_start; i++)
+        env[i] = '\0';
+}
+
 void isolate_child_init(const struct isolate_spawn_config *config, int sync_fd,
                         __attribute__((noreturn)) void (*exec)(const struct isolate_spawn_config *, int))
 {
@@ -38,18 +55,36 @@ void isolate_child_init(const struct isolate_spawn_config *config, int sync_fd,
          * with every signal blocked, so SIGTTOU cannot stop it on the way) */
         setpgid(0, 0);
         if (config->flags & ISOLATE_SPAWN_TTY)
-            tcsetpgrp(0, getpid());
+            tcsetpgrp(0, (pid_t)syscall(SYS_getpid)); /* not getpid(): old glibc caches it across a raw clone */
         sigprocmask(SIG_SETMASK, &none, NULL);
         exec(config, sync_fd); /* reports a failure itself */
     }
     /* The sync socket must close when the command execs: PID 2's copy is close-on-exec,
      * and ours goes now. A failed exec is reported by PID 2 before it exits. */
     close(sync_fd);
+    /* and every other fd the command was given (--preserve-fds): a command that closes
+     * one to tell a reader it is done must not find init still holding it */
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0) {
+        for (unsigned fd = 3; fd < 3u + config->security.preserve_fds; fd++)
+            close((int)fd); /* before 5.9; nothing else is open here */
+    }
     prctl(PR_SET_NAME, "isolate-init", 0, 0, 0); /* what ps shows inside for PID 1 */
+    blank_args();
 
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&all, &info);
+        if (sig < 0 && errno != EINTR) {
+            /* cannot wait for signals (a seccomp profile refusing rt_sigtimedwait): still
+             * reap, and end with the command, without forwarding */
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, 0)) > 0 || errno == EINTR) {
+                if (pid == child)
+                    _exit(exit_code(status));
+            }
+            _exit(125);
+        }
         if (sig < 0)
             continue;
         if (sig != SIGCHLD) {
@@ -58,7 +93,13 @@ void isolate_child_init(const struct isolate_spawn_config *config, int sync_fd,
         }
         int status;
         pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+            if (pid == child && WIFSTOPPED(status)) {
+                /* Ctrl-Z (or a background read) stopped the command: with no shell
+                 * around to `fg` it, it would stay stopped for good */
+                kill(child, SIGCONT);
+                continue;
+            }
             if (pid == child)
                 _exit(exit_code(status)); /* the kernel ends whatever else is left */
         }

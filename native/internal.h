@@ -2,6 +2,7 @@
 #ifndef ISOLATE_INTERNAL_H
 #define ISOLATE_INTERNAL_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "isolate_shim.h"
@@ -14,6 +15,12 @@ struct isolate_child_args {
 };
 
 int isolate_child_main(void *arg);
+
+/* spawn.c: this process's argv and environ strings as the kernel shows them (0: unknown). */
+struct isolate_args_area {
+    uintptr_t arg_start, arg_end, env_start, env_end;
+};
+extern struct isolate_args_area isolate_args_area;
 
 /* msg.c: one message on the sync socket with an optional fd (pass_fd -1: none).
  * send returns 0 or -errno; recv returns the bytes read or -errno, and the fd that
@@ -57,5 +64,8 @@ void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail);
 /* forward.c: 1 when the parent forwards signal sig to the child. The child reads
  * its copy of the parent's table to catch the same signals until execve. */
 int isolate_signal_is_forwarded(int sig);
+/* forward.c, parent side: sends sig to the container under the rules for forwarded
+ * signals (a PID 1 that would drop a deadly one is killed in its stead). */
+void isolate_forward_deliver(int sig);
 
 #endif

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "isolate_shim.h"
 
 int isolate_shim_tty_size(int32_t fd, uint16_t *rows, uint16_t *cols)
@@ -62,12 +63,19 @@ static void on_winch(int sig)
     errno = saved;
 }
 
+/* Blocking or not (a terminal left O_NONBLOCK by an earlier program), all of it. */
 static int write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd out = { .fd = fd, .events = POLLOUT };
+            if (poll(&out, 1, -1) < 0 && errno != EINTR)
+                return -errno;
+            continue;
+        }
         if (n < 0)
             return -errno;
         buf += n;
@@ -83,7 +91,7 @@ static void copy_size(int from, int to)
         ioctl(to, TIOCSWINSZ, &size);
 }
 
-int isolate_shim_tty_relay(int32_t master, int32_t in_fd, int32_t out_fd, int32_t size_fd)
+int isolate_shim_tty_relay(int32_t master, int32_t out_fd, int32_t size_fd)
 {
     if (size_fd >= 0 && winch_pipe[0] < 0) {
         if (pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -97,38 +105,61 @@ int isolate_shim_tty_relay(int32_t master, int32_t in_fd, int32_t out_fd, int32_
     }
     char buf[65536];
     for (;;) {
-        struct pollfd fds[3] = {
+        struct pollfd fds[2] = {
             { .fd = master, .events = POLLIN },
-            { .fd = in_fd, .events = POLLIN },
             { .fd = size_fd >= 0 ? winch_pipe[0] : -1, .events = POLLIN },
         };
-        if (poll(fds, 3, -1) < 0) {
+        if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (fds[2].revents & POLLIN) {
+        if (fds[1].revents & POLLIN) {
             while (read(winch_pipe[0], buf, sizeof buf) > 0) {
             }
             copy_size(size_fd, master);
         }
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            ssize_t n = read(in_fd, buf, sizeof buf);
-            if (n > 0) {
-                if (write_all(master, buf, (size_t)n) < 0)
-                    in_fd = -1;
-            } else if (n == 0 || errno != EINTR) {
-                in_fd = -1; /* the caller's input ended: nothing more to pass on */
-            }
-        }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(master, buf, sizeof buf);
             if (n > 0) {
-                if (out_fd >= 0 && write_all(out_fd, buf, (size_t)n) < 0)
-                    out_fd = -1; /* the caller stopped reading: keep draining, so the container never blocks */
+                int rc = out_fd >= 0 ? write_all(out_fd, buf, (size_t)n) : 0;
+                if (rc < 0) {
+                    /* The caller stopped reading (`| head -1`): as a writer to a closed pipe
+                     * would, the container gets SIGPIPE. Keep draining, so it never blocks. */
+                    out_fd = -1;
+                    if (rc == -EPIPE)
+                        isolate_forward_deliver(SIGPIPE);
+                }
             } else if (n == 0 || errno != EINTR) {
                 return 0; /* EIO: every process holding the terminal is gone */
             }
         }
+    }
+}
+
+int isolate_shim_tty_input(int32_t master, int32_t in_fd)
+{
+    /* A thread of its own: a container that reads no input must never keep its output
+     * from being relayed (the pty's input queue fills, and this write blocks). */
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in_fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd in = { .fd = in_fd, .events = POLLIN };
+            poll(&in, 1, -1);
+            continue;
+        }
+        if (n <= 0) {
+            /* the caller's input ended: a terminal in canonical mode reads its EOF
+             * character as end of input (in raw mode, Ctrl-D came through as a byte) */
+            struct termios mode;
+            if (tcgetattr(master, &mode) == 0 && (mode.c_lflag & ICANON))
+                write_all(master, (const char *)&mode.c_cc[VEOF], 1);
+            return n < 0 ? -errno : 0;
+        }
+        if (write_all(master, buf, (size_t)n) < 0)
+            return 0; /* the container's terminal is gone */
     }
 }

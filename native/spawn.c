@@ -3,6 +3,8 @@
  * libc freely; the child it creates may not (see child.c). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <string.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -51,6 +53,46 @@ static int spawn_failed(struct isolate_spawn_result *result, uint32_t call, int 
     return -err;
 }
 
+/* Where the kernel shows this process's command line and environment from (fields 48-51
+ * of /proc/self/stat): --init's PID 1 is a copy of Isolate, and blanks them, so that the
+ * container's `ps` and /proc/1/cmdline show neither Isolate's arguments (host paths) nor
+ * its environment. Read here, in the parent; the child inherits the values. */
+struct isolate_args_area isolate_args_area;
+
+static void find_args_area(void)
+{
+    char stat[2048];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, stat, sizeof stat - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    stat[n] = '\0';
+    char *p = strrchr(stat, ')'); /* the command name may hold spaces: count after it */
+    if (p == NULL)
+        return;
+    unsigned long long field[52] = { 0 };
+    int index = 2; /* p points at the end of field 2 */
+    while (*p && index < 51) {
+        while (*p && *p != ' ')
+            p++;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        index++;
+        field[index] = strtoull(p, NULL, 10);
+    }
+    if (index < 51 || field[48] >= field[49] || field[50] >= field[51])
+        return;
+    isolate_args_area.arg_start = (uintptr_t)field[48];
+    isolate_args_area.arg_end = (uintptr_t)field[49];
+    isolate_args_area.env_start = (uintptr_t)field[50];
+    isolate_args_area.env_end = (uintptr_t)field[51];
+}
+
 int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate_spawn_result *result)
 {
     if (result == NULL)
@@ -75,6 +117,9 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
         if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) < 0)
             return spawn_failed(result, ISOLATE_SPAWN_CALL_SOCKETPAIR, errno);
     }
+
+    if ((config->flags & ISOLATE_SPAWN_INIT) && isolate_args_area.arg_end == 0)
+        find_args_area();
 
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)

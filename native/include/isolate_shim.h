@@ -312,13 +312,15 @@ int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t 
 
 /* -t, parent side (native/relay.c). tty_size reads a terminal's window size;
  * tty_raw saves fd's settings into saved (at least 64 bytes) and makes it raw;
- * tty_restore puts them back. tty_relay copies in_fd (or -1: nothing) to the pty
- * master and the master to out_fd until every process holding the pty is gone,
- * copying size_fd's window size to the master at start and on each SIGWINCH. */
+ * tty_restore puts them back. tty_relay copies the pty master to out_fd until every
+ * process holding the pty is gone, copying size_fd's window size to the master at
+ * start and on each SIGWINCH; when out_fd's reader is gone the container gets SIGPIPE.
+ * tty_input, on a thread of its own, copies in_fd to the master until either ends. */
 int isolate_shim_tty_size(int32_t fd, uint16_t *rows, uint16_t *cols);
 int isolate_shim_tty_raw(int32_t fd, void *saved, uint32_t saved_size);
 int isolate_shim_tty_restore(int32_t fd, const void *saved);
-int isolate_shim_tty_relay(int32_t master, int32_t in_fd, int32_t out_fd, int32_t size_fd);
+int isolate_shim_tty_relay(int32_t master, int32_t out_fd, int32_t size_fd);
+int isolate_shim_tty_input(int32_t master, int32_t in_fd);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left

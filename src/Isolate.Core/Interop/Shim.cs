@@ -223,7 +223,10 @@ internal static unsafe partial class Shim
     internal static partial int TtyRestore(int fd, byte* saved);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_relay")]
-    internal static partial int TtyRelay(int master, int inFd, int outFd, int sizeFd);
+    internal static partial int TtyRelay(int master, int outFd, int sizeFd);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_tty_input")]
+    internal static partial int TtyInput(int master, int inFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_stopped_by_signal")]
     internal static partial int StoppedBySignal();

@@ -92,6 +92,44 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
     }
 
     [ContainerFact]
+    public void Init_keeps_no_fd_the_command_was_given()
+    {
+        // the command may close a preserved fd to tell a reader it is done: init must not hold it
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec \"$ISOLATE\" run --init --preserve-fds 1 --rootfs {Rootfs.Path} -- sh -c 'echo ready; exec sleep 100' 3</etc/hostname");
+        info.Environment["ISOLATE"] = IsolateBinary.Path;
+        using var isolate = Process.Start(info)!;
+        Assert.Equal("ready", isolate.StandardOutput.ReadLine());
+
+        string? ours = HostProcesses.PidNamespace(Environment.ProcessId);
+        int init = HostProcesses.ChildrenOf(isolate.Id).Single(p => HostProcesses.PidNamespace(p) != ours);
+        int command = HostProcesses.ChildrenOf(init).Single();
+        Assert.Equal(["0", "1", "2"], Fds(init));
+        Assert.Equal(["0", "1", "2", "3"], Fds(command));
+
+        Assert.Equal(0, kill(isolate.Id, SIGTERM));
+        Assert.True(isolate.WaitForExit(TimeSpan.FromSeconds(20)));
+        Assert.Equal(143, isolate.ExitCode);
+    }
+
+    private static string[] Fds(int pid) =>
+        Directory.GetFileSystemEntries($"/proc/{pid}/fd").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+
+    [ContainerFact]
+    public void A_stop_signal_whose_default_is_not_deadly_gets_the_grace_period()
+    {
+        // SIGWINCH (httpd's graceful stop) to a PID 1 without a handler: dropped by the kernel,
+        // and not worth a SIGKILL in its stead; the grace period runs out first
+        using var isolate = Start(["--stop-signal", "WINCH", "--stop-timeout", "1s"], "echo ready; exec sleep 100");
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, kill(isolate.Pid, SIGTERM));
+
+        Assert.Equal(137, isolate.WaitForExit(TimeSpan.FromSeconds(20)).ExitCode);
+        Assert.True(clock.Elapsed.TotalSeconds >= 0.9, $"killed after {clock.Elapsed.TotalSeconds:0.00} s, before the grace period ended");
+    }
+
+    [ContainerFact]
     public void With_init_a_missing_command_is_127()
     {
         var result = RunIn(["--init"], "no-such-command");

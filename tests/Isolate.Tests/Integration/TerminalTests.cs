@@ -172,6 +172,57 @@ public sealed class TerminalTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     }
 
     [ContainerFact]
+    public void Input_the_container_never_reads_does_not_hold_up_its_output()
+    {
+        // a paste the command ignores fills the container terminal's input queue; the
+        // output must still flow
+        using var terminal = new PseudoTerminal(24, 80);
+        using var isolate = StartOn(terminal, "run", "-it", "--rootfs", Rootfs.Path, "--",
+            "sh", "-c", "sleep 1; head -c 300000 /dev/zero | tr '\\0' x; echo; echo fin''ished");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((PseudoTerminal.LocalFlags(terminal.Settings()) & PseudoTerminal.ICANON) != 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(10); // isolate has made the terminal raw: it relays input from now on
+        int typed = 0;
+        var typing = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (typed < 256 * 1024 && DateTime.UtcNow < typing)
+        {
+            typed += terminal.TypeWithoutWaiting(256 * 1024 - typed);
+            Thread.Sleep(5);
+        }
+        Assert.True(typed > 70 * 1024, $"only {typed} bytes typed: the test would not fill the queue");
+
+        terminal.WaitFor("finished", timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(0, ExitCodeOf(isolate, terminal));
+    }
+
+    [ContainerFact]
+    public void With_init_Ctrl_Z_does_not_leave_a_command_stopped_for_good()
+    {
+        // no shell inside to `fg` it: init resumes it
+        using var terminal = new PseudoTerminal(24, 80);
+        using var isolate = StartOn(terminal, "run", "-it", "--init", "--rootfs", Rootfs.Path, "--", "cat");
+        terminal.Type("one\r");
+        int at = terminal.WaitFor("one\r\none\r\n"); // the terminal's echo, then cat's copy
+        terminal.Type("\u001a");
+        Thread.Sleep(300);
+        terminal.Type("two\r");
+        terminal.WaitFor("two\r\ntwo\r\n", at);
+        terminal.Type("\u0004"); // Ctrl-D: end of input
+        Assert.Equal(0, ExitCodeOf(isolate, terminal));
+    }
+
+    [ContainerFact]
+    public void A_reader_that_goes_away_ends_the_container_with_SIGPIPE()
+    {
+        // `isolate run -t yes | head -1` ends as `yes | head -1` does
+        var result = IsolateBinary.RunFromShell(
+            $"bash -c 'set -o pipefail; \"$ISOLATE\" run -t --rootfs {Rootfs.Path} -- yes | head -1; echo \"status $?\"'",
+            timeout: TimeSpan.FromSeconds(30));
+
+        Assert.Equal("y\r\nstatus 141\n", result.Stdout);
+    }
+
+    [ContainerFact]
     public void Tty_without_a_terminal_gives_the_container_one_and_returns_its_output()
     {
         // docker run -t with a pipe: a terminal inside, its output comes back through the pipe

@@ -72,6 +72,36 @@ public sealed unsafe partial class PseudoTerminal : IDisposable
         }
     }
 
+    /// <summary>Types up to <paramref name="count"/> bytes without ever blocking (the program
+    /// may never read them); returns how many the terminal took.</summary>
+    public int TypeWithoutWaiting(int count, byte key = (byte)'a')
+    {
+        const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+        int flags = fcntl(_master, F_GETFL, 0);
+        fcntl(_master, F_SETFL, flags | O_NONBLOCK);
+        try
+        {
+            var chunk = new byte[4096];
+            Array.Fill(chunk, key);
+            int typed = 0;
+            fixed (byte* p = chunk)
+            {
+                while (typed < count)
+                {
+                    nint n = write(_master, p, Math.Min(chunk.Length, count - typed));
+                    if (n <= 0)
+                        break;
+                    typed += (int)n;
+                }
+            }
+            return typed;
+        }
+        finally
+        {
+            fcntl(_master, F_SETFL, flags);
+        }
+    }
+
     public string Output
     {
         get
@@ -167,4 +197,7 @@ public sealed unsafe partial class PseudoTerminal : IDisposable
 
     [LibraryImport("libc")]
     private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int command, int arg);
 }
