@@ -31,8 +31,10 @@ static void blank_args(void)
     size_t arg_len = isolate_args_area.arg_end - isolate_args_area.arg_start;
     if (arg == NULL || arg_len < sizeof name)
         return;
+    /* the name and its NUL, then no NUL up to the end: the kernel then takes the area as
+     * rewritten (setproctitle) and shows it only up to the first NUL */
     for (size_t i = 0; i < arg_len; i++)
-        arg[i] = i < sizeof name ? name[i] : '\0';
+        arg[i] = i < sizeof name ? name[i] : ' ';
     char *env = (char *)isolate_args_area.env_start;
     for (size_t i = 0; env != NULL && i < isolate_args_area.env_end - isolate_args_area.env_start; i++)
         env[i] = '\0';

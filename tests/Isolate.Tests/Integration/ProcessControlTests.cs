@@ -18,10 +18,12 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
     [ContainerFact]
     public void Init_is_pid_1_and_the_command_pid_2()
     {
-        var result = Sh("echo $$; cat /proc/1/comm; ps -o pid,comm | awk '$1 == 1 || $1 == 2 {print $1, $2}'", "--init");
+        var result = Sh("echo $$; cat /proc/1/comm; ps -o pid,comm | awk '$1 == 1 || $1 == 2 {print $1, $2}'; tr '\\0' '|' </proc/1/cmdline",
+            "--init");
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Equal("2\nisolate-init\n1 isolate-init\n2 sh\n", result.Stdout);
+        // PID 1 is a copy of Isolate: its command line (with the host's rootfs path) is not shown
+        Assert.Equal("2\nisolate-init\n1 isolate-init\n2 sh\nisolate-init|", result.Stdout);
     }
 
     [ContainerFact]
