@@ -69,6 +69,7 @@ add "crun run, no cgroup" "crun --root $work/crun-state --cgroup-manager=disable
 add "runc run" "runc --root $work/runc-state run --bundle $bundle bench-runc"
 add "isolate, as crun's bundle" "$isolate run --rootfs $root --no-overlay --security-opt seccomp=unconfined -- /bin/true"
 add "crun run + seccomp filter" "crun --root $work/crun-state run --bundle $seccomp_bundle bench-crun"
+add "isolate run --init" "$isolate run --rootfs $root --init -- /bin/true"
 
 hyperfine -N --style none --warmup 10 --runs "$RUNS" --export-json "$work/times.json" "${commands[@]}" >/dev/null 2>"$work/hyperfine.log"
 for i in "${!commands[@]}"; do
