@@ -26,10 +26,69 @@
 
 #define DEFAULT_SEARCH_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/* Set once a detached child has reported CREATED: `create` is gone, nothing reads the
+ * sync socket, and the parent it has now (a subreaper such as conmon) must not kill it. */
+static int detached;
+
+static char *append(char *at, const char *end, const char *text)
+{
+    while (*text && at < end)
+        *at++ = *text++;
+    return at;
+}
+
+static char *append_number(char *at, const char *end, long value)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long v = value < 0 ? (unsigned long)-value : (unsigned long)value;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (value < 0 && at < end)
+        *at++ = '-';
+    while (n > 0 && at < end)
+        *at++ = digits[--n];
+    return at;
+}
+
+/* After CREATED nobody reads the socket: one line on the container's stderr instead, in
+ * the words Isolate would use. Only write(2): no stdio here. */
+static void report_on_stderr(uint32_t step, int err, const char *what)
+{
+    char line[512];
+    char *at = line, *end = line + sizeof line - 1;
+    at = append(at, end, "isolate: ");
+    if (step == ISOLATE_STEP_EXEC) {
+        at = append(at, end, "exec ");
+        at = append(at, end, what != NULL ? what : "");
+        at = append(at, end, err == ENOENT ? ": executable file not found in $PATH"
+                             : err == EACCES ? ": permission denied"
+                             : err == ENOEXEC ? ": exec format error" : ": failed, errno ");
+        if (err != ENOENT && err != EACCES && err != ENOEXEC)
+            at = append_number(at, end, err);
+    } else {
+        at = append(at, end, "container setup failed at step ");
+        at = append_number(at, end, (long)step);
+        at = append(at, end, ", errno ");
+        at = append_number(at, end, err);
+    }
+    *at++ = '\n';
+    if (write(2, line, (size_t)(at - line)) < 0) {
+        /* nowhere else to say it */
+    }
+}
+
+static const char *failed_command;
+
 void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail)
 {
     struct isolate_msg msg = { .type = ISOLATE_MSG_FAILED, .step = step, .err = err, .detail = detail };
-    isolate_msg_send(sync_fd, &msg, -1);
+    if (sync_fd >= 0)
+        isolate_msg_send(sync_fd, &msg, -1);
+    else
+        report_on_stderr(step, err, failed_command);
 
     int code = ISOLATE_EXIT_SETUP_FAILED;
     if (step == ISOLATE_STEP_EXEC)
@@ -88,7 +147,8 @@ static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot)
  * between): its end of the sync socket hangs up when it does. */
 void isolate_child_rearm(int sync_fd)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!detached)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0); /* a credential change resets it to the system default */
     struct pollfd pfd = { .fd = sync_fd, .events = 0 };
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
@@ -334,6 +394,82 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
 }
 
+/* Detached: the command must exist before `create` reports success (as runc checks),
+ * since an exec failure after `start` has nobody to tell but the container's stderr.
+ * The same PATH walk as exec_command, with access(X_OK) in place of execve. */
+static int lookup_command(const struct isolate_spawn_config *config, int32_t *detail)
+{
+    const char *file = config->argv[0];
+    *detail = ISOLATE_EXEC_NOT_FOUND;
+    if (strchr(file, '/') != NULL) {
+        if (access(file, X_OK) == 0)
+            return 0;
+        int err = errno;
+        *detail = err == ENOENT ? exec_detail(file) : -1;
+        return -err;
+    }
+    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
+    size_t file_len = strlen(file);
+    int denied = 0;
+    char candidate[PATH_MAX];
+    for (const char *dir = dirs;; dir++) {
+        const char *end = strchrnul(dir, ':');
+        size_t dir_len = (size_t)(end - dir);
+        if (dir_len == 0) {
+            dir = ".";
+            dir_len = 1;
+        }
+        if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
+            memcpy(candidate, dir, dir_len);
+            candidate[dir_len] = '/';
+            memcpy(candidate + dir_len + 1, file, file_len + 1);
+            struct stat st;
+            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(candidate, X_OK) == 0)
+                    return 0;
+                denied = 1;
+            }
+        }
+        if (*end == '\0')
+            break;
+        dir = end;
+    }
+    return denied ? -EACCES : -ENOENT;
+}
+
+/* Detached: report CREATED and wait for `start`. PDEATHSIG goes first: `create` exits as
+ * soon as it reads CREATED. */
+static void wait_for_start(int *sync_fd, int fifo_fd)
+{
+    prctl(PR_SET_PDEATHSIG, 0);
+    detached = 1;
+    struct isolate_msg created = { .type = ISOLATE_MSG_CREATED };
+    if (isolate_msg_send(*sync_fd, &created, -1) < 0)
+        _exit(ISOLATE_EXIT_SETUP_FAILED); /* `create` died: nobody knows of us */
+    close(*sync_fd);
+    *sync_fd = -1;
+    char byte;
+    ssize_t n;
+    do {
+        n = read(fifo_fd, &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(ISOLATE_EXIT_SETUP_FAILED);
+    close(fifo_fd);
+}
+
+static int write_sysctl(const struct isolate_sysctl *sysctl)
+{
+    int f = open(sysctl->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (f < 0)
+        return -errno;
+    size_t len = strlen(sysctl->value);
+    ssize_t n = write(f, sysctl->value, len);
+    int err = n < 0 ? errno : (size_t)n == len ? 0 : EIO;
+    close(f);
+    return -err;
+}
+
 /* --ulimit, as prlimit64(2) on ourselves: the command inherits them. */
 static int apply_rlimits(const struct isolate_spawn_config *config, int32_t *detail)
 {
@@ -375,10 +511,29 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     if ((rc = ensure_stdio(&bad_fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
+    /* Detached: the FIFO `start` writes to, opened while host paths still resolve.
+     * O_RDWR: we hold a writer ourselves, so read() waits for `start`'s byte rather
+     * than seeing end-of-file, and `start` finds a reader (no ENXIO) while we live. */
+    int fifo_fd = -1;
+    if ((config->flags & ISOLATE_SPAWN_DETACHED)
+        && (fifo_fd = open(config->exec_fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_EXEC_FIFO, errno, -1);
     if (config->flags & ISOLATE_SPAWN_USERNS) {
         if ((rc = become_userns_root(config, &detail)) < 0)
             isolate_child_fail(fd, ISOLATE_STEP_USERNS, -rc, detail);
         isolate_child_rearm(fd);
+    }
+    for (uint32_t i = 0; i < config->ns_join_count; i++) {
+        int ns = open(config->ns_joins[i].path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0)
+            isolate_child_fail(fd, ISOLATE_STEP_JOIN_NS, errno, (int32_t)i);
+        if (setns(ns, (int)config->ns_joins[i].nstype) < 0)
+            isolate_child_fail(fd, ISOLATE_STEP_JOIN_NS, errno, (int32_t)i);
+        close(ns);
+    }
+    for (uint32_t i = 0; i < config->sysctl_count; i++) {
+        if ((rc = write_sysctl(&config->sysctls[i])) < 0)
+            isolate_child_fail(fd, ISOLATE_STEP_SYSCTL, -rc, (int32_t)i);
     }
     if ((config->flags & ISOLATE_SPAWN_NEW_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_CGROUPNS, errno, -1);
@@ -403,6 +558,12 @@ int isolate_child_main(void *arg)
     if ((rc = apply_rlimits(config, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_RLIMIT, -rc, detail);
 
+    if (config->flags & ISOLATE_SPAWN_DETACHED) {
+        if ((rc = lookup_command(config, &detail)) < 0)
+            isolate_child_fail(fd, ISOLATE_STEP_EXEC, -rc, detail);
+        failed_command = config->argv[0];
+        wait_for_start(&fd, fifo_fd);
+    }
     isolate_apply_security(&config->security, fd);
     if (config->flags & ISOLATE_SPAWN_INIT)
         isolate_child_init(config, fd, exec_command);

@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -162,4 +164,43 @@ int isolate_shim_tty_input(int32_t master, int32_t in_fd)
         if (write_all(master, buf, (size_t)n) < 0)
             return 0; /* the container's terminal is gone */
     }
+}
+
+int isolate_shim_send_console(const char *socket_path, int32_t master)
+{
+    /* The OCI console socket (runc's --console-socket): connect, and hand over the pty
+     * master with SCM_RIGHTS; the payload is a name, as runc sends one. */
+    struct sockaddr_un address = { .sun_family = AF_UNIX };
+    if (strlen(socket_path) >= sizeof address.sun_path)
+        return -ENAMETOOLONG;
+    strcpy(address.sun_path, socket_path);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return -errno;
+    if (connect(sock, (struct sockaddr *)&address, sizeof address) < 0) {
+        int err = errno;
+        close(sock);
+        return -err;
+    }
+    static const char name[] = "/dev/ptmx";
+    struct iovec iov = { .iov_base = (void *)name, .iov_len = sizeof name - 1 };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr header = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &master, sizeof master);
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &header, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    int err = n < 0 ? errno : 0;
+    close(sock);
+    return -err;
 }

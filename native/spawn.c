@@ -188,6 +188,8 @@ int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct iso
                 notes[(*note_count)++] = msg;
             continue;
         }
+        if (msg.type == ISOLATE_MSG_CREATED)
+            return 2; /* detached: set up, and waiting for `start` */
         if (msg.type != ISOLATE_MSG_FAILED)
             return -EPROTO;
         if (failure != NULL)

@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 5u
+#define ISOLATE_SHIM_ABI_VERSION 6u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -120,6 +120,9 @@ enum isolate_step {
     ISOLATE_STEP_RLIMIT = 16,  /* detail: the index in rlimits */
     ISOLATE_STEP_TTY = 17,     /* detail: isolate_tty_detail */
     ISOLATE_STEP_INIT = 18,    /* --init could not start the command (fork) */
+    ISOLATE_STEP_EXEC_FIFO = 19, /* detached: opening the exec FIFO that `start` writes to */
+    ISOLATE_STEP_JOIN_NS = 20, /* joining an existing namespace (OCI linux.namespaces[].path); detail: its index */
+    ISOLATE_STEP_SYSCTL = 21,  /* writing a sysctl (OCI linux.sysctl); detail: its index */
 };
 
 enum isolate_tty_detail {
@@ -164,6 +167,12 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_TTY = 1u << 4,          /* -t: a pseudo-terminal from the container's own devpts
                                              becomes stdio and the controlling terminal; its
                                              master goes to the parent in a TTY message */
+    ISOLATE_SPAWN_DETACHED = 1u << 5,     /* OCI create: once set up, the child checks that the
+                                             command exists, sends CREATED, drops PDEATHSIG (it
+                                             outlives `create`) and waits for one byte on the
+                                             exec FIFO (written by `start`); then the security
+                                             steps and execve. Failures after CREATED go to
+                                             stderr, as one line. */
     ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
                                              parent has written the id maps) become uid and gid 0
                                              of the namespace before anything else */
@@ -202,6 +211,22 @@ struct isolate_process_security {
     uint32_t reserved;
 };
 
+/* An existing namespace to join (setns) instead of making one: nstype is CLONE_NEWNET,
+ * CLONE_NEWIPC or CLONE_NEWUTS. */
+struct isolate_ns_join {
+    const char *path;
+    uint32_t nstype;
+    uint32_t reserved;
+};
+
+/* A namespaced sysctl, written by the child once its namespaces are final and before
+ * the mount plan: path is under /proc/sys (the host's procfs, which shows the child's
+ * own network and IPC namespaces' values). */
+struct isolate_sysctl {
+    const char *path;
+    const char *value;
+};
+
 /* One setrlimit for the command (--ulimit). */
 struct isolate_rlimit {
     uint32_t resource; /* RLIMIT_* */
@@ -227,6 +252,11 @@ struct isolate_spawn_config {
     uint32_t rlimit_count;
     uint16_t tty_rows;     /* ISOLATE_SPAWN_TTY: the window size to start with (0: leave it) */
     uint16_t tty_cols;
+    const char *exec_fifo; /* ISOLATE_SPAWN_DETACHED: the FIFO, a host path opened before the mounts */
+    const struct isolate_ns_join *ns_joins; /* joined right after the gate (and the user namespace) */
+    uint32_t ns_join_count;
+    uint32_t sysctl_count;
+    const struct isolate_sysctl *sysctls;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */
@@ -251,6 +281,7 @@ enum isolate_msg_type {
     ISOLATE_MSG_FAILED = 2, /* child -> parent: sync 2, a step failed */
     ISOLATE_MSG_NOTE = 3,   /* child -> parent: something worth a --debug line; more follow */
     ISOLATE_MSG_TTY = 4,    /* child -> parent: carries the pty master (SCM_RIGHTS); more follow */
+    ISOLATE_MSG_CREATED = 5,/* child -> parent (detached): set up, waiting on the exec FIFO */
 };
 
 /* Notes the child sends (step, detail as in FAILED). */
@@ -298,7 +329,8 @@ int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot);
  * Linux 5.12), so that files the host sees owned by root are owned by the
  * namespace's root. Returns the tree's fd (close-on-exec) or -errno. */
 int isolate_shim_idmapped_tree(const char *path, int32_t userns_fd);
-/* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message. NOTE
+/* 0: exec succeeded (EOF); 1: *failure holds the child's FAILED message; 2: a detached
+ * child is set up and waits for `start` (CREATED). NOTE
  * messages on the way are stored in notes (up to max_notes), counted in *note_count;
  * a TTY message's fd lands in *tty_fd (else -1), close-on-exec, the caller's to close. */
 int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct isolate_msg *notes,
@@ -321,6 +353,9 @@ int isolate_shim_tty_raw(int32_t fd, void *saved, uint32_t saved_size);
 int isolate_shim_tty_restore(int32_t fd, const void *saved);
 int isolate_shim_tty_relay(int32_t master, int32_t out_fd, int32_t size_fd);
 int isolate_shim_tty_input(int32_t master, int32_t in_fd);
+/* OCI --console-socket: connects to the unix socket at socket_path and sends master
+ * over it (SCM_RIGHTS). Returns 0 or -errno. */
+int isolate_shim_send_console(const char *socket_path, int32_t master);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left

@@ -10,33 +10,93 @@ public static class Program
     // CommandLineParser builds options objects by reflection; under Native AOT the
     // trimmer must keep every member of each options type (see ../shared/TOOLCHAIN.md).
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(SpecOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(CreateOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(StartOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(StateOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(KillOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(DeleteOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ListOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.SignalForwarder.RecordParent();
+        var globals = new GlobalOptions();
         try
         {
-            return Dispatch(args);
+            globals = GlobalOptions.Extract(ref args);
+            return Dispatch(args, globals);
         }
         catch (IsolateException e)
         {
             Output.Error("isolate: " + e.Message);
+            globals.LogError(e.Message);
             return e.ExitCode;
         }
     }
 
-    private static readonly Type[] Verbs = [typeof(RunOptions)];
+    /// <summary>Every command, for --help; `oci-run` is `run` in its OCI form (see IsOciRun).</summary>
+    private static readonly Type[] Verbs =
+    [
+        typeof(RunOptions), typeof(SpecOptions), typeof(CreateOptions), typeof(StartOptions), typeof(StateOptions),
+        typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(OciRunOptions),
+    ];
 
-    public static int Dispatch(string[] args)
+    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "oci-run"];
+
+    public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
+
+    public static int Dispatch(string[] args, GlobalOptions globals)
     {
-        using var parser = CreateParser();
-        var result = parser.ParseArguments(NormalizeArguments(args), Verbs);
+        if (args.Length > 0 && args[0] == "run" && IsOciRun(args))
+            args = ["oci-run", .. args[1..]];
+        bool oci = args.Length > 0 && OciVerbs.Contains(args[0]);
+        using var parser = oci ? CreateOciParser() : CreateParser();
+        var result = parser.ParseArguments(oci ? args : NormalizeArguments(args), Verbs);
         return result switch
         {
             Parsed<object> { Value: RunOptions run } => RunCommand.Execute(run),
+            Parsed<object> { Value: SpecOptions o } => OciCommands.Spec(o),
+            Parsed<object> { Value: CreateOptions o } => OciCommands.Create(o, globals),
+            Parsed<object> { Value: StartOptions o } => OciCommands.Start(o, globals),
+            Parsed<object> { Value: StateOptions o } => OciCommands.State(o, globals),
+            Parsed<object> { Value: KillOptions o } => OciCommands.Kill(o, globals),
+            Parsed<object> { Value: DeleteOptions o } => OciCommands.Delete(o, globals),
+            Parsed<object> { Value: ListOptions o } => OciCommands.List(o, globals),
+            Parsed<object> { Value: FeaturesOptions o } => OciCommands.Features(o),
+            Parsed<object> { Value: OciRunOptions o } => OciCommands.Run(o, globals),
             NotParsed<object> notParsed => ReportParseErrors(notParsed),
             _ => throw new IsolateException("internal error: unhandled command"),
         };
     }
+
+    /// <summary>`isolate run` is the OCI form (run ID from a bundle) when -b/--bundle is given,
+    /// or when its only arguments are an id (and -d) in a directory holding config.json, as
+    /// `runc run ID` is used in a bundle. Anything else is the docker form (a command).</summary>
+    public static bool IsOciRun(string[] args)
+    {
+        var rest = args.Skip(1).TakeWhile(a => a != "--").ToList();
+        if (rest.Any(a => a is "-b" or "--bundle" || a.StartsWith("--bundle=", StringComparison.Ordinal)))
+            return true;
+        if (args.Contains("--"))
+            return false;
+        var operands = rest.Where(a => a is not ("-d" or "--detach")).ToList();
+        return operands.Count == 1 && !operands[0].StartsWith('-') && File.Exists("config.json");
+    }
+
+    /// <summary>runc's rules for its commands: options may follow the id.</summary>
+    public static Parser CreateOciParser() => new(settings =>
+    {
+        settings.GetoptMode = true;
+        settings.PosixlyCorrect = false;
+        settings.EnableDashDash = true;
+        settings.AllowMultiInstance = false;
+        settings.CaseSensitive = true;
+        settings.AutoHelp = true;
+        settings.AutoVersion = true;
+        settings.HelpWriter = null;
+    });
 
     public static string[] NormalizeArguments(string[] args) => args.FirstOrDefault() switch
     {

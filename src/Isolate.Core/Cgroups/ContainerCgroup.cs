@@ -43,6 +43,12 @@ public abstract class ContainerCgroup
 
     public abstract CgroupUsage ReadUsage();
 
+    /// <summary>The processes in the group now (cgroup.procs of the first directory).</summary>
+    public IReadOnlyList<int> Processes() =>
+        (Fs.Read(Path.Combine(Primary, "cgroup.procs")) ?? "")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
+
     public long? PidsCurrent() => ReadLong(Directories, "pids.current");
 
     /// <summary>Stops everything left in the group and waits (up to ~5 s) until it is empty.</summary>

@@ -24,6 +24,9 @@ internal enum ShimStep : uint
     Rlimit = 16,
     Tty = 17,
     Init = 18,
+    ExecFifo = 19,
+    JoinNamespace = 20,
+    Sysctl = 21,
 }
 
 internal enum ShimMessageType : uint
@@ -32,6 +35,7 @@ internal enum ShimMessageType : uint
     Failed = 2,
     Note = 3,
     Tty = 4,
+    Created = 5,
 }
 
 internal enum ShimNote : uint
@@ -70,6 +74,7 @@ internal enum ShimSpawnFlags : uint
     UserNamespace = 1u << 2,
     Init = 1u << 3,
     Tty = 1u << 4,
+    Detached = 1u << 5,
 }
 
 [Flags]
@@ -115,6 +120,26 @@ internal unsafe struct ShimSpawnConfig
     public uint RlimitCount;
     public ushort TtyRows;
     public ushort TtyCols;
+    public byte* ExecFifo;
+    public ShimNamespaceJoin* NsJoins;
+    public uint NsJoinCount;
+    public uint SysctlCount;
+    public ShimSysctl* Sysctls;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ShimNamespaceJoin
+{
+    public byte* Path;
+    public uint NsType;
+    public uint Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct ShimSysctl
+{
+    public byte* Path;
+    public byte* Value;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -165,7 +190,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 5;
+    public const uint AbiVersion = 6;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
@@ -224,6 +249,9 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_relay")]
     internal static partial int TtyRelay(int master, int outFd, int sizeFd);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_send_console", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int SendConsole(string socketPath, int master);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_input")]
     internal static partial int TtyInput(int master, int inFd);

@@ -62,8 +62,8 @@ public static class MountPlanBuilder
         ops.AddRange(UserMounts(spec));
         if (!spec.Privileged)
         {
-            ops.AddRange(MaskedPaths.Select(MountOp.Mask));
-            ops.AddRange(ReadOnlyPaths.Select(MountOp.ReadOnlyPath));
+            ops.AddRange((spec.MaskedPaths ?? MaskedPaths).Select(MountOp.Mask));
+            ops.AddRange((spec.ReadOnlyPaths ?? ReadOnlyPaths).Select(MountOp.ReadOnlyPath));
         }
         if (spec.ReadOnlyRoot && spec.Rootfs is not null)
             ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot)); // the root mount only: mounts on it keep their mode

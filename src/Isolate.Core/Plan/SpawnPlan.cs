@@ -24,6 +24,15 @@ public sealed record SpawnPlan
 
     public bool Init { get; init; }
 
+    /// <summary>Namespaces joined by path (setns) rather than made: (CLONE_NEW* flag, path).</summary>
+    public IReadOnlyList<(CloneFlags Type, string Path)> JoinNamespaces { get; init; } = [];
+
+    /// <summary>(path under /proc/sys, value), written inside before the mount plan.</summary>
+    public IReadOnlyList<(string Path, string Value)> Sysctls { get; init; } = [];
+
+    /// <summary>OCI create: set up, then wait on this FIFO (a host path) for `start`.</summary>
+    public string? ExecFifo { get; init; }
+
     /// <summary>-t, with the window size to start with (0 x 0: the kernel's default).</summary>
     public bool Tty { get; init; }
     public ushort TtyRows { get; init; }
@@ -38,9 +47,17 @@ public sealed record SpawnPlan
     public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false,
         (ushort Rows, ushort Cols) ttySize = default)
     {
+        var joins = spec.JoinNamespaces.Select(j => (Type: j.Type switch
+        {
+            "network" => CloneFlags.NewNet,
+            "ipc" => CloneFlags.NewIpc,
+            _ => throw new IsolateException($"joining an existing {j.Type} namespace is not supported; only network and ipc"),
+        }, j.Path)).ToList();
+        var joined = joins.Aggregate(CloneFlags.None, (all, j) => all | j.Type);
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)
             namespaces |= CloneFlags.NewNet;
+        namespaces &= ~joined; // setns in the child instead
         if (spec.UserNamespace != null)
             namespaces |= CloneFlags.NewUser;
         return new SpawnPlan
@@ -52,7 +69,9 @@ public sealed record SpawnPlan
             Args = spec.Args,
             Env = spec.Env,
             SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
-            LoopbackUp = spec.Network == NetworkMode.None,
+            LoopbackUp = spec.Network == NetworkMode.None && !joined.HasFlag(CloneFlags.NewNet), // a joined one is its owner's
+            JoinNamespaces = joins,
+            Sysctls = spec.Sysctls.Select(s => ("/proc/sys/" + s.Key.Replace('.', '/'), s.Value)).ToList(),
             NewCgroupNamespace = inCgroup,
             Security = spec.Security,
             UserNamespace = spec.UserNamespace,

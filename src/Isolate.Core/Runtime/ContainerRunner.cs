@@ -19,26 +19,28 @@ public static unsafe class ContainerRunner
     /// <param name="warn">Receives warnings (a limit this kernel cannot apply); null: quiet.</param>
     /// <param name="readUsage">Read the cgroup's counters even when the container did not die of
     /// SIGKILL (--stats); otherwise they are read only to tell an OOM kill from another.</param>
-    public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false)
+    /// <param name="spawned">Told the container's PID once it is placed (OCI run records its state).</param>
+    public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false,
+        Action<int>? spawned = null)
     {
         warn ??= _ => { };
         if (!spec.Cgroups)
-            return Result(RunContainer(spec, null, debug, warn), null, spec);
+            return Result(RunContainer(spec, null, debug, warn, spawned), null, spec);
         var layout = CgroupLayout.Detect();
         if (layout.Version == CgroupVersion.None && !spec.Resources.Any)
-            return Result(RunContainer(spec, null, debug, warn), null, spec);
+            return Result(RunContainer(spec, null, debug, warn, spawned), null, spec);
         CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
 
         // The reaper learns where the group goes before it exists: a kill at any moment of the
         // creation is covered. Then the group is made, with its limits, before the child runs:
         // a bad limit stops here, and nothing of the user's has run.
-        var placement = new CgroupPlacement(layout, spec.CgroupParent, CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));
+        var placement = new CgroupPlacement(layout, spec.CgroupParent, spec.CgroupName ?? CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));
         using var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories);
         var cgroup = ContainerCgroup.Create(layout, spec.CgroupParent, placement.Name, spec.Resources, warn, cpuAccounting: readUsage)!;
         try
         {
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
-            var (exitCode, timedOut) = RunContainer(spec, cgroup, debug, warn);
+            var (exitCode, timedOut) = RunContainer(spec, cgroup, debug, warn, spawned);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
             return Result((exitCode, timedOut), readUsage || killed ? cgroup.ReadUsage() : null, spec);
         }
@@ -61,7 +63,8 @@ public static unsafe class ContainerRunner
             }
             : new ContainerResult(run.ExitCode, usage);
 
-    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn)
+    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
+        Action<int>? spawned)
     {
         var ttySize = spec.Tty ? TerminalSize() : default;
         var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize);
@@ -103,6 +106,7 @@ public static unsafe class ContainerRunner
             }
             if (spec.PidFile != null)
                 pidFileWritten = PidFile.Write(spec.PidFile, child.Pid);
+            spawned?.Invoke(child.Pid);
         }
         catch
         {
@@ -117,7 +121,7 @@ public static unsafe class ContainerRunner
             int ttyFd;
             try
             {
-                ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug);
+                ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out _);
             }
             finally
             {
@@ -136,6 +140,69 @@ public static unsafe class ContainerRunner
             relay?.Finish();
             if (pidFileWritten)
                 PidFile.Remove(spec.PidFile!, child.Pid);
+        }
+    }
+
+    /// <summary>OCI create: the container set up, its command found, and its PID 1 waiting on
+    /// <paramref name="execFifo"/> for `start`. Nothing forwards signals or waits for it:
+    /// once `create` exits it belongs to whoever reaps orphans (a subreaper such as conmon).</summary>
+    /// <returns>Its PID, and the pty master with -t (else -1).</returns>
+    internal static (int Pid, int TtyFd) SpawnDetached(ContainerSpec spec, ContainerCgroup? cgroup, string execFifo,
+        (ushort Rows, ushort Cols) ttySize, Action<string>? debug, Action<string> warn)
+    {
+        var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize)
+            with { ExecFifo = execFifo };
+        if (debug != null)
+        {
+            debug($"namespaces: {plan.Namespaces}; hostname {plan.Hostname}; workdir {plan.Workdir}; exec fifo {execFifo}");
+            foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
+                debug($"mount plan {i}: {op}");
+        }
+        ShimSpawnResult child;
+        using (var config = new NativeSpawnConfig(plan))
+        {
+            int rc = Shim.Spawn(config.Config, &child);
+            if (rc < 0)
+                throw SpawnFailure((ShimSpawnCall)child.FailedCall, -rc, spec.UserNamespace);
+        }
+        int rootfsTree = -1;
+        try
+        {
+            try
+            {
+                cgroup?.AddProcess(child.Pid);
+                if (spec.OomScoreAdj is { } adj)
+                    WriteOomScoreAdj(child.Pid, adj);
+                if (spec.UserNamespace is { } userns)
+                {
+                    UserNamespaceSetup.WriteMaps(child.Pid, userns);
+                    if (!userns.Rootless && spec.Rootfs != null)
+                        rootfsTree = UserNamespaceSetup.IdmappedRootfs(child.Pid, spec.Rootfs, warn, debug);
+                }
+            }
+            catch
+            {
+                Libc.Close(child.SyncFd); // the gate never opens: the child exits
+                WaitQuietly(child.Pid);
+                throw;
+            }
+            int ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out bool created);
+            if (!created)
+            {
+                if (ttyFd >= 0)
+                    Libc.Close(ttyFd);
+                WaitQuietly(child.Pid);
+                throw new IsolateException("the container's process died while it was being set up");
+            }
+            return (child.Pid, ttyFd);
+        }
+        finally
+        {
+            if (rootfsTree >= 0)
+                Libc.Close(rootfsTree);
+            Libc.Close(child.SyncFd);
+            if (child.Pidfd >= 0)
+                Libc.Close(child.Pidfd);
         }
     }
 
@@ -166,8 +233,9 @@ public static unsafe class ContainerRunner
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
     /// <returns>The pty master the container sent (-t), or -1.</returns>
-    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug)
+    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug, out bool created)
     {
+        created = false;
         const int MaxNotes = 8;
         ShimMessage failure;
         ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
@@ -178,8 +246,11 @@ public static unsafe class ContainerRunner
         int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount, &ttyFd);
         for (int i = 0; i < noteCount; i++)
             debug?.Invoke(StepFailure.DescribeNote(notes[i], plan));
-        if (rc == 0)
+        if (rc is 0 or 2)
+        {
+            created = rc == 2;
             return ttyFd;
+        }
         if (ttyFd >= 0)
             Libc.Close(ttyFd);
 

@@ -20,7 +20,19 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         config->AbiVersion = Shim.AbiVersion;
         config->Flags = (uint)((plan.LoopbackUp ? ShimSpawnFlags.LoopbackUp : 0) | (plan.NewCgroupNamespace ? ShimSpawnFlags.NewCgroupNamespace : 0)
             | (plan.UserNamespace != null ? ShimSpawnFlags.UserNamespace : 0)
-            | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0));
+            | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0)
+            | (plan.ExecFifo != null ? ShimSpawnFlags.Detached : 0));
+        config->ExecFifo = Utf8(plan.ExecFifo);
+        var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);
+        for (int i = 0; i < plan.JoinNamespaces.Count; i++)
+            joins[i] = new ShimNamespaceJoin { Path = Utf8(plan.JoinNamespaces[i].Path), NsType = (uint)plan.JoinNamespaces[i].Type };
+        config->NsJoins = joins;
+        config->NsJoinCount = (uint)plan.JoinNamespaces.Count;
+        var sysctls = Alloc<ShimSysctl>(plan.Sysctls.Count);
+        for (int i = 0; i < plan.Sysctls.Count; i++)
+            sysctls[i] = new ShimSysctl { Path = Utf8(plan.Sysctls[i].Path), Value = Utf8(plan.Sysctls[i].Value) };
+        config->Sysctls = sysctls;
+        config->SysctlCount = (uint)plan.Sysctls.Count;
         config->TtyRows = plan.TtyRows;
         config->TtyCols = plan.TtyCols;
         var rlimits = Alloc<ShimRlimit>(plan.Rlimits.Count);

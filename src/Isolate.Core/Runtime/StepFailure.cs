@@ -78,6 +78,12 @@ internal static class StepFailure
                 }, null, errno);
             case ShimStep.Init:
                 return IsolateException.FromErrno("--init: start the command", null, errno);
+            case ShimStep.JoinNamespace when message.Detail >= 0 && message.Detail < plan.JoinNamespaces.Count:
+                return IsolateException.FromErrno($"join the namespace {plan.JoinNamespaces[message.Detail].Path}", null, errno);
+            case ShimStep.Sysctl when message.Detail >= 0 && message.Detail < plan.Sysctls.Count:
+                return IsolateException.FromErrno($"set the sysctl {plan.Sysctls[message.Detail].Path}", null, errno);
+            case ShimStep.ExecFifo:
+                return IsolateException.FromErrno("open the exec FIFO", null, errno);
             default:
                 return IsolateException.FromErrno($"container setup (step {message.Step})", null, errno);
         }

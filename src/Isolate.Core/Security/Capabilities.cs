@@ -3,7 +3,7 @@ namespace Isolate.Security;
 /// <summary>Linux capabilities by name (capability(7)), and the sets Isolate starts from.</summary>
 public static class Capabilities
 {
-    private static readonly string[] Names =
+    internal static readonly string[] Names =
     [
         "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
         "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",

@@ -46,6 +46,14 @@ public sealed record ContainerSpec
     /// <summary>--privileged: no masked or read-only kernel paths.</summary>
     public bool Privileged { get; init; }
 
+    /// <summary>Paths hidden from the container (an OCI bundle's linux.maskedPaths); null:
+    /// runc's defaults, unless <see cref="Privileged"/>.</summary>
+    public IReadOnlyList<string>? MaskedPaths { get; init; }
+
+    /// <summary>Paths made read-only (an OCI bundle's linux.readonlyPaths); null: runc's
+    /// defaults, unless <see cref="Privileged"/>.</summary>
+    public IReadOnlyList<string>? ReadOnlyPaths { get; init; }
+
     public ResourceLimits Resources { get; init; } = new();
 
     /// <summary>--cgroups=disabled: no cgroup of its own (and so no limits).</summary>
@@ -53,6 +61,10 @@ public sealed record ContainerSpec
 
     /// <summary>--cgroup-parent: where the container's cgroup goes, relative to each hierarchy's root.</summary>
     public string CgroupParent { get; init; } = "isolate";
+
+    /// <summary>The container's cgroup's own name (an OCI bundle's cgroupsPath); null: Isolate's
+    /// "{id}.{pid}", which the janitor may remove once no Isolate holds it.</summary>
+    public string? CgroupName { get; init; }
 
     public Security.ProcessSecurity Security { get; init; } = new();
 
@@ -89,6 +101,13 @@ public sealed record ContainerSpec
     /// <summary>--die-with-parent: stop the container when Isolate's parent dies. Without it
     /// this holds only when Isolate is the foreground job of a terminal.</summary>
     public bool DieWithParent { get; init; }
+
+    /// <summary>Existing namespaces to join instead of making new ones (an OCI bundle's
+    /// linux.namespaces[].path): network, ipc or uts.</summary>
+    public IReadOnlyList<(string Type, string Path)> JoinNamespaces { get; init; } = [];
+
+    /// <summary>Namespaced sysctls to set inside (an OCI bundle's linux.sysctl).</summary>
+    public IReadOnlyDictionary<string, string> Sysctls { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
     public string Id { get; init; } = "";

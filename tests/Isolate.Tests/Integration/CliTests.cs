@@ -10,7 +10,10 @@ public sealed class CliTests
     {
         var result = IsolateBinary.Run("--help");
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("run        Run a command in a new container", result.Stdout);
+        Assert.Contains("run         Run a command in a new container", result.Stdout);
+        foreach (string command in new[] { "spec", "create", "start", "state", "kill", "delete", "list", "features" })
+            Assert.Matches($@"\n  {command} +OCI: ", result.Stdout);
+        Assert.DoesNotContain("oci-run", result.Stdout);
         Assert.Contains("Exit status:", result.Stdout);
     }
 

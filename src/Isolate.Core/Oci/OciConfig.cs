@@ -1,0 +1,216 @@
+using System.Text.Json.Serialization;
+
+namespace Isolate.Oci;
+
+// The OCI runtime spec's config.json (Linux), as far as Isolate reads or writes it. Property
+// names are the spec's exact JSON names (matching is case-sensitive, as Go's runc is for
+// these names in practice); fields not declared here are skipped when reading. Optional
+// values are nullable, so that "absent" stays distinct from a zero, and is not written.
+// See OciBundleLoader for what each field becomes.
+
+/// <summary>The top level of config.json.</summary>
+public sealed class OciConfig
+{
+    [JsonPropertyName("ociVersion")] public string? OciVersion { get; set; }
+    [JsonPropertyName("process")] public OciProcess? Process { get; set; }
+    [JsonPropertyName("root")] public OciRoot? Root { get; set; }
+    [JsonPropertyName("hostname")] public string? Hostname { get; set; }
+    [JsonPropertyName("mounts")] public List<OciMount>? Mounts { get; set; }
+    [JsonPropertyName("hooks")] public OciHooksConfig? Hooks { get; set; }
+    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+    [JsonPropertyName("linux")] public OciLinux? Linux { get; set; }
+}
+
+public sealed class OciRoot
+{
+    /// <summary>Absolute, or relative to the bundle directory.</summary>
+    [JsonPropertyName("path")] public string? Path { get; set; }
+    [JsonPropertyName("readonly")] public bool? Readonly { get; set; }
+}
+
+public sealed class OciMount
+{
+    [JsonPropertyName("destination")] public string? Destination { get; set; }
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("source")] public string? Source { get; set; }
+    [JsonPropertyName("options")] public List<string>? Options { get; set; }
+}
+
+public sealed class OciProcess
+{
+    [JsonPropertyName("terminal")] public bool? Terminal { get; set; }
+    [JsonPropertyName("consoleSize")] public OciConsoleSize? ConsoleSize { get; set; }
+    [JsonPropertyName("user")] public OciUser? User { get; set; }
+    [JsonPropertyName("args")] public List<string>? Args { get; set; }
+    [JsonPropertyName("env")] public List<string>? Env { get; set; }
+    [JsonPropertyName("cwd")] public string? Cwd { get; set; }
+    [JsonPropertyName("capabilities")] public OciCapabilities? Capabilities { get; set; }
+    [JsonPropertyName("rlimits")] public List<OciRlimit>? Rlimits { get; set; }
+    [JsonPropertyName("noNewPrivileges")] public bool? NoNewPrivileges { get; set; }
+    [JsonPropertyName("oomScoreAdj")] public int? OomScoreAdj { get; set; }
+}
+
+public sealed class OciConsoleSize
+{
+    [JsonPropertyName("height")] public uint Height { get; set; }
+    [JsonPropertyName("width")] public uint Width { get; set; }
+}
+
+public sealed class OciUser
+{
+    [JsonPropertyName("uid")] public uint? Uid { get; set; }
+    [JsonPropertyName("gid")] public uint? Gid { get; set; }
+    [JsonPropertyName("umask")] public uint? Umask { get; set; }
+    [JsonPropertyName("additionalGids")] public List<uint>? AdditionalGids { get; set; }
+}
+
+/// <summary>Capability names as "CAP_CHOWN".</summary>
+public sealed class OciCapabilities
+{
+    [JsonPropertyName("bounding")] public List<string>? Bounding { get; set; }
+    [JsonPropertyName("effective")] public List<string>? Effective { get; set; }
+    [JsonPropertyName("inheritable")] public List<string>? Inheritable { get; set; }
+    [JsonPropertyName("permitted")] public List<string>? Permitted { get; set; }
+    [JsonPropertyName("ambient")] public List<string>? Ambient { get; set; }
+}
+
+public sealed class OciRlimit
+{
+    /// <summary>"RLIMIT_NOFILE" and the like.</summary>
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("hard")] public ulong? Hard { get; set; }
+    [JsonPropertyName("soft")] public ulong? Soft { get; set; }
+}
+
+/// <summary>The "hooks" object: commands the runtime runs at points of the lifecycle.</summary>
+public sealed class OciHooksConfig
+{
+    [JsonPropertyName("prestart")] public List<OciHookConfig>? Prestart { get; set; }
+    [JsonPropertyName("createRuntime")] public List<OciHookConfig>? CreateRuntime { get; set; }
+    [JsonPropertyName("createContainer")] public List<OciHookConfig>? CreateContainer { get; set; }
+    [JsonPropertyName("startContainer")] public List<OciHookConfig>? StartContainer { get; set; }
+    [JsonPropertyName("poststart")] public List<OciHookConfig>? Poststart { get; set; }
+    [JsonPropertyName("poststop")] public List<OciHookConfig>? Poststop { get; set; }
+}
+
+public sealed class OciHookConfig
+{
+    [JsonPropertyName("path")] public string? Path { get; set; }
+    [JsonPropertyName("args")] public List<string>? Args { get; set; }
+    [JsonPropertyName("env")] public List<string>? Env { get; set; }
+    /// <summary>Seconds.</summary>
+    [JsonPropertyName("timeout")] public int? Timeout { get; set; }
+}
+
+public sealed class OciLinux
+{
+    [JsonPropertyName("uidMappings")] public List<OciIdMapping>? UidMappings { get; set; }
+    [JsonPropertyName("gidMappings")] public List<OciIdMapping>? GidMappings { get; set; }
+    [JsonPropertyName("sysctl")] public Dictionary<string, string>? Sysctl { get; set; }
+    [JsonPropertyName("resources")] public OciResources? Resources { get; set; }
+    [JsonPropertyName("cgroupsPath")] public string? CgroupsPath { get; set; }
+    [JsonPropertyName("namespaces")] public List<OciNamespace>? Namespaces { get; set; }
+    [JsonPropertyName("seccomp")] public OciSeccomp? Seccomp { get; set; }
+    [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
+    [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
+    [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
+}
+
+public sealed class OciNamespace
+{
+    /// <summary>pid, network, mount, ipc, uts, user, cgroup or time.</summary>
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    /// <summary>A namespace file to join (/proc/PID/ns/net, /run/netns/NAME) instead of a new one.</summary>
+    [JsonPropertyName("path")] public string? Path { get; set; }
+}
+
+public sealed class OciIdMapping
+{
+    [JsonPropertyName("containerID")] public uint ContainerId { get; set; }
+    [JsonPropertyName("hostID")] public uint HostId { get; set; }
+    [JsonPropertyName("size")] public uint Size { get; set; }
+}
+
+public sealed class OciResources
+{
+    [JsonPropertyName("devices")] public List<OciDeviceRule>? Devices { get; set; }
+    [JsonPropertyName("memory")] public OciMemory? Memory { get; set; }
+    [JsonPropertyName("cpu")] public OciCpu? Cpu { get; set; }
+    [JsonPropertyName("pids")] public OciPids? Pids { get; set; }
+    [JsonPropertyName("blockIO")] public OciBlockIo? BlockIo { get; set; }
+}
+
+/// <summary>A device cgroup rule (read, not applied: Isolate's /dev has only its own nodes).</summary>
+public sealed class OciDeviceRule
+{
+    [JsonPropertyName("allow")] public bool Allow { get; set; }
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("major")] public long? Major { get; set; }
+    [JsonPropertyName("minor")] public long? Minor { get; set; }
+    [JsonPropertyName("access")] public string? Access { get; set; }
+}
+
+public sealed class OciMemory
+{
+    /// <summary>Bytes; -1: unlimited.</summary>
+    [JsonPropertyName("limit")] public long? Limit { get; set; }
+    [JsonPropertyName("reservation")] public long? Reservation { get; set; }
+    /// <summary>Memory plus swap, in bytes; -1: unlimited swap.</summary>
+    [JsonPropertyName("swap")] public long? Swap { get; set; }
+}
+
+public sealed class OciCpu
+{
+    [JsonPropertyName("shares")] public ulong? Shares { get; set; }
+    /// <summary>Microseconds of CPU time per period; -1: unlimited.</summary>
+    [JsonPropertyName("quota")] public long? Quota { get; set; }
+    [JsonPropertyName("period")] public ulong? Period { get; set; }
+    /// <summary>A CPU list, "0-1,3".</summary>
+    [JsonPropertyName("cpus")] public string? Cpus { get; set; }
+}
+
+public sealed class OciPids
+{
+    [JsonPropertyName("limit")] public long? Limit { get; set; }
+}
+
+public sealed class OciBlockIo
+{
+    [JsonPropertyName("weight")] public ushort? Weight { get; set; }
+}
+
+/// <summary>linux.seccomp: libseccomp's names, the same shape as docker's profile format.</summary>
+public sealed class OciSeccomp
+{
+    [JsonPropertyName("defaultAction")] public string? DefaultAction { get; set; }
+    [JsonPropertyName("defaultErrnoRet")] public uint? DefaultErrnoRet { get; set; }
+    [JsonPropertyName("architectures")] public List<string>? Architectures { get; set; }
+    [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
+    [JsonPropertyName("listenerPath")] public string? ListenerPath { get; set; }
+    [JsonPropertyName("syscalls")] public List<OciSyscall>? Syscalls { get; set; }
+}
+
+public sealed class OciSyscall
+{
+    [JsonPropertyName("names")] public List<string>? Names { get; set; }
+    [JsonPropertyName("action")] public string? Action { get; set; }
+    [JsonPropertyName("errnoRet")] public uint? ErrnoRet { get; set; }
+    [JsonPropertyName("args")] public List<OciSyscallArg>? Args { get; set; }
+}
+
+public sealed class OciSyscallArg
+{
+    [JsonPropertyName("index")] public uint Index { get; set; }
+    [JsonPropertyName("value")] public ulong Value { get; set; }
+    [JsonPropertyName("valueTwo")] public ulong? ValueTwo { get; set; }
+    /// <summary>SCMP_CMP_EQ and the like.</summary>
+    [JsonPropertyName("op")] public string? Op { get; set; }
+}
+
+/// <summary>Source-generated (de)serialization of config.json: no reflection, for Native AOT.
+/// Strict JSON as runc reads it (no comments, no trailing commas); written with tabs, as
+/// `runc spec` writes it.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true,
+    IndentCharacter = '\t', IndentSize = 1)]
+[JsonSerializable(typeof(OciConfig))]
+internal sealed partial class OciJsonContext : JsonSerializerContext;

@@ -1,0 +1,441 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Oci;
+using Isolate.Spec;
+using Isolate.State;
+
+namespace Isolate.Runtime;
+
+/// <summary>The OCI runtime commands on a state directory: create (set up, then wait on the
+/// exec FIFO), start (one byte into it), state, kill, delete and list. Each command locks
+/// the container's directory for as long as it works on it.</summary>
+public static unsafe partial class OciRuntime
+{
+    private const int SIGKILL = 9;
+
+    public sealed record CreateOptions
+    {
+        public required string Bundle { get; init; }
+        public string? PidFile { get; init; }
+        public string? ConsoleSocket { get; init; }
+        public uint PreserveFds { get; init; }
+    }
+
+    public static void Create(StateStore store, string id, CreateOptions options, Action<string>? debug, Action<string> warn)
+    {
+        StateStore.ValidateId(id);
+        var bundle = OciBundleLoader.Load(options.Bundle, id);
+        CheckJoins(bundle);
+        if (bundle.Terminal && options.ConsoleSocket is null)
+            throw new IsolateException("config.json: process.terminal is true: give --console-socket, where the terminal's master is sent");
+        RefuseUnsupportedHooks(bundle);
+        var spec = bundle.Spec with
+        {
+            Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
+            JoinNamespaces = bundle.JoinNamespaces,
+            Sysctls = bundle.Sysctl,
+        };
+
+        using var held = store.CreateNew(id);
+        ContainerCgroup? cgroup = null;
+        int pid = -1;
+        bool created = false;
+        try
+        {
+            string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
+            if (MakeFifo(fifo, 0x180 /* 0600 */) < 0)
+                throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
+            var layout = CgroupLayout.Detect();
+            if (spec.Cgroups && (layout.Version != CgroupVersion.None || spec.Resources.Any))
+                cgroup = ContainerCgroup.Create(layout, bundle.CgroupParent, bundle.CgroupName, spec.Resources, warn, cpuAccounting: false);
+
+            var state = new ContainerState
+            {
+                OciVersion = bundle.OciVersion,
+                Id = id,
+                Bundle = bundle.BundleDir,
+                Rootfs = spec.Rootfs ?? "/",
+                Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
+                Annotations = new Dictionary<string, string>(bundle.Annotations),
+                CgroupParent = cgroup != null ? bundle.CgroupParent : null,
+                CgroupName = cgroup != null ? bundle.CgroupName : null,
+                Owner = Libc.GetEffectiveUserId(),
+                Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
+                Poststop = bundle.Hooks.Poststop.Select(ToState).ToList(),
+            };
+            // written before anything runs, and again with the PID: a `create` killed at any
+            // moment leaves what `delete --force` needs to find its process and cgroup
+            store.Write(held, state);
+            var size = bundle.ConsoleSize ?? default;
+            (pid, int ttyFd) = ContainerRunner.SpawnDetached(spec with { Tty = bundle.Terminal }, cgroup, fifo, size, debug, warn);
+            state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
+            store.Write(held, state);
+            if (ttyFd >= 0)
+            {
+                int rc = Shim.SendConsole(options.ConsoleSocket!, ttyFd);
+                Libc.Close(ttyFd);
+                if (rc < 0)
+                    throw IsolateException.FromErrno($"send the terminal to --console-socket {options.ConsoleSocket}", null, -rc);
+            }
+            // createRuntime (and the older prestart): the namespaces exist, the command has not run
+            RunHooks("prestart", bundle.Hooks.Prestart.Select(ToState), StateJson(state, "created"), fatal: true);
+            RunHooks("createRuntime", bundle.Hooks.CreateRuntime.Select(ToState), StateJson(state, "created"), fatal: true);
+            if (options.PidFile != null)
+                WritePidFile(options.PidFile, pid);
+            created = true;
+        }
+        finally
+        {
+            if (!created)
+            {
+                if (pid > 0)
+                    Libc.Kill(pid, SIGKILL);
+                if (cgroup != null)
+                {
+                    cgroup.KillAll();
+                    cgroup.Remove();
+                }
+                StateStore.Remove(held);
+            }
+        }
+    }
+
+    /// <summary>OCI `run` without -d: create, start and wait in one process, which stays the
+    /// container's parent: signals are forwarded, the exit status is the container's, and the
+    /// state directory exists (state, list, kill work on it) while it runs.</summary>
+    public static int RunForeground(StateStore store, string id, CreateOptions options, Action<string>? debug, Action<string> warn)
+    {
+        StateStore.ValidateId(id);
+        var bundle = OciBundleLoader.Load(options.Bundle, id);
+        CheckJoins(bundle);
+        RefuseUnsupportedHooks(bundle);
+        var spec = bundle.Spec with
+        {
+            Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
+            Tty = bundle.Terminal,
+            Interactive = bundle.Terminal && HostTerminal.IsTerminal(0),
+            JoinNamespaces = bundle.JoinNamespaces,
+            Sysctls = bundle.Sysctl,
+            CgroupParent = bundle.CgroupParent,
+            CgroupName = bundle.CgroupName,
+            PidFile = options.PidFile is null ? null : Path.GetFullPath(options.PidFile),
+        };
+        // The directory is locked only while it is written: `state`, `list` and `kill` work
+        // on the container while it runs.
+        var state = new ContainerState
+        {
+            OciVersion = bundle.OciVersion,
+            Id = id,
+            Bundle = bundle.BundleDir,
+            Rootfs = spec.Rootfs ?? "/",
+            Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
+            Annotations = new Dictionary<string, string>(bundle.Annotations),
+            CgroupParent = spec.Cgroups ? bundle.CgroupParent : null,
+            CgroupName = spec.Cgroups ? bundle.CgroupName : null,
+            Owner = Libc.GetEffectiveUserId(),
+        };
+        using (var created = store.CreateNew(id))
+            store.Write(created, state);
+        try
+        {
+            var result = ContainerRunner.Run(spec, debug, warn, spawned: pid =>
+            {
+                state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
+                using (var held = store.Open(id))
+                    store.Write(held, state);
+                RunHooks("prestart", bundle.Hooks.Prestart.Select(ToState), StateJson(state, "created"), fatal: true);
+                RunHooks("createRuntime", bundle.Hooks.CreateRuntime.Select(ToState), StateJson(state, "created"), fatal: true);
+            });
+            if (result.OutOfMemory)
+                warn(result.OutOfMemoryMessage);
+            RunHooks("poststop", bundle.Hooks.Poststop.Select(ToState), StateJson(state, "stopped"), fatal: false, warn);
+            return result.ExitCode;
+        }
+        finally
+        {
+            try
+            {
+                using var held = store.Open(id);
+                StateStore.Remove(held);
+            }
+            catch (IsolateException)
+            {
+                // deleted meanwhile (delete --force)
+            }
+        }
+    }
+
+    private static void CheckJoins(OciBundle bundle)
+    {
+        foreach (var (type, _) in bundle.JoinNamespaces)
+        {
+            if (type is not ("network" or "ipc"))
+                throw new IsolateException($"config.json: linux.namespaces: joining an existing {type} namespace (path) is not supported; only network and ipc");
+        }
+    }
+
+    private static void RefuseUnsupportedHooks(OciBundle bundle)
+    {
+        if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
+            throw new IsolateException("config.json: hooks: createContainer and startContainer hooks (run inside the container) are not supported yet");
+    }
+
+    private static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], [.. hook.Env], hook.Timeout);
+
+    public static void Start(StateStore store, string id)
+    {
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        string status = StateStore.Status(held, state);
+        if (status != "created")
+            throw new IsolateException($"cannot start container {id}: it is {status}, not created");
+        string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
+        const int O_WRONLY = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+        int fd = Libc.Open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
+        if (fd < 0)
+            throw Marshal.GetLastPInvokeError() == ENXIO
+                ? new IsolateException($"cannot start container {id}: its process is gone")
+                : IsolateException.FromErrno($"open {fifo}", null, Marshal.GetLastPInvokeError());
+        byte go = 1;
+        nint written = Libc.Write(fd, &go, 1);
+        int errno = Marshal.GetLastPInvokeError();
+        Libc.Close(fd);
+        if (written != 1)
+            throw IsolateException.FromErrno($"start container {id}", null, errno);
+        File.Delete(fifo); // from now on it is running
+        RunHooks("poststart", state.Poststart, StateJson(state, "running"), fatal: false);
+    }
+
+    public static string State(StateStore store, string id)
+    {
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        return StateJson(state, StateStore.Status(held, state));
+    }
+
+    public static OciStateView View(ContainerState state, string status) => new()
+    {
+        OciVersion = state.OciVersion,
+        Id = state.Id,
+        Status = status,
+        Pid = status == "stopped" ? 0 : state.Pid,
+        Bundle = state.Bundle,
+        Rootfs = state.Rootfs,
+        Created = state.Created,
+        Annotations = state.Annotations,
+        Owner = OwnerName(state.Owner),
+    };
+
+    private static string StateJson(ContainerState state, string status) =>
+        JsonSerializer.Serialize(View(state, status), StateJsonContext.Default.OciStateView);
+
+    public static string ListJson(List<OciStateView> views) => JsonSerializer.Serialize(views, StateJsonContext.Default.ListOciStateView);
+
+    /// <summary>Every container under the root, with its status (unreadable ones are skipped).</summary>
+    public static List<OciStateView> List(StateStore store)
+    {
+        var views = new List<OciStateView>();
+        foreach (string id in store.Ids())
+        {
+            using var held = ContainerLock.Take(store.DirectoryOf(id), id);
+            if (held is null)
+                continue;
+            try
+            {
+                if (store.TryRead(held) is { } state)
+                    views.Add(View(state, StateStore.Status(held, state)));
+                else
+                    views.Add(new OciStateView { OciVersion = "1.2.0", Id = id, Status = "stopped", Bundle = "" }); // a create that died
+            }
+            catch (IsolateException)
+            {
+            }
+        }
+        return views;
+    }
+
+    public static void Kill(StateStore store, string id, int signal, bool all)
+    {
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        string status = StateStore.Status(held, state);
+        if (status == "stopped")
+            throw new IsolateException($"cannot kill container {id}: it is stopped");
+        if (all && OpenCgroup(state) is { } cgroup)
+        {
+            foreach (int pid in cgroup.Processes())
+                Libc.Kill(pid, signal);
+            return;
+        }
+        SendSignal(state, signal);
+    }
+
+    /// <summary>Through a pidfd opened and then checked against the recorded start time: a
+    /// PID reused since can never be hit.</summary>
+    private static void SendSignal(ContainerState state, int signal)
+    {
+        int pidfd = (int)syscall(SYS_pidfd_open, state.Pid, 0);
+        if (pidfd < 0)
+        {
+            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && Libc.Kill(state.Pid, signal) == 0)
+                return; // before Linux 5.3
+            throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+        }
+        try
+        {
+            if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+                throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+            if (syscall(SYS_pidfd_send_signal, pidfd, signal, 0, 0) < 0)
+                throw IsolateException.FromErrno($"kill container {state.Id}", null, Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            Libc.Close(pidfd);
+        }
+    }
+
+    public static void Delete(StateStore store, string id, bool force, Action<string> warn)
+    {
+        using var held = store.Open(id);
+        var state = store.TryRead(held);
+        if (state is null)
+        {
+            StateStore.Remove(held); // its create died before it finished: nothing runs
+            return;
+        }
+        string status = StateStore.Status(held, state);
+        if (status != "stopped")
+        {
+            if (!force)
+                throw new IsolateException($"cannot delete container {id}: it is {status}; stop it first (isolate kill {id} KILL) or use delete --force");
+            if (OpenCgroup(state) is { } running)
+                running.KillAll();
+            else
+                SendSignal(state, SIGKILL);
+            WaitUntilGone(state);
+        }
+        if (OpenCgroup(state) is { } cgroup)
+        {
+            cgroup.KillAll();
+            cgroup.Remove();
+            if (state.CgroupParent == ContainerCgroup.DefaultParent)
+                new CgroupPlacement(CgroupLayout.Detect(), state.CgroupParent, "").RemoveEmptyParents();
+        }
+        RunHooks("poststop", state.Poststop, StateJson(state, "stopped"), fatal: false, warn);
+        StateStore.Remove(held);
+    }
+
+    private static void WaitUntilGone(ContainerState state)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+    }
+
+    private static ContainerCgroup? OpenCgroup(ContainerState state)
+    {
+        if (state.CgroupParent is null || state.CgroupName is null)
+            return null;
+        var layout = CgroupLayout.Detect();
+        if (layout.Version == CgroupVersion.None)
+            return null;
+        try
+        {
+            return ContainerCgroup.Open(layout, state.CgroupParent, state.CgroupName);
+        }
+        catch (IsolateException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The OCI hooks that run in Isolate's own namespaces, in order, each with the
+    /// state on stdin; a failing one aborts create (prestart, createRuntime) or is reported.</summary>
+    private static void RunHooks(string phase, IEnumerable<HookState> hooks, string stateJson, bool fatal, Action<string>? warn = null)
+    {
+        int index = 0;
+        foreach (var hook in hooks)
+        {
+            string? problem = RunHook(hook, stateJson);
+            if (problem != null)
+            {
+                string message = $"{phase} hook {index} ({hook.Path}): {problem}";
+                if (fatal)
+                    throw new IsolateException(message);
+                (warn ?? (_ => { }))(message);
+            }
+            index++;
+        }
+    }
+
+    private static string? RunHook(HookState hook, string stateJson)
+    {
+        var info = new ProcessStartInfo(hook.Path)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+        };
+        foreach (string arg in hook.Args.Skip(1)) // args[0] is the program's own name
+            info.ArgumentList.Add(arg);
+        info.Environment.Clear();
+        foreach (string entry in hook.Env)
+        {
+            int eq = entry.IndexOf('=');
+            if (eq > 0)
+                info.Environment[entry[..eq]] = entry[(eq + 1)..];
+        }
+        Process process;
+        try
+        {
+            process = Process.Start(info)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return e.Message;
+        }
+        using (process)
+        {
+            try
+            {
+                process.StandardInput.Write(stateJson);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // a hook that does not read its stdin
+            }
+            var timeout = hook.Timeout is > 0 ? TimeSpan.FromSeconds(hook.Timeout.Value) : Timeout.InfiniteTimeSpan;
+            if (!process.WaitForExit(timeout))
+            {
+                process.Kill(entireProcessTree: true);
+                return $"timed out after {hook.Timeout} s";
+            }
+            return process.ExitCode == 0 ? null : $"exited with {process.ExitCode}";
+        }
+    }
+
+    private static void WritePidFile(string path, int pid)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp";
+        File.WriteAllText(temporary, pid.ToString(CultureInfo.InvariantCulture));
+        File.Move(temporary, full, overwrite: true);
+    }
+
+    private static string OwnerName(uint uid) => uid.ToString(CultureInfo.InvariantCulture);
+
+    private const int ENXIO = 6;
+    private const long SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
+
+    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MakeFifo(string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long syscall(long number, long a, long b, long c, long d);
+
+    private static long syscall(long number, long a, long b) => syscall(number, a, b, 0, 0);
+}

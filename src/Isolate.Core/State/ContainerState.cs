@@ -1,0 +1,54 @@
+using System.Text.Json.Serialization;
+
+namespace Isolate.State;
+
+/// <summary>What Isolate keeps of one container in its state directory (state.json),
+/// written whole and renamed into place. The status is never stored: it is derived from
+/// the process (alive with the recorded start time?) and the exec FIFO (still there: not
+/// started), so a crash or a reboot can never leave a stale "running".</summary>
+public sealed record ContainerState
+{
+    public string OciVersion { get; init; } = "1.2.0";
+    public required string Id { get; init; }
+    /// <summary>The container's PID 1 as the host sees it.</summary>
+    public int Pid { get; init; }
+    /// <summary>Its start time in clock ticks since boot (/proc/PID/stat field 22): a PID
+    /// reused by another process after a crash or a reboot does not match it.</summary>
+    public ulong PidStartTime { get; init; }
+    public required string Bundle { get; init; }
+    public string Rootfs { get; init; } = "";
+    /// <summary>RFC 3339, UTC.</summary>
+    public required string Created { get; init; }
+    public Dictionary<string, string> Annotations { get; init; } = [];
+    /// <summary>The container's cgroup: parent and name, removed by delete.</summary>
+    public string? CgroupParent { get; init; }
+    public string? CgroupName { get; init; }
+    /// <summary>Who made it (the OCI state's owner is the user; kept for `list`).</summary>
+    public uint Owner { get; init; }
+    /// <summary>Hooks to run at start (poststart) and delete (poststop), from the bundle.</summary>
+    public List<HookState> Poststart { get; init; } = [];
+    public List<HookState> Poststop { get; init; } = [];
+}
+
+public sealed record HookState(string Path, List<string> Args, List<string> Env, int? Timeout);
+
+/// <summary>The OCI state as `state` prints it (the runtime spec's "State" object).</summary>
+public sealed record OciStateView
+{
+    public required string OciVersion { get; init; }
+    public required string Id { get; init; }
+    public required string Status { get; init; }
+    public int Pid { get; init; }
+    public required string Bundle { get; init; }
+    public string? Rootfs { get; init; }
+    public string? Created { get; init; }
+    public Dictionary<string, string>? Annotations { get; init; }
+    public string? Owner { get; init; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ContainerState))]
+[JsonSerializable(typeof(OciStateView))]
+[JsonSerializable(typeof(List<OciStateView>))]
+internal sealed partial class StateJsonContext : JsonSerializerContext;

@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Isolate.Interop;
+
+namespace Isolate.State;
+
+/// <summary>One directory per container under the root (default /run/isolate): state.json,
+/// and while the container is created but not started, exec.fifo. Every command that reads
+/// or changes a container holds an flock on its directory, so two commands on one id never
+/// interleave; state.json is written whole and renamed into place.</summary>
+public sealed partial class StateStore(string root)
+{
+    public string Root { get; } = Path.GetFullPath(root);
+
+    public const string StateFile = "state.json";
+    public const string FifoFile = "exec.fifo";
+
+    /// <summary>/run/isolate for root; for anyone else $XDG_RUNTIME_DIR/isolate, else /tmp/isolate-UID.</summary>
+    public static string DefaultRoot()
+    {
+        uint uid = Libc.GetEffectiveUserId();
+        if (uid == 0)
+            return "/run/isolate";
+        string? runtimeDir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        return !string.IsNullOrEmpty(runtimeDir) && Directory.Exists(runtimeDir)
+            ? Path.Combine(runtimeDir, "isolate")
+            : $"/tmp/isolate-{uid.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}$")]
+    private static partial Regex IdPattern();
+
+    /// <summary>An id is one path component that cannot climb: no '/', not '.' or '..'.</summary>
+    public static void ValidateId(string id)
+    {
+        if (!IdPattern().IsMatch(id) || id is "." or "..")
+            throw new IsolateException($"invalid container id '{id}': use letters, digits and '_', '+', '-', '.', starting with a letter or digit");
+    }
+
+    public string DirectoryOf(string id) => Path.Combine(Root, id);
+
+    public IEnumerable<string> Ids() =>
+        Directory.Exists(Root)
+            ? Directory.EnumerateDirectories(Root).Select(Path.GetFileName).OfType<string>().Where(name => IdPattern().IsMatch(name)).Order(StringComparer.Ordinal)
+            : [];
+
+    /// <summary>Makes the directory of a new container and locks it; an id in use is an error.</summary>
+    public ContainerLock CreateNew(string id)
+    {
+        ValidateId(id);
+        Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string dir = DirectoryOf(id);
+        if (Libc.Mkdir(dir, 0x1c0 /* 0700 */) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw errno == EEXIST
+                ? new IsolateException($"container {id} exists already: choose another id, or `isolate delete {id}`")
+                : IsolateException.FromErrno($"create state directory {dir}", null, errno);
+        }
+        return ContainerLock.Take(dir, id) ?? throw new IsolateException($"container {id} vanished while it was being created");
+    }
+
+    /// <summary>Locks an existing container (waiting for any other command on it).</summary>
+    public ContainerLock Open(string id)
+    {
+        ValidateId(id);
+        return ContainerLock.Take(DirectoryOf(id), id) ?? throw NotFound(id);
+    }
+
+    public static IsolateException NotFound(string id) => new($"container {id} does not exist");
+
+    public ContainerState Read(ContainerLock held)
+    {
+        string path = Path.Combine(held.Directory, StateFile);
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(path), StateJsonContext.Default.ContainerState)
+                ?? throw new IsolateException($"{path} is empty");
+        }
+        catch (FileNotFoundException)
+        {
+            throw new IsolateException($"container {held.Id} is still being created (or its creation failed): `isolate delete --force {held.Id}` removes it");
+        }
+        catch (JsonException e)
+        {
+            throw new IsolateException($"{path} is damaged ({e.Message}): `isolate delete --force {held.Id}` removes it");
+        }
+    }
+
+    /// <summary>Readable state, or null for a directory whose creation never finished.</summary>
+    public ContainerState? TryRead(ContainerLock held) =>
+        File.Exists(Path.Combine(held.Directory, StateFile)) ? Read(held) : null;
+
+    public void Write(ContainerLock held, ContainerState state)
+    {
+        string path = Path.Combine(held.Directory, StateFile);
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(state, StateJsonContext.Default.ContainerState));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    public static void Remove(ContainerLock held)
+    {
+        if (Directory.Exists(held.Directory))
+            Directory.Delete(held.Directory, recursive: true);
+    }
+
+    /// <summary>created (waiting for start), running, paused, or stopped.</summary>
+    public static string Status(ContainerLock held, ContainerState state)
+    {
+        if (state.Pid <= 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+            return "stopped";
+        if (File.Exists(Path.Combine(held.Directory, FifoFile)))
+            return "created";
+        return ProcessInfo.IsFrozen(state.Pid) ? "paused" : "running";
+    }
+
+    private const int EEXIST = 17;
+}
+
+/// <summary>An flock on a container's state directory, held until disposed.</summary>
+public sealed class ContainerLock : IDisposable
+{
+    private int _fd;
+
+    public string Directory { get; }
+    public string Id { get; }
+
+    private ContainerLock(int fd, string directory, string id)
+    {
+        _fd = fd;
+        Directory = directory;
+        Id = id;
+    }
+
+    /// <summary>Null when the directory does not exist (or was removed while we waited for it).</summary>
+    internal static unsafe ContainerLock? Take(string dir, string id)
+    {
+        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, LOCK_EX = 2;
+        int fd = Libc.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
+            return null;
+        while (Libc.Flock(fd, LOCK_EX) < 0)
+        {
+            if (Marshal.GetLastPInvokeError() != Libc.EINTR)
+            {
+                Libc.Close(fd);
+                throw IsolateException.FromErrno($"lock {dir}", null, Marshal.GetLastPInvokeError());
+            }
+        }
+        // the holder before us may have deleted it: then it is gone for us too
+        if (!System.IO.Directory.Exists(dir) || !SameDirectory(fd, dir))
+        {
+            Libc.Close(fd);
+            return null;
+        }
+        return new ContainerLock(fd, dir, id);
+    }
+
+    private static bool SameDirectory(int fd, string dir)
+    {
+        var held = ProcessInfo.Inode($"/proc/self/fd/{fd.ToString(CultureInfo.InvariantCulture)}");
+        var now = ProcessInfo.Inode(dir);
+        return held != null && held == now;
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0)
+            Libc.Close(_fd);
+        _fd = -1;
+    }
+}

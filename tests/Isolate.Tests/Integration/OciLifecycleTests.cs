@@ -1,0 +1,352 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>The OCI runtime interface as an engine drives it: a bundle from `isolate spec`,
+/// then create, state, start, kill, delete and list on a private state root, checked
+/// from the host (the process, its state) and from inside (what the command printed).</summary>
+public sealed class OciLifecycleTests : ContainerTest, IDisposable
+{
+    private readonly string _work;
+    private readonly string _root;
+    private readonly string _bundle;
+
+    public OciLifecycleTests(BusyboxRootfs rootfs) : base(rootfs)
+    {
+        _work = Directory.CreateTempSubdirectory("isolate-oci-").FullName;
+        _root = Path.Combine(_work, "state");
+        _bundle = Path.Combine(_work, "bundle");
+        Directory.CreateDirectory(_bundle);
+    }
+
+    void IDisposable.Dispose()
+    {
+        // whatever a failed test left: delete --force, then the base class's checks
+        foreach (string dir in Directory.Exists(_root) ? Directory.GetDirectories(_root) : [])
+            Oci("delete", "--force", Path.GetFileName(dir));
+        Directory.Delete(_work, recursive: true);
+        Dispose();
+    }
+
+    private RunResult Oci(params string[] args) => IsolateBinary.Run(["--root", _root, .. args]);
+
+    /// <summary>A bundle from `isolate spec`, pointed at the test rootfs, running <paramref name="args"/>.</summary>
+    private void MakeBundle(string[] args, Action<JsonObject>? edit = null)
+    {
+        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
+        Assert.True(spec.ExitCode == 0, spec.ToString());
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
+        config["root"]!["path"] = Rootfs.Path;
+        config["process"]!["terminal"] = false;
+        config["process"]!["args"] = new JsonArray(args.Select(a => (JsonNode)a!).ToArray());
+        edit?.Invoke(config);
+        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+    }
+
+    /// <summary>create, with the container's stdio on files (it inherits create's stdio, and
+    /// outlives it).</summary>
+    private RunResult Create(string id, params string[] extra) =>
+        IsolateBinary.RunFromShell(
+            $"exec \"$ISOLATE\" --root {_root} create --bundle {_bundle} {string.Join(' ', extra)} {id} </dev/null >{_work}/out 2>{_work}/err");
+
+    private string ContainerOutput => File.Exists(Path.Combine(_work, "out")) ? File.ReadAllText(Path.Combine(_work, "out")) : "";
+
+    private JsonObject State(string id)
+    {
+        var result = Oci("state", id);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return JsonNode.Parse(result.Stdout)!.AsObject();
+    }
+
+    private string Status(string id) => (string)State(id)["status"]!;
+
+    private void WaitForStatus(string id, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (Status(id) != status)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{id} never became {status}; it is {Status(id)}");
+            Thread.Sleep(20);
+        }
+    }
+
+    [ContainerFact]
+    public void Create_start_exit_delete_goes_through_every_state()
+    {
+        MakeBundle(["sh", "-c", "echo hello from $$; sleep 0.5"]);
+
+        var create = Create("life");
+        Assert.True(create.ExitCode == 0, create + File.ReadAllText($"{_work}/err"));
+        var state = State("life");
+        Assert.Equal("created", (string)state["status"]!);
+        Assert.Equal("life", (string)state["id"]!);
+        Assert.Equal(_bundle, (string)state["bundle"]!);
+        int pid = (int)state["pid"]!;
+        Assert.True(HostProcesses.Exists(pid), "the created container's process is not there");
+        Assert.Equal("", ContainerOutput); // the command has not run
+
+        var start = Oci("start", "life");
+        Assert.True(start.ExitCode == 0, start.ToString());
+        Assert.Equal("running", Status("life"));
+        WaitForStatus("life", "stopped");
+        Assert.Equal("hello from 1\n", ContainerOutput); // it was PID 1 of its namespace
+        Assert.Equal(0, (int)State("life")["pid"]!);
+
+        var delete = Oci("delete", "life");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        var gone = Oci("state", "life");
+        Assert.NotEqual(0, gone.ExitCode);
+        Assert.Contains("container life does not exist", gone.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_root, "life")));
+    }
+
+    [ContainerFact]
+    public void Kill_works_in_the_created_and_in_the_running_state()
+    {
+        MakeBundle(["sh", "-c", "trap 'echo got term; exit 3' TERM; echo up; while :; do sleep 0.05; done"]);
+
+        Assert.Equal(0, Create("k1").ExitCode);
+        Assert.Equal(0, Oci("kill", "k1", "KILL").ExitCode);
+        WaitForStatus("k1", "stopped");
+        Assert.Equal("", ContainerOutput); // it never ran
+        Assert.Equal(0, Oci("delete", "k1").ExitCode);
+
+        Assert.Equal(0, Create("k2").ExitCode);
+        Assert.Equal(0, Oci("start", "k2").ExitCode);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!ContainerOutput.Contains("up", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            Thread.Sleep(20); // its trap is set
+        Assert.Equal(0, Oci("kill", "k2", "SIGTERM").ExitCode);
+        WaitForStatus("k2", "stopped");
+        Assert.Equal("up\ngot term\n", ContainerOutput);
+        var again = Oci("kill", "k2");
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("stopped", again.Stderr);
+        Assert.Equal(0, Oci("delete", "k2").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Wrong_commands_are_refused_and_change_nothing()
+    {
+        MakeBundle(["sleep", "100"]);
+        Assert.Equal(0, Create("busy").ExitCode);
+        Assert.Equal(0, Oci("start", "busy").ExitCode);
+
+        var twice = Oci("start", "busy");
+        Assert.NotEqual(0, twice.ExitCode);
+        Assert.Contains("cannot start container busy: it is running, not created", twice.Stderr);
+
+        var delete = Oci("delete", "busy");
+        Assert.NotEqual(0, delete.ExitCode);
+        Assert.Contains("cannot delete container busy: it is running", delete.Stderr);
+        Assert.Equal("running", Status("busy"));
+
+        var same = Create("busy");
+        Assert.NotEqual(0, same.ExitCode);
+        Assert.Contains("container busy exists already", File.ReadAllText($"{_work}/err"));
+
+        var unknown = Oci("state", "nosuch");
+        Assert.NotEqual(0, unknown.ExitCode);
+        Assert.Contains("container nosuch does not exist", unknown.Stderr);
+
+        // delete --force (the id after the option, or before it)
+        var forced = Oci("delete", "busy", "--force");
+        Assert.True(forced.ExitCode == 0, forced.ToString());
+        Assert.False(Directory.Exists(Path.Combine(_root, "busy")));
+    }
+
+    [ContainerTheory]
+    [InlineData("a/b")]
+    [InlineData("..")]
+    [InlineData("../escape")]
+    [InlineData(".hidden")]
+    public void Ids_that_are_not_one_plain_name_are_refused_and_nothing_is_created(string id)
+    {
+        MakeBundle(["true"]);
+        var result = IsolateBinary.Run(["--root", _root, "create", "--bundle", _bundle, id], stdin: "");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains($"invalid container id '{id}'", result.Stderr);
+        Assert.False(Directory.Exists(_root) && Directory.EnumerateFileSystemEntries(_root).Any(), "something was created");
+        Assert.False(Directory.Exists(Path.Combine(_work, "escape")));
+    }
+
+    [ContainerFact]
+    public void List_shows_each_container_with_its_status()
+    {
+        MakeBundle(["sleep", "100"]);
+        Assert.Equal(0, Create("one").ExitCode);
+        Assert.Equal(0, Create("two").ExitCode);
+        Assert.Equal(0, Oci("start", "two").ExitCode);
+
+        Assert.Equal("one\ntwo\n", Oci("list", "-q").Stdout);
+        var json = JsonNode.Parse(Oci("list", "--format", "json").Stdout)!.AsArray();
+        Assert.Equal(["one:created", "two:running"], json.Select(c => $"{c!["id"]}:{c["status"]}"));
+        var table = Oci("list").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("ID", table[0]);
+        Assert.Contains("running", table[2]);
+
+        Assert.Equal(0, Oci("delete", "--force", "one").ExitCode);
+        Assert.Equal(0, Oci("delete", "--force", "two").ExitCode);
+        Assert.Equal("", Oci("list", "-q").Stdout);
+    }
+
+    [ContainerFact]
+    public void Hooks_run_in_order_with_the_state_on_stdin()
+    {
+        string log = Path.Combine(_work, "hooks.log");
+        JsonObject Hook(string name) => new()
+        {
+            ["path"] = "/bin/sh",
+            ["args"] = new JsonArray("sh", "-c", $"echo {name} $(cat) >> {log}"),
+        };
+        MakeBundle(["true"], config => config["hooks"] = new JsonObject
+        {
+            ["prestart"] = new JsonArray(Hook("prestart")),
+            ["createRuntime"] = new JsonArray(Hook("createRuntime")),
+            ["poststart"] = new JsonArray(Hook("poststart")),
+            ["poststop"] = new JsonArray(Hook("poststop")),
+        });
+
+        Assert.Equal(0, Create("hooked").ExitCode);
+        int pid = (int)State("hooked")["pid"]!;
+        Assert.Equal(0, Oci("start", "hooked").ExitCode);
+        WaitForStatus("hooked", "stopped");
+        Assert.Equal(0, Oci("delete", "hooked").ExitCode);
+
+        var lines = File.ReadAllLines(log);
+        Assert.Equal(["prestart", "createRuntime", "poststart", "poststop"], lines.Select(l => l.Split(' ')[0]));
+        var created = JsonNode.Parse(lines[0]["prestart ".Length..])!;
+        Assert.Equal("hooked", (string)created["id"]!);
+        Assert.Equal("created", (string)created["status"]!);
+        Assert.Equal(pid, (int)created["pid"]!);
+        Assert.Equal("running", (string)JsonNode.Parse(lines[2]["poststart ".Length..])!["status"]!);
+        Assert.Equal("stopped", (string)JsonNode.Parse(lines[3]["poststop ".Length..])!["status"]!);
+    }
+
+    [ContainerFact]
+    public void A_failing_prestart_hook_aborts_create_and_leaves_nothing()
+    {
+        MakeBundle(["sleep", "100"], config => config["hooks"] = new JsonObject
+        {
+            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/false" }),
+        });
+
+        var create = Create("doomed");
+
+        Assert.NotEqual(0, create.ExitCode);
+        Assert.Contains("prestart hook 0 (/bin/false): exited with 1", File.ReadAllText($"{_work}/err"));
+        Assert.False(Directory.Exists(Path.Combine(_root, "doomed")));
+        // the base class checks that no process, mount or cgroup is left
+    }
+
+    [ContainerFact]
+    public void A_create_killed_midway_leaves_state_that_delete_force_cleans()
+    {
+        // the prestart hook holds create while the container process waits to be started
+        MakeBundle(["sleep", "100"], config => config["hooks"] = new JsonObject
+        {
+            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "30") }),
+        });
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec \"$ISOLATE\" --root {_root} create --bundle {_bundle} crashed </dev/null >/dev/null 2>&1");
+        info.Environment["ISOLATE"] = IsolateBinary.Path;
+        using var create = Process.Start(info)!;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!HostProcesses.ChildrenOf(create.Id).Any(p => HostProcesses.Comm(p) == "sleep"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the hook never ran");
+            Thread.Sleep(20);
+        }
+        create.Kill(); // SIGKILL
+        create.WaitForExit();
+
+        Assert.Equal("crashed", Oci("list", "-q").Stdout.Trim());
+        Assert.Equal("created", Status("crashed")); // its process still waits for start
+        var delete = Oci("delete", "--force", "crashed");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.Equal("", Oci("list", "-q").Stdout);
+        foreach (int hook in HostProcesses.All().Where(p => HostProcesses.Comm(p) == "sleep" && File.ReadAllText($"/proc/{p}/cmdline").Contains("30")))
+            kill(hook, 9); // the orphaned hook
+    }
+
+    [ContainerFact]
+    public void A_container_killed_from_outside_is_stopped_and_deletable()
+    {
+        MakeBundle(["sleep", "100"]);
+        Assert.Equal(0, Create("victim").ExitCode);
+        Assert.Equal(0, Oci("start", "victim").ExitCode);
+        int pid = (int)State("victim")["pid"]!;
+
+        Assert.Equal(0, kill(pid, 9));
+        WaitForStatus("victim", "stopped");
+        Assert.Equal(0, Oci("delete", "victim").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Run_in_the_foreground_returns_the_containers_status_and_cleans_up()
+    {
+        MakeBundle(["sh", "-c", "echo in the container; exit 7"]);
+        var result = Oci("run", "--bundle", _bundle, "fg");
+
+        Assert.Equal(7, result.ExitCode);
+        Assert.Equal("in the container\n", result.Stdout);
+        Assert.Equal("", Oci("list", "-q").Stdout);
+    }
+
+    [ContainerFact]
+    public void Run_in_the_foreground_is_listed_while_it_runs()
+    {
+        MakeBundle(["sh", "-c", "echo ready; sleep 100"]);
+        using var running = IsolateBinary.Start(["--root", _root, "run", "--bundle", _bundle, "fg2"]);
+
+        Assert.Equal("running", Status("fg2"));
+        Assert.Equal(0, Oci("kill", "fg2", "KILL").ExitCode);
+        Assert.Equal(137, running.WaitForExit().ExitCode);
+        Assert.Equal("", Oci("list", "-q").Stdout);
+    }
+
+    [ContainerFact]
+    public void Run_detached_leaves_it_running()
+    {
+        MakeBundle(["sleep", "100"]);
+        var run = IsolateBinary.RunFromShell($"exec \"$ISOLATE\" --root {_root} run -d --bundle {_bundle} bg </dev/null >/dev/null 2>&1");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("running", Status("bg"));
+        Assert.Equal(0, Oci("delete", "-f", "bg").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Spec_refuses_to_overwrite_and_features_is_json()
+    {
+        MakeBundle(["true"]);
+        var again = IsolateBinary.Run(["spec", "--bundle", _bundle]);
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("exists already", again.Stderr);
+
+        var features = IsolateBinary.Run("features");
+        Assert.Equal(0, features.ExitCode);
+        var json = JsonNode.Parse(features.Stdout)!;
+        Assert.Contains("prestart", json["hooks"]!.AsArray().Select(h => (string)h!));
+        Assert.Contains("pid", json["linux"]!["namespaces"]!.AsArray().Select(n => (string)n!));
+    }
+
+    [ContainerFact]
+    public void Errors_go_to_the_log_file_as_json_when_asked()
+    {
+        string log = Path.Combine(_work, "runtime.log");
+        var result = IsolateBinary.Run(["--root", _root, "--log", log, "--log-format", "json", "state", "ghost"]);
+
+        Assert.NotEqual(0, result.ExitCode);
+        var entry = JsonNode.Parse(File.ReadAllLines(log).Single())!;
+        Assert.Equal("error", (string)entry["level"]!);
+        Assert.Equal("container ghost does not exist", (string)entry["msg"]!);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}
