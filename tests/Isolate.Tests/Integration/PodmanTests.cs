@@ -1,0 +1,133 @@
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>The test rootfs as a podman image, imported once per test run.</summary>
+public static class PodmanImage
+{
+    public const string Name = "localhost/isolate-test-busybox:latest";
+    private static readonly object Gate = new();
+    private static bool _imported;
+
+    public static void Import(string rootfs)
+    {
+        lock (Gate)
+        {
+            if (_imported)
+                return;
+            var import = IsolateBinary.RunFromShell($"tar -C {rootfs} -cf - . | podman import - {Name} >/dev/null", TimeSpan.FromMinutes(2));
+            if (import.ExitCode != 0)
+                throw new InvalidOperationException("podman import failed: " + import);
+            _imported = true;
+        }
+    }
+}
+
+/// <summary>A test that drives podman: skipped, saying why, without root or without podman.</summary>
+public sealed class PodmanFactAttribute : FactAttribute
+{
+    public PodmanFactAttribute()
+    {
+        if (!Environment.IsPrivilegedProcess)
+            Skip = "needs root: podman runs rootful containers here";
+        else if (!File.Exists("/usr/bin/podman"))
+            Skip = "podman is not installed (.ci/run installs it: apt-get install podman)";
+    }
+}
+
+/// <summary>podman drives Isolate as its OCI runtime (through conmon): create with a pid
+/// file and pipes or a console socket, start, kill, delete --force, as it does with runc.</summary>
+/// <remarks>Podman asks for RLIMIT_NOFILE 1048576 by default, above root's hard limit on this
+/// machine (root here lacks CAP_SYS_RESOURCE): runc fails the same way, so the tests pass
+/// limits root may set. podman's own cgroup manager here is cgroupfs (no systemd).</remarks>
+public sealed class PodmanTests : ContainerTest
+{
+    public PodmanTests(BusyboxRootfs rootfs) : base(rootfs)
+    {
+        if (Environment.IsPrivilegedProcess && File.Exists("/usr/bin/podman"))
+            PodmanImage.Import(rootfs.Path);
+    }
+
+    private static readonly string[] Limits = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+
+    private static string Podman => $"podman --runtime {IsolateBinary.Path} --cgroup-manager cgroupfs";
+
+    private static RunResult PodmanRun(string arguments, TimeSpan? timeout = null) => IsolateBinary.RunFromShell($"{Podman} {arguments}", timeout ?? TimeSpan.FromMinutes(1));
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    private string RunArgs(string options, string script) =>
+        $"run --rm {string.Join(' ', Limits)} {options} {PodmanImage.Name} sh -c {Quote(script)}";
+
+    [PodmanFact]
+    public void Podman_run_returns_the_containers_status_and_output()
+    {
+        var result = PodmanRun(RunArgs("", "echo pid $$; cat /proc/1/comm; exit 3"));
+
+        Assert.True(result.ExitCode == 3, result.ToString());
+        Assert.Equal("pid 1\nsh\n", result.Stdout);
+        Assert.False(Directory.Exists("/run/isolate") && Directory.EnumerateDirectories("/run/isolate").Any(), "podman's container is still in Isolate's state");
+    }
+
+    [PodmanFact]
+    public void Podman_runs_detached_lists_stops_and_removes_a_container()
+    {
+        string name = $"isolate-test-{Guid.NewGuid():N}"[..24];
+        try
+        {
+            var run = PodmanRun($"run -d --name {name} {string.Join(' ', Limits)} --memory 64m {PodmanImage.Name} sleep 100");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            string id = run.Stdout.Trim();
+
+            Assert.Contains("Up", PodmanRun($"ps --filter name={name} --format '{{{{.Status}}}}'").Stdout);
+            var state = IsolateBinary.Run("state", id); // podman's container, in Isolate's own state
+            Assert.Contains("\"status\": \"running\"", state.Stdout);
+            // the memory limit is on the container's cgroup, where podman asked for it
+            string limitFile = $"/sys/fs/cgroup/memory/libpod_parent/libpod-{id}/memory.limit_in_bytes";
+            string v2File = $"/sys/fs/cgroup/libpod_parent/libpod-{id}/memory.max";
+            Assert.Equal("67108864", File.ReadAllText(File.Exists(limitFile) ? limitFile : v2File).Trim());
+
+            // sleep as PID 1 ignores SIGTERM: podman stop kills it after its timeout
+            var stop = PodmanRun($"stop -t 1 {name}");
+            Assert.True(stop.ExitCode == 0, stop.ToString());
+            Assert.Contains("Exited (137)", PodmanRun($"ps -a --filter name={name} --format '{{{{.Status}}}}'").Stdout);
+        }
+        finally
+        {
+            PodmanRun($"rm -f {name}");
+        }
+        Assert.Equal("", PodmanRun($"ps -a -q --filter name={name}").Stdout);
+        Assert.False(Directory.Exists("/run/isolate") && Directory.EnumerateDirectories("/run/isolate").Any(), "a deleted container is still in Isolate's state");
+    }
+
+    [PodmanFact]
+    public void Podman_sees_an_out_of_memory_kill()
+    {
+        var result = PodmanRun(RunArgs("--memory 32m --memory-swap 32m", "x=$(head -c 134217728 /dev/zero | tr '\\0' a); echo survived"));
+
+        Assert.Equal(137, result.ExitCode);
+        Assert.DoesNotContain("survived", result.Stdout);
+    }
+
+    [PodmanFact]
+    public void Podman_run_it_gets_a_terminal_through_the_console_socket()
+    {
+        var result = PodmanRun(
+            $"--version >/dev/null; script -qec {Quote($"stty rows 31 cols 97; {Podman} {RunArgs("-it", "tty; stty size; exit 5")}")} /dev/null");
+
+        Assert.True(result.ExitCode == 5, result.ToString());
+        Assert.Contains("/dev/pts/0", result.Stdout);
+        Assert.Contains("31 97", result.Stdout);
+    }
+
+    [PodmanFact]
+    public void Podman_joins_its_network_namespace_and_sets_its_sysctl()
+    {
+        // podman makes the network namespace (with netavark) and asks for it by path, and
+        // sets net.ipv4.ping_group_range in it
+        var result = PodmanRun(RunArgs("", "cat /proc/sys/net/ipv4/ping_group_range; ip -o link | grep -c eth0"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("0\t0\n1\n", result.Stdout);
+    }
+}
