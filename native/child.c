@@ -458,6 +458,26 @@ static void wait_for_start(int *sync_fd, int fifo_fd)
     close(fifo_fd);
 }
 
+/* exec: the namespaces are joined, but setns(CLONE_NEWPID) moves only children. The command
+ * is forked with CLONE_PARENT: in the container's PID namespace, and the caller's own child
+ * (it waits for it, or, detached, leaves it to a subreaper). We report its PID and go; it
+ * goes on with the remaining steps. A raw clone: glibc's fork runs atfork handlers. */
+static void fork_into_container(const struct isolate_spawn_config *config, int sync_fd)
+{
+    long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+    if (pid < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC_INTO, errno, -1);
+    if (pid > 0) {
+        isolate_child_note(sync_fd, ISOLATE_NOTE_EXEC_PID, 0, (int32_t)pid);
+        _exit(0);
+    }
+    if (config->flags & ISOLATE_SPAWN_NO_PDEATHSIG)
+        detached = 1;
+    else
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a fork does not inherit it */
+    prctl(PR_SET_DUMPABLE, 0);
+}
+
 static int write_sysctl(const struct isolate_sysctl *sysctl)
 {
     int f = open(sysctl->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -531,6 +551,8 @@ int isolate_child_main(void *arg)
             isolate_child_fail(fd, ISOLATE_STEP_JOIN_NS, errno, (int32_t)i);
         close(ns);
     }
+    if (config->flags & ISOLATE_SPAWN_EXEC_INTO)
+        fork_into_container(config, fd);
     for (uint32_t i = 0; i < config->sysctl_count; i++) {
         if ((rc = write_sysctl(&config->sysctls[i])) < 0)
             isolate_child_fail(fd, ISOLATE_STEP_SYSCTL, -rc, (int32_t)i);

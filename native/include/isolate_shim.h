@@ -123,6 +123,7 @@ enum isolate_step {
     ISOLATE_STEP_EXEC_FIFO = 19, /* detached: opening the exec FIFO that `start` writes to */
     ISOLATE_STEP_JOIN_NS = 20, /* joining an existing namespace (OCI linux.namespaces[].path); detail: its index */
     ISOLATE_STEP_SYSCTL = 21,  /* writing a sysctl (OCI linux.sysctl); detail: its index */
+    ISOLATE_STEP_EXEC_INTO = 22, /* exec into a container: forking the command in its PID namespace */
 };
 
 enum isolate_tty_detail {
@@ -173,6 +174,13 @@ enum isolate_spawn_flags {
                                              exec FIFO (written by `start`); then the security
                                              steps and execve. Failures after CREATED go to
                                              stderr, as one line. */
+    ISOLATE_SPAWN_EXEC_INTO = 1u << 6,    /* exec into a running container: clone_flags is 0,
+                                             ns_joins lists its namespaces (user first, mnt
+                                             last); after joining them the child forks the
+                                             command with CLONE_PARENT (so it is in the joined
+                                             PID namespace, and the caller's child), reports its
+                                             PID in an EXEC_PID note and exits */
+    ISOLATE_SPAWN_NO_PDEATHSIG = 1u << 7, /* the command must outlive the caller (exec --detach) */
     ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
                                              parent has written the id maps) become uid and gid 0
                                              of the namespace before anything else */
@@ -211,8 +219,8 @@ struct isolate_process_security {
     uint32_t reserved;
 };
 
-/* An existing namespace to join (setns) instead of making one: nstype is CLONE_NEWNET,
- * CLONE_NEWIPC or CLONE_NEWUTS. */
+/* An existing namespace to join (setns) instead of making one: nstype is one CLONE_NEW*
+ * flag (OCI bundles: network or ipc; exec: all of the container's). */
 struct isolate_ns_join {
     const char *path;
     uint32_t nstype;
@@ -288,6 +296,7 @@ enum isolate_msg_type {
 enum isolate_note {
     ISOLATE_NOTE_NO_PIVOT = 1, /* step MOUNT_OP: pivot_root refused (EINVAL, an initramfs root):
                                   the root was moved onto / and chroot'ed instead */
+    ISOLATE_NOTE_EXEC_PID = 2, /* EXEC_INTO: detail is the command's PID (the caller's child) */
 };
 
 struct isolate_msg {

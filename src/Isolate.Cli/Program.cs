@@ -19,6 +19,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ListOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ExecOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.SignalForwarder.RecordParent();
@@ -40,7 +41,7 @@ public static class Program
     private static readonly Type[] Verbs =
     [
         typeof(RunOptions), typeof(SpecOptions), typeof(CreateOptions), typeof(StartOptions), typeof(StateOptions),
-        typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(OciRunOptions),
+        typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(ExecOptions), typeof(OciRunOptions),
     ];
 
     private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "oci-run"];
@@ -66,6 +67,7 @@ public static class Program
             Parsed<object> { Value: ListOptions o } => OciCommands.List(o, globals),
             Parsed<object> { Value: FeaturesOptions o } => OciCommands.Features(o),
             Parsed<object> { Value: OciRunOptions o } => OciCommands.Run(o, globals),
+            Parsed<object> { Value: ExecOptions o } => OciCommands.Exec(o, globals),
             NotParsed<object> notParsed => ReportParseErrors(notParsed),
             _ => throw new IsolateException("internal error: unhandled command"),
         };
@@ -101,6 +103,7 @@ public static class Program
     public static string[] NormalizeArguments(string[] args) => args.FirstOrDefault() switch
     {
         "run" => PosixArguments.Normalize(args, RunOptions.Table, OptionalValues),
+        "exec" => PosixArguments.Normalize(args, ExecOptions.Table),
         _ => args,
     };
 

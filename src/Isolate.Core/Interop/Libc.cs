@@ -12,6 +12,12 @@ internal static unsafe partial class Libc
     public const int ECHILD = 10;
     public const int ESRCH = 3;
 
+    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
+    private static partial long Syscall(long number, long a, long b);
+
+    /// <summary>pidfd_open(2); -1 before Linux 5.3.</summary>
+    internal static long PidfdOpen(int pid) => Syscall(434, pid, 0);
+
     [LibraryImport(Library, EntryPoint = "getppid")]
     internal static partial int GetParentPid();
 

@@ -27,6 +27,7 @@ internal enum ShimStep : uint
     ExecFifo = 19,
     JoinNamespace = 20,
     Sysctl = 21,
+    ExecInto = 22,
 }
 
 internal enum ShimMessageType : uint
@@ -41,6 +42,7 @@ internal enum ShimMessageType : uint
 internal enum ShimNote : uint
 {
     NoPivot = 1,
+    ExecPid = 2,
 }
 
 internal enum ShimWorkdirDetail
@@ -75,6 +77,8 @@ internal enum ShimSpawnFlags : uint
     Init = 1u << 3,
     Tty = 1u << 4,
     Detached = 1u << 5,
+    ExecInto = 1u << 6,
+    NoParentDeathSignal = 1u << 7,
 }
 
 [Flags]

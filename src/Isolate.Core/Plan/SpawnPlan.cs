@@ -7,7 +7,8 @@ namespace Isolate.Plan;
 public sealed record SpawnPlan
 {
     public required CloneFlags Namespaces { get; init; }
-    public required string Hostname { get; init; }
+    /// <summary>null: leave it (exec into a running container).</summary>
+    public required string? Hostname { get; init; }
     public required IReadOnlyList<MountOp> Mounts { get; init; }
     public required string Workdir { get; init; }
     public required IReadOnlyList<string> Args { get; init; }
@@ -29,6 +30,13 @@ public sealed record SpawnPlan
 
     /// <summary>(path under /proc/sys, value), written inside before the mount plan.</summary>
     public IReadOnlyList<(string Path, string Value)> Sysctls { get; init; } = [];
+
+    /// <summary>exec: join <see cref="JoinNamespaces"/> (all of a running container's) and fork
+    /// the command into its PID namespace.</summary>
+    public bool ExecInto { get; init; }
+
+    /// <summary>The command must outlive Isolate (exec --detach).</summary>
+    public bool NoParentDeathSignal { get; init; }
 
     /// <summary>OCI create: set up, then wait on this FIFO (a host path) for `start`.</summary>
     public string? ExecFifo { get; init; }

@@ -121,7 +121,7 @@ public static unsafe class ContainerRunner
             int ttyFd;
             try
             {
-                ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out _);
+                ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out _, out _);
             }
             finally
             {
@@ -186,7 +186,7 @@ public static unsafe class ContainerRunner
                 WaitQuietly(child.Pid);
                 throw;
             }
-            int ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out bool created);
+            int ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, out bool created, out _);
             if (!created)
             {
                 if (ttyFd >= 0)
@@ -205,6 +205,100 @@ public static unsafe class ContainerRunner
                 Libc.Close(child.Pidfd);
         }
     }
+
+    /// <summary>exec: a new process in a running container, joining every namespace of its
+    /// PID 1 (<paramref name="namespaces"/>, user first, mnt last) and its cgroup, with
+    /// <paramref name="spec"/>'s command, user, capabilities, seccomp filter and rlimits.</summary>
+    /// <param name="detach">It outlives Isolate (a subreaper such as conmon waits for it).</param>
+    /// <returns>Its PID (Isolate's child), a pidfd for it (or -1), and the pty master with -t (else -1).</returns>
+    internal static (int Pid, int Pidfd, int TtyFd) ExecInto(ContainerSpec spec, IReadOnlyList<(CloneFlags Type, string Path)> namespaces,
+        ContainerCgroup? cgroup, bool detach, (ushort Rows, ushort Cols) ttySize, Action<string>? debug)
+    {
+        var plan = new SpawnPlan
+        {
+            Namespaces = CloneFlags.None,
+            Hostname = null,
+            Mounts = [],
+            Workdir = spec.Workdir,
+            Args = spec.Args,
+            Env = spec.Env,
+            SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
+            Security = spec.Security,
+            Rlimits = spec.Rlimits,
+            Tty = spec.Tty,
+            TtyRows = ttySize.Rows,
+            TtyCols = ttySize.Cols,
+            JoinNamespaces = namespaces,
+            ExecInto = true,
+            NoParentDeathSignal = detach,
+        };
+        ShimSpawnResult child;
+        using (var config = new NativeSpawnConfig(plan))
+        {
+            int rc = Shim.Spawn(config.Config, &child);
+            if (rc < 0)
+                throw SpawnFailure((ShimSpawnCall)child.FailedCall, -rc, null);
+        }
+        int execPid = -1;
+        try
+        {
+            try
+            {
+                cgroup?.AddProcess(child.Pid); // the command, forked from it, starts there
+            }
+            catch
+            {
+                Libc.Close(child.SyncFd);
+                WaitQuietly(child.Pid);
+                throw;
+            }
+            int ttyFd = StartChild(child.Pid, child.SyncFd, -1, plan, debug, out _, out execPid);
+            WaitQuietly(child.Pid); // it only forked the command
+            if (execPid <= 0)
+            {
+                if (ttyFd >= 0)
+                    Libc.Close(ttyFd);
+                throw new IsolateException("exec: the command's process was not started");
+            }
+            int pidfd = (int)Libc.PidfdOpen(execPid);
+            return (execPid, pidfd, ttyFd);
+        }
+        catch
+        {
+            if (execPid > 0)
+                WaitQuietly(execPid); // it reported a failure and exited
+            throw;
+        }
+        finally
+        {
+            Libc.Close(child.SyncFd);
+            if (child.Pidfd >= 0)
+                Libc.Close(child.Pidfd);
+        }
+    }
+
+    /// <summary>exec in the foreground: signals to Isolate are forwarded to the command, a
+    /// terminal is relayed, and the command's status is returned.</summary>
+    internal static int WaitForExec(int pid, int pidfd, int ttyFd, bool interactive, ContainerSpec spec)
+    {
+        SignalForwarder.Install(spec.StopSignal, spec.StopTimeout);
+        SignalForwarder.Attach(pid, pidfd);
+        SignalForwarder.ExecDone();
+        TerminalRelay? relay = ttyFd >= 0 ? TerminalRelay.Start(ttyFd, interactive) : null;
+        try
+        {
+            var (status, _) = WaitForExit(pid, pidfd, null);
+            return ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal);
+        }
+        finally
+        {
+            relay?.Finish();
+            if (pidfd >= 0)
+                Libc.Close(pidfd);
+        }
+    }
+
+    internal static (ushort Rows, ushort Cols) CallerTerminalSize() => TerminalSize();
 
     /// <summary>The caller's window size (stdout's terminal, else stdin's), or 0 x 0.</summary>
     private static (ushort Rows, ushort Cols) TerminalSize()
@@ -233,9 +327,10 @@ public static unsafe class ContainerRunner
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
     /// <returns>The pty master the container sent (-t), or -1.</returns>
-    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug, out bool created)
+    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug, out bool created, out int execPid)
     {
         created = false;
+        execPid = -1;
         const int MaxNotes = 8;
         ShimMessage failure;
         ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
@@ -245,7 +340,11 @@ public static unsafe class ContainerRunner
             return -1; // the child is gone already
         int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount, &ttyFd);
         for (int i = 0; i < noteCount; i++)
+        {
+            if ((ShimNote)notes[i].Step == ShimNote.ExecPid)
+                execPid = notes[i].Detail;
             debug?.Invoke(StepFailure.DescribeNote(notes[i], plan));
+        }
         if (rc is 0 or 2)
         {
             created = rc == 2;

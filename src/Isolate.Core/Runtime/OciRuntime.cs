@@ -5,6 +5,7 @@ using System.Text.Json;
 using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.Oci;
+using Isolate.Plan;
 using Isolate.Spec;
 using Isolate.State;
 
@@ -167,6 +168,132 @@ public static unsafe partial class OciRuntime
                 // deleted meanwhile (delete --force)
             }
         }
+    }
+
+    public sealed record ExecOptions
+    {
+        public string? ProcessFile { get; init; }
+        public IReadOnlyList<string> Args { get; init; } = [];
+        public bool Tty { get; init; }
+        public bool Detach { get; init; }
+        public string? Cwd { get; init; }
+        public IReadOnlyList<string> Env { get; init; } = [];
+        public string? User { get; init; }
+        public string? PidFile { get; init; }
+        public string? ConsoleSocket { get; init; }
+        public uint PreserveFds { get; init; }
+    }
+
+    /// <summary>The namespaces a process joins to be in a container, in the order it must join
+    /// them (user first, for the rights to join the rest; mnt last, as it changes the root).</summary>
+    private static readonly (string Name, CloneFlags Type)[] ExecNamespaces =
+    [
+        ("user", CloneFlags.NewUser), ("ipc", CloneFlags.NewIpc), ("uts", CloneFlags.NewUts), ("net", CloneFlags.NewNet),
+        ("cgroup", CloneFlags.NewCgroup), ("pid", CloneFlags.NewPid), ("mnt", CloneFlags.NewNs),
+    ];
+
+    /// <summary>exec: a new process in a running container, with the container's own process
+    /// settings from its bundle (capabilities, seccomp, no_new_privs, rlimits, user, env,
+    /// cwd), overridden by --process or the options.</summary>
+    public static int Exec(StateStore store, string id, ExecOptions options, Action<string>? debug)
+    {
+        ContainerState state;
+        using (var held = store.Open(id))
+        {
+            state = store.Read(held);
+            string status = StateStore.Status(held, state);
+            if (status != "running")
+                throw new IsolateException($"cannot exec in container {id}: it is {status}, not running");
+        }
+        var spec = ExecSpec(state, options);
+        if (spec.Tty && options.Detach && options.ConsoleSocket is null)
+            throw new IsolateException("exec: a terminal (-t or process.terminal) with --detach needs --console-socket, where its master is sent");
+
+        string self = $"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/ns/";
+        var namespaces = ExecNamespaces
+            .Where(ns => ProcessInfo.Inode(self + ns.Name) is { } theirs && theirs != ProcessInfo.Inode("/proc/self/ns/" + ns.Name))
+            .Select(ns => (ns.Type, self + ns.Name)).ToList();
+        if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+            throw new IsolateException($"cannot exec in container {id}: its process is gone");
+
+        var size = spec.Tty && !options.Detach ? ContainerRunner.CallerTerminalSize() : default;
+        var (pid, pidfd, ttyFd) = ContainerRunner.ExecInto(spec, namespaces, OpenCgroup(state), options.Detach, size, debug);
+        if (options.PidFile != null)
+            WritePidFile(options.PidFile, pid);
+        if (!options.Detach)
+            return ContainerRunner.WaitForExec(pid, pidfd, ttyFd, interactive: spec.Tty && HostTerminal.IsTerminal(0), spec);
+        if (pidfd >= 0)
+            Libc.Close(pidfd);
+        if (ttyFd >= 0)
+        {
+            int rc = Shim.SendConsole(options.ConsoleSocket!, ttyFd);
+            Libc.Close(ttyFd);
+            if (rc < 0)
+                throw IsolateException.FromErrno($"send the terminal to --console-socket {options.ConsoleSocket}", null, -rc);
+        }
+        return 0;
+    }
+
+    /// <summary>The container's config.json with its process replaced (--process) or adjusted
+    /// (the options), read as any bundle is: the same checks, the same defaults.</summary>
+    private static ContainerSpec ExecSpec(ContainerState state, ExecOptions options)
+    {
+        string configPath = Path.Combine(state.Bundle, "config.json");
+        System.Text.Json.Nodes.JsonObject config;
+        try
+        {
+            config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
+        {
+            throw new IsolateException($"exec: cannot read the container's {configPath}: {e.Message}");
+        }
+        if (options.ProcessFile != null)
+        {
+            try
+            {
+                config["process"] = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(options.ProcessFile));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+            {
+                throw new IsolateException($"exec: --process {options.ProcessFile}: {e.Message}");
+            }
+        }
+        else
+        {
+            var process = config["process"] as System.Text.Json.Nodes.JsonObject ?? [];
+            config["process"] = process;
+            process["args"] = new System.Text.Json.Nodes.JsonArray(options.Args.Select(a => (System.Text.Json.Nodes.JsonNode?)a).ToArray());
+            process["terminal"] = options.Tty;
+            if (options.Cwd != null)
+                process["cwd"] = options.Cwd;
+            if (options.Env.Count > 0)
+            {
+                var env = (process["env"] as System.Text.Json.Nodes.JsonArray)?.Select(e => (string)e!).ToList() ?? [];
+                foreach (string entry in options.Env)
+                {
+                    string key = entry.Split('=', 2)[0];
+                    env.RemoveAll(e => e.Split('=', 2)[0] == key);
+                    env.Add(entry.Contains('=') ? entry : $"{entry}={Environment.GetEnvironmentVariable(entry)}");
+                }
+                process["env"] = new System.Text.Json.Nodes.JsonArray(env.Select(e => (System.Text.Json.Nodes.JsonNode?)e).ToArray());
+            }
+            if (options.User != null)
+            {
+                string[] parts = options.User.Split(':', 2);
+                if (!uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
+                    || (parts.Length == 2 && !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                    throw new IsolateException($"invalid --user '{options.User}': use UID[:GID] (numbers)");
+                var user = new System.Text.Json.Nodes.JsonObject { ["uid"] = uid, ["gid"] = parts.Length == 2 ? uint.Parse(parts[1], CultureInfo.InvariantCulture) : 0u };
+                process["user"] = user;
+            }
+        }
+        var bundle = OciBundleLoader.Parse(config.ToJsonString(), state.Bundle, state.Id);
+        return bundle.Spec with
+        {
+            Tty = bundle.Terminal,
+            Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
+        };
     }
 
     private static void CheckJoins(OciBundle bundle)

@@ -82,6 +82,8 @@ internal static class StepFailure
                 return IsolateException.FromErrno($"join the namespace {plan.JoinNamespaces[message.Detail].Path}", null, errno);
             case ShimStep.Sysctl when message.Detail >= 0 && message.Detail < plan.Sysctls.Count:
                 return IsolateException.FromErrno($"set the sysctl {plan.Sysctls[message.Detail].Path}", null, errno);
+            case ShimStep.ExecInto:
+                return IsolateException.FromErrno("exec: start the command in the container's PID namespace", null, errno);
             case ShimStep.ExecFifo:
                 return IsolateException.FromErrno("open the exec FIFO", null, errno);
             default:
@@ -150,6 +152,7 @@ internal static class StepFailure
         ShimNote.NoPivot =>
             "pivot_root refused (" + IsolateException.Describe(note.Err) + "): the current root is an initramfs or ramfs; " +
             "moved the container root onto / and chroot'ed into it instead, so the old root stays underneath",
+        ShimNote.ExecPid => $"exec: the command is PID {note.Detail}",
         _ => $"note {note.Step} (errno {note.Err}, detail {note.Detail})",
     };
 }

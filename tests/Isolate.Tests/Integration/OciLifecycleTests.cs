@@ -321,6 +321,60 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Exec_joins_the_container_with_its_confinement()
+    {
+        MakeBundle(["sleep", "100"], config => config["hostname"] = "oci-box");
+        Assert.Equal(0, Create("ex").ExitCode);
+        Assert.Equal(0, Oci("start", "ex").ExitCode);
+
+        var exec = Oci("exec", "ex", "sh", "-c",
+            "echo $$ $(hostname) $(cat /proc/1/comm); grep -E '^(CapEff|NoNewPrivs)' /proc/self/status | tr -s '\t' ' '; exit 4");
+        Assert.Equal(4, exec.ExitCode);
+        // PID 2 of the container's namespace, its hostname, beside its PID 1; its capabilities
+        // (the spec's three) and no_new_privs
+        Assert.Equal("2 oci-box sleep\nCapEff: 0000000020000420\nNoNewPrivs: 1\n", exec.Stdout);
+
+        var options = Oci("exec", "--cwd", "/tmp", "-e", "GREETING=hi", "-u", "0:0", "ex", "sh", "-c", "pwd; echo $GREETING; id -u");
+        Assert.Equal("/tmp\nhi\n0\n", options.Stdout);
+
+        var missing = Oci("exec", "ex", "no-such-command");
+        Assert.Equal(127, missing.ExitCode);
+        Assert.Contains("no-such-command", missing.Stderr);
+        Assert.Equal(0, Oci("delete", "--force", "ex").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Exec_detached_leaves_the_command_running_and_writes_its_pid()
+    {
+        MakeBundle(["sleep", "100"]);
+        Assert.Equal(0, Create("exd").ExitCode);
+        Assert.Equal(0, Oci("start", "exd").ExitCode);
+        string pidFile = Path.Combine(_work, "exec.pid");
+
+        var exec = IsolateBinary.RunFromShell(
+            $"exec \"$ISOLATE\" --root {_root} exec -d --pid-file {pidFile} exd sleep 50 </dev/null >/dev/null 2>&1");
+        Assert.Equal(0, exec.ExitCode);
+        int pid = int.Parse(File.ReadAllText(pidFile));
+        Assert.Equal("sleep", HostProcesses.Comm(pid));
+        Assert.Equal(HostProcesses.PidNamespace((int)State("exd")["pid"]!), HostProcesses.PidNamespace(pid));
+
+        Assert.Equal(0, Oci("delete", "--force", "exd").ExitCode); // its cgroup's kill takes the exec'd sleep too
+        HostProcesses.WaitUntilGone(pid, TimeSpan.FromSeconds(10));
+    }
+
+    [ContainerFact]
+    public void Exec_into_a_container_that_is_not_running_is_refused()
+    {
+        MakeBundle(["sleep", "100"]);
+        Assert.Equal(0, Create("notyet").ExitCode);
+
+        var exec = Oci("exec", "notyet", "true");
+        Assert.NotEqual(0, exec.ExitCode);
+        Assert.Contains("cannot exec in container notyet: it is created, not running", exec.Stderr);
+        Assert.Equal(0, Oci("delete", "--force", "notyet").ExitCode);
+    }
+
+    [ContainerFact]
     public void Spec_refuses_to_overwrite_and_features_is_json()
     {
         MakeBundle(["true"]);

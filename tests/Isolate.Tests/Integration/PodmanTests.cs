@@ -101,6 +101,33 @@ public sealed class PodmanTests : ContainerTest
     }
 
     [PodmanFact]
+    public void Podman_exec_runs_a_command_inside_a_running_container()
+    {
+        string name = $"isolate-test-{Guid.NewGuid():N}"[..24];
+        try
+        {
+            var run = PodmanRun($"run -d --name {name} {string.Join(' ', Limits)} {PodmanImage.Name} sleep 100");
+            Assert.True(run.ExitCode == 0, run.ToString());
+
+            var exec = PodmanRun($"exec {name} sh -c 'echo pid $$; cat /proc/1/comm; exit 6'");
+            Assert.True(exec.ExitCode == 6, exec.ToString());
+            Assert.Equal("pid 2\nsleep\n", exec.Stdout); // in the container's PID namespace
+
+            var terminal = PodmanRun(
+                $"--version >/dev/null; script -qec {Quote($"stty rows 20 cols 70; {Podman} exec -it {name} sh -c 'tty; stty size; exit 2'")} /dev/null");
+            Assert.True(terminal.ExitCode == 2, terminal.ToString());
+            Assert.Contains("20 70", terminal.Stdout);
+
+            var missing = PodmanRun($"exec {name} no-such-command");
+            Assert.Equal(127, missing.ExitCode);
+        }
+        finally
+        {
+            PodmanRun($"rm -f -t 0 {name}");
+        }
+    }
+
+    [PodmanFact]
     public void Podman_sees_an_out_of_memory_kill()
     {
         var result = PodmanRun(RunArgs("--memory 32m --memory-swap 32m", "x=$(head -c 134217728 /dev/zero | tr '\\0' a); echo survived"));
