@@ -20,6 +20,9 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ExecOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PauseOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ResumeOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PsOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.SignalForwarder.RecordParent();
@@ -41,10 +44,11 @@ public static class Program
     private static readonly Type[] Verbs =
     [
         typeof(RunOptions), typeof(SpecOptions), typeof(CreateOptions), typeof(StartOptions), typeof(StateOptions),
-        typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(ExecOptions), typeof(OciRunOptions),
+        typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(ExecOptions),
+        typeof(PauseOptions), typeof(ResumeOptions), typeof(PsOptions), typeof(OciRunOptions),
     ];
 
-    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "oci-run"];
+    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "oci-run"];
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
 
@@ -68,6 +72,9 @@ public static class Program
             Parsed<object> { Value: FeaturesOptions o } => OciCommands.Features(o),
             Parsed<object> { Value: OciRunOptions o } => OciCommands.Run(o, globals),
             Parsed<object> { Value: ExecOptions o } => OciCommands.Exec(o, globals),
+            Parsed<object> { Value: PauseOptions o } => OciCommands.Pause(o.Id, pause: true, globals),
+            Parsed<object> { Value: ResumeOptions o } => OciCommands.Pause(o.Id, pause: false, globals),
+            Parsed<object> { Value: PsOptions o } => OciCommands.Ps(o, globals),
             NotParsed<object> notParsed => ReportParseErrors(notParsed),
             _ => throw new IsolateException("internal error: unhandled command"),
         };
@@ -129,7 +136,10 @@ public static class Program
         var errors = result.Errors.ToList();
         if (errors.Any(e => e is VersionRequestedError))
         {
-            Output.Out($"isolate {Version}\n");
+            Output.Out($"isolate version {Version}\nspec: {Isolate.Oci.OciDefaultSpec.Version}\n"
+                + "features: oci-runtime (create, start, state, kill, delete, exec, pause, resume, ps, list, features), "
+                + "hooks (prestart, createRuntime, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
+                + "cgroup v1, cgroup v2, user namespaces, rootless, pty, init\n");
             return 0;
         }
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))

@@ -94,6 +94,30 @@ public sealed class ListOptions
     public string? Format { get; set; }
 }
 
+[Verb("pause", HelpText = "OCI: freeze every process of a running container (cgroup freezer).")]
+public sealed class PauseOptions
+{
+    [Value(0, MetaName = "ID", Required = true)]
+    public string Id { get; set; } = "";
+}
+
+[Verb("resume", HelpText = "OCI: thaw a paused container.")]
+public sealed class ResumeOptions
+{
+    [Value(0, MetaName = "ID", Required = true)]
+    public string Id { get; set; } = "";
+}
+
+[Verb("ps", HelpText = "OCI: list the host PIDs of a container's processes.")]
+public sealed class PsOptions
+{
+    [Option('f', "format", MetaValue = "FORMAT", HelpText = "table (default) or json (an array of PIDs, as runc prints).")]
+    public string? Format { get; set; }
+
+    [Value(0, MetaName = "ID", Required = true)]
+    public string Id { get; set; } = "";
+}
+
 [Verb("features", HelpText = "OCI: print what this runtime supports, as JSON.")]
 public sealed class FeaturesOptions;
 
@@ -322,6 +346,34 @@ public static class OciCommands
                 table.Append(CultureInfo.InvariantCulture, $"{"ID",-20} {"PID",-8} {"STATUS",-10} {"BUNDLE",-40} {"CREATED",-30} OWNER\n");
                 foreach (var v in views)
                     table.Append(CultureInfo.InvariantCulture, $"{v.Id,-20} {v.Pid,-8} {v.Status,-10} {v.Bundle,-40} {v.Created,-30} {v.Owner}\n");
+                Output.Out(table.ToString());
+                return 0;
+            default:
+                throw new IsolateException($"invalid --format '{options.Format}': use table or json");
+        }
+    }
+
+    public static int Pause(string id, bool pause, GlobalOptions globals)
+    {
+        OciRuntime.Pause(globals.Store, id, pause);
+        return 0;
+    }
+
+    public static int Ps(PsOptions options, GlobalOptions globals)
+    {
+        var pids = OciRuntime.Processes(globals.Store, options.Id);
+        switch (options.Format ?? "table")
+        {
+            case "json":
+                Output.Out("[" + string.Join(",", pids.Select(p => p.ToString(CultureInfo.InvariantCulture))) + "]\n");
+                return 0;
+            case "table":
+                var table = new StringBuilder("PID   COMMAND\n");
+                foreach (int pid in pids)
+                {
+                    string comm = (File.Exists($"/proc/{pid}/comm") ? File.ReadAllText($"/proc/{pid}/comm") : "").Trim();
+                    table.Append(CultureInfo.InvariantCulture, $"{pid,-5} {comm}\n");
+                }
                 Output.Out(table.ToString());
                 return 0;
             default:

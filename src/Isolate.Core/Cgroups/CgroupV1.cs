@@ -162,6 +162,15 @@ public sealed class CgroupV1 : ContainerCgroup
             MemoryLimitBytes: Dir("memory") is { } ml ? ReadLong([ml], "memory.limit_in_bytes") : null);
     }
 
+    public override void Freeze(bool frozen)
+    {
+        if (!_byController.TryGetValue("freezer", out string? freezer))
+            throw new IsolateException("pause needs the freezer cgroup controller, which is not mounted here");
+        Set("freezer", "freezer.state", frozen ? "FROZEN" : "THAWED");
+        for (int i = 0; i < 1000 && frozen && Fs.Read(Path.Combine(freezer, "freezer.state"))?.Trim() == "FREEZING"; i++)
+            Thread.Sleep(1);
+    }
+
     public override void KillAll()
     {
         // PID 1 gone means its PID namespace is empty: usually there is nothing to stop.

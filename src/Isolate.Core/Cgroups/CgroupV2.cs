@@ -117,6 +117,13 @@ public sealed class CgroupV2 : ContainerCgroup
         OomKills: ReadKey(File("memory.events"), "oom_kill") ?? 0,
         MemoryLimitBytes: ReadLong([_dir], "memory.max"));
 
+    public override void Freeze(bool frozen)
+    {
+        if (!Fs.Exists(File("cgroup.freeze")))
+            throw new IsolateException("pause needs cgroup.freeze (Linux 5.2 and later)");
+        Set("cgroup.freeze", frozen ? "1" : "0");
+    }
+
     public override void KillAll()
     {
         // PID 1 gone means its PID namespace is empty: usually there is nothing to stop.

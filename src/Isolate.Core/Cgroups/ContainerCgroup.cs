@@ -51,6 +51,9 @@ public abstract class ContainerCgroup
 
     public long? PidsCurrent() => ReadLong(Directories, "pids.current");
 
+    /// <summary>pause and resume: the cgroup freezer stops (or lets go) every process in it.</summary>
+    public abstract void Freeze(bool frozen);
+
     /// <summary>Stops everything left in the group and waits (up to ~5 s) until it is empty.</summary>
     public abstract void KillAll();
 

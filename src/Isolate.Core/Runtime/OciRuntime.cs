@@ -425,6 +425,29 @@ public static unsafe partial class OciRuntime
         }
     }
 
+    /// <summary>pause (freeze) or resume (thaw) every process of a container through its cgroup.</summary>
+    public static void Pause(StateStore store, string id, bool pause)
+    {
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        string status = StateStore.Status(held, state);
+        string wanted = pause ? "running" : "paused";
+        if (status != wanted)
+            throw new IsolateException($"cannot {(pause ? "pause" : "resume")} container {id}: it is {status}, not {wanted}");
+        var cgroup = OpenCgroup(state) ?? throw new IsolateException($"cannot {(pause ? "pause" : "resume")} container {id}: it has no cgroup");
+        cgroup.Freeze(pause);
+    }
+
+    /// <summary>The host PIDs of a container's processes (its cgroup).</summary>
+    public static IReadOnlyList<int> Processes(StateStore store, string id)
+    {
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        if (StateStore.Status(held, state) == "stopped")
+            return [];
+        return OpenCgroup(state)?.Processes() ?? [state.Pid];
+    }
+
     public static void Delete(StateStore store, string id, bool force, Action<string> warn)
     {
         using var held = store.Open(id);
@@ -440,7 +463,11 @@ public static unsafe partial class OciRuntime
             if (!force)
                 throw new IsolateException($"cannot delete container {id}: it is {status}; stop it first (isolate kill {id} KILL) or use delete --force");
             if (OpenCgroup(state) is { } running)
+            {
+                if (status == "paused")
+                    running.Freeze(false); // SIGKILL is delivered once thawed
                 running.KillAll();
+            }
             else
                 SendSignal(state, SIGKILL);
             WaitUntilGone(state);

@@ -41,7 +41,7 @@ public sealed class CliTests
     {
         var result = IsolateBinary.Run("--version");
         Assert.Equal(0, result.ExitCode);
-        Assert.Matches(@"^isolate \d+\.\d+\.\d+\n$", result.Stdout);
+        Assert.Matches(@"^isolate version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\nfeatures: oci-runtime .*seccomp.*\n$", result.Stdout);
     }
 
     [Fact]

@@ -375,6 +375,38 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Pause_freezes_every_process_and_resume_thaws_them()
+    {
+        MakeBundle(["sh", "-c", "sleep 100 & while :; do sleep 0.05; done"]);
+        Assert.Equal(0, Create("frozen").ExitCode);
+        Assert.Equal(0, Oci("start", "frozen").ExitCode);
+        var ps = JsonNode.Parse(Oci("ps", "--format", "json", "frozen").Stdout)!.AsArray().Select(p => (int)p!).ToList();
+        Assert.True(ps.Count >= 2, $"ps listed {ps.Count} processes");
+        Assert.Contains((int)State("frozen")["pid"]!, ps);
+
+        Assert.Equal(0, Oci("pause", "frozen").ExitCode);
+        Assert.Equal("paused", Status("frozen"));
+        // frozen: the busy loop's PID 1 does not run (its CPU time stands still)
+        long before = CpuTicks(ps[0]);
+        Thread.Sleep(300);
+        Assert.Equal(before, CpuTicks(ps[0]));
+        var again = Oci("pause", "frozen");
+        Assert.Contains("it is paused, not running", again.Stderr);
+
+        Assert.Equal(0, Oci("resume", "frozen").ExitCode);
+        Assert.Equal("running", Status("frozen"));
+        Assert.Equal(0, Oci("pause", "frozen").ExitCode);
+        Assert.Equal(0, Oci("delete", "--force", "frozen").ExitCode); // a paused container can be removed
+    }
+
+    private static long CpuTicks(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14]); // utime stime cutime cstime
+    }
+
+    [ContainerFact]
     public void Spec_refuses_to_overwrite_and_features_is_json()
     {
         MakeBundle(["true"]);
