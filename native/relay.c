@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -203,4 +205,33 @@ int isolate_shim_send_console(const char *socket_path, int32_t master)
     int err = n < 0 ? errno : 0;
     close(sock);
     return -err;
+}
+
+int isolate_shim_daemonize(const char *path, const char *const *argv, const char *const *envp, int32_t out_fd)
+{
+    /* `run -d`: Isolate starts a copy of itself as the container's monitor, in a session of
+     * its own (no terminal's signals reach it), stdin /dev/null, stdout and stderr the log.
+     * A raw clone and at once execve: the child of a multithreaded process runs nothing else. */
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0)
+        return -errno;
+    long pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (pid < 0) {
+        int err = errno;
+        close(null_fd);
+        return -err;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        setsid();
+        dup2(null_fd, 0);
+        dup2(out_fd, 1);
+        dup2(out_fd, 2);
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(uint64_t));
+        execve(path, (char *const *)argv, (char *const *)envp);
+        _exit(127);
+    }
+    close(null_fd);
+    return (int)pid;
 }

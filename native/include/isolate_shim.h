@@ -365,6 +365,9 @@ int isolate_shim_tty_input(int32_t master, int32_t in_fd);
 /* OCI --console-socket: connects to the unix socket at socket_path and sends master
  * over it (SCM_RIGHTS). Returns 0 or -errno. */
 int isolate_shim_send_console(const char *socket_path, int32_t master);
+/* run -d: starts path (argv, envp) as a detached process - a session of its own, stdin
+ * /dev/null, stdout and stderr out_fd. Returns its PID (the caller's child) or -errno. */
+int isolate_shim_daemonize(const char *path, const char *const *argv, const char *const *envp, int32_t out_fd);
 
 /* Signal forwarding, parent side (native/forward.c).
  * forward_signals installs the handlers (except for signals the caller left

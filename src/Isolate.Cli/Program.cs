@@ -23,6 +23,10 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PauseOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ResumeOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PsOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(StopOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(WaitOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LogsOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RmOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.SignalForwarder.RecordParent();
@@ -45,15 +49,23 @@ public static class Program
     [
         typeof(RunOptions), typeof(SpecOptions), typeof(CreateOptions), typeof(StartOptions), typeof(StateOptions),
         typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(ExecOptions),
-        typeof(PauseOptions), typeof(ResumeOptions), typeof(PsOptions), typeof(OciRunOptions),
+        typeof(PauseOptions), typeof(ResumeOptions), typeof(PsOptions), typeof(StopOptions), typeof(WaitOptions),
+        typeof(LogsOptions), typeof(RmOptions), typeof(OciRunOptions),
     ];
 
-    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "oci-run"];
+    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "stop", "wait", "logs", "rm", "oci-run"];
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
 
     public static int Dispatch(string[] args, GlobalOptions globals)
     {
+        string? monitorFor = null;
+        if (args.Length >= 3 && args[0] == Isolate.Runtime.DetachedContainers.MonitorVerb)
+        {
+            monitorFor = args[1];
+            args = args[2..];
+        }
+        string[] runArguments = args;
         if (args.Length > 0 && args[0] == "run" && IsOciRun(args))
             args = ["oci-run", .. args[1..]];
         bool oci = args.Length > 0 && OciVerbs.Contains(args[0]);
@@ -61,7 +73,11 @@ public static class Program
         var result = parser.ParseArguments(oci ? args : NormalizeArguments(args), Verbs);
         return result switch
         {
-            Parsed<object> { Value: RunOptions run } => RunCommand.Execute(run),
+            Parsed<object> { Value: RunOptions run } => RunCommand.Execute(run, globals, runArguments, monitorFor),
+            Parsed<object> { Value: StopOptions o } => DockerCommands.Stop(o, globals),
+            Parsed<object> { Value: WaitOptions o } => DockerCommands.Wait(o, globals),
+            Parsed<object> { Value: LogsOptions o } => DockerCommands.Logs(o, globals),
+            Parsed<object> { Value: RmOptions o } => DockerCommands.Rm(o, globals),
             Parsed<object> { Value: SpecOptions o } => OciCommands.Spec(o),
             Parsed<object> { Value: CreateOptions o } => OciCommands.Create(o, globals),
             Parsed<object> { Value: StartOptions o } => OciCommands.Start(o, globals),

@@ -108,14 +108,20 @@ public sealed class ResumeOptions
     public string Id { get; set; } = "";
 }
 
-[Verb("ps", HelpText = "OCI: list the host PIDs of a container's processes.")]
+[Verb("ps", HelpText = "List containers (running; -a: all), as docker ps; with an ID (OCI), the host PIDs of its processes.")]
 public sealed class PsOptions
 {
-    [Option('f', "format", MetaValue = "FORMAT", HelpText = "table (default) or json (an array of PIDs, as runc prints).")]
+    [Option('f', "format", MetaValue = "FORMAT", HelpText = "With an ID: table (default) or json (an array of PIDs, as runc prints).")]
     public string? Format { get; set; }
 
-    [Value(0, MetaName = "ID", Required = true)]
-    public string Id { get; set; } = "";
+    [Option('a', "all", HelpText = "Stopped containers too.")]
+    public bool All { get; set; }
+
+    [Option('q', "quiet", HelpText = "Only the ids.")]
+    public bool Quiet { get; set; }
+
+    [Value(0, MetaName = "ID")]
+    public string? Id { get; set; }
 }
 
 [Verb("features", HelpText = "OCI: print what this runtime supports, as JSON.")]
@@ -361,6 +367,8 @@ public static class OciCommands
 
     public static int Ps(PsOptions options, GlobalOptions globals)
     {
+        if (options.Id is null)
+            return DockerCommands.List(options, globals);
         var pids = OciRuntime.Processes(globals.Store, options.Id);
         switch (options.Format ?? "table")
         {

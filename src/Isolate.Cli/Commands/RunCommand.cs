@@ -18,10 +18,10 @@ public sealed class RunOptions
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
-            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout",
+            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name",
         ],
-        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive" });
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -144,6 +144,12 @@ public sealed class RunOptions
     [Option("timeout", MetaValue = "DURATION", HelpText = "Stop the container when it has run this long (30s, 5m, 1h); exit 124.")]
     public string? Timeout { get; set; }
 
+    [Option('d', "detach", HelpText = "Run it in the background: print its id and return. Its output goes to a log (isolate logs); isolate ps, exec, stop, wait and rm act on it.")]
+    public bool Detach { get; set; }
+
+    [Option("name", MetaValue = "NAME", HelpText = "With -d: the container's id (default: a generated 12-digit one).")]
+    public string? Name { get; set; }
+
     [Option("die-with-parent", HelpText = "Stop the container (as SIGTERM to isolate would) when the process that started isolate dies. On by default when isolate is the foreground job of a terminal.")]
     public bool DieWithParent { get; set; }
 
@@ -156,14 +162,31 @@ public sealed class RunOptions
 
 internal static class RunCommand
 {
-    public static int Execute(RunOptions options)
+    public static int Execute(RunOptions options) => Execute(options, new GlobalOptions(), null);
+
+    /// <param name="runArguments">The arguments as given (from "run" on): what a detached
+    /// container's monitor is started with.</param>
+    /// <param name="monitorFor">This process is the monitor of detached container ID.</param>
+    public static int Execute(RunOptions options, GlobalOptions globals, string[]? runArguments, string? monitorFor = null)
     {
         var spec = ToSpec(options, Environment.GetEnvironmentVariable);
         var stats = ParseStats(options.Stats);
-        var result = ContainerRunner.Run(spec,
-            options.Debug ? line => Output.Error("isolate: debug: " + line) : null,
-            line => Output.Error("isolate: warning: " + line),
-            readUsage: stats != StatsFormat.None);
+        Action<string>? debug = options.Debug ? line => Output.Error("isolate: debug: " + line) : null;
+        Action<string> warn = line => Output.Error("isolate: warning: " + line);
+        if (options.Name != null && !options.Detach)
+            throw new IsolateException("--name names a detached container: use it with -d");
+        if (options.Detach && monitorFor is null)
+        {
+            if (options.Tty)
+                throw new IsolateException("-d with -t: a detached container has no terminal to show; drop -t (isolate logs shows its output)");
+            string id = options.Name ?? spec.Id;
+            DetachedContainers.Start(globals.Store, id, spec, runArguments ?? throw new IsolateException("internal error: no arguments for the monitor"));
+            Output.Out(id + "\n");
+            return 0;
+        }
+        var result = monitorFor != null
+            ? DetachedContainers.RunMonitored(globals.Store, monitorFor, spec, debug, warn)
+            : ContainerRunner.Run(spec, debug, warn, readUsage: stats != StatsFormat.None);
         if (result.TimeoutMessage != null)
             Output.Error("isolate: " + result.TimeoutMessage);
         if (result.OutOfMemory)

@@ -257,6 +257,9 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_send_console", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int SendConsole(string socketPath, int master);
 
+    [LibraryImport(Library, EntryPoint = "isolate_shim_daemonize", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Daemonize(string path, byte** argv, byte** envp, int outFd);
+
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_input")]
     internal static partial int TtyInput(int master, int inFd);
 

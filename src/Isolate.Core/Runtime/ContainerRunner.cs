@@ -20,15 +20,16 @@ public static unsafe class ContainerRunner
     /// <param name="readUsage">Read the cgroup's counters even when the container did not die of
     /// SIGKILL (--stats); otherwise they are read only to tell an OOM kill from another.</param>
     /// <param name="spawned">Told the container's PID once it is placed (OCI run records its state).</param>
+    /// <param name="started">Told it once the command has been exec'd (run -d's monitor records it).</param>
     public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false,
-        Action<int>? spawned = null)
+        Action<int>? spawned = null, Action<int>? started = null)
     {
         warn ??= _ => { };
         if (!spec.Cgroups)
-            return Result(RunContainer(spec, null, debug, warn, spawned), null, spec);
+            return Result(RunContainer(spec, null, debug, warn, spawned, started), null, spec);
         var layout = CgroupLayout.Detect();
         if (layout.Version == CgroupVersion.None && !spec.Resources.Any)
-            return Result(RunContainer(spec, null, debug, warn, spawned), null, spec);
+            return Result(RunContainer(spec, null, debug, warn, spawned, started), null, spec);
         CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
 
         // The reaper learns where the group goes before it exists: a kill at any moment of the
@@ -40,7 +41,7 @@ public static unsafe class ContainerRunner
         try
         {
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {reaper.Pid}");
-            var (exitCode, timedOut) = RunContainer(spec, cgroup, debug, warn, spawned);
+            var (exitCode, timedOut) = RunContainer(spec, cgroup, debug, warn, spawned, started);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
             return Result((exitCode, timedOut), readUsage || killed ? cgroup.ReadUsage() : null, spec);
         }
@@ -64,7 +65,7 @@ public static unsafe class ContainerRunner
             : new ContainerResult(run.ExitCode, usage);
 
     private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
-        Action<int>? spawned)
+        Action<int>? spawned, Action<int>? started)
     {
         var ttySize = spec.Tty ? TerminalSize() : default;
         var plan = SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize);
@@ -132,6 +133,7 @@ public static unsafe class ContainerRunner
             if (ttyFd >= 0)
                 relay = TerminalRelay.Start(ttyFd, spec.Interactive);
             SignalForwarder.ExecDone();
+            started?.Invoke(child.Pid);
             var (status, timedOut) = WaitForExit(child.Pid, child.Pidfd, spec.Timeout);
             return (ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal), timedOut);
         }

@@ -205,7 +205,9 @@ public static unsafe partial class OciRuntime
             if (status != "running")
                 throw new IsolateException($"cannot exec in container {id}: it is {status}, not running");
         }
-        var spec = ExecSpec(state, options);
+        var spec = state.Bundle == ""
+            ? DetachedContainers.ExecSpec(state, options.Args, options.Env, options.Cwd, options.User, options.Tty, options.PreserveFds)
+            : ExecSpec(state, options);
         if (spec.Tty && options.Detach && options.ConsoleSocket is null)
             throw new IsolateException("exec: a terminal (-t or process.terminal) with --detach needs --console-socket, where its master is sent");
 
@@ -359,6 +361,27 @@ public static unsafe partial class OciRuntime
 
     private static string StateJson(ContainerState state, string status) =>
         JsonSerializer.Serialize(View(state, status), StateJsonContext.Default.OciStateView);
+
+    /// <summary>Every readable container under the root with its status.</summary>
+    public static List<(ContainerState State, string Status)> ListStates(StateStore store)
+    {
+        var rows = new List<(ContainerState, string)>();
+        foreach (string id in store.Ids())
+        {
+            using var held = ContainerLock.Take(store.DirectoryOf(id), id);
+            if (held is null)
+                continue;
+            try
+            {
+                if (store.TryRead(held) is { } state)
+                    rows.Add((state, StateStore.Status(held, state)));
+            }
+            catch (IsolateException)
+            {
+            }
+        }
+        return rows;
+    }
 
     public static string ListJson(List<OciStateView> views) => JsonSerializer.Serialize(views, StateJsonContext.Default.ListOciStateView);
 

@@ -28,6 +28,35 @@ public sealed record ContainerState
     /// <summary>Hooks to run at start (poststart) and delete (poststop), from the bundle.</summary>
     public List<HookState> Poststart { get; init; } = [];
     public List<HookState> Poststop { get; init; } = [];
+
+    // A docker-style detached container (run -d): no bundle; a monitor (Isolate itself,
+    // running it in the foreground with the container's stdio on the log) holds it.
+    public int MonitorPid { get; init; }
+    public ulong MonitorStartTime { get; init; }
+    public List<string>? Command { get; init; }
+    public string? LogPath { get; init; }
+    public int? ExitCode { get; init; }
+    public string? Finished { get; init; }
+    /// <summary>Why it could not start (the message Isolate would print).</summary>
+    public string? Error { get; init; }
+    public int StopTimeoutSeconds { get; init; } = 10;
+    /// <summary>What `exec` gives a new process, as the container's own command got it.</summary>
+    public ExecProfile? Exec { get; init; }
+}
+
+public sealed record ExecProfile
+{
+    public List<string> Env { get; init; } = [];
+    public string Workdir { get; init; } = "/";
+    public ulong Capabilities { get; init; }
+    public bool NoNewPrivileges { get; init; }
+    public List<ulong> Seccomp { get; init; } = [];
+    public uint Uid { get; init; }
+    public uint Gid { get; init; }
+    public List<uint> Groups { get; init; } = [];
+    public string Home { get; init; } = "/";
+    public int LastCap { get; init; }
+    public bool KeepGroups { get; init; }
 }
 
 public sealed record HookState(string Path, List<string> Args, List<string> Env, int? Timeout);
