@@ -11,8 +11,10 @@ public sealed class CliTests
         var result = IsolateBinary.Run("--help");
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("run         Run a command in a new container", result.Stdout);
-        foreach (string command in new[] { "spec", "create", "start", "state", "kill", "delete", "list", "features" })
+        foreach (string command in new[] { "spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume" })
             Assert.Matches($@"\n  {command} +OCI: ", result.Stdout);
+        foreach (string command in new[] { "exec", "ps", "stop", "wait", "logs", "rm" })
+            Assert.Matches($@"\n  {command} +[A-Z]", result.Stdout);
         Assert.DoesNotContain("oci-run", result.Stdout);
         Assert.Contains("Exit status:", result.Stdout);
     }
@@ -31,7 +33,7 @@ public sealed class CliTests
                      "-u USER[:GROUP], --user=USER[:GROUP]", "--group-add=GROUP", "--cap-add=CAP", "--cap-drop=CAP", "--security-opt=OPT",
                      "--userns=MODE", "--preserve-fds=N", "-t, --tty", "-i, --interactive", "--init", "--env-file=FILE",
                      "--ulimit=NAME=SOFT[:HARD]", "--oom-score-adj=N", "--pid-file=FILE", "--stop-signal=SIGNAL",
-                     "--stop-timeout=DURATION", "--timeout=DURATION", "--die-with-parent", "--debug", "--help", "--version",
+                     "--stop-timeout=DURATION", "--timeout=DURATION", "--die-with-parent", "-d, --detach", "--name=NAME", "--debug", "--help", "--version",
                  })
             Assert.Contains(option, result.Stdout);
     }
