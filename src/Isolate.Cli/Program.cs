@@ -27,6 +27,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(WaitOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LogsOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RmOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(UpdateOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.SignalForwarder.RecordParent();
@@ -50,10 +51,10 @@ public static class Program
         typeof(RunOptions), typeof(SpecOptions), typeof(CreateOptions), typeof(StartOptions), typeof(StateOptions),
         typeof(KillOptions), typeof(DeleteOptions), typeof(ListOptions), typeof(FeaturesOptions), typeof(ExecOptions),
         typeof(PauseOptions), typeof(ResumeOptions), typeof(PsOptions), typeof(StopOptions), typeof(WaitOptions),
-        typeof(LogsOptions), typeof(RmOptions), typeof(OciRunOptions),
+        typeof(LogsOptions), typeof(RmOptions), typeof(UpdateOptions), typeof(OciRunOptions),
     ];
 
-    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "stop", "wait", "logs", "rm", "oci-run"];
+    private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "stop", "wait", "logs", "rm", "update", "oci-run"];
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
 
@@ -78,6 +79,7 @@ public static class Program
             Parsed<object> { Value: WaitOptions o } => DockerCommands.Wait(o, globals),
             Parsed<object> { Value: LogsOptions o } => DockerCommands.Logs(o, globals),
             Parsed<object> { Value: RmOptions o } => DockerCommands.Rm(o, globals),
+            Parsed<object> { Value: UpdateOptions o } => DockerCommands.Update(o, globals),
             Parsed<object> { Value: SpecOptions o } => OciCommands.Spec(o),
             Parsed<object> { Value: CreateOptions o } => OciCommands.Create(o, globals),
             Parsed<object> { Value: StartOptions o } => OciCommands.Start(o, globals),

@@ -46,8 +46,53 @@ public sealed class RmOptions
     public IEnumerable<string> Ids { get; set; } = [];
 }
 
+[Verb("update", HelpText = "Change a running container's resource limits (runc update, docker update).")]
+public sealed class UpdateOptions
+{
+    [Option('m', "memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g).")]
+    public string? Memory { get; set; }
+
+    [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap).")]
+    public string? MemorySwap { get; set; }
+
+    [Option("cpus", MetaValue = "N", HelpText = "CPU time, in CPUs.")]
+    public string? Cpus { get; set; }
+
+    [Option("cpu-shares", MetaValue = "N", HelpText = "Relative CPU weight, 2 to 262144.")]
+    public string? CpuShares { get; set; }
+
+    [Option("cpuset-cpus", MetaValue = "LIST", HelpText = "CPUs it may run on.")]
+    public string? CpusetCpus { get; set; }
+
+    [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: none).")]
+    public string? PidsLimit { get; set; }
+
+    [Option("blkio-weight", MetaValue = "N", HelpText = "Block I/O weight, 10 to 1000.")]
+    public string? BlkioWeight { get; set; }
+
+    [Value(0, MetaName = "ID", Required = true)]
+    public string Id { get; set; } = "";
+}
+
 public static class DockerCommands
 {
+    public static int Update(UpdateOptions options, GlobalOptions globals)
+    {
+        long? memory = options.Memory is null ? null : Spec.ResourceParser.ParseSize("--memory", options.Memory);
+        var limits = new Spec.ResourceLimits
+        {
+            MemoryBytes = memory,
+            MemorySwapBytes = options.MemorySwap is null ? null : Spec.ResourceParser.ParseMemorySwap(options.MemorySwap, memory),
+            CpuQuotaMicros = options.Cpus is null ? null : Spec.ResourceParser.ParseCpus(options.Cpus, Environment.ProcessorCount),
+            CpuShares = options.CpuShares is null ? null : Spec.ResourceParser.ParseCpuShares(options.CpuShares),
+            CpusetCpus = options.CpusetCpus,
+            PidsLimit = options.PidsLimit is null ? null : Spec.ResourceParser.ParsePidsLimit(options.PidsLimit),
+            IoWeight = options.BlkioWeight is null ? null : Spec.ResourceParser.ParseIoWeight(options.BlkioWeight),
+        };
+        OciRuntime.Update(globals.Store, options.Id, limits, line => Output.Error("isolate: warning: " + line));
+        return 0;
+    }
+
     public static int Stop(StopOptions options, GlobalOptions globals)
     {
         TimeSpan? time = options.Time is null ? null

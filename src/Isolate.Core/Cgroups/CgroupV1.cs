@@ -162,6 +162,26 @@ public sealed class CgroupV1 : ContainerCgroup
             MemoryLimitBytes: Dir("memory") is { } ml ? ReadLong([ml], "memory.limit_in_bytes") : null);
     }
 
+    public override void Update(ResourceLimits limits, Action<string> warn)
+    {
+        foreach (var (controller, given) in new[] { ("memory", limits.MemoryBytes != null || limits.MemorySwapBytes != null),
+                     ("cpu", limits.CpuQuotaMicros != null || limits.CpuShares != null), ("cpuset", limits.CpusetCpus != null),
+                     ("pids", limits.PidsLimit != null), ("blkio", limits.IoWeight != null) })
+        {
+            if (given && !_byController.ContainsKey(controller))
+                throw new IsolateException($"the container has no {controller} cgroup (it was created without such a limit), so it cannot be updated");
+        }
+        if (limits.MemoryBytes is { } memory && Fs.Exists(File("memory", "memory.memsw.limit_in_bytes")))
+        {
+            // memory must stay at or below memory+swap at every step: raise the larger one first
+            long total = limits.MemorySwapBytes ?? (memory > long.MaxValue / 2 ? -1 : 2 * memory);
+            long current = long.TryParse(Fs.Read(File("memory", "memory.memsw.limit_in_bytes"))?.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long c) ? c : long.MaxValue;
+            if (total < 0 || total > current)
+                Set("memory", "memory.memsw.limit_in_bytes", total.ToString(CultureInfo.InvariantCulture));
+        }
+        Apply(limits, warn);
+    }
+
     public override void Freeze(bool frozen)
     {
         if (!_byController.TryGetValue("freezer", out string? freezer))

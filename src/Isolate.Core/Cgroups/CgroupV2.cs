@@ -117,6 +117,8 @@ public sealed class CgroupV2 : ContainerCgroup
         OomKills: ReadKey(File("memory.events"), "oom_kill") ?? 0,
         MemoryLimitBytes: ReadLong([_dir], "memory.max"));
 
+    public override void Update(ResourceLimits limits, Action<string> warn) => Apply(limits, warn);
+
     public override void Freeze(bool frozen)
     {
         if (!Fs.Exists(File("cgroup.freeze")))

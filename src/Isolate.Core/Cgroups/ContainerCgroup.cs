@@ -51,6 +51,9 @@ public abstract class ContainerCgroup
 
     public long? PidsCurrent() => ReadLong(Directories, "pids.current");
 
+    /// <summary>update: new limits on a running container's group (only those given).</summary>
+    public abstract void Update(ResourceLimits limits, Action<string> warn);
+
     /// <summary>pause and resume: the cgroup freezer stops (or lets go) every process in it.</summary>
     public abstract void Freeze(bool frozen);
 

@@ -461,6 +461,20 @@ public static unsafe partial class OciRuntime
         cgroup.Freeze(pause);
     }
 
+    /// <summary>update: new resource limits on a running container's cgroup.</summary>
+    public static void Update(StateStore store, string id, ResourceLimits limits, Action<string> warn)
+    {
+        if (!limits.Any)
+            throw new IsolateException("update: give at least one limit (--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit, --blkio-weight)");
+        using var held = store.Open(id);
+        var state = store.Read(held);
+        string status = StateStore.Status(held, state);
+        if (status == "stopped")
+            throw new IsolateException($"cannot update container {id}: it is stopped");
+        var cgroup = OpenCgroup(state) ?? throw new IsolateException($"cannot update container {id}: it has no cgroup");
+        cgroup.Update(limits, warn);
+    }
+
     /// <summary>The host PIDs of a container's processes (its cgroup).</summary>
     public static IReadOnlyList<int> Processes(StateStore store, string id)
     {

@@ -407,6 +407,42 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Update_changes_the_limits_of_a_running_container()
+    {
+        MakeBundle(["sh", "-c", "echo ready; sleep 100"]);
+        Assert.Equal(0, Create("upd").ExitCode);
+        Assert.Equal(0, Oci("start", "upd").ExitCode);
+        int pid = (int)State("upd")["pid"]!;
+
+        Assert.Equal(0, Oci("update", "--memory", "64m", "--pids-limit", "50", "upd").ExitCode);
+        Assert.Equal("67108864", CgroupValue(pid, "memory", "memory.limit_in_bytes", "memory.max"));
+        Assert.Equal("50", CgroupValue(pid, "pids", "pids.max", "pids.max"));
+        Assert.Equal(0, Oci("update", "upd", "--memory", "128m").ExitCode); // raising it, and the id first
+        Assert.Equal("134217728", CgroupValue(pid, "memory", "memory.limit_in_bytes", "memory.max"));
+
+        var none = Oci("update", "upd");
+        Assert.NotEqual(0, none.ExitCode);
+        Assert.Contains("give at least one limit", none.Stderr);
+        var bad = Oci("update", "--memory", "lots", "upd");
+        Assert.Equal(125, bad.ExitCode);
+        Assert.Equal(0, Oci("delete", "--force", "upd").ExitCode);
+    }
+
+    /// <summary>A limit file of the cgroup a process is in (v1: in that controller's hierarchy).</summary>
+    private static string CgroupValue(int pid, string controller, string v1File, string v2File)
+    {
+        foreach (string line in File.ReadAllLines($"/proc/{pid}/cgroup"))
+        {
+            string[] parts = line.Split(':', 3);
+            if (parts[1].Split(',').Contains(controller))
+                return File.ReadAllText($"/sys/fs/cgroup/{parts[1]}{parts[2]}/{v1File}").Trim();
+            if (parts[0] == "0" && parts[1] == "" && File.Exists($"/sys/fs/cgroup{parts[2]}/{v2File}"))
+                return File.ReadAllText($"/sys/fs/cgroup{parts[2]}/{v2File}").Trim();
+        }
+        throw new InvalidOperationException($"no {controller} cgroup for {pid}");
+    }
+
+    [ContainerFact]
     public void Spec_refuses_to_overwrite_and_features_is_json()
     {
         MakeBundle(["true"]);
