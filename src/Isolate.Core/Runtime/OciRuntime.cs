@@ -487,6 +487,9 @@ public static unsafe partial class OciRuntime
 
     public static void Delete(StateStore store, string id, bool force, Action<string> warn)
     {
+        StateStore.ValidateId(id);
+        if (force && !Directory.Exists(store.DirectoryOf(id)))
+            return; // as runc: delete --force of a container that is gone already is done
         using var held = store.Open(id);
         var state = store.TryRead(held);
         if (state is null)
