@@ -344,11 +344,18 @@ static void exec_checked(const char *path, char *const *argv, char *const *envp,
 }
 
 /* execvpe() may allocate; this is the same PATH walk on the stack. */
+/* ISOLATE_SPAWN_EXEC_FD: the program the parent opened (the GO message's fd). */
+static int exec_fd = -1;
+
 __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_config *config, int sync_fd)
 {
     char *const *argv = (char *const *)config->argv;
     char *const *envp = (char *const *)config->envp;
     const char *file = argv[0];
+    if (config->flags & ISOLATE_SPAWN_EXEC_FD) {
+        syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
+        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, errno, -1);
+    }
     if (strchr(file, '/') != NULL) {
         exec_checked(file, argv, envp, sync_fd);
         int err = errno;
@@ -525,6 +532,7 @@ int isolate_child_main(void *arg)
     int tree_fd;
     int32_t tree_slot, detail = -1;
     wait_at_gate(fd, &tree_fd, &tree_slot); /* sync 1 */
+    exec_fd = tree_fd;
 
     int bad_fd = -1;
     if ((rc = close_inherited_fds(fd, tree_fd, config->security.preserve_fds)) < 0)
@@ -570,6 +578,8 @@ int isolate_child_main(void *arg)
     if ((config->flags & ISOLATE_SPAWN_LOOPBACK_UP) && (rc = bring_up_loopback()) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_LOOPBACK, -rc, -1);
 
+    if ((config->flags & ISOLATE_SPAWN_EXEC_FD))
+        tree_fd = -1; /* the GO message's fd is the program to execute, not a mount tree */
     if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)

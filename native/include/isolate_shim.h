@@ -181,6 +181,9 @@ enum isolate_spawn_flags {
                                              PID namespace, and the caller's child), reports its
                                              PID in an EXEC_PID note and exits */
     ISOLATE_SPAWN_NO_PDEATHSIG = 1u << 7, /* the command must outlive the caller (exec --detach) */
+    ISOLATE_SPAWN_EXEC_FD = 1u << 8,      /* execute the file the GO message carries (execveat,
+                                             AT_EMPTY_PATH) rather than looking argv[0] up: an
+                                             OCI hook's program, opened by the parent */
     ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
                                              parent has written the id maps) become uid and gid 0
                                              of the namespace before anything else */

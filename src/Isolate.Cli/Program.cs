@@ -156,7 +156,7 @@ public static class Program
         {
             Output.Out($"isolate version {Version}\nspec: {Isolate.Oci.OciDefaultSpec.Version}\n"
                 + "features: oci-runtime (create, start, state, kill, delete, exec, pause, resume, ps, list, features), "
-                + "hooks (prestart, createRuntime, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
+                + "hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
                 + "cgroup v1, cgroup v2, user namespaces, rootless, pty, init\n");
             return 0;
         }

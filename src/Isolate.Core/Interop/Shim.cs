@@ -79,6 +79,7 @@ internal enum ShimSpawnFlags : uint
     Detached = 1u << 5,
     ExecInto = 1u << 6,
     NoParentDeathSignal = 1u << 7,
+    ExecFd = 1u << 8,
 }
 
 [Flags]

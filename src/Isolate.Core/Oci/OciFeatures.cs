@@ -13,7 +13,7 @@ public static class OciFeatures
         json.Append("{\n");
         json.Append("  \"ociVersionMin\": \"1.0.0\",\n");
         json.Append("  \"ociVersionMax\": \"1.2.0\",\n");
-        json.Append("  \"hooks\": ").Append(List("prestart", "createRuntime", "poststart", "poststop")).Append(",\n");
+        json.Append("  \"hooks\": ").Append(List("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")).Append(",\n");
         json.Append("  \"mountOptions\": ").Append(List("bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "private", "rprivate", "slave", "rslave", "size", "mode", "uid", "gid", "nr_inodes")).Append(",\n");
         json.Append("  \"linux\": {\n");

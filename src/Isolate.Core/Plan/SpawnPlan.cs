@@ -35,6 +35,10 @@ public sealed record SpawnPlan
     /// the command into its PID namespace.</summary>
     public bool ExecInto { get; init; }
 
+    /// <summary>Execute the file Isolate passes with the gate's GO message (an OCI hook's
+    /// program, opened beforehand) instead of looking up Args[0].</summary>
+    public bool ExecFd { get; init; }
+
     /// <summary>The command must outlive Isolate (exec --detach).</summary>
     public bool NoParentDeathSignal { get; init; }
 

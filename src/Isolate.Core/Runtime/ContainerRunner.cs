@@ -213,8 +213,9 @@ public static unsafe class ContainerRunner
     /// <paramref name="spec"/>'s command, user, capabilities, seccomp filter and rlimits.</summary>
     /// <param name="detach">It outlives Isolate (a subreaper such as conmon waits for it).</param>
     /// <returns>Its PID (Isolate's child), a pidfd for it (or -1), and the pty master with -t (else -1).</returns>
+    /// <param name="programFd">An open program to execute instead of looking up Args[0] (OCI hooks), or -1.</param>
     internal static (int Pid, int Pidfd, int TtyFd) ExecInto(ContainerSpec spec, IReadOnlyList<(CloneFlags Type, string Path)> namespaces,
-        ContainerCgroup? cgroup, bool detach, (ushort Rows, ushort Cols) ttySize, Action<string>? debug)
+        ContainerCgroup? cgroup, bool detach, (ushort Rows, ushort Cols) ttySize, Action<string>? debug, int programFd = -1)
     {
         var plan = new SpawnPlan
         {
@@ -233,6 +234,7 @@ public static unsafe class ContainerRunner
             JoinNamespaces = namespaces,
             ExecInto = true,
             NoParentDeathSignal = detach,
+            ExecFd = programFd >= 0,
         };
         ShimSpawnResult child;
         using (var config = new NativeSpawnConfig(plan))
@@ -254,7 +256,7 @@ public static unsafe class ContainerRunner
                 WaitQuietly(child.Pid);
                 throw;
             }
-            int ttyFd = StartChild(child.Pid, child.SyncFd, -1, plan, debug, out _, out execPid);
+            int ttyFd = StartChild(child.Pid, child.SyncFd, programFd, plan, debug, out _, out execPid);
             WaitQuietly(child.Pid); // it only forked the command
             if (execPid <= 0)
             {

@@ -22,7 +22,8 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
             | (plan.UserNamespace != null ? ShimSpawnFlags.UserNamespace : 0)
             | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0)
             | (plan.ExecFifo != null ? ShimSpawnFlags.Detached : 0)
-            | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0));
+            | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0)
+            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0));
         config->ExecFifo = Utf8(plan.ExecFifo);
         var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);
         for (int i = 0; i < plan.JoinNamespaces.Count; i++)

@@ -33,7 +33,6 @@ public static unsafe partial class OciRuntime
         CheckJoins(bundle);
         if (bundle.Terminal && options.ConsoleSocket is null)
             throw new IsolateException("config.json: process.terminal is true: give --console-socket, where the terminal's master is sent");
-        RefuseUnsupportedHooks(bundle);
         var spec = bundle.Spec with
         {
             Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
@@ -67,6 +66,7 @@ public static unsafe partial class OciRuntime
                 Owner = Libc.GetEffectiveUserId(),
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
                 Poststop = bundle.Hooks.Poststop.Select(ToState).ToList(),
+                StartContainer = bundle.Hooks.StartContainer.Select(ToState).ToList(),
             };
             // written before anything runs, and again with the PID: a `create` killed at any
             // moment leaves what `delete --force` needs to find its process and cgroup
@@ -85,6 +85,7 @@ public static unsafe partial class OciRuntime
             // createRuntime (and the older prestart): the namespaces exist, the command has not run
             RunHooks("prestart", bundle.Hooks.Prestart.Select(ToState), StateJson(state, "created"), fatal: true);
             RunHooks("createRuntime", bundle.Hooks.CreateRuntime.Select(ToState), StateJson(state, "created"), fatal: true);
+            RunContainerHooks("createContainer", bundle.Hooks.CreateContainer.Select(ToState).ToList(), state, programInContainer: false);
             if (options.PidFile != null)
                 WritePidFile(options.PidFile, pid);
             created = true;
@@ -310,8 +311,129 @@ public static unsafe partial class OciRuntime
     private static void RefuseUnsupportedHooks(OciBundle bundle)
     {
         if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
-            throw new IsolateException("config.json: hooks: createContainer and startContainer hooks (run inside the container) are not supported yet");
+            throw new IsolateException("config.json: hooks: createContainer and startContainer hooks need create and start: use `isolate create` and `isolate start` (or run -d)");
     }
+
+    /// <summary>createContainer and startContainer hooks: executed in the container's
+    /// namespaces and cgroup, as root with every capability and no filter, the state on
+    /// stdin. createContainer's program is found in Isolate's namespace (the spec's rule),
+    /// startContainer's in the container's root (resolved there, links and all). A failing
+    /// one is an error; the caller stops the container.</summary>
+    private static void RunContainerHooks(string phase, IReadOnlyList<HookState> hooks, ContainerState state, bool programInContainer)
+    {
+        if (hooks.Count == 0)
+            return;
+        string nsDir = $"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/ns/";
+        var namespaces = ExecNamespaces
+            .Where(ns => ProcessInfo.Inode(nsDir + ns.Name) is { } theirs && theirs != ProcessInfo.Inode("/proc/self/ns/" + ns.Name))
+            .Select(ns => (ns.Type, nsDir + ns.Name)).ToList();
+        var cgroup = OpenCgroup(state);
+        int lastCap = Security.Capabilities.LastCap();
+        for (int index = 0; index < hooks.Count; index++)
+        {
+            var hook = hooks[index];
+            const int O_RDONLY = 0, O_CLOEXEC = 0x80000;
+            int program = programInContainer
+                ? Shim.OpenInRoot($"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/root", hook.Path)
+                : Libc.Open(hook.Path, O_RDONLY | O_CLOEXEC, 0);
+            if (program < 0)
+            {
+                int errno = programInContainer ? -program : Marshal.GetLastPInvokeError();
+                throw new IsolateException($"{phase} hook {index} ({hook.Path}): {IsolateException.Describe(errno)}");
+            }
+            try
+            {
+                var spec = new ContainerSpec
+                {
+                    Hostname = "",
+                    Id = state.Id,
+                    Args = hook.Args.Count > 0 ? hook.Args : [hook.Path],
+                    Env = hook.Env,
+                    Workdir = "/",
+                    Security = new Security.ProcessSecurity
+                    {
+                        Capabilities = Security.Capabilities.Held() & Security.Capabilities.All(lastCap), // what Isolate itself holds
+                        NoNewPrivileges = false,
+                        Seccomp = [],
+                        LastCap = lastCap,
+                    },
+                };
+                string? problem = WithStdin(StateJson(state, "created"), () =>
+                {
+                    var (pid, pidfd, ttyFd) = ContainerRunner.ExecInto(spec, namespaces, cgroup, detach: false, default, null, program);
+                    if (pidfd >= 0)
+                        Libc.Close(pidfd);
+                    if (ttyFd >= 0)
+                        Libc.Close(ttyFd);
+                    return WaitForHook(pid, hook.Timeout);
+                });
+                if (problem != null)
+                    throw new IsolateException($"{phase} hook {index} ({hook.Path}): {problem}");
+            }
+            finally
+            {
+                Libc.Close(program);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> with Isolate's own stdin a pipe holding
+    /// <paramref name="input"/>: what a process it starts gets as its stdin.</summary>
+    private static T WithStdin<T>(string input, Func<T> action)
+    {
+        int* fds = stackalloc int[2];
+        if (Pipe2(fds, 0x80000 /* O_CLOEXEC */) < 0)
+            throw IsolateException.FromErrno("create a pipe", null, Marshal.GetLastPInvokeError());
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(input);
+        fixed (byte* p = bytes)
+            Libc.Write(fds[1], p, bytes.Length); // the state is far below a pipe's 64 KiB
+        Libc.Close(fds[1]);
+        int saved = Dup(0);
+        Dup2(fds[0], 0);
+        Libc.Close(fds[0]);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            Dup2(saved, 0);
+            Libc.Close(saved);
+        }
+    }
+
+    /// <summary>null when the hook exited 0 within its timeout; otherwise what went wrong.</summary>
+    private static string? WaitForHook(int pid, int? timeoutSeconds)
+    {
+        var deadline = timeoutSeconds is > 0 ? DateTime.UtcNow + TimeSpan.FromSeconds(timeoutSeconds.Value) : DateTime.MaxValue;
+        int status;
+        while (true)
+        {
+            int rc = Libc.WaitPid(pid, &status, 1 /* WNOHANG */);
+            if (rc == pid)
+                break;
+            if (rc < 0 && Marshal.GetLastPInvokeError() != Libc.EINTR)
+                return "lost it: " + IsolateException.Describe(Marshal.GetLastPInvokeError());
+            if (DateTime.UtcNow > deadline)
+            {
+                Libc.Kill(pid, SIGKILL);
+                Libc.WaitPid(pid, &status, 0);
+                return $"timed out after {timeoutSeconds} s";
+            }
+            Thread.Sleep(2);
+        }
+        int code = ExitStatus.FromWaitStatus(status, 0);
+        return code == 0 ? null : $"exited with {code}";
+    }
+
+    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
+    private static partial int Pipe2(int* fds, int flags);
+
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int Dup(int fd);
+
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static partial int Dup2(int fd, int to);
 
     private static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], [.. hook.Env], hook.Timeout);
 
@@ -322,6 +444,15 @@ public static unsafe partial class OciRuntime
         string status = StateStore.Status(held, state);
         if (status != "created")
             throw new IsolateException($"cannot start container {id}: it is {status}, not created");
+        try
+        {
+            RunContainerHooks("startContainer", state.StartContainer, state, programInContainer: true);
+        }
+        catch (IsolateException)
+        {
+            SendSignal(state, SIGKILL); // the spec: a failing startContainer hook stops the container
+            throw;
+        }
         string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
         const int O_WRONLY = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
         int fd = Libc.Open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);

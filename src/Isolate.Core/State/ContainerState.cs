@@ -28,6 +28,8 @@ public sealed record ContainerState
     /// <summary>Hooks to run at start (poststart) and delete (poststop), from the bundle.</summary>
     public List<HookState> Poststart { get; init; } = [];
     public List<HookState> Poststop { get; init; } = [];
+    /// <summary>Run by start in the container's namespaces, before its command.</summary>
+    public List<HookState> StartContainer { get; init; } = [];
 
     // A docker-style detached container (run -d): no bundle; a monitor (Isolate itself,
     // running it in the foreground with the container's stdio on the log) holds it.

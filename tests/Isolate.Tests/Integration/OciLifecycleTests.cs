@@ -227,6 +227,71 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Container_hooks_run_inside_the_container_with_the_state_on_stdin()
+    {
+        // createContainer: the program is the host's; startContainer: the container's own.
+        // Both run in the container's namespaces: their files land in its root, and they see
+        // its PID 1 (the command, still waiting to start)
+        // createContainer runs after pivot_root here: a host program must be static (busybox is)
+        string hostBusybox = new[] { "/bin/busybox", "/usr/bin/busybox" }.First(File.Exists);
+        JsonObject Hook(string name, string path) => new()
+        {
+            ["path"] = path,
+            ["args"] = new JsonArray(Path.GetFileName(path), "sh", "-c", $"echo {name} $(cat) $(hostname) $(cat /proc/1/comm) >> /tmp/hooks.log"),
+        };
+        string log = Path.Combine(Rootfs.Path, "tmp", "hooks.log");
+        File.Delete(log);
+        try
+        {
+            MakeBundle(["sh", "-c", "echo started >> /tmp/hooks.log"], config =>
+            {
+                config["hostname"] = "hooked-box";
+                config["root"]!["readonly"] = false; // the log goes to the rootfs's /tmp
+                config["hooks"] = new JsonObject
+                {
+                    ["createContainer"] = new JsonArray(Hook("createContainer", hostBusybox)),
+                    ["startContainer"] = new JsonArray(Hook("startContainer", "/bin/busybox")),
+                };
+            });
+            Assert.True(Create("inner").ExitCode == 0, File.ReadAllText($"{_work}/err"));
+            Assert.Equal(0, Oci("start", "inner").ExitCode);
+            WaitForStatus("inner", "stopped");
+            Assert.Equal(0, Oci("delete", "inner").ExitCode);
+
+            var lines = File.ReadAllLines(log);
+            Assert.Equal(["createContainer", "startContainer", "started"], lines.Select(l => l.Split(' ')[0]));
+            foreach (string line in lines[..2])
+            {
+                string[] words = line.Split(' ');
+                var state = JsonNode.Parse(line[line.IndexOf('{')..(line.LastIndexOf('}') + 1)])!;
+                Assert.Equal("inner", (string)state["id"]!);
+                Assert.Equal("created", (string)state["status"]!);
+                Assert.Equal(["hooked-box", "isolate"], words[^2..]); // its hostname; its PID 1, still the shim: the command has not run
+            }
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    [ContainerFact]
+    public void A_failing_start_container_hook_stops_the_container()
+    {
+        MakeBundle(["sleep", "100"], config => config["hooks"] = new JsonObject
+        {
+            ["startContainer"] = new JsonArray(new JsonObject { ["path"] = "/bin/false" }),
+        });
+        Assert.Equal(0, Create("refused").ExitCode);
+
+        var start = Oci("start", "refused");
+        Assert.NotEqual(0, start.ExitCode);
+        Assert.Contains("startContainer hook 0 (/bin/false): exited with 1", start.Stderr);
+        WaitForStatus("refused", "stopped");
+        Assert.Equal(0, Oci("delete", "refused").ExitCode);
+    }
+
+    [ContainerFact]
     public void A_failing_prestart_hook_aborts_create_and_leaves_nothing()
     {
         MakeBundle(["sleep", "100"], config => config["hooks"] = new JsonObject
