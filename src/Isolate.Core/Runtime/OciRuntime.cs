@@ -50,9 +50,7 @@ public static unsafe partial class OciRuntime
             if (MakeFifo(fifo, 0x180 /* 0600 */) < 0)
                 throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
             var layout = CgroupLayout.Detect();
-            if (spec.Cgroups && (layout.Version != CgroupVersion.None || spec.Resources.Any))
-                cgroup = ContainerCgroup.Create(layout, bundle.CgroupParent, bundle.CgroupName, spec.Resources, warn, cpuAccounting: false);
-
+            bool wantCgroup = spec.Cgroups && (layout.Version != CgroupVersion.None || spec.Resources.Any);
             var state = new ContainerState
             {
                 OciVersion = bundle.OciVersion,
@@ -61,16 +59,19 @@ public static unsafe partial class OciRuntime
                 Rootfs = spec.Rootfs ?? "/",
                 Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
                 Annotations = new Dictionary<string, string>(bundle.Annotations),
-                CgroupParent = cgroup != null ? bundle.CgroupParent : null,
-                CgroupName = cgroup != null ? bundle.CgroupName : null,
+                CgroupParent = wantCgroup ? bundle.CgroupParent : null,
+                CgroupName = wantCgroup ? bundle.CgroupName : null,
                 Owner = Libc.GetEffectiveUserId(),
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
                 Poststop = bundle.Hooks.Poststop.Select(ToState).ToList(),
                 StartContainer = bundle.Hooks.StartContainer.Select(ToState).ToList(),
             };
-            // written before anything runs, and again with the PID: a `create` killed at any
-            // moment leaves what `delete --force` needs to find its process and cgroup
+            // written before the cgroup is made and anything runs, and again with the PID: a
+            // `create` killed at any moment leaves what `delete --force` needs to find its
+            // cgroup (and in it, its process)
             store.Write(held, state);
+            if (wantCgroup)
+                cgroup = ContainerCgroup.Create(layout, bundle.CgroupParent, bundle.CgroupName, spec.Resources, warn, cpuAccounting: false);
             var size = bundle.ConsoleSize ?? default;
             (pid, int ttyFd) = ContainerRunner.SpawnDetached(spec with { Tty = bundle.Terminal }, cgroup, fifo, size, debug, warn);
             state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
