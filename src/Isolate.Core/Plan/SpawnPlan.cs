@@ -63,7 +63,8 @@ public sealed record SpawnPlan
         {
             "network" => CloneFlags.NewNet,
             "ipc" => CloneFlags.NewIpc,
-            _ => throw new IsolateException($"joining an existing {j.Type} namespace is not supported; only network and ipc"),
+            "uts" => CloneFlags.NewUts,
+            _ => throw new IsolateException($"joining an existing {j.Type} namespace is not supported; only network, ipc and uts"),
         }, j.Path)).ToList();
         var joined = joins.Aggregate(CloneFlags.None, (all, j) => all | j.Type);
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
@@ -75,7 +76,7 @@ public sealed record SpawnPlan
         return new SpawnPlan
         {
             Namespaces = namespaces,
-            Hostname = spec.Hostname,
+            Hostname = joined.HasFlag(CloneFlags.NewUts) ? null : spec.Hostname, // a joined one keeps its owner's name
             Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2),
             Workdir = spec.Workdir,
             Args = spec.Args,

@@ -304,8 +304,8 @@ public static unsafe partial class OciRuntime
     {
         foreach (var (type, _) in bundle.JoinNamespaces)
         {
-            if (type is not ("network" or "ipc"))
-                throw new IsolateException($"config.json: linux.namespaces: joining an existing {type} namespace (path) is not supported; only network and ipc");
+            if (type is not ("network" or "ipc" or "uts"))
+                throw new IsolateException($"config.json: linux.namespaces: joining an existing {type} namespace (path) is not supported; only network, ipc and uts");
         }
     }
 

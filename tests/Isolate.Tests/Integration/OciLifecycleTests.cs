@@ -473,6 +473,39 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Network_ipc_and_uts_namespaces_given_by_path_are_joined()
+    {
+        // a holder of three namespaces, as an engine makes them (podman's netavark namespace)
+        var info = new ProcessStartInfo("/usr/bin/unshare") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (string arg in new[] { "--net", "--uts", "--ipc", "sh", "-c", "hostname holder-host; echo ready; exec sleep 100" })
+            info.ArgumentList.Add(arg);
+        using var holder = Process.Start(info)!;
+        try
+        {
+            Assert.Equal("ready", holder.StandardOutput.ReadLine());
+            string ns(string name) => new FileInfo($"/proc/{holder.Id}/ns/{name}").LinkTarget!;
+            MakeBundle(["sh", "-c", "hostname; for n in net uts ipc; do readlink /proc/self/ns/$n; done"], config =>
+            {
+                config["linux"]!["namespaces"] = new JsonArray(
+                    new JsonObject { ["type"] = "pid" }, new JsonObject { ["type"] = "mount" },
+                    new JsonObject { ["type"] = "network", ["path"] = $"/proc/{holder.Id}/ns/net" },
+                    new JsonObject { ["type"] = "uts", ["path"] = $"/proc/{holder.Id}/ns/uts" },
+                    new JsonObject { ["type"] = "ipc", ["path"] = $"/proc/{holder.Id}/ns/ipc" });
+            });
+
+            var run = Oci("run", "--bundle", _bundle, "joiner");
+
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal($"holder-host\n{ns("net")}\n{ns("uts")}\n{ns("ipc")}\n", run.Stdout);
+        }
+        finally
+        {
+            holder.Kill();
+            holder.WaitForExit();
+        }
+    }
+
+    [ContainerFact]
     public void Pause_freezes_every_process_and_resume_thaws_them()
     {
         MakeBundle(["sh", "-c", "sleep 100 & while :; do sleep 0.05; done"]);

@@ -167,4 +167,46 @@ public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
         Assert.Equal(125, result.ExitCode);
         Assert.Equal("isolate: create the container's namespaces: Operation not permitted: this host does not let a non-root user create a user namespace here (a seccomp filter, or a container Isolate runs in, may forbid it); run isolate as root\n", result.Stderr);
     }
+
+    [RootlessFact]
+    public void A_non_root_user_runs_the_oci_lifecycle_on_a_rootless_spec()
+    {
+        string work = Directory.CreateTempSubdirectory("isolate-rootless-oci-").FullName;
+        try
+        {
+            RootlessSetup.Host("chown", $"{RootlessSetup.Uid}:{RootlessSetup.Uid}", work);
+            string bundle = Path.Combine(work, "bundle"), root = Path.Combine(work, "state");
+            Assert.Equal(0, RootlessSetup.AsUser("mkdir", bundle).ExitCode);
+            var spec = _setup.Isolate("spec", "--rootless", "--bundle", bundle);
+            Assert.True(spec.ExitCode == 0, spec.ToString());
+            string config = File.ReadAllText(Path.Combine(bundle, "config.json"))
+                .Replace("\"terminal\": true", "\"terminal\": false")
+                .Replace("\"path\": \"rootfs\"", $"\"path\": \"{_setup.Rootfs}\"")
+                .Replace("\"sh\"\n", "\"sleep\", \"100\"\n");
+            RootlessSetup.AsUser("sh", "-c", $"cat > {bundle}/config.json <<'EOF'\n{config}\nEOF");
+            Assert.Contains("\"sleep\"", File.ReadAllText(Path.Combine(bundle, "config.json")));
+
+            var create = RootlessSetup.AsUser("sh", "-c", $"exec {_setup.Binary} --root {root} create --bundle {bundle} mine </dev/null >/dev/null 2>{work}/err");
+            Assert.True(create.ExitCode == 0, File.ReadAllText(Path.Combine(work, "err")));
+            Assert.Contains("\"status\": \"created\"", _setup.Isolate("--root", root, "state", "mine").Stdout);
+            Assert.Equal(0, _setup.Isolate("--root", root, "start", "mine").ExitCode);
+            Assert.Contains("\"status\": \"running\"", _setup.Isolate("--root", root, "state", "mine").Stdout);
+
+            // root inside its user namespace, the caller outside
+            var exec = _setup.Isolate("--root", root, "exec", "mine", "sh", "-c", "id -u; cat /proc/self/uid_map | tr -s ' '");
+            Assert.True(exec.ExitCode == 0, exec.ToString());
+            Assert.Equal($"0\n 0 {RootlessSetup.Uid} 1\n", exec.Stdout);
+
+            Assert.Equal(0, _setup.Isolate("--root", root, "kill", "mine", "KILL").ExitCode);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!_setup.Isolate("--root", root, "state", "mine").Stdout.Contains("stopped") && DateTime.UtcNow < deadline)
+                Thread.Sleep(20);
+            Assert.Equal(0, _setup.Isolate("--root", root, "delete", "mine").ExitCode);
+            Assert.Empty(Directory.GetDirectories(root));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
 }
