@@ -17,6 +17,9 @@
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
+#ifndef PR_CAP_AMBIENT_RAISE
+#define PR_CAP_AMBIENT_RAISE 2
+#endif
 
 static int drop_bounding(const struct isolate_process_security *sec)
 {
@@ -71,15 +74,26 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
     if (syscall(SYS_setresgid, sec->gid, sec->gid, sec->gid) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_GID);
     /* From root to another user the kernel clears permitted and effective (no
-     * KEEPCAPS): a non-root command starts with no capabilities, as under docker. */
+     * KEEPCAPS): a non-root command starts with no capabilities, as under docker.
+     * An OCI bundle says what each set holds, for any user: they are kept across the
+     * change (KEEPCAPS, itself cleared by execve) and set below. */
+    int oci_caps = (sec->flags & ISOLATE_SECURITY_OCI_CAPS) != 0;
+    if (oci_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_SET);
     if (syscall(SYS_setresuid, sec->uid, sec->uid, sec->uid) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_UID);
     isolate_child_rearm(sync_fd); /* the kernel cleared PDEATHSIG if the ids changed */
 
-    if (sec->uid == 0 && (rc = set_capabilities(sec)) < 0)
+    if ((sec->uid == 0 || oci_caps) && (rc = set_capabilities(sec)) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);
+    for (int cap = 0; oci_caps && cap < 64; cap++) {
+        /* each needs to be permitted and inheritable: the kernel's rule */
+        if ((sec->cap_ambient >> cap) & 1
+            && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
+            isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);
+    }
 
     if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_NO_NEW_PRIVS, errno, -1);

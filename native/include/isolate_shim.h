@@ -201,6 +201,10 @@ enum isolate_security_flags {
     ISOLATE_SECURITY_NO_NEW_PRIVS = 1u << 0, /* prctl(PR_SET_NO_NEW_PRIVS) before exec */
     ISOLATE_SECURITY_KEEP_GROUPS = 1u << 1,  /* never call setgroups: a user namespace whose
                                                 setgroups file says "deny" (rootless) refuses it */
+    ISOLATE_SECURITY_OCI_CAPS = 1u << 2,     /* the OCI capability sets as given, for any user:
+                                                KEEPCAPS across setuid, capset, then the ambient
+                                                set raised (without it: a non-root command starts
+                                                with none, as under docker) */
 };
 
 /* Who the command runs as and what it may do, applied last, after pivot_root:
@@ -220,6 +224,7 @@ struct isolate_process_security {
     const struct isolate_bpf_insn *seccomp;
     uint32_t preserve_fds;  /* fds 3 .. 3+N-1 reach the container (--preserve-fds) */
     uint32_t reserved;
+    uint64_t cap_ambient;   /* ISOLATE_SECURITY_OCI_CAPS: raised after capset */
 };
 
 /* An existing namespace to join (setns) instead of making one: nstype is one CLONE_NEW*

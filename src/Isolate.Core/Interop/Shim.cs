@@ -88,6 +88,7 @@ internal enum ShimSecurityFlags : uint
     None = 0,
     NoNewPrivileges = 1u << 0,
     KeepGroups = 1u << 1,
+    OciCapabilities = 1u << 2,
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -173,6 +174,7 @@ internal unsafe struct ShimProcessSecurity
     public ulong* Seccomp; // struct isolate_bpf_insn: 8 bytes each
     public uint PreserveFds;
     public uint Reserved;
+    public ulong CapAmbient;
 }
 
 [StructLayout(LayoutKind.Sequential)]

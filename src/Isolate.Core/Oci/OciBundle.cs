@@ -201,6 +201,7 @@ public static partial class OciBundleLoader
             var security = new ProcessSecurity
             {
                 Capabilities = CapabilitySet(process.Capabilities),
+                OciSets = CapabilitySets(process.Capabilities),
                 NoNewPrivileges = process.NoNewPrivileges ?? false,
                 Seccomp = linux.Seccomp is null ? [] : Seccomp(linux.Seccomp),
                 User = user,
@@ -605,19 +606,27 @@ public static partial class OciBundleLoader
             return new ProcessUser(uid, gid, groups, home ?? (uid == 0 ? "/root" : "/"));
         }
 
-        /// <summary>The bounding set (Isolate has one set: bounding, and for root permitted and
-        /// effective). Names in the other sets are checked, not used.</summary>
+        /// <summary>The bounding set.</summary>
         private ulong CapabilitySet(OciCapabilities? caps)
         {
             if (caps is null)
                 return 0;
             ulong set = Names("process.capabilities.bounding", caps.Bounding);
-            Names("process.capabilities.effective", caps.Effective);
-            Names("process.capabilities.inheritable", caps.Inheritable);
-            Names("process.capabilities.permitted", caps.Permitted);
-            Names("process.capabilities.ambient", caps.Ambient);
             // ones newer than this kernel are left out, as runc does
             return set & Capabilities.All(host.LastCap);
+        }
+
+        /// <summary>The other four sets, applied as given for any user.</summary>
+        private OciCapabilitySets? CapabilitySets(OciCapabilities? caps)
+        {
+            if (caps is null)
+                return null;
+            ulong known = Capabilities.All(host.LastCap);
+            return new OciCapabilitySets(
+                Effective: Names("process.capabilities.effective", caps.Effective) & known,
+                Permitted: Names("process.capabilities.permitted", caps.Permitted) & known,
+                Inheritable: Names("process.capabilities.inheritable", caps.Inheritable) & known,
+                Ambient: Names("process.capabilities.ambient", caps.Ambient) & known);
         }
 
         private static ulong Names(string where, List<string>? names)

@@ -51,12 +51,14 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
 
         var security = plan.Security;
         config->Security.CapBounding = security.Capabilities;
-        config->Security.CapPermitted = security.Capabilities;
-        config->Security.CapEffective = security.Capabilities;
-        config->Security.CapInheritable = 0;
+        config->Security.CapPermitted = security.OciSets?.Permitted ?? security.Capabilities;
+        config->Security.CapEffective = security.OciSets?.Effective ?? security.Capabilities;
+        config->Security.CapInheritable = security.OciSets?.Inheritable ?? 0;
+        config->Security.CapAmbient = security.OciSets?.Ambient ?? 0;
         config->Security.LastCap = (uint)security.LastCap;
         config->Security.Flags = (uint)((security.NoNewPrivileges ? ShimSecurityFlags.NoNewPrivileges : 0)
-            | (security.KeepGroups ? ShimSecurityFlags.KeepGroups : 0));
+            | (security.KeepGroups ? ShimSecurityFlags.KeepGroups : 0)
+            | (security.OciSets != null ? ShimSecurityFlags.OciCapabilities : 0));
         config->Security.Uid = security.User.Uid;
         config->Security.Gid = security.User.Gid;
         var groups = Alloc<uint>(security.User.Groups.Count);

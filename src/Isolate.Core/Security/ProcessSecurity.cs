@@ -19,9 +19,17 @@ public sealed record ProcessSecurity
 
     public int LastCap { get; init; } = 40;
 
+    /// <summary>An OCI bundle's own capability sets, applied for any user (the bounding set
+    /// is <see cref="Capabilities"/>); null: docker's rule - root gets the bounding set as
+    /// permitted and effective, any other user none.</summary>
+    public OciCapabilitySets? OciSets { get; init; }
+
     /// <summary>Leave the supplementary groups alone (setgroups is denied in a rootless user namespace).</summary>
     public bool KeepGroups { get; init; }
 }
+
+/// <summary>process.capabilities' effective, permitted, inheritable and ambient sets.</summary>
+public sealed record OciCapabilitySets(ulong Effective, ulong Permitted, ulong Inheritable, ulong Ambient);
 
 /// <summary>One classic BPF instruction (struct sock_filter).</summary>
 public readonly record struct BpfInstruction(ushort Code, byte JumpTrue, byte JumpFalse, uint K)

@@ -506,6 +506,28 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void The_oci_capability_sets_reach_a_non_root_command_through_the_ambient_set()
+    {
+        MakeBundle(["sh", "-c", "id -u; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | tr -s '\\t' ' '"], config =>
+        {
+            var one = () => new JsonArray("CAP_NET_BIND_SERVICE");
+            config["process"]!["user"] = new JsonObject { ["uid"] = 1000, ["gid"] = 1000 };
+            config["process"]!["capabilities"] = new JsonObject
+            {
+                ["bounding"] = new JsonArray("CAP_NET_BIND_SERVICE", "CAP_KILL"),
+                ["effective"] = one(), ["permitted"] = one(), ["inheritable"] = one(), ["ambient"] = one(),
+            };
+        });
+
+        var run = Oci("run", "--bundle", _bundle, "caps");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        // CAP_NET_BIND_SERVICE is bit 10 (0x400), CAP_KILL bit 5 (0x20)
+        Assert.Equal("1000\nCapInh: 0000000000000400\nCapPrm: 0000000000000400\nCapEff: 0000000000000400\n" +
+            "CapBnd: 0000000000000420\nCapAmb: 0000000000000400\n", run.Stdout);
+    }
+
+    [ContainerFact]
     public void Pause_freezes_every_process_and_resume_thaws_them()
     {
         MakeBundle(["sh", "-c", "sleep 100 & while :; do sleep 0.05; done"]);
