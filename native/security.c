@@ -88,10 +88,12 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);
+    /* The kernel raises an ambient capability only if it is permitted and inheritable;
+     * one that is not is left out, as runc does (its default spec lists ambient ones
+     * with no inheritable set, which for root changes nothing). */
+    uint64_t raisable = sec->cap_ambient & sec->cap_permitted & sec->cap_inheritable;
     for (int cap = 0; oci_caps && cap < 64; cap++) {
-        /* each needs to be permitted and inheritable: the kernel's rule */
-        if ((sec->cap_ambient >> cap) & 1
-            && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
+        if ((raisable >> cap) & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)cap, 0, 0) < 0)
             isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);
     }
 
