@@ -353,6 +353,8 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     char *const *envp = (char *const *)config->envp;
     const char *file = argv[0];
     if (config->flags & ISOLATE_SPAWN_EXEC_FD) {
+        /* not close-on-exec: a #! script's interpreter opens it as /dev/fd/N */
+        fcntl(exec_fd, F_SETFD, 0);
         syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, errno, -1);
     }

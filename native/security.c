@@ -44,6 +44,16 @@ static int set_capabilities(const struct isolate_process_security *sec)
     return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
 }
 
+/* A non-root command under docker's rule starts with no capabilities: setresuid cleared
+ * permitted and effective; inheritable goes here (execve does not bound it). */
+static int clear_capabilities(void)
+{
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    return syscall(SYS_capset, &header, data) < 0 ? -errno : 0;
+}
+
 static int install_seccomp(const struct isolate_process_security *sec)
 {
     struct sock_fprog prog = { .len = (unsigned short)sec->seccomp_len, .filter = (struct sock_filter *)sec->seccomp };
@@ -85,6 +95,8 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
     isolate_child_rearm(sync_fd); /* the kernel cleared PDEATHSIG if the ids changed */
 
     if ((sec->uid == 0 || oci_caps) && (rc = set_capabilities(sec)) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);
+    if (sec->uid != 0 && !oci_caps && (rc = clear_capabilities()) < 0) /* the inheritable set too */
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_AMBIENT);

@@ -130,11 +130,16 @@ public static unsafe class DetachedContainers
         string cgroupName = CgroupJanitor.NameFor(spec.Id, Environment.ProcessId);
         try
         {
-            // recorded once the command runs: the client waits for it (or for the error)
-            var result = ContainerRunner.Run(spec with { CgroupName = cgroupName }, debug, warn, started: pid => Update(store, id, state => state with
+            // recorded once the command runs: the client waits for it (or for the error). Its
+            // start time is read at the gate, while it surely lives: a command that ends at
+            // once is a zombie by the time it has run, and would read as 0
+            ulong startTime = 0;
+            var result = ContainerRunner.Run(spec with { CgroupName = cgroupName }, debug, warn,
+                spawned: pid => startTime = ProcessInfo.StartTime(pid),
+                started: pid => Update(store, id, state => state with
             {
                 Pid = pid,
-                PidStartTime = ProcessInfo.StartTime(pid),
+                PidStartTime = startTime,
                 MonitorPid = Environment.ProcessId,
                 MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
                 CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
@@ -234,6 +239,8 @@ public static unsafe class DetachedContainers
         ContainerState state;
         using (var held = store.Open(id))
             state = store.Read(held);
+        if (state.Bundle != "")
+            throw new IsolateException($"container {id} was made from an OCI bundle: stop it with `isolate kill {id}`");
         if (!MonitorAlive(state))
             return; // stopped already: as docker, not an error
         Libc.Kill(state.MonitorPid, 15);

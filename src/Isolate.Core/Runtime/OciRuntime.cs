@@ -86,7 +86,7 @@ public static unsafe partial class OciRuntime
             // createRuntime (and the older prestart): the namespaces exist, the command has not run
             RunHooks("prestart", bundle.Hooks.Prestart.Select(ToState), StateJson(state, "created"), fatal: true);
             RunHooks("createRuntime", bundle.Hooks.CreateRuntime.Select(ToState), StateJson(state, "created"), fatal: true);
-            RunContainerHooks("createContainer", bundle.Hooks.CreateContainer.Select(ToState).ToList(), state, programInContainer: false);
+            RunContainerHooks("createContainer", bundle.Hooks.CreateContainer.Select(ToState).ToList(), state, programInContainer: false, spec.Security);
             if (options.PidFile != null)
                 WritePidFile(options.PidFile, pid);
             created = true;
@@ -217,7 +217,9 @@ public static unsafe partial class OciRuntime
         var namespaces = ExecNamespaces
             .Where(ns => ProcessInfo.Inode(self + ns.Name) is { } theirs && theirs != ProcessInfo.Inode("/proc/self/ns/" + ns.Name))
             .Select(ns => (ns.Type, self + ns.Name)).ToList();
-        if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+        // a container always has its own mount namespace: one equal to ours means its
+        // process is not what we think it is (gone, or the PID reused)
+        if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime || !namespaces.Any(ns => ns.Type == CloneFlags.NewNs))
             throw new IsolateException($"cannot exec in container {id}: its process is gone");
 
         var size = spec.Tty && !options.Detach ? ContainerRunner.CallerTerminalSize() : default;
@@ -316,11 +318,14 @@ public static unsafe partial class OciRuntime
     }
 
     /// <summary>createContainer and startContainer hooks: executed in the container's
-    /// namespaces and cgroup, as root with every capability and no filter, the state on
-    /// stdin. createContainer's program is found in Isolate's namespace (the spec's rule),
-    /// startContainer's in the container's root (resolved there, links and all). A failing
-    /// one is an error; the caller stops the container.</summary>
-    private static void RunContainerHooks(string phase, IReadOnlyList<HookState> hooks, ContainerState state, bool programInContainer)
+    /// namespaces and cgroup, as its root with the container's own confinement (bounding
+    /// set, seccomp filter, no_new_privs) - they run among the image's files, whose libraries
+    /// a host program would load - and the state on stdin. createContainer's program is
+    /// found in Isolate's namespace (the spec's rule), startContainer's in the container's
+    /// root (resolved there, links and all). A failing one is an error; the caller stops
+    /// the container.</summary>
+    private static void RunContainerHooks(string phase, IReadOnlyList<HookState> hooks, ContainerState state, bool programInContainer,
+        Security.ProcessSecurity confinement)
     {
         if (hooks.Count == 0)
             return;
@@ -329,7 +334,6 @@ public static unsafe partial class OciRuntime
             .Where(ns => ProcessInfo.Inode(nsDir + ns.Name) is { } theirs && theirs != ProcessInfo.Inode("/proc/self/ns/" + ns.Name))
             .Select(ns => (ns.Type, nsDir + ns.Name)).ToList();
         var cgroup = OpenCgroup(state);
-        int lastCap = Security.Capabilities.LastCap();
         for (int index = 0; index < hooks.Count; index++)
         {
             var hook = hooks[index];
@@ -351,13 +355,7 @@ public static unsafe partial class OciRuntime
                     Args = hook.Args.Count > 0 ? hook.Args : [hook.Path],
                     Env = hook.Env,
                     Workdir = "/",
-                    Security = new Security.ProcessSecurity
-                    {
-                        Capabilities = Security.Capabilities.Held() & Security.Capabilities.All(lastCap), // what Isolate itself holds
-                        NoNewPrivileges = false,
-                        Seccomp = [],
-                        LastCap = lastCap,
-                    },
+                    Security = confinement with { User = Security.ProcessUser.Root, OciSets = null, PreserveFds = 0 },
                 };
                 string? problem = WithStdin(StateJson(state, "created"), () =>
                 {
@@ -447,7 +445,9 @@ public static unsafe partial class OciRuntime
             throw new IsolateException($"cannot start container {id}: it is {status}, not created");
         try
         {
-            RunContainerHooks("startContainer", state.StartContainer, state, programInContainer: true);
+            if (state.StartContainer.Count > 0)
+                RunContainerHooks("startContainer", state.StartContainer, state, programInContainer: true,
+                    OciBundleLoader.Load(state.Bundle, id).Spec.Security);
         }
         catch (IsolateException)
         {

@@ -42,6 +42,18 @@ public static unsafe partial class ProcessInfo
         return false;
     }
 
+    /// <summary>The owner and permission bits of a path itself (lstat), or null.</summary>
+    public static (uint Uid, uint Mode)? Owner(string path)
+    {
+        byte* buffer = stackalloc byte[256];
+        if (Lstat(path, buffer) < 0)
+            return null;
+        return (*(uint*)(buffer + 28), *(uint*)(buffer + 24) & 0xFFF); // st_uid at 28, st_mode at 24 (x86_64)
+    }
+
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Lstat(string path, byte* buffer);
+
     /// <summary>(device, inode) of what a path leads to, or null.</summary>
     public static (ulong Dev, ulong Ino)? Inode(string path)
     {

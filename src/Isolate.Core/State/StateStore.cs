@@ -29,7 +29,7 @@ public sealed partial class StateStore(string root)
             : $"/tmp/isolate-{uid.ToString(CultureInfo.InvariantCulture)}";
     }
 
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_+.-]{0,1023}\z")]
     private static partial Regex IdPattern();
 
     /// <summary>An id is one path component that cannot climb: no '/', not '.' or '..'.</summary>
@@ -51,6 +51,7 @@ public sealed partial class StateStore(string root)
     {
         ValidateId(id);
         Directory.CreateDirectory(Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        CheckRootIsOurs();
         string dir = DirectoryOf(id);
         if (Libc.Mkdir(dir, 0x1c0 /* 0700 */) < 0)
         {
@@ -62,10 +63,26 @@ public sealed partial class StateStore(string root)
         return ContainerLock.Take(dir, id) ?? throw new IsolateException($"container {id} vanished while it was being created");
     }
 
+    /// <summary>The state root must be a real directory of the caller's, closed to everyone
+    /// else: in a shared place (/tmp) another user could otherwise plant a container's state,
+    /// and with it hooks that Isolate would run as the caller.</summary>
+    private void CheckRootIsOurs()
+    {
+        var info = new DirectoryInfo(Root);
+        if (info.LinkTarget != null)
+            throw new IsolateException($"state root {Root} is a symbolic link: refused; give --root a real directory");
+        var owner = ProcessInfo.Owner(Root);
+        uint me = Libc.GetEffectiveUserId();
+        if (owner is null || owner.Value.Uid != me || (owner.Value.Mode & 0x12) != 0) // group or others may write
+            throw new IsolateException($"state root {Root} must belong to uid {me} and be writable by no one else (chmod 700): refused, as another user could plant state there");
+    }
+
     /// <summary>Locks an existing container (waiting for any other command on it).</summary>
     public ContainerLock Open(string id)
     {
         ValidateId(id);
+        if (Directory.Exists(Root))
+            CheckRootIsOurs();
         return ContainerLock.Take(DirectoryOf(id), id) ?? throw NotFound(id);
     }
 
@@ -110,7 +127,8 @@ public sealed partial class StateStore(string root)
     /// <summary>created (waiting for start), running, paused, or stopped.</summary>
     public static string Status(ContainerLock held, ContainerState state)
     {
-        if (state.Pid <= 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+        // a start time of 0 is "unknown" (recorded after the process had ended): never alive
+        if (state.Pid <= 0 || state.PidStartTime == 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
             return "stopped";
         if (File.Exists(Path.Combine(held.Directory, FifoFile)))
             return "created";

@@ -92,6 +92,35 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_command_that_ends_at_once_is_exited_and_exec_into_it_is_refused()
+    {
+        // it is a zombie by the time its start is recorded: it must never read as running
+        // (an exec would then join no namespace at all and run on the host)
+        var run = Detach(["--name", "brief"], "exit 0");
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("0\n", Isolate("wait", "brief").Stdout);
+        Assert.Equal("Exited", PsRow("brief")[1]);
+
+        var exec = Isolate("exec", "brief", "true");
+        Assert.NotEqual(0, exec.ExitCode);
+        Assert.Contains("cannot exec in container brief: it is stopped", exec.Stderr);
+        Assert.Equal(0, Isolate("rm", "brief").ExitCode);
+    }
+
+    [ContainerFact]
+    public void A_state_root_others_may_write_to_is_refused()
+    {
+        string shared = Path.Combine(_root, "shared");
+        Directory.CreateDirectory(shared);
+        File.SetUnixFileMode(shared, (UnixFileMode)0x1FF); // 0777, as a planted /tmp/isolate-UID might be
+
+        var run = IsolateBinary.Run(["--root", shared, "run", "-d", "--rootfs", Rootfs.Path, "--", "true"]);
+        Assert.Equal(125, run.ExitCode);
+        Assert.Contains("must belong to uid 0 and be writable by no one else", run.Stderr);
+        Directory.Delete(shared);
+    }
+
+    [ContainerFact]
     public void Rm_refuses_a_running_container_unless_forced()
     {
         Assert.Equal(0, Detach(["--name", "busy"], "sleep 100").ExitCode);

@@ -240,7 +240,10 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
             ["args"] = new JsonArray(Path.GetFileName(path), "sh", "-c", $"echo {name} $(cat) $(hostname) $(cat /proc/1/comm) >> /tmp/hooks.log"),
         };
         string log = Path.Combine(Rootfs.Path, "tmp", "hooks.log");
+        string script = Path.Combine(Rootfs.Path, "tmp", "hook.sh"); // a #! script, run by fd
         File.Delete(log);
+        File.WriteAllText(script, "#!/bin/sh\necho script-hook >> /tmp/hooks.log\n");
+        File.SetUnixFileMode(script, (UnixFileMode)0x1ED);
         try
         {
             MakeBundle(["sh", "-c", "echo started >> /tmp/hooks.log"], config =>
@@ -250,7 +253,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
                 config["hooks"] = new JsonObject
                 {
                     ["createContainer"] = new JsonArray(Hook("createContainer", hostBusybox)),
-                    ["startContainer"] = new JsonArray(Hook("startContainer", "/bin/busybox")),
+                    ["startContainer"] = new JsonArray(Hook("startContainer", "/bin/busybox"), new JsonObject { ["path"] = "/tmp/hook.sh" }),
                 };
             });
             Assert.True(Create("inner").ExitCode == 0, File.ReadAllText($"{_work}/err"));
@@ -259,7 +262,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
             Assert.Equal(0, Oci("delete", "inner").ExitCode);
 
             var lines = File.ReadAllLines(log);
-            Assert.Equal(["createContainer", "startContainer", "started"], lines.Select(l => l.Split(' ')[0]));
+            Assert.Equal(["createContainer", "startContainer", "script-hook", "started"], lines.Select(l => l.Split(' ')[0]));
             foreach (string line in lines[..2])
             {
                 string[] words = line.Split(' ');
@@ -272,6 +275,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
         finally
         {
             File.Delete(log);
+            File.Delete(script);
         }
     }
 
