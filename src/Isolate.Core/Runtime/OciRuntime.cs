@@ -500,7 +500,9 @@ public static unsafe partial class OciRuntime
         var rows = new List<(ContainerState, string)>();
         foreach (string id in store.Ids())
         {
-            using var held = ContainerLock.Take(store.DirectoryOf(id), id);
+            using var held = ContainerLock.Take(store.DirectoryOf(id), id, wait: false, out bool busy);
+            if (busy && StateStore.ReadUnlocked(store.DirectoryOf(id)) is { } current)
+                rows.Add((current, StateStore.Status(store.DirectoryOf(id), current))); // another command holds it for a moment
             if (held is null)
                 continue;
             try
@@ -523,7 +525,15 @@ public static unsafe partial class OciRuntime
         var views = new List<OciStateView>();
         foreach (string id in store.Ids())
         {
-            using var held = ContainerLock.Take(store.DirectoryOf(id), id);
+            // never waits: a container whose create (or a hook of it) is still running is "creating"
+            using var held = ContainerLock.Take(store.DirectoryOf(id), id, wait: false, out bool busy);
+            if (busy)
+            {
+                var current = StateStore.ReadUnlocked(store.DirectoryOf(id));
+                views.Add(current is null || current.Pid <= 0
+                    ? new OciStateView { OciVersion = "1.2.0", Id = id, Status = "creating", Bundle = current?.Bundle ?? "" }
+                    : View(current, StateStore.Status(store.DirectoryOf(id), current)));
+            }
             if (held is null)
                 continue;
             try

@@ -125,12 +125,28 @@ public sealed partial class StateStore(string root)
     }
 
     /// <summary>created (waiting for start), running, paused, or stopped.</summary>
-    public static string Status(ContainerLock held, ContainerState state)
+    public static string Status(ContainerLock held, ContainerState state) => Status(held.Directory, state);
+
+    /// <summary>state.json read without the lock (it is only ever replaced whole, by rename),
+    /// for listings that must not wait for a command holding it; null if there is none yet.</summary>
+    public static ContainerState? ReadUnlocked(string directory)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(directory, StateFile)), StateJsonContext.Default.ContainerState);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    public static string Status(string directory, ContainerState state)
     {
         // a start time of 0 is "unknown" (recorded after the process had ended): never alive
         if (state.Pid <= 0 || state.PidStartTime == 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
             return "stopped";
-        if (File.Exists(Path.Combine(held.Directory, FifoFile)))
+        if (File.Exists(Path.Combine(directory, FifoFile)))
             return "created";
         return ProcessInfo.IsFrozen(state.Pid) ? "paused" : "running";
     }
@@ -154,18 +170,30 @@ public sealed class ContainerLock : IDisposable
     }
 
     /// <summary>Null when the directory does not exist (or was removed while we waited for it).</summary>
-    internal static unsafe ContainerLock? Take(string dir, string id)
+    internal static ContainerLock? Take(string dir, string id) => Take(dir, id, wait: true, out _);
+
+    /// <summary>As <see cref="Take(string, string)"/>, or, without <paramref name="wait"/>, null
+    /// and <paramref name="busy"/> when another command holds it (a create still running).</summary>
+    internal static unsafe ContainerLock? Take(string dir, string id, bool wait, out bool busy)
     {
-        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, LOCK_EX = 2;
-        int fd = Libc.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000, LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = 11;
+        busy = false;
+        int fd = Libc.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0);
         if (fd < 0)
             return null;
-        while (Libc.Flock(fd, LOCK_EX) < 0)
+        while (Libc.Flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
         {
-            if (Marshal.GetLastPInvokeError() != Libc.EINTR)
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EWOULDBLOCK && !wait)
+            {
+                busy = true;
+                Libc.Close(fd);
+                return null;
+            }
+            if (errno != Libc.EINTR)
             {
                 Libc.Close(fd);
-                throw IsolateException.FromErrno($"lock {dir}", null, Marshal.GetLastPInvokeError());
+                throw IsolateException.FromErrno($"lock {dir}", null, errno);
             }
         }
         // the holder before us may have deleted it: then it is gone for us too

@@ -317,7 +317,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
         // the prestart hook holds create while the container process waits to be started
         MakeBundle(["sleep", "100"], config => config["hooks"] = new JsonObject
         {
-            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "30") }),
+            ["prestart"] = new JsonArray(new JsonObject { ["path"] = "/bin/sleep", ["args"] = new JsonArray("sleep", "31.4159") }),
         });
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         info.ArgumentList.Add("-c");
@@ -330,6 +330,9 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
             Assert.True(DateTime.UtcNow < deadline, "the hook never ran");
             Thread.Sleep(20);
         }
+        // while create holds the container's lock (its hook runs), list answers at once
+        var during = JsonNode.Parse(Oci("list", "--format", "json").Stdout)!.AsArray();
+        Assert.Equal("crashed:created", string.Join(",", during.Select(c => $"{c!["id"]}:{c["status"]}")));
         create.Kill(); // SIGKILL
         create.WaitForExit();
 
@@ -338,7 +341,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
         var delete = Oci("delete", "--force", "crashed");
         Assert.True(delete.ExitCode == 0, delete.ToString());
         Assert.Equal("", Oci("list", "-q").Stdout);
-        foreach (int hook in HostProcesses.All().Where(p => HostProcesses.Comm(p) == "sleep" && File.ReadAllText($"/proc/{p}/cmdline").Contains("30")))
+        foreach (int hook in HostProcesses.All().Where(p => HostProcesses.Comm(p) == "sleep" && File.ReadAllText($"/proc/{p}/cmdline").Contains("\u000031.4159\u0000")))
             kill(hook, 9); // the orphaned hook
     }
 
