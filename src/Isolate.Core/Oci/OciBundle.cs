@@ -551,22 +551,7 @@ public static partial class OciBundleLoader
                 throw Error(where, "is required");
             if (!path.StartsWith('/'))
                 throw Error(where, $"'{path}' must be an absolute path inside the container");
-            var parts = new List<string>();
-            foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (part == "..")
-                {
-                    if (parts.Count > 0)
-                        parts.RemoveAt(parts.Count - 1);
-                }
-                else if (part != ".")
-                {
-                    parts.Add(part);
-                }
-            }
-            if (parts.Count == 0)
-                throw Error(where, "a mount cannot go on the container's / (root.path is the root)");
-            return "/" + string.Join('/', parts);
+            return MountSpecParser.Normalize(path) ?? throw Error(where, "a mount cannot go on the container's / (root.path is the root)");
         }
 
         private static IReadOnlyList<string>? PathList(string where, List<string>? paths)
@@ -732,35 +717,16 @@ public static partial class OciBundleLoader
             }
         }
 
-        private static SeccompAction Action(string name, uint? errno, string where) => name switch
-        {
-            "SCMP_ACT_ALLOW" => SeccompAction.Allow,
-            "SCMP_ACT_ERRNO" => SeccompAction.Errno(errno ?? 1), // EPERM unless told
-            "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => new SeccompAction(SeccompActionKind.KillThread),
-            "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
-            "SCMP_ACT_TRAP" => new SeccompAction(SeccompActionKind.Trap),
-            "SCMP_ACT_LOG" => new SeccompAction(SeccompActionKind.Log),
-            "SCMP_ACT_TRACE" => new SeccompAction(SeccompActionKind.Trace, errno ?? 1),
-            "SCMP_ACT_NOTIFY" => throw Error(where, "SCMP_ACT_NOTIFY (seccomp user notification) is not supported"),
-            _ => throw Error(where, $"unknown action '{name}'"),
-        };
+        private static SeccompAction Action(string name, uint? errno, string where) =>
+            name == "SCMP_ACT_NOTIFY" ? throw Error(where, "SCMP_ACT_NOTIFY (seccomp user notification) is not supported")
+            : SeccompProfile.ActionByName(name, errno, traceDefault: 1) ?? throw Error(where, $"unknown action '{name}'");
 
         private static SeccompCondition Condition(OciSyscallArg arg, string where)
         {
             if (arg.Index > 5)
                 throw Error($"{where}.index", $"{arg.Index} is not an argument (0 to 5)");
-            var op = arg.Op switch
-            {
-                "SCMP_CMP_EQ" => SeccompOperator.Equal,
-                "SCMP_CMP_NE" => SeccompOperator.NotEqual,
-                "SCMP_CMP_LT" => SeccompOperator.Less,
-                "SCMP_CMP_LE" => SeccompOperator.LessOrEqual,
-                "SCMP_CMP_GT" => SeccompOperator.Greater,
-                "SCMP_CMP_GE" => SeccompOperator.GreaterOrEqual,
-                "SCMP_CMP_MASKED_EQ" => SeccompOperator.MaskedEqual,
-                null => throw Error($"{where}.op", "is required"),
-                _ => throw Error($"{where}.op", $"unknown operator '{arg.Op}'"),
-            };
+            var op = arg.Op is null ? throw Error($"{where}.op", "is required")
+                : SeccompProfile.OperatorByName(arg.Op) ?? throw Error($"{where}.op", $"unknown operator '{arg.Op}'");
             return new SeccompCondition((int)arg.Index, op, arg.Value, arg.ValueTwo ?? 0);
         }
 

@@ -95,16 +95,7 @@ public static unsafe class ContainerRunner
         bool pidFileWritten = false;
         try
         {
-            // placed while it waits at the gate: its cgroup, its user namespace's maps
-            cgroup?.AddProcess(child.Pid);
-            if (spec.OomScoreAdj is { } adj)
-                WriteOomScoreAdj(child.Pid, adj);
-            if (spec.UserNamespace is { } userns)
-            {
-                UserNamespaceSetup.WriteMaps(child.Pid, userns);
-                if (!userns.Rootless && spec.Rootfs != null)
-                    rootfsTree = UserNamespaceSetup.IdmappedRootfs(child.Pid, spec.Rootfs, warn, debug);
-            }
+            rootfsTree = PlaceAtGate(child.Pid, spec, cgroup, warn, debug);
             if (spec.PidFile != null)
                 pidFileWritten = PidFile.Write(spec.PidFile, child.Pid);
             spawned?.Invoke(child.Pid);
@@ -172,15 +163,7 @@ public static unsafe class ContainerRunner
         {
             try
             {
-                cgroup?.AddProcess(child.Pid);
-                if (spec.OomScoreAdj is { } adj)
-                    WriteOomScoreAdj(child.Pid, adj);
-                if (spec.UserNamespace is { } userns)
-                {
-                    UserNamespaceSetup.WriteMaps(child.Pid, userns);
-                    if (!userns.Rootless && spec.Rootfs != null)
-                        rootfsTree = UserNamespaceSetup.IdmappedRootfs(child.Pid, spec.Rootfs, warn, debug);
-                }
+                rootfsTree = PlaceAtGate(child.Pid, spec, cgroup, warn, debug);
             }
             catch
             {
@@ -303,6 +286,23 @@ public static unsafe class ContainerRunner
     }
 
     internal static (ushort Rows, ushort Cols) CallerTerminalSize() => TerminalSize();
+
+    /// <summary>What is done to the child while it waits at the gate: its cgroup, its OOM
+    /// score, its user namespace's maps. Returns an id-mapped rootfs tree to send with the
+    /// GO message, or -1.</summary>
+    private static int PlaceAtGate(int pid, ContainerSpec spec, ContainerCgroup? cgroup, Action<string> warn, Action<string>? debug)
+    {
+        cgroup?.AddProcess(pid);
+        if (spec.OomScoreAdj is { } adj)
+            WriteOomScoreAdj(pid, adj);
+        if (spec.UserNamespace is { } userns)
+        {
+            UserNamespaceSetup.WriteMaps(pid, userns);
+            if (!userns.Rootless && spec.Rootfs != null)
+                return UserNamespaceSetup.IdmappedRootfs(pid, spec.Rootfs, warn, debug);
+        }
+        return -1;
+    }
 
     /// <summary>The caller's window size (stdout's terminal, else stdin's), or 0 x 0.</summary>
     private static (ushort Rows, ushort Cols) TerminalSize()

@@ -189,21 +189,12 @@ public static unsafe class DetachedContainers
         string? user, bool tty, uint preserveFds)
     {
         var profile = state.Exec ?? throw new IsolateException($"cannot exec in container {state.Id}: it has not started");
-        var environment = profile.Env.ToList();
-        foreach (string entry in env)
-        {
-            string key = entry.Split('=', 2)[0];
-            environment.RemoveAll(e => e.Split('=', 2)[0] == key);
-            environment.Add(entry.Contains('=') ? entry : $"{entry}={Environment.GetEnvironmentVariable(entry)}");
-        }
+        var environment = OciRuntime.MergeEnv(profile.Env, env);
         var processUser = new ProcessUser(profile.Uid, profile.Gid, profile.Groups, profile.Home);
         if (user != null)
         {
-            string[] parts = user.Split(':', 2);
-            if (!uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
-                || (parts.Length == 2 && !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
-                throw new IsolateException($"invalid --user '{user}': use UID[:GID] (numbers)");
-            processUser = new ProcessUser(uid, parts.Length == 2 ? uint.Parse(parts[1], CultureInfo.InvariantCulture) : 0, [], uid == 0 ? "/root" : "/");
+            var (uid, gid) = OciRuntime.ParseUser(user);
+            processUser = new ProcessUser(uid, gid, [], uid == 0 ? "/root" : "/");
         }
         return new ContainerSpec
         {

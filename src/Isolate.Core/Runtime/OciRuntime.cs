@@ -275,23 +275,13 @@ public static unsafe partial class OciRuntime
                 process["cwd"] = options.Cwd;
             if (options.Env.Count > 0)
             {
-                var env = (process["env"] as System.Text.Json.Nodes.JsonArray)?.Select(e => (string)e!).ToList() ?? [];
-                foreach (string entry in options.Env)
-                {
-                    string key = entry.Split('=', 2)[0];
-                    env.RemoveAll(e => e.Split('=', 2)[0] == key);
-                    env.Add(entry.Contains('=') ? entry : $"{entry}={Environment.GetEnvironmentVariable(entry)}");
-                }
+                var env = MergeEnv((process["env"] as System.Text.Json.Nodes.JsonArray)?.Select(e => (string)e!) ?? [], options.Env);
                 process["env"] = new System.Text.Json.Nodes.JsonArray(env.Select(e => (System.Text.Json.Nodes.JsonNode?)e).ToArray());
             }
             if (options.User != null)
             {
-                string[] parts = options.User.Split(':', 2);
-                if (!uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
-                    || (parts.Length == 2 && !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
-                    throw new IsolateException($"invalid --user '{options.User}': use UID[:GID] (numbers)");
-                var user = new System.Text.Json.Nodes.JsonObject { ["uid"] = uid, ["gid"] = parts.Length == 2 ? uint.Parse(parts[1], CultureInfo.InvariantCulture) : 0u };
-                process["user"] = user;
+                var (uid, gid) = ParseUser(options.User);
+                process["user"] = new System.Text.Json.Nodes.JsonObject { ["uid"] = uid, ["gid"] = gid };
             }
         }
         var bundle = OciBundleLoader.Parse(config.ToJsonString(), state.Bundle, state.Id);
@@ -300,6 +290,30 @@ public static unsafe partial class OciRuntime
             Tty = bundle.Terminal,
             Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
         };
+    }
+
+    /// <summary>exec -e: each entry replaces the variable of its name (KEY alone: the caller's value).</summary>
+    internal static List<string> MergeEnv(IEnumerable<string> environment, IEnumerable<string> overrides)
+    {
+        var merged = environment.ToList();
+        foreach (string entry in overrides)
+        {
+            string key = entry.Split('=', 2)[0];
+            merged.RemoveAll(e => e.Split('=', 2)[0] == key);
+            merged.Add(entry.Contains('=') ? entry : $"{entry}={Environment.GetEnvironmentVariable(entry)}");
+        }
+        return merged;
+    }
+
+    /// <summary>exec -u: UID[:GID], numbers (GID 0 when left out).</summary>
+    internal static (uint Uid, uint Gid) ParseUser(string user)
+    {
+        string[] parts = user.Split(':', 2);
+        uint gid = 0;
+        if (!uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
+            || (parts.Length == 2 && !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out gid)))
+            throw new IsolateException($"invalid --user '{user}': use UID[:GID] (numbers)");
+        return (uid, gid);
     }
 
     private static void CheckJoins(OciBundle bundle)

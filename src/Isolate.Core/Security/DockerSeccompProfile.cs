@@ -65,33 +65,16 @@ public static class DockerSeccompProfile
         return true;
     }
 
-    private static SeccompAction Action(string name, uint? errno, string source, string where) => name switch
-    {
-        "SCMP_ACT_ALLOW" => SeccompAction.Allow,
-        "SCMP_ACT_ERRNO" => SeccompAction.Errno(errno ?? 1),
-        "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => new SeccompAction(SeccompActionKind.KillThread),
-        "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
-        "SCMP_ACT_TRAP" => new SeccompAction(SeccompActionKind.Trap),
-        "SCMP_ACT_LOG" => new SeccompAction(SeccompActionKind.Log),
-        "SCMP_ACT_TRACE" => new SeccompAction(SeccompActionKind.Trace, errno ?? 0),
-        _ => throw new IsolateException($"seccomp profile {source}: {where}: unknown action '{name}'"),
-    };
+    private static SeccompAction Action(string name, uint? errno, string source, string where) =>
+        SeccompProfile.ActionByName(name, errno, traceDefault: 0)
+            ?? throw new IsolateException($"seccomp profile {source}: {where}: unknown action '{name}'");
 
     private static SeccompCondition Condition(DockerArg arg, string source, string where)
     {
         if (arg.Index > 5)
             throw new IsolateException($"seccomp profile {source}: {where}.index: {arg.Index} is not an argument (0 to 5)");
-        var op = arg.Op switch
-        {
-            "SCMP_CMP_EQ" => SeccompOperator.Equal,
-            "SCMP_CMP_NE" => SeccompOperator.NotEqual,
-            "SCMP_CMP_LT" => SeccompOperator.Less,
-            "SCMP_CMP_LE" => SeccompOperator.LessOrEqual,
-            "SCMP_CMP_GT" => SeccompOperator.Greater,
-            "SCMP_CMP_GE" => SeccompOperator.GreaterOrEqual,
-            "SCMP_CMP_MASKED_EQ" => SeccompOperator.MaskedEqual,
-            _ => throw new IsolateException($"seccomp profile {source}: {where}.op: unknown operator '{arg.Op}'"),
-        };
+        var op = SeccompProfile.OperatorByName(arg.Op)
+            ?? throw new IsolateException($"seccomp profile {source}: {where}.op: unknown operator '{arg.Op}'");
         return new SeccompCondition((int)arg.Index, op, arg.Value, arg.ValueTwo);
     }
 }

@@ -52,4 +52,33 @@ public sealed record SeccompRule(IReadOnlyList<int> Syscalls, SeccompAction Acti
 /// <summary>A filter before compilation: rules in order (the first that matches decides), then
 /// the default action. Only the native x86_64 ABI is let through: i386 and x32 system calls,
 /// whose numbers differ and would slip past every rule, are killed (as docker denies by arch).</summary>
-public sealed record SeccompProfile(SeccompAction DefaultAction, IReadOnlyList<SeccompRule> Rules);
+public sealed record SeccompProfile(SeccompAction DefaultAction, IReadOnlyList<SeccompRule> Rules)
+{
+    /// <summary>libseccomp's action names, as docker's profiles and OCI bundles spell them; null
+    /// for a name this compiler does not know. <paramref name="traceDefault"/>: SCMP_ACT_TRACE's
+    /// message without an errnoRet.</summary>
+    public static SeccompAction? ActionByName(string name, uint? errno, uint traceDefault) => name switch
+    {
+        "SCMP_ACT_ALLOW" => SeccompAction.Allow,
+        "SCMP_ACT_ERRNO" => SeccompAction.Errno(errno ?? 1), // EPERM unless told
+        "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => new SeccompAction(SeccompActionKind.KillThread),
+        "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
+        "SCMP_ACT_TRAP" => new SeccompAction(SeccompActionKind.Trap),
+        "SCMP_ACT_LOG" => new SeccompAction(SeccompActionKind.Log),
+        "SCMP_ACT_TRACE" => new SeccompAction(SeccompActionKind.Trace, errno ?? traceDefault),
+        _ => null,
+    };
+
+    /// <summary>libseccomp's comparison names; null for an unknown one.</summary>
+    public static SeccompOperator? OperatorByName(string? name) => name switch
+    {
+        "SCMP_CMP_EQ" => SeccompOperator.Equal,
+        "SCMP_CMP_NE" => SeccompOperator.NotEqual,
+        "SCMP_CMP_LT" => SeccompOperator.Less,
+        "SCMP_CMP_LE" => SeccompOperator.LessOrEqual,
+        "SCMP_CMP_GT" => SeccompOperator.Greater,
+        "SCMP_CMP_GE" => SeccompOperator.GreaterOrEqual,
+        "SCMP_CMP_MASKED_EQ" => SeccompOperator.MaskedEqual,
+        _ => null,
+    };
+}

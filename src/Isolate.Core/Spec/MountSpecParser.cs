@@ -88,6 +88,13 @@ public static partial class MountSpecParser
     {
         if (!path.StartsWith('/'))
             throw new IsolateException($"invalid {option} '{value}': the destination '{path}' must be an absolute path inside the container");
+        return Normalize(path) ?? throw new IsolateException($"invalid {option} '{value}': the destination cannot be the container's /");
+    }
+
+    /// <summary>An absolute path with ".", ".." and repeated slashes resolved lexically (".."
+    /// stops at "/"); null when that leaves "/" itself.</summary>
+    public static string? Normalize(string path)
+    {
         var parts = new List<string>();
         foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -101,9 +108,7 @@ public static partial class MountSpecParser
                 parts.Add(part);
             }
         }
-        if (parts.Count == 0)
-            throw new IsolateException($"invalid {option} '{value}': the destination cannot be the container's /");
-        return "/" + string.Join('/', parts);
+        return parts.Count == 0 ? null : "/" + string.Join('/', parts);
     }
 
     [GeneratedRegex(@"^([0-9]+[kKmMgG]?|[0-9]{1,3}%)$")]
