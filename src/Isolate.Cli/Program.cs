@@ -54,6 +54,30 @@ public static class Program
         typeof(LogsOptions), typeof(RmOptions), typeof(UpdateOptions), typeof(OciRunOptions),
     ];
 
+    private static Type? VerbFor(string? name) => name switch
+    {
+        "run" => typeof(RunOptions),
+        "spec" => typeof(SpecOptions),
+        "create" => typeof(CreateOptions),
+        "start" => typeof(StartOptions),
+        "state" => typeof(StateOptions),
+        "kill" => typeof(KillOptions),
+        "delete" => typeof(DeleteOptions),
+        "list" => typeof(ListOptions),
+        "features" => typeof(FeaturesOptions),
+        "exec" => typeof(ExecOptions),
+        "pause" => typeof(PauseOptions),
+        "resume" => typeof(ResumeOptions),
+        "ps" => typeof(PsOptions),
+        "stop" => typeof(StopOptions),
+        "wait" => typeof(WaitOptions),
+        "logs" => typeof(LogsOptions),
+        "rm" => typeof(RmOptions),
+        "update" => typeof(UpdateOptions),
+        "oci-run" => typeof(OciRunOptions),
+        _ => null,
+    };
+
     private static readonly HashSet<string> OciVerbs = ["spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume", "ps", "stop", "wait", "logs", "rm", "update", "oci-run"];
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
@@ -71,7 +95,9 @@ public static class Program
             args = ["oci-run", .. args[1..]];
         bool oci = args.Length > 0 && OciVerbs.Contains(args[0]);
         using var parser = oci ? CreateOciParser() : CreateParser();
-        var result = parser.ParseArguments(oci ? args : NormalizeArguments(args), Verbs);
+        // Only the named command's options type: CommandLineParser reflects over every type it
+        // is given, and each costs start time (about 1 ms for all of them); --help gets them all.
+        var result = parser.ParseArguments(oci ? args : NormalizeArguments(args), VerbFor(args.FirstOrDefault()) is { } one ? [one] : Verbs);
         return result switch
         {
             Parsed<object> { Value: RunOptions run } => RunCommand.Execute(run, globals, runArguments, monitorFor),
