@@ -219,11 +219,34 @@ public static unsafe partial class OciRuntime
             .Select(ns => (ns.Type, self + ns.Name)).ToList();
         // a container always has its own mount namespace: one equal to ours means its
         // process is not what we think it is (gone, or the PID reused)
+        // A pidfd held across the join: if the container's PID 1 is still alive afterwards, the
+        // /proc/PID/ns paths the child opened were its (the PID cannot have been reused)
+        int guard = (int)Libc.PidfdOpen(state.Pid);
         if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime || !namespaces.Any(ns => ns.Type == CloneFlags.NewNs))
+        {
+            if (guard >= 0)
+                Libc.Close(guard);
             throw new IsolateException($"cannot exec in container {id}: its process is gone");
+        }
 
         var size = spec.Tty && !options.Detach ? ContainerRunner.CallerTerminalSize() : default;
-        var (pid, pidfd, ttyFd) = ContainerRunner.ExecInto(spec, namespaces, OpenCgroup(state), options.Detach, size, debug);
+        int pid, pidfd, ttyFd;
+        try
+        {
+            (pid, pidfd, ttyFd) = ContainerRunner.ExecInto(spec, namespaces, OpenCgroup(state), options.Detach, size, debug);
+            if (guard >= 0 && HasExited(guard))
+            {
+                Libc.Kill(pid, SIGKILL);
+                int status;
+                Libc.WaitPid(pid, &status, 0);
+                throw new IsolateException($"cannot exec in container {id}: its process ended while the command was joining it");
+            }
+        }
+        finally
+        {
+            if (guard >= 0)
+                Libc.Close(guard);
+        }
         if (options.PidFile != null)
             WritePidFile(options.PidFile, pid);
         if (!options.Detach)
@@ -438,6 +461,24 @@ public static unsafe partial class OciRuntime
         int code = ExitStatus.FromWaitStatus(status, 0);
         return code == 0 ? null : $"exited with {code}";
     }
+
+    /// <summary>A pidfd reads as readable once its process has exited.</summary>
+    private static bool HasExited(int pidfd)
+    {
+        var pfd = new PollFd { Fd = pidfd, Events = 1 /* POLLIN */ };
+        return Poll(&pfd, 1, 0) > 0 && (pfd.Revents & 1) != 0;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeout);
 
     [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
     private static partial int Pipe2(int* fds, int flags);
