@@ -343,6 +343,22 @@ static void exec_checked(const char *path, char *const *argv, char *const *envp,
     execve(path, argv, envp);
 }
 
+/* One entry of the container's PATH, dir[0..dir_len), joined with file into out (an empty
+ * entry means the working directory). 0 when it does not fit. */
+static int path_entry(const char *dir, size_t dir_len, const char *file, size_t file_len, char *out, size_t size)
+{
+    if (dir_len == 0) {
+        dir = ".";
+        dir_len = 1;
+    }
+    if (dir_len + 1 + file_len + 1 > size)
+        return 0;
+    memcpy(out, dir, dir_len);
+    out[dir_len] = '/';
+    memcpy(out + dir_len + 1, file, file_len + 1);
+    return 1;
+}
+
 /* execvpe() may allocate; this is the same PATH walk on the stack. */
 /* ISOLATE_SPAWN_EXEC_FD: the program the parent opened (the GO message's fd). */
 static int exec_fd = -1;
@@ -370,15 +386,7 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
     char candidate[PATH_MAX];
     for (const char *dir = dirs;; dir++) {
         const char *end = strchrnul(dir, ':');
-        size_t dir_len = (size_t)(end - dir);
-        if (dir_len == 0) { /* an empty entry means the working directory */
-            dir = ".";
-            dir_len = 1;
-        }
-        if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
-            memcpy(candidate, dir, dir_len);
-            candidate[dir_len] = '/';
-            memcpy(candidate + dir_len + 1, file, file_len + 1);
+        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
             exec_checked(candidate, argv, envp, sync_fd);
             int err = errno;
             if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
@@ -423,15 +431,7 @@ static int lookup_command(const struct isolate_spawn_config *config, int32_t *de
     char candidate[PATH_MAX];
     for (const char *dir = dirs;; dir++) {
         const char *end = strchrnul(dir, ':');
-        size_t dir_len = (size_t)(end - dir);
-        if (dir_len == 0) {
-            dir = ".";
-            dir_len = 1;
-        }
-        if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
-            memcpy(candidate, dir, dir_len);
-            candidate[dir_len] = '/';
-            memcpy(candidate + dir_len + 1, file, file_len + 1);
+        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
             struct stat st;
             if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
                 if (access(candidate, X_OK) == 0)

@@ -266,7 +266,7 @@ public sealed class GlobalOptions
     {
         if (Log is null)
             return;
-        string time = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+        string time = ContainerState.Timestamp();
         string line = LogFormat == "json"
             ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, OciCliJson.Default.String)},\"time\":\"{time}\"}}\n"
             : $"time=\"{time}\" level=error msg={JsonSerializer.Serialize(message, OciCliJson.Default.String)}\n";

@@ -217,7 +217,7 @@ public static unsafe class DetachedContainers
         };
     }
 
-    private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+    private static string Now() => ContainerState.Timestamp();
 
     private static bool MonitorAlive(ContainerState state) =>
         state.MonitorPid > 0 && ProcessInfo.StartTime(state.MonitorPid) == state.MonitorStartTime;

@@ -33,12 +33,7 @@ public static unsafe partial class OciRuntime
         CheckJoins(bundle);
         if (bundle.Terminal && options.ConsoleSocket is null)
             throw new IsolateException("config.json: process.terminal is true: give --console-socket, where the terminal's master is sent");
-        var spec = bundle.Spec with
-        {
-            Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
-            JoinNamespaces = bundle.JoinNamespaces,
-            Sysctls = bundle.Sysctl,
-        };
+        var spec = bundle.Spec with { Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds } };
 
         using var held = store.CreateNew(id);
         ContainerCgroup? cgroup = null;
@@ -51,17 +46,8 @@ public static unsafe partial class OciRuntime
                 throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
             var layout = CgroupLayout.Detect();
             bool wantCgroup = spec.Cgroups && (layout.Version != CgroupVersion.None || spec.Resources.Any);
-            var state = new ContainerState
+            var state = NewState(id, bundle, spec, wantCgroup) with
             {
-                OciVersion = bundle.OciVersion,
-                Id = id,
-                Bundle = bundle.BundleDir,
-                Rootfs = spec.Rootfs ?? "/",
-                Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
-                Annotations = new Dictionary<string, string>(bundle.Annotations),
-                CgroupParent = wantCgroup ? bundle.CgroupParent : null,
-                CgroupName = wantCgroup ? bundle.CgroupName : null,
-                Owner = Libc.GetEffectiveUserId(),
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
                 Poststop = bundle.Hooks.Poststop.Select(ToState).ToList(),
                 StartContainer = bundle.Hooks.StartContainer.Select(ToState).ToList(),
@@ -73,7 +59,7 @@ public static unsafe partial class OciRuntime
             if (wantCgroup)
                 cgroup = ContainerCgroup.Create(layout, bundle.CgroupParent, bundle.CgroupName, spec.Resources, warn, cpuAccounting: false);
             var size = bundle.ConsoleSize ?? default;
-            (pid, int ttyFd) = ContainerRunner.SpawnDetached(spec with { Tty = bundle.Terminal }, cgroup, fifo, size, debug, warn);
+            (pid, int ttyFd) = ContainerRunner.SpawnDetached(spec, cgroup, fifo, size, debug, warn);
             state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
             store.Write(held, state);
             if (ttyFd >= 0)
@@ -119,28 +105,12 @@ public static unsafe partial class OciRuntime
         var spec = bundle.Spec with
         {
             Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
-            Tty = bundle.Terminal,
             Interactive = bundle.Terminal && HostTerminal.IsTerminal(0),
-            JoinNamespaces = bundle.JoinNamespaces,
-            Sysctls = bundle.Sysctl,
-            CgroupParent = bundle.CgroupParent,
-            CgroupName = bundle.CgroupName,
             PidFile = options.PidFile is null ? null : Path.GetFullPath(options.PidFile),
         };
         // The directory is locked only while it is written: `state`, `list` and `kill` work
         // on the container while it runs.
-        var state = new ContainerState
-        {
-            OciVersion = bundle.OciVersion,
-            Id = id,
-            Bundle = bundle.BundleDir,
-            Rootfs = spec.Rootfs ?? "/",
-            Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture),
-            Annotations = new Dictionary<string, string>(bundle.Annotations),
-            CgroupParent = spec.Cgroups ? bundle.CgroupParent : null,
-            CgroupName = spec.Cgroups ? bundle.CgroupName : null,
-            Owner = Libc.GetEffectiveUserId(),
-        };
+        var state = NewState(id, bundle, spec, spec.Cgroups);
         using (var created = store.CreateNew(id))
             store.Write(created, state);
         try
@@ -308,11 +278,7 @@ public static unsafe partial class OciRuntime
             }
         }
         var bundle = OciBundleLoader.Parse(config.ToJsonString(), state.Bundle, state.Id);
-        return bundle.Spec with
-        {
-            Tty = bundle.Terminal,
-            Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds },
-        };
+        return bundle.Spec with { Security = bundle.Spec.Security with { PreserveFds = options.PreserveFds } };
     }
 
     /// <summary>exec -e: each entry replaces the variable of its name (KEY alone: the caller's value).</summary>
@@ -338,6 +304,20 @@ public static unsafe partial class OciRuntime
             throw new IsolateException($"invalid --user '{user}': use UID[:GID] (numbers)");
         return (uid, gid);
     }
+
+    /// <summary>What create and run record first: who, from where, and the cgroup to come.</summary>
+    private static ContainerState NewState(string id, OciBundle bundle, ContainerSpec spec, bool withCgroup) => new()
+    {
+        OciVersion = bundle.OciVersion,
+        Id = id,
+        Bundle = bundle.BundleDir,
+        Rootfs = spec.Rootfs ?? "/",
+        Created = ContainerState.Timestamp(),
+        Annotations = new Dictionary<string, string>(bundle.Annotations),
+        CgroupParent = withCgroup ? bundle.CgroupParent : null,
+        CgroupName = withCgroup ? bundle.CgroupName : null,
+        Owner = Libc.GetEffectiveUserId(),
+    };
 
     private static void CheckJoins(OciBundle bundle)
     {

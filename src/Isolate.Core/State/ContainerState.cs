@@ -20,6 +20,10 @@ public sealed record ContainerState
     /// <summary>RFC 3339, UTC.</summary>
     public required string Created { get; init; }
     public Dictionary<string, string> Annotations { get; init; } = [];
+
+    /// <summary>Now, as every time in the state is written (RFC 3339, UTC, 100 ns).</summary>
+    public static string Timestamp() =>
+        DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture);
     /// <summary>The container's cgroup: parent and name, removed by delete.</summary>
     public string? CgroupParent { get; init; }
     public string? CgroupName { get; init; }
