@@ -126,6 +126,25 @@ public static partial class OciBundleLoader
         return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
     }
 
+    /// <summary>exec --process: an OCI process object, read as config.json's process is, for a
+    /// process in <paramref name="container"/> (its user namespace, its seccomp filter).</summary>
+    public static ProcessSpec ParseProcess(string json, ContainerSpec container)
+    {
+        OciProcess? process;
+        try
+        {
+            process = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciProcess);
+        }
+        catch (JsonException e)
+        {
+            throw new IsolateException($"exec --process: {DescribeJsonError(e)}");
+        }
+        if (process is null)
+            throw new IsolateException("exec --process: the document is null; it must be a JSON object");
+        return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
+            .Process(process, container.UserNamespace, container.Process.Security.Seccomp);
+    }
+
     /// <summary>"line L: PATH: reason", from System.Text.Json's message without its own
     /// "Path: ... | LineNumber: ..." tail, and with JSON words for .NET type names.</summary>
     private static string DescribeJsonError(JsonException e)
@@ -197,17 +216,7 @@ public static partial class OciBundleLoader
             var network = Namespaces(linux.Namespaces);
             var userns = UserNamespace(linux);
             var (volumes, tmpfs) = Mounts(config.Mounts ?? []);
-            var user = User(process.User, process.Env, userns);
-            var security = new ProcessSecurity
-            {
-                Capabilities = CapabilitySet(process.Capabilities),
-                OciSets = CapabilitySets(process.Capabilities),
-                NoNewPrivileges = process.NoNewPrivileges ?? false,
-                Seccomp = linux.Seccomp is null ? [] : Seccomp(linux.Seccomp),
-                User = user,
-                LastCap = host.LastCap,
-                KeepGroups = userns is { Rootless: true },
-            };
+            var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp));
             var resources = Resources(linux.Resources);
             var (cgroupParent, cgroupName) = CgroupPath(linux.CgroupsPath);
             if (host.Rootless && resources.Any)
@@ -220,9 +229,7 @@ public static partial class OciBundleLoader
             {
                 Rootfs = rootfs,
                 Hostname = Hostname(config.Hostname),
-                Workdir = Workdir(process.Cwd),
-                Args = Args(process.Args),
-                Env = Env(process.Env),
+                Process = processSpec,
                 Network = network,
                 Volumes = volumes,
                 Tmpfs = tmpfs,
@@ -236,11 +243,8 @@ public static partial class OciBundleLoader
                 CgroupName = cgroupName,
                 JoinNamespaces = _join,
                 Sysctls = sysctl,
-                Security = security,
                 UserNamespace = userns,
-                Rlimits = Rlimits(process.Rlimits),
                 OomScoreAdj = OomScoreAdj(process.OomScoreAdj),
-                Tty = terminal,
                 Id = id,
             };
             return new OciBundle
@@ -258,6 +262,28 @@ public static partial class OciBundleLoader
                 JoinNamespaces = _join,
             };
         }
+
+        /// <summary>config.json's process (or exec's --process) to the model: command, environment,
+        /// directory, user, capabilities, no_new_privs, rlimits, terminal; <paramref name="seccomp"/>
+        /// is the container's filter (linux.seccomp), which every process of it gets.</summary>
+        public ProcessSpec Process(OciProcess process, UserNamespaceSpec? userns, IReadOnlyList<BpfInstruction> seccomp) => new()
+        {
+            Workdir = Workdir(process.Cwd),
+            Args = Args(process.Args),
+            Env = Env(process.Env),
+            Security = new ProcessSecurity
+            {
+                Capabilities = CapabilitySet(process.Capabilities),
+                OciSets = CapabilitySets(process.Capabilities),
+                NoNewPrivileges = process.NoNewPrivileges ?? false,
+                Seccomp = seccomp,
+                User = User(process.User, process.Env, userns),
+                LastCap = host.LastCap,
+                KeepGroups = userns is { Rootless: true },
+            },
+            Rlimits = Rlimits(process.Rlimits),
+            Tty = process.Terminal ?? false,
+        };
 
         /// <summary>Any 1.x (the spec keeps compatibility within a major version); absent: "".</summary>
         private static string CheckVersion(string? version)

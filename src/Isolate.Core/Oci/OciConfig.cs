@@ -213,4 +213,5 @@ public sealed class OciSyscallArg
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true,
     IndentCharacter = '\t', IndentSize = 1)]
 [JsonSerializable(typeof(OciConfig))]
+[JsonSerializable(typeof(OciProcess))]
 internal sealed partial class OciJsonContext : JsonSerializerContext;

@@ -78,23 +78,50 @@ public sealed record SpawnPlan
             Namespaces = namespaces,
             Hostname = joined.HasFlag(CloneFlags.NewUts) ? null : spec.Hostname, // a joined one keeps its owner's name
             Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2),
-            Workdir = spec.Workdir,
-            Args = spec.Args,
-            Env = spec.Env,
-            SearchPath = EnvironmentBuilder.Lookup(spec.Env, "PATH"),
+            Workdir = spec.Process.Workdir,
+            Args = spec.Process.Args,
+            Env = spec.Process.Env,
+            SearchPath = spec.Process.Variable("PATH"),
             LoopbackUp = spec.Network == NetworkMode.None && !joined.HasFlag(CloneFlags.NewNet), // a joined one is its owner's
             JoinNamespaces = joins,
             Sysctls = spec.Sysctls.Select(s => ("/proc/sys/" + s.Key.Replace('.', '/'), s.Value)).ToList(),
             NewCgroupNamespace = inCgroup,
-            Security = spec.Security,
+            Security = spec.Process.Security,
             UserNamespace = spec.UserNamespace,
-            Rlimits = spec.Rlimits,
+            Rlimits = spec.Process.Rlimits,
             Init = spec.Init,
-            Tty = spec.Tty,
+            Tty = spec.Process.Tty,
             TtyRows = ttySize.Rows,
             TtyCols = ttySize.Cols,
         };
     }
+
+    /// <summary>exec: <paramref name="process"/> in a running container, joining
+    /// <paramref name="namespaces"/> (all of its PID 1's, user first, mnt last) and forked
+    /// into its PID namespace; nothing is made, mounted or named.</summary>
+    /// <param name="outlivesCaller">It must outlive Isolate (exec --detach).</param>
+    /// <param name="programGiven">Execute the file passed with the gate's GO message (an OCI
+    /// hook's program) instead of looking up Args[0].</param>
+    public static SpawnPlan ForExec(ProcessSpec process, IReadOnlyList<(CloneFlags Type, string Path)> namespaces, bool outlivesCaller,
+        bool programGiven, (ushort Rows, ushort Cols) ttySize) => new()
+    {
+        Namespaces = CloneFlags.None,
+        Hostname = null,
+        Mounts = [],
+        Workdir = process.Workdir,
+        Args = process.Args,
+        Env = process.Env,
+        SearchPath = process.Variable("PATH"),
+        Security = process.Security,
+        Rlimits = process.Rlimits,
+        Tty = process.Tty,
+        TtyRows = ttySize.Rows,
+        TtyCols = ttySize.Cols,
+        JoinNamespaces = namespaces,
+        ExecInto = true,
+        NoParentDeathSignal = outlivesCaller,
+        ExecFd = programGiven,
+    };
 }
 
 /// <summary>The CLONE_NEW* flags of clone(2).</summary>

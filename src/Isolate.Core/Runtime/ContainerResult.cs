@@ -17,6 +17,20 @@ public sealed record ContainerResult(int ExitCode, CgroupUsage? Usage)
     public string OutOfMemoryMessage =>
         "container killed: out of memory" + (Usage?.MemoryLimitBytes is { } limit and < long.MaxValue / 2 ? $" (limit {FormatBytes(limit)})" : "");
 
+    /// <summary>What `isolate run` says on stderr when the container has ended: a timeout, an
+    /// OOM kill, and the --stats line or object.</summary>
+    public IEnumerable<string> Messages(Spec.StatsFormat stats)
+    {
+        if (TimeoutMessage != null)
+            yield return "isolate: " + TimeoutMessage;
+        if (OutOfMemory)
+            yield return "isolate: " + OutOfMemoryMessage;
+        if (stats == Spec.StatsFormat.Text)
+            yield return "isolate: " + StatsText();
+        else if (stats == Spec.StatsFormat.Json)
+            yield return StatsJson();
+    }
+
     public string StatsText()
     {
         var u = Usage;

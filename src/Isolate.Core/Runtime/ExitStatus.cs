@@ -5,6 +5,7 @@ namespace Isolate.Runtime;
 public static class ExitStatus
 {
     public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
 
     /// <param name="waitStatus">The raw status from waitpid(2).</param>
     /// <param name="stoppedBySignal">When Isolate stopped the container with SIGKILL on behalf

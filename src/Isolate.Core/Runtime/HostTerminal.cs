@@ -12,6 +12,18 @@ public static unsafe class HostTerminal
 {
     public static bool IsTerminal(int fd) => Libc.IsATty(fd) == 1;
 
+    /// <summary>The caller's window size (stdout's terminal, else stdin's, else stderr's), or 0 x 0.</summary>
+    public static (ushort Rows, ushort Cols) Size()
+    {
+        ushort rows, cols;
+        foreach (int fd in new[] { 1, 0, 2 })
+        {
+            if (Shim.TtySize(fd, &rows, &cols) == 0)
+                return (rows, cols);
+        }
+        return default;
+    }
+
     /// <summary>Writes all of <paramref name="text"/> as UTF-8; errors (a closed pipe) are ignored.</summary>
     public static void Write(int fd, string text)
     {

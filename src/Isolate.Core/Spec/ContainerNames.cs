@@ -20,15 +20,11 @@ public static class ContainerNames
     /// with '-', separated by dots; at most 64 bytes (the kernel's limit).</summary>
     public static void ValidateHostname(string hostname)
     {
-        const string hint = "use letters, digits, '-' and '.', at most 64 characters";
-        if (hostname.Length is 0 or > 64)
-            throw new IsolateException($"invalid --hostname '{hostname}': {hint}");
-        foreach (string label in hostname.Split('.'))
-        {
-            bool valid = label.Length > 0 && label[0] != '-' && label[^1] != '-'
-                && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
-            if (!valid)
-                throw new IsolateException($"invalid --hostname '{hostname}': {hint}");
-        }
+        if (!IsHostname(hostname))
+            throw new IsolateException($"invalid --hostname '{hostname}': use letters, digits, '-' and '.', at most 64 characters");
     }
+
+    public static bool IsHostname(string name) =>
+        name.Length is > 0 and <= 64 && name.Split('.').All(label => label.Length > 0 && label[0] != '-' && label[^1] != '-'
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
 }

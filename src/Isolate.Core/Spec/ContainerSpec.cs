@@ -8,9 +8,11 @@ public enum NetworkMode
     Host,
 }
 
-/// <summary>Isolate's own model of one container: what to run and how to isolate it.
-/// The command line (and later an OCI config.json) converts into this; the plan
-/// builders read only this.</summary>
+/// <summary>Isolate's own model of one container: its root, mounts, namespaces, cgroup and
+/// limits, hostname, and how its life is run (stop signal, timeout); the command it runs is
+/// its <see cref="Process"/>. Both faces convert into this, each through one converter
+/// (docker-style flags: Docker/RunConverter; config.json: Oci/OciBundleLoader); the plan
+/// builders and the launcher read only this.</summary>
 public sealed record ContainerSpec
 {
     /// <summary>The container's root directory, canonical; null means the embedded
@@ -19,14 +21,8 @@ public sealed record ContainerSpec
 
     public required string Hostname { get; init; }
 
-    /// <summary>Absolute path inside the container.</summary>
-    public string Workdir { get; init; } = "/";
-
-    /// <summary>argv; the first element is looked up in the container's PATH when it has no '/'.</summary>
-    public required IReadOnlyList<string> Args { get; init; }
-
-    /// <summary>The complete environment, KEY=VALUE.</summary>
-    public required IReadOnlyList<string> Env { get; init; }
+    /// <summary>The container's own command (its PID 1, or PID 2 under --init).</summary>
+    public required ProcessSpec Process { get; init; }
 
     public NetworkMode Network { get; init; } = NetworkMode.None;
 
@@ -66,25 +62,14 @@ public sealed record ContainerSpec
     /// "{id}.{pid}", which the janitor may remove once no Isolate holds it.</summary>
     public string? CgroupName { get; init; }
 
-    public Security.ProcessSecurity Security { get; init; } = new();
-
     /// <summary>--userns, or the map a non-root caller gets; null: the host's user namespace.</summary>
     public UserNamespaceSpec? UserNamespace { get; init; }
-
-    /// <summary>--ulimit: resource limits for the command.</summary>
-    public IReadOnlyList<RlimitSpec> Rlimits { get; init; } = [];
 
     /// <summary>--oom-score-adj, or null to inherit Isolate's.</summary>
     public int? OomScoreAdj { get; init; }
 
     /// <summary>--init: PID 1 is Isolate's tiny init; the command runs as PID 2.</summary>
     public bool Init { get; init; }
-
-    /// <summary>-t: a pseudo-terminal for the container.</summary>
-    public bool Tty { get; init; }
-
-    /// <summary>-i: with -t, the caller's input goes to the container's terminal.</summary>
-    public bool Interactive { get; init; }
 
     /// <summary>What a stop (SIGTERM to Isolate, or --timeout) sends first.</summary>
     public int StopSignal { get; init; } = 15;

@@ -130,4 +130,10 @@ public static class ProcessOptionParser
                 + (milliseconds == 0 && amount > 0 ? "; the smallest is 1ms" : ""));
         return TimeSpan.FromMilliseconds(milliseconds);
     }
+
+    /// <summary>--preserve-fds N (run, create, OCI run, exec): fds 3 .. 3+N-1 reach the container.</summary>
+    public static uint ParsePreserveFds(string? value) =>
+        value is null ? 0
+        : uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out uint n) && n <= 1024 ? n
+        : throw new IsolateException($"invalid --preserve-fds '{value}': give a number of file descriptors after stderr, 0 to 1024 (1 passes fd 3)");
 }

@@ -3,13 +3,17 @@ using System.Text.Json.Serialization;
 namespace Isolate.State;
 
 /// <summary>What Isolate keeps of one container in its state directory (state.json),
-/// written whole and renamed into place. The status is never stored: it is derived from
+/// written whole and renamed into place; the container's launched spec is beside it
+/// (spec.json, StateStore.WriteSpec), for exec and for run -d's monitor. The status is never stored: it is derived from
 /// the process (alive with the recorded start time?) and the exec FIFO (still there: not
 /// started), so a crash or a reboot can never leave a stale "running".</summary>
 public sealed record ContainerState
 {
     public string OciVersion { get; init; } = "1.2.0";
     public required string Id { get; init; }
+    /// <summary>Which face made it: an OCI bundle, or docker's run -d.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<ContainerKind>))]
+    public ContainerKind Kind { get; init; }
     /// <summary>The container's PID 1 as the host sees it.</summary>
     public int Pid { get; init; }
     /// <summary>Its start time in clock ticks since boot (/proc/PID/stat field 22): a PID
@@ -46,23 +50,11 @@ public sealed record ContainerState
     /// <summary>Why it could not start (the message Isolate would print).</summary>
     public string? Error { get; init; }
     public int StopTimeoutSeconds { get; init; } = 10;
-    /// <summary>What `exec` gives a new process, as the container's own command got it.</summary>
-    public ExecProfile? Exec { get; init; }
-}
-
-public sealed record ExecProfile
-{
-    public List<string> Env { get; init; } = [];
-    public string Workdir { get; init; } = "/";
-    public ulong Capabilities { get; init; }
-    public bool NoNewPrivileges { get; init; }
-    public List<ulong> Seccomp { get; init; } = [];
-    public uint Uid { get; init; }
-    public uint Gid { get; init; }
-    public List<uint> Groups { get; init; } = [];
-    public string Home { get; init; } = "/";
-    public int LastCap { get; init; }
-    public bool KeepGroups { get; init; }
+    /// <summary>run -d --stats: what the monitor prints to the log when the container ends.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Spec.StatsFormat>))]
+    public Spec.StatsFormat Stats { get; init; }
+    /// <summary>run -d --debug: the monitor's launch is described in the log.</summary>
+    public bool Debug { get; init; }
 }
 
 public sealed record HookState(string Path, List<string> Args, List<string> Env, int? Timeout);

@@ -16,6 +16,7 @@ public sealed partial class StateStore(string root)
 
     public const string StateFile = "state.json";
     public const string FifoFile = "exec.fifo";
+    public const string SpecFile = "spec.json";
 
     /// <summary>/run/isolate for root; for anyone else $XDG_RUNTIME_DIR/isolate, else /tmp/isolate-UID.</summary>
     public static string DefaultRoot()
@@ -118,6 +119,34 @@ public sealed partial class StateStore(string root)
         File.Move(temporary, path, overwrite: true);
     }
 
+    /// <summary>The container's spec as it was launched: what run -d's monitor starts, and
+    /// what exec starts a new process from (its process settings, its user namespace).</summary>
+    public static void WriteSpec(ContainerLock held, Spec.ContainerSpec spec)
+    {
+        string path = Path.Combine(held.Directory, SpecFile);
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(spec, Spec.SpecJsonContext.Default.ContainerSpec));
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    public static Spec.ContainerSpec ReadSpec(string directory, string id)
+    {
+        string path = Path.Combine(directory, SpecFile);
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(path), Spec.SpecJsonContext.Default.ContainerSpec)
+                ?? throw new IsolateException($"{path} is empty");
+        }
+        catch (FileNotFoundException)
+        {
+            throw new IsolateException($"container {id} has no recorded spec: it has not started");
+        }
+        catch (JsonException e)
+        {
+            throw new IsolateException($"{path} is damaged ({e.Message}): `isolate delete --force {id}` removes it");
+        }
+    }
+
     public static void Remove(ContainerLock held)
     {
         if (Directory.Exists(held.Directory))
@@ -125,7 +154,7 @@ public sealed partial class StateStore(string root)
     }
 
     /// <summary>created (waiting for start), running, paused, or stopped.</summary>
-    public static string Status(ContainerLock held, ContainerState state) => Status(held.Directory, state);
+    public static ContainerStatus Status(ContainerLock held, ContainerState state) => Status(held.Directory, state);
 
     /// <summary>state.json read without the lock (it is only ever replaced whole, by rename),
     /// for listings that must not wait for a command holding it; null if there is none yet.</summary>
@@ -141,14 +170,14 @@ public sealed partial class StateStore(string root)
         }
     }
 
-    public static string Status(string directory, ContainerState state)
+    public static ContainerStatus Status(string directory, ContainerState state)
     {
         // a start time of 0 is "unknown" (recorded after the process had ended): never alive
         if (state.Pid <= 0 || state.PidStartTime == 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
-            return "stopped";
+            return ContainerStatus.Stopped;
         if (File.Exists(Path.Combine(directory, FifoFile)))
-            return "created";
-        return ProcessInfo.IsFrozen(state.Pid) ? "paused" : "running";
+            return ContainerStatus.Created;
+        return ProcessInfo.IsFrozen(state.Pid) ? ContainerStatus.Paused : ContainerStatus.Running;
     }
 
     private const int EEXIST = 17;

@@ -16,7 +16,7 @@ public sealed class ArgumentTests
         return Assert.IsType<RunOptions>(Assert.IsType<Parsed<object>>(result).Value);
     }
 
-    private static ContainerSpec ToSpec(params string[] args) => RunCommand.ToSpec(Parse(args), _ => null);
+    private static ContainerSpec ToSpec(params string[] args) => Isolate.Docker.RunConverter.ToSpec(Parse(args), _ => null);
 
     [Fact]
     public void Options_end_at_double_dash()
@@ -62,7 +62,7 @@ public sealed class ArgumentTests
     public void Repeated_variables_keep_the_order_given_whatever_the_spelling()
     {
         var spec = ToSpec("run", "-e", "A=1", "--env", "A=2", "-eA=3", "true");
-        Assert.Equal("3", Isolate.Plan.EnvironmentBuilder.Lookup(spec.Env, "A"));
+        Assert.Equal("3", Isolate.Plan.EnvironmentBuilder.Lookup(spec.Process.Env, "A"));
     }
 
     [Fact]
@@ -87,9 +87,9 @@ public sealed class ArgumentTests
         var spec = ToSpec("run", "true");
         Assert.Null(spec.Rootfs);
         Assert.Equal(NetworkMode.None, spec.Network);
-        Assert.Equal("/", spec.Workdir);
+        Assert.Equal("/", spec.Process.Workdir);
         Assert.Matches("^[0-9a-f]{12}$", spec.Hostname);
-        Assert.Contains($"HOSTNAME={spec.Hostname}", spec.Env);
+        Assert.Contains($"HOSTNAME={spec.Hostname}", spec.Process.Env);
     }
 
     [Fact]

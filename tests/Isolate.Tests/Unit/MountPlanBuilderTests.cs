@@ -12,8 +12,7 @@ public sealed class MountPlanBuilderTests
     {
         Rootfs = rootfs,
         Hostname = "h",
-        Args = ["true"],
-        Env = [],
+        Process = new ProcessSpec { Args = ["true"], Env = [] },
         RootfsWrites = writes,
     };
 

@@ -118,25 +118,25 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(RootfsWrites.Direct, spec.RootfsWrites);
         Assert.Equal("isolate", spec.Hostname);
         Assert.Equal("0123456789abcdef", spec.Id);
-        Assert.Equal(["sh"], spec.Args);
-        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], spec.Env);
-        Assert.Equal("/", spec.Workdir);
+        Assert.Equal(["sh"], spec.Process.Args);
+        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], spec.Process.Env);
+        Assert.Equal("/", spec.Process.Workdir);
         Assert.True(bundle.Terminal);
-        Assert.True(spec.Tty);
+        Assert.True(spec.Process.Tty);
         Assert.Null(bundle.ConsoleSize);
         Assert.Equal(NetworkMode.None, spec.Network);
         Assert.Empty(bundle.JoinNamespaces);
         Assert.Null(spec.UserNamespace);
         Assert.Empty(spec.Volumes); // every default mount is one Isolate makes itself
         Assert.Empty(spec.Tmpfs);
-        Assert.Equal(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"], Capabilities.Describe(spec.Security.Capabilities));
-        Assert.True(spec.Security.NoNewPrivileges);
-        Assert.Empty(spec.Security.Seccomp); // no linux.seccomp: no filter, as runc
-        Assert.Equal(ProcessUser.Root.Uid, spec.Security.User.Uid);
-        Assert.Empty(spec.Security.User.Groups);
-        Assert.False(spec.Security.KeepGroups);
-        Assert.Equal(40, spec.Security.LastCap);
-        Assert.Equal([new RlimitSpec("nofile", 7, 1024, 1024)], spec.Rlimits);
+        Assert.Equal(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"], Capabilities.Describe(spec.Process.Security.Capabilities));
+        Assert.True(spec.Process.Security.NoNewPrivileges);
+        Assert.Empty(spec.Process.Security.Seccomp); // no linux.seccomp: no filter, as runc
+        Assert.Equal(ProcessUser.Root.Uid, spec.Process.Security.User.Uid);
+        Assert.Empty(spec.Process.Security.User.Groups);
+        Assert.False(spec.Process.Security.KeepGroups);
+        Assert.Equal(40, spec.Process.Security.LastCap);
+        Assert.Equal([new RlimitSpec("nofile", 7, 1024, 1024)], spec.Process.Rlimits);
         Assert.Null(spec.OomScoreAdj);
         Assert.Equal(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
             "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"], spec.MaskedPaths);
@@ -161,7 +161,7 @@ public sealed class OciBundleTests : IDisposable
         Assert.True(userns.Rootless);
         Assert.Equal([new IdMapping(0, 1000, 1)], userns.UidMap);
         Assert.Equal([new IdMapping(0, 1001, 1)], userns.GidMap);
-        Assert.True(spec.Security.KeepGroups);
+        Assert.True(spec.Process.Security.KeepGroups);
         Assert.False(spec.Cgroups); // a non-root user makes no cgroup
         Assert.Empty(spec.Volumes); // the /sys bind is Isolate's own /sys
     }
@@ -211,8 +211,8 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(merged, spec.Rootfs);
         Assert.False(spec.ReadOnlyRoot);
         Assert.Equal("dae0f15835ea", spec.Hostname);
-        Assert.Equal(["sleep", "100"], spec.Args);
-        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "container=podman", "HOME=/root", "HOSTNAME=dae0f15835ea"], spec.Env);
+        Assert.Equal(["sleep", "100"], spec.Process.Args);
+        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "container=podman", "HOME=/root", "HOSTNAME=dae0f15835ea"], spec.Process.Env);
         Assert.False(bundle.Terminal);
 
         // the network namespace is podman's, joined by path
@@ -231,10 +231,10 @@ public sealed class OciBundleTests : IDisposable
         Assert.Empty(spec.Tmpfs);
 
         Assert.Equal(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
-            "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_SETFCAP"], Capabilities.Describe(spec.Security.Capabilities));
-        Assert.False(spec.Security.NoNewPrivileges); // not given: false, as OCI says
-        Assert.Equal("/root", spec.Security.User.Home);
-        Assert.Equal([new RlimitSpec("nofile", 7, 1024, 1024), new RlimitSpec("nproc", 6, 1024, 1024)], spec.Rlimits);
+            "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_SETFCAP"], Capabilities.Describe(spec.Process.Security.Capabilities));
+        Assert.False(spec.Process.Security.NoNewPrivileges); // not given: false, as OCI says
+        Assert.Equal("/root", spec.Process.Security.User.Home);
+        Assert.Equal([new RlimitSpec("nofile", 7, 1024, 1024), new RlimitSpec("nproc", 6, 1024, 1024)], spec.Process.Rlimits);
 
         Assert.Equal(2048, spec.Resources.PidsLimit);
         Assert.Null(spec.Resources.MemoryBytes);
@@ -248,7 +248,7 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(["/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"], spec.ReadOnlyPaths);
 
         // podman's seccomp profile, compiled: what the kernel would decide
-        var filter = spec.Security.Seccomp;
+        var filter = spec.Process.Security.Seccomp;
         Assert.NotEmpty(filter);
         const uint Enosys = 0x00050026, Einval = 0x00050016;
         Assert.Equal(Allow, BpfInterpreter.Run(filter, Nr("read")));
@@ -287,18 +287,18 @@ public sealed class OciBundleTests : IDisposable
             c.Hostname = "web-1.example";
         });
         var spec = bundle.Spec;
-        Assert.False(spec.Tty);
+        Assert.False(spec.Process.Tty);
         Assert.Equal(((ushort)40, (ushort)120), bundle.ConsoleSize);
-        Assert.Equal(["/bin/app", "--flag", ""], spec.Args);
-        Assert.Equal(["A=1", "EMPTY=", "HOME=/home/app"], spec.Env); // exactly: nothing added
-        Assert.Equal("/srv/app", spec.Workdir);
+        Assert.Equal(["/bin/app", "--flag", ""], spec.Process.Args);
+        Assert.Equal(["A=1", "EMPTY=", "HOME=/home/app"], spec.Process.Env); // exactly: nothing added
+        Assert.Equal("/srv/app", spec.Process.Workdir);
         Assert.Equal("web-1.example", spec.Hostname);
-        var user = spec.Security.User;
+        var user = spec.Process.Security.User;
         Assert.Equal((1000u, 100u, "/home/app"), (user.Uid, user.Gid, user.Home));
         Assert.Equal([10u, 20u], user.Groups);
-        Assert.Equal(["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"], Capabilities.Describe(spec.Security.Capabilities));
-        Assert.False(spec.Security.NoNewPrivileges);
-        Assert.Equal([new RlimitSpec("core", 4, 0, RlimitSpec.Unlimited), new RlimitSpec("nproc", 6, 10, 20)], spec.Rlimits);
+        Assert.Equal(["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"], Capabilities.Describe(spec.Process.Security.Capabilities));
+        Assert.False(spec.Process.Security.NoNewPrivileges);
+        Assert.Equal([new RlimitSpec("core", 4, 0, RlimitSpec.Unlimited), new RlimitSpec("nproc", 6, 10, 20)], spec.Process.Rlimits);
         Assert.Equal(-500, spec.OomScoreAdj);
     }
 
@@ -310,17 +310,17 @@ public sealed class OciBundleTests : IDisposable
              "process": {"args": ["true"], "cwd": "/"},
              "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]}}
             """, id: "short").Spec;
-        Assert.Empty(spec.Env);
-        Assert.False(spec.Tty);
+        Assert.Empty(spec.Process.Env);
+        Assert.False(spec.Process.Tty);
         Assert.False(spec.ReadOnlyRoot);
         Assert.Equal("short", spec.Hostname);
-        Assert.Equal(0UL, spec.Security.Capabilities); // no capabilities object: none
-        Assert.False(spec.Security.NoNewPrivileges);
-        Assert.Equal((0u, 0u, "/root"), (spec.Security.User.Uid, spec.Security.User.Gid, spec.Security.User.Home));
+        Assert.Equal(0UL, spec.Process.Security.Capabilities); // no capabilities object: none
+        Assert.False(spec.Process.Security.NoNewPrivileges);
+        Assert.Equal((0u, 0u, "/root"), (spec.Process.Security.User.Uid, spec.Process.Security.User.Gid, spec.Process.Security.User.Home));
         Assert.Equal(NetworkMode.Host, spec.Network);
         Assert.Null(spec.MaskedPaths); // absent: null (Isolate's defaults)
         Assert.Null(spec.ReadOnlyPaths);
-        Assert.Empty(spec.Rlimits);
+        Assert.Empty(spec.Process.Rlimits);
     }
 
     [Fact]
@@ -335,7 +335,7 @@ public sealed class OciBundleTests : IDisposable
     public void Capabilities_newer_than_the_kernel_are_left_out()
     {
         var bundle = OciBundleLoader.Parse(Config(c => c.Process!.Capabilities!.Bounding = ["CAP_CHOWN", "CAP_BPF"]), _bundle, "x", new OciHost(0, 0, 38));
-        Assert.Equal(["CAP_CHOWN"], Capabilities.Describe(bundle.Spec.Security.Capabilities));
+        Assert.Equal(["CAP_CHOWN"], Capabilities.Describe(bundle.Spec.Process.Security.Capabilities));
     }
 
     [Fact]
@@ -347,7 +347,7 @@ public sealed class OciBundleTests : IDisposable
             "cwd": "/", "apparmorProfile": "p", "selinuxLabel": "l", "ioPriority": {"class": "IOPRIO_CLASS_IDLE"},
             """);
         Assert.Contains("apparmorProfile", json);
-        Assert.Equal(["sh"], Parse(json).Spec.Args);
+        Assert.Equal(["sh"], Parse(json).Spec.Process.Args);
     }
 
     // ---- namespaces ----
@@ -387,7 +387,7 @@ public sealed class OciBundleTests : IDisposable
         Assert.False(userns.Rootless);
         Assert.Equal([new IdMapping(0, 100000, 65536)], userns.UidMap);
         Assert.Equal([new IdMapping(0, 200000, 1000), new IdMapping(1000, 300000, 10)], userns.GidMap);
-        Assert.False(spec.Security.KeepGroups);
+        Assert.False(spec.Process.Security.KeepGroups);
     }
 
     public static TheoryData<string, Action<OciConfig>> NamespaceErrors => new()
@@ -626,7 +626,7 @@ public sealed class OciBundleTests : IDisposable
     [InlineData("slave")]
     [InlineData("rslave")]
     public void Private_and_slave_root_propagation_are_accepted(string propagation) =>
-        Assert.Equal(["sh"], Parse(c => c.Linux!.RootfsPropagation = propagation).Spec.Args);
+        Assert.Equal(["sh"], Parse(c => c.Linux!.RootfsPropagation = propagation).Spec.Process.Args);
 
     // ---- malformed JSON ----
 
@@ -782,7 +782,7 @@ public sealed class OciBundleTests : IDisposable
             new OciSyscall { Names = ["no_such_call_either"], Action = "SCMP_ACT_KILL" }, // nothing known: skipped
             new OciSyscall { Names = ["kill"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 13, Args = [new OciSyscallArg { Index = 1, Value = 9, Op = "SCMP_CMP_EQ" }] },
             new OciSyscall { Names = ["chmod"], Action = "SCMP_ACT_ERRNO", ErrnoRet = 30, Args = [new OciSyscallArg { Index = 1, Value = 0x800, ValueTwo = 0x800, Op = "SCMP_CMP_MASKED_EQ" }] },
-            new OciSyscall { Names = ["reboot"], Action = "SCMP_ACT_KILL_PROCESS" })).Spec.Security.Seccomp;
+            new OciSyscall { Names = ["reboot"], Action = "SCMP_ACT_KILL_PROCESS" })).Spec.Process.Security.Seccomp;
         Assert.Equal(EpermRet, BpfInterpreter.Run(filter, Nr("mount")));
         Assert.Equal(0x0005000du, BpfInterpreter.Run(filter, Nr("kill"), args: [1, 9]));
         Assert.Equal(Allow, BpfInterpreter.Run(filter, Nr("kill"), args: [1, 15]));
@@ -803,7 +803,7 @@ public sealed class OciBundleTests : IDisposable
     [InlineData("SCMP_ACT_TRACE", 5u, 0x7ff00005u)]
     public void Seccomp_default_actions_become_the_kernels_return_values(string action, uint? errno, uint expected)
     {
-        var filter = Parse(c => c.Linux!.Seccomp = new OciSeccomp { DefaultAction = action, DefaultErrnoRet = errno }).Spec.Security.Seccomp;
+        var filter = Parse(c => c.Linux!.Seccomp = new OciSeccomp { DefaultAction = action, DefaultErrnoRet = errno }).Spec.Process.Security.Seccomp;
         Assert.Equal(expected, BpfInterpreter.Run(filter, Nr("getpid")));
     }
 

@@ -65,7 +65,7 @@ public sealed class UserNamespaceParserTests
     public void The_error_for_a_blocked_namespace_names_the_switch()
     {
         string Blocker(bool rootless, params (string Name, string Value)[] sysctls) =>
-            ContainerRunner.UserNamespaceBlocker(rootless, name => sysctls.FirstOrDefault(s => s.Name == name).Value);
+            Isolate.Launch.SpawnFailures.UserNamespaceBlocker(rootless, name => sysctls.FirstOrDefault(s => s.Name == name).Value);
 
         Assert.Contains("sysctl -w user.max_user_namespaces=15000", Blocker(false, ("user.max_user_namespaces", "0\n")));
         Assert.Contains("sysctl -w kernel.unprivileged_userns_clone=1", Blocker(true, ("kernel.unprivileged_userns_clone", "0\n"), ("user.max_user_namespaces", "100")));
@@ -78,7 +78,7 @@ public sealed class UserNamespaceParserTests
     private static readonly UserNamespaceSpec Rootless = new() { UidMap = [new IdMapping(0, 1000, 1)], GidMap = [new IdMapping(0, 1000, 1)], Rootless = true };
 
     private static ContainerSpec Spec(UserNamespaceSpec? userns, RootfsWrites writes = RootfsWrites.CopyOnWrite, NetworkMode network = NetworkMode.None) =>
-        new() { Rootfs = "/r", Hostname = "h", Args = ["true"], Env = [], RootfsWrites = writes, Network = network, UserNamespace = userns };
+        new() { Rootfs = "/r", Hostname = "h", Process = new ProcessSpec { Args = ["true"], Env = [] }, RootfsWrites = writes, Network = network, UserNamespace = userns };
 
     [Fact]
     public void The_plan_binds_the_rootfs_from_the_id_mapped_slot_and_keeps_gid_5_only_where_mapped()

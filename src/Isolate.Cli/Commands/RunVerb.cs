@@ -1,0 +1,181 @@
+using CommandLine;
+using Isolate.Containers;
+using Isolate.Docker;
+using Isolate.Launch;
+using Isolate.Spec;
+
+namespace Isolate.Cli.Commands;
+
+[Verb("run", HelpText = "Run a command in a new container and exit with its status.")]
+public sealed class RunOptions : IRunArguments
+{
+    /// <summary>Every option below, for PosixArguments; ArgumentTests checks it against the attributes.</summary>
+    internal static readonly OptionTable Table = new(
+        withValue:
+        [
+            "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
+            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
+            "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
+            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name",
+        ],
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach" });
+
+    [Option("rootfs", MetaValue = "DIR",
+        HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
+    public string? Rootfs { get; set; }
+
+    [Option("hostname", MetaValue = "NAME", HelpText = "Hostname inside the container. Default: a generated 12-digit id.")]
+    public string? Hostname { get; set; }
+
+    [Option('w', "workdir", MetaValue = "DIR", HelpText = "Working directory inside the container (created if missing). Default: /.")]
+    public string? Workdir { get; set; }
+
+    [Option('e', "env", MetaValue = "KEY=VAL", HelpText = "Set an environment variable; KEY alone copies the host's value. Repeatable.")]
+    public IEnumerable<string> Env { get; set; } = [];
+
+    [Option("network", MetaValue = "MODE", Default = "none",
+        HelpText = "none: a private network namespace with only lo; host: share the host's network.")]
+    public string Network { get; set; } = "none";
+
+    [Option('v', "volume", MetaValue = "SRC:DST[:ro]",
+        HelpText = "Bind a host file or directory (absolute or ./path) at DST; ':ro' makes it read-only. DST is created if missing. Repeatable.")]
+    public IEnumerable<string> Volumes { get; set; } = [];
+
+    [Option("tmpfs", MetaValue = "DST[:OPTS]",
+        HelpText = "Mount a private tmpfs at DST; OPTS: size=64m, mode=1777, uid, gid, nr_inodes, ro, exec, suid, dev (default nosuid,nodev,noexec). Repeatable.")]
+    public IEnumerable<string> Tmpfs { get; set; } = [];
+
+    [Option("read-only", HelpText = "Mount the container's root read-only; volumes and tmpfs keep their own mode.")]
+    public bool ReadOnly { get; set; }
+
+    [Option("overlay", HelpText = "Copy-on-write root (the default with --rootfs): writes go to a private overlay layer, discarded at exit; the directory on disk stays unchanged.")]
+    public bool Overlay { get; set; }
+
+    [Option("no-overlay", HelpText = "Write straight into the --rootfs directory, as runc and bubblewrap do.")]
+    public bool NoOverlay { get; set; }
+
+    [Option("keep-changes", MetaValue = "DIR", HelpText = "Copy-on-write, but keep the overlay layer in DIR (DIR/upper, DIR/work); a later run with the same DIR continues from it.")]
+    public string? KeepChanges { get; set; }
+
+    [Option("privileged", HelpText = "Turn the confinement off: every capability Isolate holds, no seccomp filter, no no_new_privs, no masked or read-only /proc and /sys paths. Root inside is then root on the host.")]
+    public bool Privileged { get; set; }
+
+    [Option("memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
+    public string? Memory { get; set; }
+
+    [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap). Default: as much swap as memory, as docker does.")]
+    public string? MemorySwap { get; set; }
+
+    [Option("cpus", MetaValue = "N", HelpText = "CPU time, in CPUs (1.5: one and a half CPUs' worth per period).")]
+    public string? Cpus { get; set; }
+
+    [Option("cpu-shares", MetaValue = "N", HelpText = "Relative CPU weight under contention, 2 to 262144 (default 1024).")]
+    public string? CpuShares { get; set; }
+
+    [Option("cpuset-cpus", MetaValue = "LIST", HelpText = "CPUs the container may run on (0-1,3).")]
+    public string? CpusetCpus { get; set; }
+
+    [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: no limit).")]
+    public string? PidsLimit { get; set; }
+
+    [Option("io-weight", MetaValue = "N", HelpText = "Relative block I/O weight, 10 to 1000 (docker's --blkio-weight).")]
+    public string? IoWeight { get; set; }
+
+    [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]
+    public string? Cgroups { get; set; }
+
+    [Option("cgroup-parent", MetaValue = "PATH", HelpText = "Parent cgroup of the container's own (default: isolate, at the top of each hierarchy).")]
+    public string? CgroupParent { get; set; }
+
+    [Option("stats", MetaValue = "FORMAT", HelpText = "On exit, print peak memory, CPU time and peak PIDs on stderr: --stats (a line) or --stats=json.")]
+    public string? Stats { get; set; }
+
+    [Option('u', "user", MetaValue = "USER[:GROUP]", HelpText = "Run as this user: UID[:GID] or NAME[:GROUP] from the container's own /etc/passwd and /etc/group.")]
+    public string? User { get; set; }
+
+    [Option("group-add", MetaValue = "GROUP", HelpText = "Another supplementary group (name or GID). Repeatable.")]
+    public IEnumerable<string> GroupAdd { get; set; } = [];
+
+    [Option("cap-add", MetaValue = "CAP", HelpText = "Add a capability (NET_ADMIN or CAP_NET_ADMIN; ALL for every one). Repeatable.")]
+    public IEnumerable<string> CapAdd { get; set; } = [];
+
+    [Option("cap-drop", MetaValue = "CAP", HelpText = "Drop a capability from docker's default set (ALL for every one). Repeatable.")]
+    public IEnumerable<string> CapDrop { get; set; } = [];
+
+    [Option("security-opt", MetaValue = "OPT", HelpText = "no-new-privileges=false, seccomp=unconfined or seccomp=PROFILE.json (docker's format). Repeatable.")]
+    public IEnumerable<string> SecurityOpt { get; set; } = [];
+
+    [Option("userns", MetaValue = "MODE", HelpText = "A user namespace: ID:HOSTID:COUNT[,...] maps ids (0:100000:65536: root inside is 100000 outside); auto[:USER] takes USER's /etc/subuid range (default user: isolate); host (default for root): none. A non-root caller always gets one, mapping itself to root.")]
+    public string? UserNamespace { get; set; }
+
+    [Option("preserve-fds", MetaValue = "N", HelpText = "Pass the caller's fds 3 .. 3+N-1 on to the container (as runc's --preserve-fds).")]
+    public string? PreserveFds { get; set; }
+
+    [Option('t', "tty", HelpText = "Give the container a pseudo-terminal (its own /dev/pts/0) as stdio and controlling terminal; the output comes back through it.")]
+    public bool Tty { get; set; }
+
+    [Option('i', "interactive", HelpText = "With -t, pass your input to the container's terminal (your terminal is raw meanwhile). Without -t stdin is always passed through.")]
+    public bool Interactive { get; set; }
+
+    [Option("init", HelpText = "Run a tiny init as PID 1 that reaps zombies and forwards signals; the command runs as PID 2 (docker's --init).")]
+    public bool Init { get; set; }
+
+    [Option("env-file", MetaValue = "FILE", HelpText = "Read KEY=VALUE lines (docker's format) into the environment, before any -e. Repeatable.")]
+    public IEnumerable<string> EnvFile { get; set; } = [];
+
+    [Option("ulimit", MetaValue = "NAME=SOFT[:HARD]", HelpText = "A resource limit for the command (nofile=1024:2048, core=0, nproc=512). Repeatable.")]
+    public IEnumerable<string> Ulimit { get; set; } = [];
+
+    [Option("oom-score-adj", MetaValue = "N", HelpText = "The command's OOM score adjustment, -1000 to 1000.")]
+    public string? OomScoreAdj { get; set; }
+
+    [Option("pid-file", MetaValue = "FILE", HelpText = "Write the host PID of the container's PID 1 to FILE while it runs.")]
+    public string? PidFile { get; set; }
+
+    [Option("stop-signal", MetaValue = "SIGNAL", HelpText = "What a stop (SIGTERM to isolate, or --timeout) sends the container first (default TERM).")]
+    public string? StopSignal { get; set; }
+
+    [Option("stop-timeout", MetaValue = "DURATION", HelpText = "How long a stop waits before SIGKILL (default 10s).")]
+    public string? StopTimeout { get; set; }
+
+    [Option("timeout", MetaValue = "DURATION", HelpText = "Stop the container when it has run this long (30s, 5m, 1h); exit 124.")]
+    public string? Timeout { get; set; }
+
+    [Option('d', "detach", HelpText = "Run it in the background: print its id and return. Its output goes to a log (isolate logs); isolate ps, exec, stop, wait and rm act on it.")]
+    public bool Detach { get; set; }
+
+    [Option("name", MetaValue = "NAME", HelpText = "With -d: the container's id (default: a generated 12-digit one).")]
+    public string? Name { get; set; }
+
+    [Option("die-with-parent", HelpText = "Stop the container (as SIGTERM to isolate would) when the process that started isolate dies. On by default when isolate is the foreground job of a terminal.")]
+    public bool DieWithParent { get; set; }
+
+    [Option("debug", HelpText = "Print the namespaces, the mount plan and what the setup noticed on stderr.")]
+    public bool Debug { get; set; }
+
+    [Value(0, MetaName = "COMMAND [ARG...]", HelpText = "The command to run, looked up in the container's PATH.")]
+    public IEnumerable<string> Command { get; set; } = [];
+}
+
+/// <summary>docker's `run`: the options through the docker face's converter to a spec, then
+/// launched in the foreground, or handed to a monitor (-d).</summary>
+internal static class RunVerb
+{
+    public static int Execute(RunOptions options, GlobalOptions globals)
+    {
+        var spec = RunConverter.ToSpec(options, Environment.GetEnvironmentVariable);
+        var stats = RunConverter.ParseStats(options.Stats);
+        if (options.Detach)
+        {
+            DetachedRun.Start(globals.Store, spec, stats, options.Debug);
+            Output.Out(spec.Id + "\n");
+            return 0;
+        }
+        Action<string>? debug = options.Debug ? line => Output.Error("isolate: debug: " + line) : null;
+        var result = Launcher.Run(spec, debug, globals.Warn, readUsage: stats != StatsFormat.None);
+        foreach (string line in result.Messages(stats))
+            Output.Error(line);
+        return result.ExitCode;
+    }
+}

@@ -1,0 +1,46 @@
+using CommandLine;
+using Isolate.Containers;
+
+namespace Isolate.Cli.Commands;
+
+[Verb("update", HelpText = "Change a running container's resource limits (runc update, docker update).")]
+public sealed class UpdateOptions : Isolate.Docker.ILimitArguments
+{
+    [Option('m', "memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g).")]
+    public string? Memory { get; set; }
+
+    [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap).")]
+    public string? MemorySwap { get; set; }
+
+    [Option("cpus", MetaValue = "N", HelpText = "CPU time, in CPUs.")]
+    public string? Cpus { get; set; }
+
+    [Option("cpu-shares", MetaValue = "N", HelpText = "Relative CPU weight, 2 to 262144.")]
+    public string? CpuShares { get; set; }
+
+    [Option("cpuset-cpus", MetaValue = "LIST", HelpText = "CPUs it may run on.")]
+    public string? CpusetCpus { get; set; }
+
+    [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: none).")]
+    public string? PidsLimit { get; set; }
+
+    [Option("blkio-weight", MetaValue = "N", HelpText = "Block I/O weight, 10 to 1000.")]
+    public string? BlkioWeight { get; set; }
+
+    [Value(0, MetaName = "ID", Required = true)]
+    public string Id { get; set; } = "";
+
+    /// <summary>docker update's and runc update's name for the I/O weight.</summary>
+    string? Isolate.Docker.ILimitArguments.IoWeight => BlkioWeight;
+}
+
+internal static class UpdateVerb
+{
+    /// <summary>The limits are read as `run` reads them (one converter: the machine's CPUs,
+    /// a checked --cpuset-cpus).</summary>
+    public static int Execute(UpdateOptions options, GlobalOptions globals)
+    {
+        ContainerCgroupVerbs.Update(globals.Store, options.Id, Isolate.Docker.LimitsConverter.From(options), globals.Warn);
+        return 0;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Isolate.State;
+
+namespace Isolate.Cli;
+
+/// <summary>Options given before the command, as runc takes them.</summary>
+public sealed class GlobalOptions
+{
+    public string? Root { get; set; }
+    public string? Log { get; set; }
+    public string LogFormat { get; set; } = "text";
+    public bool Debug { get; set; }
+
+    public StateStore Store => new(Root ?? StateStore.DefaultRoot());
+
+    /// <summary>--debug: lines on stderr; null: quiet.</summary>
+    public Action<string>? DebugSink => Debug ? line => Output.Error("isolate: debug: " + line) : null;
+
+    public void Warn(string line) => Output.Error("isolate: warning: " + line);
+
+    /// <summary>Takes the global options off the front of args.</summary>
+    public static GlobalOptions Extract(ref string[] arguments)
+    {
+        string[] args = arguments;
+        var globals = new GlobalOptions();
+        int i = 0;
+        while (i < args.Length && args[i].StartsWith("--", StringComparison.Ordinal) && args[i] != "--")
+        {
+            string arg = args[i];
+            string name = arg.Split('=', 2)[0];
+            bool inline = arg.Contains('=');
+            string? Value()
+            {
+                if (inline)
+                    return arg[(name.Length + 1)..];
+                if (i + 1 >= args.Length)
+                    throw new IsolateException($"option '{name}' needs a value");
+                return args[++i];
+            }
+            switch (name)
+            {
+                case "--root":
+                    globals.Root = Value();
+                    break;
+                case "--log":
+                    globals.Log = Value();
+                    break;
+                case "--log-format":
+                    globals.LogFormat = Value() is "json" ? "json" : "text";
+                    break;
+                case "--debug":
+                    globals.Debug = true;
+                    break;
+                case "--systemd-cgroup":
+                    throw new IsolateException("--systemd-cgroup: Isolate manages cgroups through cgroupfs only; use the cgroupfs manager (podman --cgroup-manager cgroupfs)");
+                case "--rootless":
+                case "--criu":
+                    Value(); // accepted as runc takes them; rootless is detected from the uid
+                    break;
+                default:
+                    arguments = args[i..];
+                    return globals;
+            }
+            i++;
+        }
+        arguments = args[i..];
+        return globals;
+    }
+
+    /// <summary>runc's --log: errors also go to FILE, as text or one JSON object a line.</summary>
+    public void LogError(string message)
+    {
+        if (Log is null)
+            return;
+        string time = ContainerState.Timestamp();
+        string line = LogFormat == "json"
+            ? $"{{\"level\":\"error\",\"msg\":{JsonSerializer.Serialize(message, OciCliJson.Default.String)},\"time\":\"{time}\"}}\n"
+            : $"time=\"{time}\" level=error msg={JsonSerializer.Serialize(message, OciCliJson.Default.String)}\n";
+        try
+        {
+            File.AppendAllText(Log, line);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class OciCliJson : System.Text.Json.Serialization.JsonSerializerContext;
+

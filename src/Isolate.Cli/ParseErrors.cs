@@ -1,0 +1,64 @@
+using CommandLine;
+using CommandLine.Text;
+
+namespace Isolate.Cli;
+
+/// <summary>What a command line that did not parse gets: --version, --help, or one line that
+/// names what is wrong and the help to read (the verb's own).</summary>
+internal static class ParseErrors
+{
+    public static int Report(NotParsed<object> result, Verb? verb)
+    {
+        var errors = result.Errors.ToList();
+        if (errors.Any(e => e is VersionRequestedError))
+        {
+            Output.Out($"isolate version {Program.Version}\nspec: {Isolate.Oci.OciDefaultSpec.Version}\n"
+                + "features: oci-runtime (create, start, state, kill, delete, exec, pause, resume, ps, list, features), "
+                + "hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
+                + "cgroup v1, cgroup v2, user namespaces, rootless, pty, init\n");
+            return 0;
+        }
+        if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
+        {
+            Output.Out(RenderHelp(result) + "\n");
+            return 0;
+        }
+        throw new IsolateException(Describe(errors[0], verb));
+    }
+
+    private static string RenderHelp(NotParsed<object> result)
+    {
+        var help = HelpText.AutoBuild(result, h =>
+        {
+            h.Heading = $"isolate {Program.Version} - run a command in its own namespaces, root filesystem and cgroup";
+            h.Copyright = "";
+            h.AddDashesToOption = true;
+            h.AdditionalNewLineAfterOption = false;
+            h.MaximumDisplayWidth = 100;
+            h.AddPostOptionsLine("Exit status: the command's own; 128+N if killed by signal N; "
+                + "125 Isolate failed, 126 cannot execute, 127 not found.");
+            return h;
+        }, e => e, verbsIndex: true);
+        return help.ToString().TrimEnd();
+    }
+
+    private static string Describe(Error error, Verb? verb)
+    {
+        // the OCI form of run is `run` to its user
+        string see = verb is null ? "see 'isolate --help'" : $"see 'isolate {(verb.Hidden ? "run" : verb.Name)} --help'";
+        return error switch
+        {
+            UnknownOptionError u => $"unknown option '{Dash(u.Token)}'; {see}",
+            MissingValueOptionError m => $"option '{Dash(m.NameInfo.NameText)}' needs a value; {see}",
+            BadFormatConversionError b => $"option '{Dash(b.NameInfo.NameText)}' has a bad value; {see}",
+            BadVerbSelectedError v => $"unknown command '{v.Token}'; see 'isolate --help'",
+            NoVerbSelectedError => "no command given; see 'isolate --help'",
+            RepeatedOptionError r => $"option '{Dash(r.NameInfo.NameText)}' given more than once; {see}",
+            SequenceOutOfRangeError s => $"option '{Dash(s.NameInfo.NameText)}' has the wrong number of values; {see}",
+            MissingRequiredOptionError m => $"option '{Dash(m.NameInfo.NameText)}' is required; {see}",
+            _ => $"bad arguments ({error.Tag}); {see}",
+        };
+    }
+
+    private static string Dash(string name) => name.StartsWith('-') ? name : (name.Length == 1 ? "-" : "--") + name;
+}

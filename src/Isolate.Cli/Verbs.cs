@@ -1,0 +1,63 @@
+using Isolate.Cli.Commands;
+
+namespace Isolate.Cli;
+
+/// <summary>How a verb's arguments are read. Docker-style verbs follow POSIX (options end at the
+/// first operand, so a command's own options reach it); runc's verbs let options follow the id.</summary>
+internal enum ArgumentRules
+{
+    Posix,
+    Runc,
+}
+
+/// <summary>One command: its name, its options type, how its arguments are read, and what runs it.</summary>
+internal sealed record Verb(string Name, Type Options, ArgumentRules Rules, Func<object, GlobalOptions, int> Execute)
+{
+    /// <summary>For PosixArguments: which of its options take a value (run and exec).</summary>
+    public OptionTable? Table { get; init; }
+
+    /// <summary>Options whose value may be left out, with the value they then take.</summary>
+    public IReadOnlyDictionary<string, string>? OptionalValues { get; init; }
+
+    public bool Hidden { get; init; }
+}
+
+/// <summary>The one table of Isolate's commands (as crun's commands[]): dispatch, help and the
+/// AOT roots are all read from it.</summary>
+internal static class Verbs
+{
+    private static Verb Make<T>(string name, ArgumentRules rules, Func<T, GlobalOptions, int> execute) =>
+        new(name, typeof(T), rules, (options, globals) => execute((T)options, globals));
+
+    public static readonly IReadOnlyList<Verb> All =
+    [
+        Make<RunOptions>("run", ArgumentRules.Posix, RunVerb.Execute) with
+        {
+            Table = RunOptions.Table,
+            OptionalValues = new Dictionary<string, string> { ["stats"] = "text" },
+        },
+        Make<ExecOptions>("exec", ArgumentRules.Posix, ExecVerb.Execute) with { Table = ExecOptions.Table },
+        Make<PsOptions>("ps", ArgumentRules.Runc, PsVerb.Execute),
+        Make<StopOptions>("stop", ArgumentRules.Runc, StopVerb.Execute),
+        Make<WaitOptions>("wait", ArgumentRules.Runc, WaitVerb.Execute),
+        Make<LogsOptions>("logs", ArgumentRules.Runc, LogsVerb.Execute),
+        Make<RmOptions>("rm", ArgumentRules.Runc, RmVerb.Execute),
+        Make<UpdateOptions>("update", ArgumentRules.Runc, UpdateVerb.Execute),
+        Make<SpecOptions>("spec", ArgumentRules.Runc, SpecVerb.Execute),
+        Make<CreateOptions>("create", ArgumentRules.Runc, CreateVerb.Execute),
+        Make<StartOptions>("start", ArgumentRules.Runc, StartVerb.Execute),
+        Make<StateOptions>("state", ArgumentRules.Runc, StateVerb.Execute),
+        Make<KillOptions>("kill", ArgumentRules.Runc, KillVerb.Execute),
+        Make<DeleteOptions>("delete", ArgumentRules.Runc, DeleteVerb.Execute),
+        Make<ListOptions>("list", ArgumentRules.Runc, ListVerb.Execute),
+        Make<PauseOptions>("pause", ArgumentRules.Runc, PauseVerb.Pause),
+        Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume),
+        Make<FeaturesOptions>("features", ArgumentRules.Runc, FeaturesVerb.Execute),
+        // `run` in its OCI form (see OciRunVerb.Applies)
+        Make<OciRunOptions>("oci-run", ArgumentRules.Runc, OciRunVerb.Execute) with { Hidden = true },
+    ];
+
+    public static Verb? Find(string? name) => All.FirstOrDefault(v => v.Name == name);
+
+    public static Type[] OptionTypes => [.. All.Select(v => v.Options)];
+}

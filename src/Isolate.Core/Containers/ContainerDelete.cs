@@ -1,0 +1,49 @@
+using Isolate.Cgroups;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>OCI delete: a stopped container's cgroup and state (with --force, a running one is
+/// killed first), then its poststop hooks.</summary>
+public static class ContainerDelete
+{
+    private const int SIGKILL = 9;
+
+    public static void Run(StateStore store, string id, bool force, Action<string> warn)
+    {
+        StateStore.ValidateId(id);
+        if (force && !Directory.Exists(store.DirectoryOf(id)))
+            return; // as runc: delete --force of a container that is gone already is done
+        using var held = store.Open(id);
+        var state = store.TryRead(held);
+        if (state is null)
+        {
+            StateStore.Remove(held); // its create died before it finished: nothing runs
+            return;
+        }
+        var status = StateStore.Status(held, state);
+        if (status != ContainerStatus.Stopped)
+        {
+            if (!force)
+                throw new IsolateException($"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");
+            if (ContainerHandle.OpenCgroup(state) is { } running)
+            {
+                if (status == ContainerStatus.Paused)
+                    running.Freeze(false); // SIGKILL is delivered once thawed
+                running.KillAll();
+            }
+            else
+                ContainerHandle.SendSignal(state, SIGKILL);
+            ContainerHandle.WaitUntilGone(state);
+        }
+        if (ContainerHandle.OpenCgroup(state) is { } cgroup)
+        {
+            cgroup.KillAll();
+            cgroup.Remove();
+            if (state.CgroupParent == ContainerCgroup.DefaultParent)
+                new CgroupPlacement(CgroupLayout.Detect(), state.CgroupParent, "").RemoveEmptyParents();
+        }
+        HookRunner.OnHost("poststop", state.Poststop, ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
+        StateStore.Remove(held);
+    }
+}

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Plan;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>What every verb on a recorded container needs: its cgroup, its PID 1's namespaces,
+/// a signal that can never hit a reused PID.</summary>
+public static unsafe partial class ContainerHandle
+{
+    private const int ENXIO = 6;
+    private const long SYS_pidfd_send_signal = 424;
+
+    /// <summary>The namespaces a process joins to be in a container, in the order it must join
+    /// them (user first, for the rights to join the rest; mnt last, as it changes the root).</summary>
+    private static readonly (string Name, CloneFlags Type)[] JoinOrder =
+    [
+        ("user", CloneFlags.NewUser), ("ipc", CloneFlags.NewIpc), ("uts", CloneFlags.NewUts), ("net", CloneFlags.NewNet),
+        ("cgroup", CloneFlags.NewCgroup), ("pid", CloneFlags.NewPid), ("mnt", CloneFlags.NewNs),
+    ];
+
+    /// <summary>Those of <paramref name="pid"/>'s namespaces that are not Isolate's own, in join order.</summary>
+    public static List<(CloneFlags Type, string Path)> NamespacesOf(int pid)
+    {
+        string dir = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/ns/";
+        return JoinOrder
+            .Where(ns => ProcessInfo.Inode(dir + ns.Name) is { } theirs && theirs != ProcessInfo.Inode("/proc/self/ns/" + ns.Name))
+            .Select(ns => (ns.Type, dir + ns.Name)).ToList();
+    }
+
+    public static ContainerCgroup? OpenCgroup(ContainerState state)
+    {
+        if (state.CgroupParent is null || state.CgroupName is null)
+            return null;
+        var layout = CgroupLayout.Detect();
+        if (layout.Version == CgroupVersion.None)
+            return null;
+        try
+        {
+            return ContainerCgroup.Open(layout, state.CgroupParent, state.CgroupName);
+        }
+        catch (IsolateException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Through a pidfd opened and then checked against the recorded start time: a
+    /// PID reused since can never be hit.</summary>
+    public static void SendSignal(ContainerState state, int signal)
+    {
+        int pidfd = (int)Libc.PidfdOpen(state.Pid);
+        if (pidfd < 0)
+        {
+            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && Libc.Kill(state.Pid, signal) == 0)
+                return; // before Linux 5.3
+            throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+        }
+        try
+        {
+            if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
+                throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+            if (syscall(SYS_pidfd_send_signal, pidfd, signal, 0, 0) < 0)
+                throw IsolateException.FromErrno($"kill container {state.Id}", null, Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            Libc.Close(pidfd);
+        }
+    }
+
+    public static void WaitUntilGone(ContainerState state)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && DateTime.UtcNow < deadline)
+            Thread.Sleep(5);
+    }
+
+    /// <summary>A pidfd reads as readable once its process has exited.</summary>
+    public static bool HasExited(int pidfd)
+    {
+        var pfd = new PollFd { Fd = pidfd, Events = 1 /* POLLIN */ };
+        return Poll(&pfd, 1, 0) > 0 && (pfd.Revents & 1) != 0;
+    }
+
+    /// <summary>--pid-file of create and exec: written whole, then renamed into place.</summary>
+    public static void WritePidFile(string path, int pid)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".tmp";
+        File.WriteAllText(temporary, pid.ToString(CultureInfo.InvariantCulture));
+        File.Move(temporary, full, overwrite: true);
+    }
+
+    /// <summary>Opens a FIFO for writing without waiting; ENXIO: no reader (its holder is gone).</summary>
+    public static int OpenFifoWriter(string fifo, out bool noReader)
+    {
+        const int O_WRONLY = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+        int fd = Libc.Open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
+        noReader = fd < 0 && Marshal.GetLastPInvokeError() == ENXIO;
+        return fd;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static partial int Poll(PollFd* fds, nuint count, int timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long syscall(long number, long a, long b, long c, long d);
+}

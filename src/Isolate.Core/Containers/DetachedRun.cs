@@ -1,0 +1,171 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Launch;
+using Isolate.Runtime;
+using Isolate.Spec;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>docker's `run -d`: the client records the finished spec beside the state and starts
+/// a monitor (Isolate itself, in a session of its own) that launches exactly that spec in the
+/// foreground, as `isolate run` would - cgroup and reaper, signal forwarding, stop policy,
+/// exit status - with the container's stdout and stderr on a log in the state directory.</summary>
+public static unsafe class DetachedRun
+{
+    public const string LogFile = "container.log";
+
+    /// <summary>The hidden verb the monitor is started with: `isolate --root R __monitor ID`.</summary>
+    public const string MonitorVerb = "__monitor";
+
+    /// <summary>The client's side: state, spec, log, monitor; returns once the container runs
+    /// (or could not start: its error, as `isolate run` would say it).</summary>
+    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug)
+    {
+        string id = spec.Id;
+        string log;
+        using (var held = store.CreateNew(id))
+        {
+            log = Path.Combine(held.Directory, LogFile);
+            store.Write(held, new ContainerState
+            {
+                Id = id,
+                Kind = ContainerKind.Detached,
+                Bundle = "",
+                Rootfs = spec.Rootfs ?? "/",
+                Created = ContainerState.Timestamp(),
+                Command = [.. spec.Process.Args],
+                LogPath = log,
+                Owner = Libc.GetEffectiveUserId(),
+                StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
+                Stats = stats,
+                Debug = debug,
+            });
+            StateStore.WriteSpec(held, spec);
+        }
+        try
+        {
+            int monitor = StartMonitor(store.Root, id, log);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (true)
+            {
+                var state = StateStore.ReadUnlocked(store.DirectoryOf(id));
+                if (state?.Error != null)
+                    throw new IsolateException(state.Error, state.ExitCode ?? ExitCodes.Failure);
+                if (state is { Pid: > 0 })
+                    return;
+                if (ProcessInfo.StartTime(monitor) == 0 || DateTime.UtcNow > deadline)
+                    throw new IsolateException($"the container's monitor ended before the container started; see {log}");
+                Thread.Sleep(5);
+            }
+        }
+        catch
+        {
+            using var held = store.Open(id);
+            StateStore.Remove(held);
+            throw;
+        }
+    }
+
+    private static int StartMonitor(string root, string id, string log)
+    {
+        const int O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+        int logFd = Libc.Open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x180 /* 0600 */);
+        if (logFd < 0)
+            throw IsolateException.FromErrno($"create {log}", null, Marshal.GetLastPInvokeError());
+        string self = Environment.ProcessPath ?? "/proc/self/exe";
+        var argv = new List<string> { self, "--root", root, MonitorVerb, id };
+        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => $"{e.Key}={e.Value}").ToList();
+        var blocks = new List<nint>();
+        try
+        {
+            byte** argvPtr = Strings(argv, blocks);
+            byte** envPtr = Strings(env, blocks);
+            int pid = Shim.Daemonize("/proc/self/exe", argvPtr, envPtr, logFd);
+            if (pid < 0)
+                throw IsolateException.FromErrno("start the container's monitor", null, -pid);
+            return pid;
+        }
+        finally
+        {
+            foreach (nint block in blocks)
+                Marshal.FreeHGlobal(block);
+            Libc.Close(logFd);
+        }
+    }
+
+    private static byte** Strings(List<string> values, List<nint> blocks)
+    {
+        var array = (byte**)Marshal.AllocHGlobal((values.Count + 1) * sizeof(nint));
+        blocks.Add((nint)array);
+        for (int i = 0; i < values.Count; i++)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(values[i] + "\0");
+            nint block = Marshal.AllocHGlobal(bytes.Length);
+            blocks.Add(block);
+            Marshal.Copy(bytes, 0, block, bytes.Length);
+            array[i] = (byte*)block;
+        }
+        array[values.Count] = null;
+        return array;
+    }
+
+    /// <summary>The monitor's side: launch the recorded spec in the foreground, recording its PID
+    /// and then its exit status in the state; the messages `isolate run` would print go to the log.</summary>
+    public static int Monitor(StateStore store, string id, Action<string> error)
+    {
+        ContainerState recorded;
+        ContainerSpec spec;
+        using (var held = store.Open(id))
+        {
+            recorded = store.Read(held);
+            spec = StateStore.ReadSpec(held.Directory, id);
+        }
+        Action<string>? debug = recorded.Debug ? line => error("isolate: debug: " + line) : null;
+        string cgroupName = CgroupJanitor.NameFor(spec.Id, Environment.ProcessId);
+        try
+        {
+            // recorded once the command runs: the client waits for it (or for the error). Its
+            // start time is read at the gate, while it surely lives: a command that ends at
+            // once is a zombie by the time it has run, and would read as 0
+            ulong startTime = 0;
+            var result = Launcher.Run(spec with { CgroupName = cgroupName }, debug, line => error("isolate: warning: " + line),
+                readUsage: recorded.Stats != StatsFormat.None,
+                spawned: pid => startTime = ProcessInfo.StartTime(pid),
+                started: pid => Update(store, id, state => state with
+                {
+                    Pid = pid,
+                    PidStartTime = startTime,
+                    MonitorPid = Environment.ProcessId,
+                    MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
+                    CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
+                    CgroupName = spec.Cgroups ? cgroupName : null,
+                }));
+            Update(store, id, state => state with { ExitCode = result.ExitCode, Finished = ContainerState.Timestamp() });
+            foreach (string line in result.Messages(recorded.Stats))
+                error(line);
+            return result.ExitCode;
+        }
+        catch (IsolateException e)
+        {
+            Update(store, id, state => state with { Error = e.Message, ExitCode = e.ExitCode, Finished = ContainerState.Timestamp() });
+            throw;
+        }
+    }
+
+    private static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
+    {
+        try
+        {
+            using var held = store.Open(id);
+            store.Write(held, change(store.Read(held)));
+        }
+        catch (IsolateException)
+        {
+            // removed meanwhile (rm -f): nothing to record
+        }
+    }
+}

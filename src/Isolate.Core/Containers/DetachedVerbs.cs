@@ -1,0 +1,116 @@
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>docker's verbs on `run -d` containers: stop, wait, logs and rm act on the monitor
+/// and the recorded state.</summary>
+public static class DetachedVerbs
+{
+    private static bool MonitorAlive(ContainerState state) =>
+        state.MonitorPid > 0 && ProcessInfo.StartTime(state.MonitorPid) == state.MonitorStartTime;
+
+    private static ContainerState Read(StateStore store, string id)
+    {
+        using var held = store.Open(id);
+        return store.Read(held);
+    }
+
+    /// <summary>stop: SIGTERM to the monitor, which stops the container as SIGTERM to `isolate
+    /// run` does (its stop signal, SIGKILL after its stop timeout); after <paramref name="timeout"/>
+    /// the container's PID 1 gets SIGKILL here too.</summary>
+    public static void Stop(StateStore store, string id, TimeSpan? timeout)
+    {
+        var state = Read(store, id);
+        if (state.Kind != ContainerKind.Detached)
+            throw new IsolateException($"container {id} was made from an OCI bundle: stop it with `isolate kill {id}`");
+        if (!MonitorAlive(state))
+            return; // stopped already: as docker, not an error
+        Interop.Libc.Kill(state.MonitorPid, 15);
+        var grace = timeout ?? TimeSpan.FromSeconds(state.StopTimeoutSeconds);
+        if (!WaitForMonitor(state, grace + TimeSpan.FromSeconds(1)))
+        {
+            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
+                Interop.Libc.Kill(state.Pid, 9);
+            WaitForMonitor(state, TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>Until the monitor is gone; false when <paramref name="timeout"/> (null: none) ran out first.</summary>
+    private static bool WaitForMonitor(ContainerState state, TimeSpan? timeout)
+    {
+        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
+        while (MonitorAlive(state))
+        {
+            if (DateTime.UtcNow > deadline)
+                return false;
+            Thread.Sleep(10);
+        }
+        return true;
+    }
+
+    /// <summary>wait: until the container has stopped; its exit status.</summary>
+    public static int Wait(StateStore store, string id)
+    {
+        WaitForMonitor(Read(store, id), null);
+        return Read(store, id).ExitCode ?? ExitCodes.Failure;
+    }
+
+    /// <summary>rm: a stopped container's state and log; with force a running one is killed first.</summary>
+    public static void Remove(StateStore store, string id, bool force)
+    {
+        ContainerState state;
+        using (var held = store.Open(id))
+        {
+            state = store.Read(held);
+            if (state.Kind != ContainerKind.Detached)
+                throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
+            if (MonitorAlive(state) && !force)
+                throw new IsolateException($"cannot remove container {id}: it is running; stop it first (isolate stop {id}) or use rm -f");
+        }
+        if (MonitorAlive(state))
+        {
+            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
+                Interop.Libc.Kill(state.Pid, 9);
+            Interop.Libc.Kill(state.MonitorPid, 15);
+            WaitForMonitor(state, TimeSpan.FromSeconds(15));
+        }
+        using (var held = store.Open(id))
+            StateStore.Remove(held);
+    }
+
+    /// <summary>logs: what the container wrote; with follow, until it stops.</summary>
+    public static void Logs(StateStore store, string id, bool follow, Stream output)
+    {
+        var state = Read(store, id);
+        string log = state.LogPath ?? throw new IsolateException($"container {id} has no log: only `run -d` containers keep one");
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var buffer = new byte[65536];
+        while (true)
+        {
+            int n;
+            while ((n = stream.Read(buffer)) > 0)
+                output.Write(buffer, 0, n);
+            output.Flush();
+            if (!follow || !MonitorAlive(state))
+            {
+                while ((n = stream.Read(buffer)) > 0) // what came in the last instant
+                    output.Write(buffer, 0, n);
+                output.Flush();
+                return;
+            }
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>docker ps: status words for a container.</summary>
+    public static string Describe(ContainerState state, ContainerStatus status) => status switch
+    {
+        ContainerStatus.Running => "Up",
+        ContainerStatus.Paused => "Up (Paused)",
+        ContainerStatus.Created => "Created",
+        ContainerStatus.Creating => "Creating",
+        _ when state.Error != null => $"Failed ({state.ExitCode})",
+        _ when state.ExitCode is { } code => $"Exited ({code})",
+        _ => "Exited",
+    };
+}

@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Launch;
+using Isolate.Oci;
+using Isolate.Spec;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>What the OCI verbs that make a container take besides its id.</summary>
+public sealed record OciCreateOptions
+{
+    public required string Bundle { get; init; }
+    public string? PidFile { get; init; }
+    public string? ConsoleSocket { get; init; }
+    public uint PreserveFds { get; init; }
+}
+
+/// <summary>OCI create: the bundle's container set up, its command found, and its PID 1
+/// held on the exec FIFO until `start`.</summary>
+public static unsafe partial class OciCreate
+{
+    private const int SIGKILL = 9;
+
+    public static void Run(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn)
+    {
+        var bundle = Load(id, options);
+        if (bundle.Terminal && options.ConsoleSocket is null)
+            throw new IsolateException("config.json: process.terminal is true: give --console-socket, where the terminal's master is sent");
+        var spec = bundle.Spec;
+
+        using var held = store.CreateNew(id);
+        ContainerCgroup? cgroup = null;
+        int pid = -1;
+        bool created = false;
+        try
+        {
+            string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
+            if (MakeFifo(fifo, 0x180 /* 0600 */) < 0)
+                throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
+            var state = NewState(id, bundle, CgroupScope.Wanted(spec, CgroupLayout.Detect())) with
+            {
+                Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
+                Poststop = bundle.Hooks.Poststop.Select(ToState).ToList(),
+                StartContainer = bundle.Hooks.StartContainer.Select(ToState).ToList(),
+            };
+            // written before the cgroup is made and anything runs, and again with the PID: a
+            // `create` killed at any moment leaves what `delete --force` needs to find its
+            // cgroup (and in it, its process)
+            store.Write(held, state);
+            StateStore.WriteSpec(held, spec);
+            cgroup = CgroupScope.ForCreated(spec, warn);
+            (pid, int ttyFd) = Launcher.Create(spec, cgroup, fifo, bundle.ConsoleSize ?? default, debug, warn);
+            state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
+            store.Write(held, state);
+            if (ttyFd >= 0)
+                SendConsole(options.ConsoleSocket!, ttyFd);
+            // createRuntime (and the older prestart): the namespaces exist, the command has not run
+            string stateJson = ContainerViews.StateJson(state, ContainerStatus.Created);
+            HookRunner.OnHost("prestart", bundle.Hooks.Prestart.Select(ToState), stateJson, fatal: true);
+            HookRunner.OnHost("createRuntime", bundle.Hooks.CreateRuntime.Select(ToState), stateJson, fatal: true);
+            HookRunner.InContainer("createContainer", bundle.Hooks.CreateContainer.Select(ToState).ToList(), state, programInContainer: false,
+                spec.Process.Security);
+            if (options.PidFile != null)
+                ContainerHandle.WritePidFile(options.PidFile, pid);
+            created = true;
+        }
+        finally
+        {
+            if (!created)
+            {
+                if (pid > 0)
+                    Libc.Kill(pid, SIGKILL);
+                if (cgroup != null)
+                {
+                    cgroup.KillAll();
+                    cgroup.Remove();
+                }
+                StateStore.Remove(held);
+            }
+        }
+    }
+
+    /// <summary>The bundle, checked for what Isolate can do with it, with the caller's fds.</summary>
+    internal static OciBundle Load(string id, OciCreateOptions options)
+    {
+        StateStore.ValidateId(id);
+        var bundle = OciBundleLoader.Load(options.Bundle, id);
+        foreach (var (type, _) in bundle.JoinNamespaces)
+        {
+            if (type is not ("network" or "ipc" or "uts"))
+                throw new IsolateException($"config.json: linux.namespaces: joining an existing {type} namespace (path) is not supported; only network, ipc and uts");
+        }
+        var process = bundle.Spec.Process;
+        return bundle with { Spec = bundle.Spec with { Process = process with { Security = process.Security with { PreserveFds = options.PreserveFds } } } };
+    }
+
+    /// <summary>What create and run record first: who, from where, and the cgroup to come.</summary>
+    internal static ContainerState NewState(string id, OciBundle bundle, bool withCgroup) => new()
+    {
+        OciVersion = bundle.OciVersion,
+        Id = id,
+        Kind = ContainerKind.Oci,
+        Bundle = bundle.BundleDir,
+        Rootfs = bundle.Spec.Rootfs ?? "/",
+        Created = ContainerState.Timestamp(),
+        Annotations = new Dictionary<string, string>(bundle.Annotations),
+        CgroupParent = withCgroup ? bundle.Spec.CgroupParent : null,
+        CgroupName = withCgroup ? bundle.Spec.CgroupName : null,
+        Owner = Libc.GetEffectiveUserId(),
+    };
+
+    internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], [.. hook.Env], hook.Timeout);
+
+    /// <summary>The terminal's master to --console-socket, then closed here.</summary>
+    internal static void SendConsole(string socket, int ttyFd)
+    {
+        int rc = Shim.SendConsole(socket, ttyFd);
+        Libc.Close(ttyFd);
+        if (rc < 0)
+            throw IsolateException.FromErrno($"send the terminal to --console-socket {socket}", null, -rc);
+    }
+
+    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MakeFifo(string path, uint mode);
+}

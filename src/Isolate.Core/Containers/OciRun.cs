@@ -1,0 +1,78 @@
+using Isolate.Launch;
+using Isolate.Runtime;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>OCI `run`: with -d, create then start; otherwise create, start and wait in one
+/// process, which stays the container's parent: signals are forwarded, the exit status is the
+/// container's, and the state directory exists (state, list, kill, exec work on it) while it runs.</summary>
+public static class OciRun
+{
+    public static int Run(StateStore store, string id, OciCreateOptions options, bool detach, Action<string>? debug, Action<string> warn)
+    {
+        if (detach)
+        {
+            OciCreate.Run(store, id, options, debug, warn);
+            try
+            {
+                ContainerStart.Run(store, id);
+            }
+            catch (IsolateException)
+            {
+                ContainerDelete.Run(store, id, force: true, warn);
+                throw;
+            }
+            return 0;
+        }
+        return Foreground(store, id, options, debug, warn);
+    }
+
+    private static int Foreground(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn)
+    {
+        var bundle = OciCreate.Load(id, options);
+        if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
+            throw new IsolateException("config.json: hooks: createContainer and startContainer hooks need create and start: use `isolate create` and `isolate start` (or run -d)");
+        var spec = bundle.Spec with
+        {
+            Process = bundle.Spec.Process with { Interactive = bundle.Terminal && HostTerminal.IsTerminal(0) },
+            PidFile = options.PidFile is null ? null : Path.GetFullPath(options.PidFile),
+        };
+        // The directory is locked only while it is written: `state`, `list` and `kill` work
+        // on the container while it runs.
+        var state = OciCreate.NewState(id, bundle, spec.Cgroups);
+        using (var created = store.CreateNew(id))
+        {
+            store.Write(created, state);
+            StateStore.WriteSpec(created, spec);
+        }
+        try
+        {
+            var result = Launcher.Run(spec, debug, warn, spawned: pid =>
+            {
+                state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
+                using (var held = store.Open(id))
+                    store.Write(held, state);
+                string stateJson = ContainerViews.StateJson(state, ContainerStatus.Created);
+                HookRunner.OnHost("prestart", bundle.Hooks.Prestart.Select(OciCreate.ToState), stateJson, fatal: true);
+                HookRunner.OnHost("createRuntime", bundle.Hooks.CreateRuntime.Select(OciCreate.ToState), stateJson, fatal: true);
+            });
+            if (result.OutOfMemory)
+                warn(result.OutOfMemoryMessage);
+            HookRunner.OnHost("poststop", bundle.Hooks.Poststop.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
+            return result.ExitCode;
+        }
+        finally
+        {
+            try
+            {
+                using var held = store.Open(id);
+                StateStore.Remove(held);
+            }
+            catch (IsolateException)
+            {
+                // deleted meanwhile (delete --force)
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+namespace Isolate.Docker;
+
+/// <summary>docker-style `run` options as given (the CLI's RunOptions implements this): what
+/// <see cref="RunConverter"/> turns into a <see cref="Spec.ContainerSpec"/>. Values are as typed;
+/// every check is the converter's.</summary>
+public interface IRunArguments : ILimitArguments
+{
+    string? Rootfs { get; }
+    string? Hostname { get; }
+    string? Workdir { get; }
+    IEnumerable<string> Env { get; }
+    string Network { get; }
+    IEnumerable<string> Volumes { get; }
+    IEnumerable<string> Tmpfs { get; }
+    bool ReadOnly { get; }
+    bool Overlay { get; }
+    bool NoOverlay { get; }
+    string? KeepChanges { get; }
+    bool Privileged { get; }
+    string? Cgroups { get; }
+    string? CgroupParent { get; }
+    string? Stats { get; }
+    string? User { get; }
+    IEnumerable<string> GroupAdd { get; }
+    IEnumerable<string> CapAdd { get; }
+    IEnumerable<string> CapDrop { get; }
+    IEnumerable<string> SecurityOpt { get; }
+    string? UserNamespace { get; }
+    string? PreserveFds { get; }
+    bool Tty { get; }
+    bool Interactive { get; }
+    bool Init { get; }
+    IEnumerable<string> EnvFile { get; }
+    IEnumerable<string> Ulimit { get; }
+    string? OomScoreAdj { get; }
+    string? PidFile { get; }
+    string? StopSignal { get; }
+    string? StopTimeout { get; }
+    string? Timeout { get; }
+    bool Detach { get; }
+    string? Name { get; }
+    bool DieWithParent { get; }
+    bool Debug { get; }
+    IEnumerable<string> Command { get; }
+}
+
+/// <summary>docker's resource-limit options, as `run` and `update` take them.</summary>
+public interface ILimitArguments
+{
+    string? Memory { get; }
+    string? MemorySwap { get; }
+    string? Cpus { get; }
+    string? CpuShares { get; }
+    string? CpusetCpus { get; }
+    string? PidsLimit { get; }
+    string? IoWeight { get; }
+}

@@ -1,0 +1,229 @@
+using Isolate.Interop;
+using Isolate.Plan;
+using Isolate.Rootfs;
+using Isolate.Security;
+using Isolate.Runtime;
+using Isolate.Spec;
+
+namespace Isolate.Docker;
+
+/// <summary>The docker face's one converter: `run`'s options to Isolate's model. Every user
+/// error is found here, before anything is created.</summary>
+public static class RunConverter
+{
+    /// <summary>Options to Isolate's model; every user error is found here, before anything is created.</summary>
+    public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable)
+    {
+        // Under Native AOT, CommandLineParser leaves an absent sequence option null.
+        var args = (options.Command ?? []).ToList();
+        if (args.Count == 0)
+            throw new IsolateException("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]");
+
+        var network = options.Network switch
+        {
+            "none" => NetworkMode.None,
+            "host" => NetworkMode.Host,
+            _ => throw new IsolateException($"invalid --network '{options.Network}': use 'none' or 'host'"),
+        };
+
+        string workdir = options.Workdir ?? "/";
+        if (!workdir.StartsWith('/'))
+            throw new IsolateException($"invalid --workdir '{workdir}': it must be an absolute path inside the container");
+
+        if (options.Name != null && !options.Detach)
+            throw new IsolateException("--name names a detached container: use it with -d");
+        if (options.Detach && options.Tty)
+            throw new IsolateException("-d with -t: a detached container has no terminal to show; drop -t (isolate logs shows its output)");
+        // the hostname is the container's id (its --name, where that is a hostname), as docker's is
+        string id = options.Name ?? ContainerNames.NewId();
+        string hostname = options.Hostname ?? (ContainerNames.IsHostname(id) ? id : ContainerNames.NewId());
+        ContainerNames.ValidateHostname(hostname);
+
+        string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
+        var userns = UserNamespaceParser.Parse(options.UserNamespace, HostIdentity.EffectiveUserId, HostIdentity.EffectiveGroupId, RunSecurity.ReadHostFile);
+        var security = RunSecurity.From(options, rootfs ?? "/", userns);
+        var writes = RootfsWritesFor(options, rootfs);
+        string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
+        var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
+        var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
+        RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
+        var resources = LimitsConverter.From(options);
+        string cgroupParent = CgroupParentPath(options.CgroupParent);
+        var stats = ParseStats(options.Stats);
+        bool cgroups = options.Cgroups switch
+        {
+            null or "enabled" => true,
+            "disabled" => false,
+            _ => throw new IsolateException($"invalid --cgroups '{options.Cgroups}': use enabled or disabled"),
+        };
+        if (!cgroups && (resources.Any || stats != StatsFormat.None))
+            throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
+        if (userns is { Rootless: true })
+        {
+            // A non-root user cannot make cgroups here (root owns every hierarchy); without
+            // limits the container simply goes without one, as with --cgroups=disabled.
+            if (resources.Any || stats != StatsFormat.None || options.Cgroups == "enabled" || options.CgroupParent != null)
+                throw new IsolateException("limits, --stats and --cgroups=enabled need a cgroup, which a non-root user cannot create: run isolate as root, or drop them");
+            cgroups = false;
+        }
+
+        bool tty = options.Tty;
+        if (tty && options.Interactive && !HostTerminal.IsTerminal(0))
+            throw new IsolateException("-it: the input device is not a terminal; drop -i to give the container a terminal without your input, or -t to pass stdin through as it is");
+        var envFiles = (options.EnvFile ?? []).SelectMany(ReadEnvFile).ToList();
+        var rlimits = ProcessOptionParser.ParseUlimits(options.Ulimit ?? []);
+        int? oomScoreAdj = options.OomScoreAdj is null ? null : ProcessOptionParser.ParseOomScoreAdj(options.OomScoreAdj);
+        int stopSignal = options.StopSignal is null ? 15 : ProcessOptionParser.ParseSignal("--stop-signal", options.StopSignal);
+        var stopTimeout = options.StopTimeout is null ? TimeSpan.FromSeconds(10) : ProcessOptionParser.ParseDuration("--stop-timeout", options.StopTimeout, allowZero: true);
+        TimeSpan? timeout = options.Timeout is null ? null : ProcessOptionParser.ParseDuration("--timeout", options.Timeout);
+        string? pidFile = options.PidFile is null ? null : PidFilePath(options.PidFile);
+
+        // TERM goes in with a terminal: docker sets it for -t; without -t, when Isolate's
+        // own stdin and stdout are one
+        bool terminal = tty || (HostTerminal.IsTerminal(0) && HostTerminal.IsTerminal(1));
+        return new ContainerSpec
+        {
+            Rootfs = rootfs,
+            Hostname = hostname,
+            Process = new ProcessSpec
+            {
+                Workdir = workdir,
+                Args = args,
+                Env = EnvironmentBuilder.Build(hostname, envFiles.Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
+                Security = security,
+                Rlimits = rlimits,
+                Tty = tty,
+                Interactive = options.Interactive,
+            },
+            Network = network,
+            Volumes = volumes,
+            Tmpfs = tmpfs,
+            ReadOnlyRoot = options.ReadOnly,
+            RootfsWrites = writes,
+            KeepChangesDir = keepChanges,
+            Privileged = options.Privileged,
+            Resources = resources,
+            CgroupParent = cgroupParent,
+            Cgroups = cgroups,
+            UserNamespace = userns,
+            OomScoreAdj = oomScoreAdj,
+            Init = options.Init,
+            StopSignal = stopSignal,
+            StopTimeout = stopTimeout,
+            Timeout = timeout,
+            PidFile = pidFile,
+            DieWithParent = options.DieWithParent,
+            Id = id,
+        };
+    }
+
+    public static StatsFormat ParseStats(string? value) => value switch
+    {
+        null => StatsFormat.None,
+        "text" => StatsFormat.Text,
+        "json" => StatsFormat.Json,
+        _ => throw new IsolateException($"invalid --stats '{value}': use --stats for a line or --stats=json"),
+    };
+
+    private static IReadOnlyList<string> ReadEnvFile(string path)
+    {
+        try
+        {
+            return ProcessOptionParser.ParseEnvFile(File.ReadAllText(path), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"--env-file {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>An absolute path, in a directory that exists.</summary>
+    private static string PidFilePath(string value)
+    {
+        if (value.Length == 0)
+            throw new IsolateException("invalid --pid-file '': give a file path");
+        string full = Path.GetFullPath(value);
+        if (Directory.Exists(full))
+            throw new IsolateException($"--pid-file {value}: it is a directory; give a file path");
+        if (!Directory.Exists(Path.GetDirectoryName(full)))
+            throw new IsolateException($"--pid-file {value}: the directory {Path.GetDirectoryName(full)} does not exist");
+        return full;
+    }
+
+    /// <summary>A path below each hierarchy's root: "isolate", "/batch/jobs"; never "..".</summary>
+    public static string CgroupParentPath(string? value)
+    {
+        string path = (value ?? "isolate").Trim('/');
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0 || parts.Any(p => p is "." or ".." || p.Contains('\0')))
+            throw new IsolateException($"invalid --cgroup-parent '{value}': give a cgroup path such as isolate or batch/jobs, without '..'");
+        return string.Join('/', parts);
+    }
+
+    /// <summary>Copy-on-write is the default for a --rootfs: the directory on disk stays as it
+    /// was, as a docker image does - also under --read-only, where the layer still takes the
+    /// mount points Isolate creates.</summary>
+    private static RootfsWrites RootfsWritesFor(IRunArguments options, string? rootfs)
+    {
+        if (rootfs is null)
+        {
+            if (options.Overlay || options.NoOverlay || options.KeepChanges != null)
+                throw new IsolateException("--overlay, --no-overlay and --keep-changes need --rootfs: the host's own root is read-only already");
+            return RootfsWrites.Direct;
+        }
+        if (options.NoOverlay && (options.Overlay || options.KeepChanges != null))
+            throw new IsolateException("--no-overlay contradicts --overlay and --keep-changes: choose one");
+        if (options.KeepChanges != null)
+            return RootfsWrites.KeepChanges;
+        if (options.NoOverlay)
+            return RootfsWrites.Direct;
+        return RootfsWrites.CopyOnWrite;
+    }
+
+    /// <summary>DIR holds the kept layer: DIR/upper (which becomes the container's writes,
+    /// setuid binaries included) and DIR/work. DIR must be root's alone (0700): anyone who can
+    /// reach DIR/upper can run what the container left there, and a DIR/upper swapped for a
+    /// symlink would send the next run's writes elsewhere on the host.</summary>
+    private static string KeepChangesDir(string dir, string rootfs)
+    {
+        if (dir.Length == 0)
+            throw new IsolateException("invalid --keep-changes '': give a directory");
+        try
+        {
+            if (!Path.Exists(dir))
+                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"--keep-changes {dir}: {e.Message}");
+        }
+        string canonical = RootfsResolver.Canonical(dir, "--keep-changes");
+        if (HostScratch.Covers(rootfs, canonical) || Rootfs.HostScratch.Covers(canonical, rootfs))
+            throw new IsolateException($"--keep-changes {dir}: the layer directory and the rootfs {rootfs} must not contain each other");
+        var info = new DirectoryInfo(canonical);
+        if ((info.UnixFileMode & (UnixFileMode)0x3F /* group and other bits */) != 0)
+            throw new IsolateException($"--keep-changes {dir}: it is open to other users (mode {Convert.ToString((int)info.UnixFileMode & 0xFFF, 8)}); make it root's alone: chmod 700 {dir}");
+        foreach (string layer in new[] { "upper", "work" })
+        {
+            var sub = new DirectoryInfo(Path.Combine(canonical, layer));
+            if (!sub.Exists && sub.LinkTarget is null && !File.Exists(sub.FullName))
+                sub.Create();
+            if (sub.LinkTarget is not null || !sub.Exists)
+                throw new IsolateException($"--keep-changes {dir}: {layer} is not a plain directory; remove it or choose another DIR");
+        }
+        return canonical;
+    }
+
+    private static bool? HostFileKind(string path) =>
+        Directory.Exists(path) ? false : File.Exists(path) ? true : null;
+
+    private static void RejectDuplicateDestinations(IEnumerable<string> destinations)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string destination in destinations)
+        {
+            if (!seen.Add(destination))
+                throw new IsolateException($"duplicate mount point {destination}: give each --volume and --tmpfs its own destination");
+        }
+    }
+}

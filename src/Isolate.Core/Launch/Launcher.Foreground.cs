@@ -1,0 +1,104 @@
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Runtime;
+using Isolate.Spec;
+
+namespace Isolate.Launch;
+
+public static partial class Launcher
+{
+    /// <summary>coreutils timeout's convention: 124 when the time ran out, however it ended.</summary>
+    public const int TimedOutExitCode = 124;
+
+    /// <summary>Runs a new container in the foreground: its cgroup (with the reaper that removes
+    /// it if Isolate is killed), spawn, gate, start, signal forwarding, the terminal, the wait;
+    /// returns the exit code Isolate should exit with.</summary>
+    /// <param name="debug">Receives --debug lines (the plan, notes from the shim); null: quiet.</param>
+    /// <param name="warn">Receives warnings (a limit this kernel cannot apply); null: quiet.</param>
+    /// <param name="readUsage">Read the cgroup's counters even when the container did not die of
+    /// SIGKILL (--stats); otherwise they are read only to tell an OOM kill from another.</param>
+    /// <param name="spawned">Told the container's PID once it is placed (OCI run records its state).</param>
+    /// <param name="started">Told it once the command has been exec'd (run -d's monitor records it).</param>
+    public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false,
+        Action<int>? spawned = null, Action<int>? started = null)
+    {
+        warn ??= _ => { };
+        using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
+        if (scope.Cgroup is { } cgroup)
+            debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
+        var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started);
+        bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
+        var usage = scope.Cgroup != null && (readUsage || killed) ? scope.Cgroup.ReadUsage() : null;
+        return timedOut
+            ? new ContainerResult(TimedOutExitCode, usage)
+            {
+                TimeoutMessage = $"container stopped: it ran longer than --timeout {spec.Timeout!.Value.TotalSeconds:0.###}s"
+                    + (killed ? " (killed)" : ""),
+            }
+            : new ContainerResult(exitCode, usage);
+    }
+
+    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
+        Action<int>? spawned, Action<int>? started)
+    {
+        var plan = ContainerPlan(spec, cgroup, spec.Process.Tty ? HostTerminal.Size() : default);
+        SignalForwarder.Install(spec.StopSignal, spec.StopTimeout);
+        if (spec.DieWithParent || Shim.ForegroundTerminal() == 1)
+            SignalForwarder.DieWithParent();
+        bool pidFileWritten = false;
+        var child = Launch(LaunchKind.Foreground, plan, pid =>
+        {
+            int tree = PlaceAtGate(pid, spec, cgroup, warn, debug);
+            try
+            {
+                if (spec.PidFile != null)
+                    pidFileWritten = PidFile.Write(spec.PidFile, pid);
+                spawned?.Invoke(pid);
+            }
+            catch
+            {
+                if (tree >= 0)
+                    Libc.Close(tree);
+                throw;
+            }
+            return tree;
+        }, spec.UserNamespace, debug, spawned: c => SignalForwarder.Attach(c.Pid, c.Pidfd), abandon: SignalForwarder.Detach);
+        TerminalRelay? relay = null;
+        try
+        {
+            if (child.TtyFd >= 0)
+                relay = TerminalRelay.Start(child.TtyFd, spec.Process.Interactive);
+            SignalForwarder.ExecDone();
+            started?.Invoke(child.Pid);
+            var (status, timedOut) = ProcessWait.ForExit(child.Pid, child.Pidfd, spec.Timeout);
+            return (ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal), timedOut);
+        }
+        finally
+        {
+            relay?.Finish();
+            if (pidFileWritten)
+                PidFile.Remove(spec.PidFile!, child.Pid);
+        }
+    }
+
+    /// <summary>exec in the foreground: signals to Isolate are forwarded to the command, a
+    /// terminal is relayed, and the command's status is returned.</summary>
+    public static int WaitForExec(int pid, int pidfd, int ttyFd, bool interactive)
+    {
+        SignalForwarder.Install(ExitStatus.SIGTERM, TimeSpan.FromSeconds(10));
+        SignalForwarder.Attach(pid, pidfd);
+        SignalForwarder.ExecDone();
+        TerminalRelay? relay = ttyFd >= 0 ? TerminalRelay.Start(ttyFd, interactive) : null;
+        try
+        {
+            var (status, _) = ProcessWait.ForExit(pid, pidfd, null);
+            return ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal);
+        }
+        finally
+        {
+            relay?.Finish();
+            if (pidfd >= 0)
+                Libc.Close(pidfd);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Plan;
+using Isolate.Rootfs;
+using Isolate.Runtime;
+using Isolate.Spec;
+
+namespace Isolate.Launch;
+
+/// <summary>What a launch makes of the process it spawns.</summary>
+public enum LaunchKind
+{
+    /// <summary>A new container whose command runs now; Isolate stays its parent, forwards
+    /// signals and waits (isolate run, OCI run, and run -d's monitor).</summary>
+    Foreground,
+    /// <summary>A new container set up and held before its command, on an exec FIFO that
+    /// `start` writes to (OCI create).</summary>
+    Created,
+    /// <summary>A new process in a running container: its namespaces joined, forked into its
+    /// PID namespace, placed in its cgroup (exec, and the container's own OCI hooks).</summary>
+    ExecInto,
+}
+
+/// <summary>The one spawn → gate → start sequence every process Isolate starts goes through:
+/// the shim clones the child (which waits at the gate), the child is placed while it waits
+/// (cgroup, OOM score, user namespace maps), the gate opens, and the child's report says
+/// whether its command was exec'd, is held (created), or failed at which step.</summary>
+public static unsafe partial class Launcher
+{
+    /// <summary>A spawned child after the gate: its PID, a pidfd for it (or -1), the pty master
+    /// with -t (else -1), whether it is held on its exec FIFO, and the PID of the command an
+    /// exec child forked (else -1).</summary>
+    private readonly record struct Started(int Pid, int Pidfd, int TtyFd, bool Created, int ExecPid);
+
+    /// <summary>What is done to the child while it waits at the gate; returns an id-mapped
+    /// rootfs tree to send with the GO message, or -1.</summary>
+    private delegate int GateWork(int pid);
+
+    /// <param name="kind">Decides only what is done after the start: the sequence is the same.</param>
+    /// <param name="spawned">Told the child's spawn result before any gate work (a foreground
+    /// run starts forwarding signals to it here).</param>
+    /// <param name="abandon">Undoes <paramref name="spawned"/> when the child never starts.</param>
+    private static Started Launch(LaunchKind kind, SpawnPlan plan, GateWork atGate, UserNamespaceSpec? userns, Action<string>? debug,
+        Action<ShimSpawnResult>? spawned = null, Action? abandon = null)
+    {
+        Describe(kind, plan, debug);
+        ShimSpawnResult child;
+        // The child's PDEATHSIG is tied to the thread that clones it: this is the main
+        // thread, which lives as long as Isolate does.
+        using (var config = new NativeSpawnConfig(plan))
+        {
+            int rc = Shim.Spawn(config.Config, &child);
+            if (rc < 0)
+                throw SpawnFailures.Describe((ShimSpawnCall)child.FailedCall, -rc, userns);
+        }
+        spawned?.Invoke(child);
+        int rootfsTree = -1;
+        try
+        {
+            try
+            {
+                rootfsTree = atGate(child.Pid);
+            }
+            catch
+            {
+                Libc.Close(child.SyncFd); // the gate never opens: the child exits
+                abandon?.Invoke();
+                ProcessWait.Quietly(child.Pid);
+                throw;
+            }
+            int ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, abandon, out bool created, out int execPid);
+            return new Started(child.Pid, child.Pidfd, ttyFd, created, execPid);
+        }
+        catch
+        {
+            if (child.Pidfd >= 0)
+                Libc.Close(child.Pidfd);
+            throw;
+        }
+        finally
+        {
+            if (rootfsTree >= 0)
+                Libc.Close(rootfsTree);
+            Libc.Close(child.SyncFd);
+        }
+    }
+
+    private static void Describe(LaunchKind kind, SpawnPlan plan, Action<string>? debug)
+    {
+        if (debug is null || kind == LaunchKind.ExecInto)
+            return;
+        if (plan.UserNamespace is { } userns)
+            debug($"user namespace: {userns.Describe()}{(userns.Rootless ? " (rootless: no cgroup, setgroups denied)" : "")}");
+        debug($"namespaces: {plan.Namespaces}{(plan.NewCgroupNamespace ? ", NewCgroup (after placement)" : "")}; hostname {plan.Hostname}; workdir {plan.Workdir}"
+            + (plan.ExecFifo is { } fifo ? $"; exec fifo {fifo}" : ""));
+        foreach (var (op, i) in plan.Mounts.Select((op, i) => (op, i)))
+            debug($"mount plan {i}: {op}");
+    }
+
+    /// <summary>A new container's plan: its namespaces and mounts, placed in <paramref name="cgroup"/>.</summary>
+    private static SpawnPlan ContainerPlan(ContainerSpec spec, ContainerCgroup? cgroup, (ushort Rows, ushort Cols) ttySize) =>
+        SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize);
+
+    /// <summary>OCI create: the container set up, its command found, and its PID 1 waiting on
+    /// <paramref name="execFifo"/> for `start`. Nothing forwards signals or waits for it:
+    /// once `create` exits it belongs to whoever reaps orphans (a subreaper such as conmon).</summary>
+    /// <returns>Its PID, and the pty master with -t (else -1).</returns>
+    public static (int Pid, int TtyFd) Create(ContainerSpec spec, ContainerCgroup? cgroup, string execFifo,
+        (ushort Rows, ushort Cols) ttySize, Action<string>? debug, Action<string> warn)
+    {
+        var plan = ContainerPlan(spec, cgroup, ttySize) with { ExecFifo = execFifo };
+        var started = Launch(LaunchKind.Created, plan, pid => PlaceAtGate(pid, spec, cgroup, warn, debug), spec.UserNamespace, debug);
+        if (started.Pidfd >= 0)
+            Libc.Close(started.Pidfd);
+        if (!started.Created)
+        {
+            if (started.TtyFd >= 0)
+                Libc.Close(started.TtyFd);
+            ProcessWait.Quietly(started.Pid);
+            throw new IsolateException("the container's process died while it was being set up");
+        }
+        return (started.Pid, started.TtyFd);
+    }
+
+    /// <summary>exec: <paramref name="process"/> as a new process in a running container,
+    /// joining <paramref name="namespaces"/> (its PID 1's, user first, mnt last) and its cgroup.</summary>
+    /// <param name="detach">It outlives Isolate (a subreaper such as conmon waits for it).</param>
+    /// <param name="programFd">An open program to execute instead of looking up Args[0] (OCI hooks), or -1.</param>
+    /// <returns>Its PID (Isolate's child), a pidfd for it (or -1), and the pty master with -t (else -1).</returns>
+    public static (int Pid, int Pidfd, int TtyFd) ExecInto(ProcessSpec process, IReadOnlyList<(CloneFlags Type, string Path)> namespaces,
+        ContainerCgroup? cgroup, bool detach, (ushort Rows, ushort Cols) ttySize, Action<string>? debug, int programFd = -1)
+    {
+        var plan = SpawnPlan.ForExec(process, namespaces, outlivesCaller: detach, programGiven: programFd >= 0, ttySize);
+        // the command, forked from the child, starts in the cgroup; the program to run (if
+        // any) travels with the GO message in the rootfs tree's place
+        var started = Launch(LaunchKind.ExecInto, plan, pid =>
+        {
+            cgroup?.AddProcess(pid);
+            return programFd;
+        }, null, debug);
+        if (started.Pidfd >= 0)
+            Libc.Close(started.Pidfd);
+        ProcessWait.Quietly(started.Pid); // it only forked the command
+        if (started.ExecPid <= 0)
+        {
+            if (started.TtyFd >= 0)
+                Libc.Close(started.TtyFd);
+            throw new IsolateException("exec: the command's process was not started");
+        }
+        return (started.ExecPid, (int)Libc.PidfdOpen(started.ExecPid), started.TtyFd);
+    }
+
+    /// <summary>What is done to a new container's child while it waits at the gate: its cgroup,
+    /// its OOM score, its user namespace's maps.</summary>
+    private static int PlaceAtGate(int pid, ContainerSpec spec, ContainerCgroup? cgroup, Action<string> warn, Action<string>? debug)
+    {
+        cgroup?.AddProcess(pid);
+        if (spec.OomScoreAdj is { } adj)
+            WriteOomScoreAdj(pid, adj);
+        if (spec.UserNamespace is { } userns)
+        {
+            UserNamespaceSetup.WriteMaps(pid, userns);
+            if (!userns.Rootless && spec.Rootfs != null)
+                return UserNamespaceSetup.IdmappedRootfs(pid, spec.Rootfs, warn, debug);
+        }
+        return -1;
+    }
+
+    /// <summary>--oom-score-adj, written while the child waits at the gate; the command inherits it.</summary>
+    private static void WriteOomScoreAdj(int pid, int adj)
+    {
+        if (UserNamespaceSetup.TryWrite($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } errno)
+            throw IsolateException.FromErrno($"--oom-score-adj {adj}", null, errno).WithHint(errno is EPERM or EACCES
+                ? "lowering it below Isolate's own needs CAP_SYS_RESOURCE, which Isolate does not hold here"
+                : null);
+    }
+
+    private const int EPERM = 1, EACCES = 13;
+
+    /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
+    /// died before reporting (killed by a forwarded signal, say) is not an error here:
+    /// its wait status tells what happened.</summary>
+    /// <returns>The pty master the container sent (-t), or -1.</returns>
+    private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug, Action? abandon,
+        out bool created, out int execPid)
+    {
+        created = false;
+        execPid = -1;
+        const int MaxNotes = 8;
+        ShimMessage failure;
+        ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
+        uint noteCount = 0;
+        int ttyFd = -1;
+        if (Shim.Release(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot) < 0)
+            return -1; // the child is gone already
+        int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount, &ttyFd);
+        for (int i = 0; i < noteCount; i++)
+        {
+            if ((ShimNote)notes[i].Step == ShimNote.ExecPid)
+                execPid = notes[i].Detail;
+            debug?.Invoke(StepFailure.DescribeNote(notes[i], plan));
+        }
+        if (rc is 0 or 2)
+        {
+            created = rc == 2;
+            return ttyFd;
+        }
+        if (ttyFd >= 0)
+            Libc.Close(ttyFd);
+
+        if (rc < 0)
+            Libc.Kill(pid, ExitStatus.SIGKILL); // the protocol broke: do not leave it running
+        abandon?.Invoke(); // before the reap frees the PID for reuse
+        if (execPid > 0)
+            ProcessWait.Quietly(execPid); // an exec'd command that reported a failure and exited
+        ProcessWait.Quietly(pid);
+        throw rc == 1 ? StepFailure.Describe(failure, plan) : IsolateException.FromErrno("read the container's start-up report", null, -rc);
+    }
+
+    /// <summary>Host paths the plan reaches after the staging tmpfs is mounted: it must not
+    /// cover them, nor sit below them. Volume sources are captured before staging where the
+    /// kernel has open_tree, so only older kernels need them kept clear.</summary>
+    private static IEnumerable<string> HostPathsUsed(ContainerSpec spec)
+    {
+        if (spec.Rootfs != null)
+            yield return spec.Rootfs;
+        if (spec.KeepChangesDir != null)
+            yield return spec.KeepChangesDir;
+        if (!Kernel.Features.HasFlag(KernelFeatures.OpenTree))
+        {
+            foreach (var volume in spec.Volumes)
+                yield return volume.Source;
+        }
+    }
+}
