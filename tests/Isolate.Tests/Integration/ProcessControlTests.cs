@@ -56,7 +56,7 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
             "i=0; while [ $i -lt 5 ]; do sh -c 'sleep 0.2 & exit 0'; i=$((i+1)); done; echo ready; exec sleep 100");
         Thread.Sleep(1000);
 
-        var inside = HostProcesses.InOtherPidNamespaces();
+        var inside = HostProcesses.OfThisTestInOtherPidNamespaces();
         Assert.Equal(zombies, inside.Count(p => File.ReadAllText($"/proc/{p}/stat").Split(") ")[1].StartsWith('Z')));
         Assert.Equal(0, kill(isolate.Pid, SIGTERM));
         isolate.WaitForExit();
