@@ -7,7 +7,7 @@ namespace Isolate.Tests.Support;
 /// A process or cgroup is this test's when it is new since the test began and
 /// <list type="bullet">
 /// <item>descends from the test process, or from a process whose command line holds one of
-/// the test's markers (its cgroup parent, the shared test root filesystem, a state root or
+/// the test's markers (its id, which is in its cgroup parent and may name its containers, the shared test root filesystem, a state root or
 /// temp directory the test registered: a detached container's monitor and podman's conmon are
 /// daemons, children of init, but their command lines name these), or</item>
 /// <item>sits in a cgroup under the test's own cgroup parent, or</item>
@@ -81,7 +81,7 @@ public sealed class TestScope
         get
         {
             lock (_paths)
-                return _markers.Append(OwnCgroupParent).Where(m => m.Length > 1).ToList();
+                return _markers.Append(Id).Where(m => m.Length > 1).ToList();
         }
     }
 
