@@ -91,7 +91,7 @@ public sealed class ContainerdTests(BusyboxRootfs rootfs) : ContainerTest(Contai
     [ContainerdFact]
     public void Ctr_run_returns_the_containers_status_and_output()
     {
-        string id = $"isolate-{Guid.NewGuid():N}"[..20];
+        string id = $"{Scope.Id}-{Guid.NewGuid():N}"[..(Scope.Id.Length + 9)]; // the shim's command line names it: its processes are the test's
         var result = Ctr($"{Run("--rm")} {id} sh -c 'echo pid $$; exit 3'");
 
         Assert.True(result.ExitCode == 3, result.ToString());
@@ -101,7 +101,7 @@ public sealed class ContainerdTests(BusyboxRootfs rootfs) : ContainerTest(Contai
     [ContainerdFact]
     public void Ctr_runs_detached_execs_kills_and_deletes_a_task()
     {
-        string id = $"isolate-{Guid.NewGuid():N}"[..20];
+        string id = $"{Scope.Id}-{Guid.NewGuid():N}"[..(Scope.Id.Length + 9)]; // the shim's command line names it: its processes are the test's
         try
         {
             var run = Ctr($"{Run("-d")} {id} sleep 100");

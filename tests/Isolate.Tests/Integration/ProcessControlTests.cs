@@ -30,12 +30,13 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
     public void Init_reaps_fifty_orphaned_zombies()
     {
         // each inner shell starts a sleep and exits at once: the sleep is orphaned, handed to
-        // PID 1, and becomes a zombie when it ends unless PID 1 waits for it
+        // PID 1, and becomes a zombie when it ends unless PID 1 waits for it (3 s: all fifty are
+        // still running when counted, also on a host busy with other containers)
         const string script =
-            "i=0; while [ $i -lt 50 ]; do sh -c 'sleep 0.5 & exit 0'; i=$((i+1)); done; " +
+            "i=0; while [ $i -lt 50 ]; do sh -c 'sleep 3 & exit 0'; i=$((i+1)); done; " +
             "orphans=0; for s in /proc/[0-9]*/status; do " +
             "  grep -q '^Name:.sleep$' $s 2>/dev/null && grep -q '^PPid:.1$' $s && orphans=$((orphans+1)); done; " +
-            "echo orphans $orphans; sleep 2; " +
+            "echo orphans $orphans; sleep 4; " +
             "zombies=0; for s in /proc/[0-9]*/status; do grep -q '^State:.Z' $s 2>/dev/null && zombies=$((zombies+1)); done; " +
             "echo zombies $zombies; exit 7";
 
@@ -56,7 +57,7 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
             "i=0; while [ $i -lt 5 ]; do sh -c 'sleep 0.2 & exit 0'; i=$((i+1)); done; echo ready; exec sleep 100");
         Thread.Sleep(1000);
 
-        var inside = HostProcesses.InOtherPidNamespaces();
+        var inside = HostProcesses.OfThisTestInOtherPidNamespaces();
         Assert.Equal(zombies, inside.Count(p => File.ReadAllText($"/proc/{p}/stat").Split(") ")[1].StartsWith('Z')));
         Assert.Equal(0, kill(isolate.Pid, SIGTERM));
         isolate.WaitForExit();

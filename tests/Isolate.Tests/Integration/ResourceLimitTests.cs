@@ -14,10 +14,50 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
 
     private static bool IsV1 => Directory.Exists("/sys/fs/cgroup/memory") && !File.Exists("/sys/fs/cgroup/cgroup.controllers");
 
-    private static List<string> ContainerGroups(string controller = "memory")
+    private static string HierarchyOf(string controller) => IsV1 ? Hierarchy(controller) : "/sys/fs/cgroup";
+
+    /// <summary>The groups under the parent this test's containers use: its own parent (which
+    /// the helpers pass), or Isolate's default one for a test about that.</summary>
+    private List<string> ContainerGroups(string controller = "memory")
     {
-        string root = IsV1 ? Path.Combine(Hierarchy(controller), "isolate") : "/sys/fs/cgroup/isolate";
-        return Directory.Exists(root) ? Directory.GetDirectories(root).ToList() : [];
+        if (Scope.CgroupParent is { } own)
+        {
+            string root = Path.Combine(HierarchyOf(controller), own);
+            return Directory.Exists(root) ? Directory.GetDirectories(root).ToList() : [];
+        }
+        return Scope.LeftCgroups().Where(g => g.StartsWith(Path.Combine(HierarchyOf(controller), "isolate") + "/", StringComparison.Ordinal)).ToList();
+    }
+
+    /// <summary>Isolate removes its default parent when its last group goes; other containers on
+    /// this host may hold groups there meanwhile, so the parent is either gone or not empty
+    /// (and holds none of this test's).</summary>
+    private void AssertDefaultParentRemovedUnlessInUse(string controller, string because)
+    {
+        string parent = Path.Combine(HierarchyOf(controller), "isolate");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            bool ok = !Directory.Exists(parent) || SafeGroups(parent).Count > 0;
+            if (ok || DateTime.UtcNow > deadline) // an empty parent for a moment: another run is between its mkdirs or its rmdirs
+            {
+                Assert.True(ok, because);
+                Assert.Empty(ContainerGroups(controller));
+                return;
+            }
+            Thread.Sleep(20);
+        }
+    }
+
+    private static List<string> SafeGroups(string parent)
+    {
+        try
+        {
+            return Directory.GetDirectories(parent).ToList();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
     }
 
     [ContainerFact]
@@ -80,16 +120,29 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
             Assert.Matches($"^[0-9a-f]{{12}}\\.{isolate.Pid}$", name);
             if (IsV1)
             {
-                Assert.Equal("67108864", File.ReadAllText(Path.Combine(Hierarchy("memory"), "isolate", name, "memory.limit_in_bytes")).Trim());
-                Assert.Equal("50", File.ReadAllText(Path.Combine(Hierarchy("pids"), "isolate", name, "pids.max")).Trim());
-                Assert.Equal("150000", File.ReadAllText(Path.Combine(Hierarchy("cpu"), "isolate", name, "cpu.cfs_quota_us")).Trim());
-                Assert.Contains(container.ToString(), File.ReadAllText(Path.Combine(Hierarchy("pids"), "isolate", name, "cgroup.procs")));
+                Assert.Equal("67108864", File.ReadAllText(Path.Combine(Hierarchy("memory"), CgroupParent, name, "memory.limit_in_bytes")).Trim());
+                Assert.Equal("50", File.ReadAllText(Path.Combine(Hierarchy("pids"), CgroupParent, name, "pids.max")).Trim());
+                Assert.Equal("150000", File.ReadAllText(Path.Combine(Hierarchy("cpu"), CgroupParent, name, "cpu.cfs_quota_us")).Trim());
+                Assert.Contains(container.ToString(), File.ReadAllText(Path.Combine(Hierarchy("pids"), CgroupParent, name, "cgroup.procs")));
             }
             Assert.Equal(0, kill(container, 9));
             Assert.Equal(137, isolate.WaitForExit().ExitCode);
         }
         Assert.Empty(ContainerGroups());
-        Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")), "the default parent group is removed when empty");
+    }
+
+    [ContainerFact]
+    public void The_default_parent_is_used_without_cgroup_parent_and_removed_when_empty()
+    {
+        Scope.UseDefaultCgroupParent();
+        using (var isolate = IsolateBinary.Start(["run", "--rootfs", Rootfs.Path, "--memory", "64m", "--", "sh", "-c", "echo ready; exec sleep 100"]))
+        {
+            string group = Assert.Single(ContainerGroups());
+            Assert.Matches($"^[0-9a-f]{{12}}\\.{isolate.Pid}$", Path.GetFileName(group));
+            Assert.Equal(0, kill(isolate.ContainerPid(), 9));
+            Assert.Equal(137, isolate.WaitForExit().ExitCode);
+        }
+        AssertDefaultParentRemovedUnlessInUse("memory", "the default parent group is removed when empty");
     }
 
     [ContainerFact]
@@ -127,8 +180,11 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     [ContainerFact]
     public void The_reaper_leaves_no_zombie_after_a_normal_run()
     {
+        // only this run's reaper (a fork of its Isolate: the command line names the test's
+        // root), not those of other containers on this host
         var result = IsolateBinary.RunFromShell(
-            $"\"$ISOLATE\" run --rootfs {Rootfs.Path} -- true; for p in /proc/[0-9]*; do grep -l '^isolate-reaper' $p/comm 2>/dev/null; done | wc -l");
+            $"\"$ISOLATE\" run --rootfs {Rootfs.Path} -- true; for p in /proc/[0-9]*; do grep -q '^isolate-reaper' $p/comm 2>/dev/null && " +
+            $"tr '\\0' ' ' < $p/cmdline | grep -qF {Rootfs.Path} && echo $p; done | wc -l");
         Assert.Equal("0\n", result.Stdout);
     }
 
@@ -136,6 +192,7 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     public void A_group_a_crashed_run_left_is_removed_by_the_next_run()
     {
         // as if an Isolate died a minute ago, before its reaper could act: nobody holds its lock
+        Scope.UseDefaultCgroupParent(); // what it checks: Isolate removes its own parent, in every hierarchy
         string stale = "0123456789ab.999999";
         foreach (string controller in new[] { "memory", "pids", "freezer", "cpuacct" })
         {
@@ -147,9 +204,10 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
         var result = RunIn("true");
 
         Assert.Equal(0, result.ExitCode);
-        Assert.Empty(ContainerGroups());
-        Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")));
-        Assert.False(Directory.Exists(Path.Combine(Hierarchy("cpuacct"), "isolate")), "a hierarchy this run did not use kept the parent");
+        foreach (string controller in new[] { "memory", "pids", "freezer", "cpuacct" })
+            Assert.False(Directory.Exists(Path.Combine(HierarchyOf(controller), "isolate", stale)), $"the stale group is still in {controller}");
+        AssertDefaultParentRemovedUnlessInUse("memory", "the default parent is removed when empty");
+        AssertDefaultParentRemovedUnlessInUse("cpuacct", "a hierarchy this run did not use kept the parent");
     }
 
     [ContainerFact]
@@ -177,12 +235,12 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     [ContainerFact]
     public void A_limit_the_kernel_refuses_is_125_and_leaves_no_group_and_no_parent()
     {
+        Scope.UseDefaultCgroupParent(); // Isolate removes only its own parent on the failure
         var result = RunIn(["--pids-limit", "99999999999"], "true");
 
         Assert.Equal(125, result.ExitCode);
         Assert.Contains("Invalid argument", result.Stderr);
-        Assert.Empty(ContainerGroups());
-        Assert.False(Directory.Exists(Path.Combine(Hierarchy("pids"), "isolate")));
+        AssertDefaultParentRemovedUnlessInUse("pids", "the default parent is left after the failure");
     }
 
     [ContainerFact]
@@ -242,7 +300,7 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
             var result = IsolateBinary.Run(["run", "--rootfs", Rootfs.Path, .. args, "--", "true"], stdin: null);
             Assert.Equal(125, result.ExitCode);
             Assert.StartsWith($"isolate: {message}", result.Stderr);
-            Assert.False(Directory.Exists(Path.Combine(Hierarchy("memory"), "isolate")), $"{string.Join(' ', args)} created a cgroup");
+            Assert.False(Directory.Exists(Path.Combine(HierarchyOf("memory"), CgroupParent)), $"{string.Join(' ', args)} created a cgroup");
         }
     }
 

@@ -15,6 +15,7 @@ public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
     public RootlessTests(BusyboxRootfs rootfs, RootlessSetup setup) : base(rootfs)
     {
         _setup = setup;
+        Own(setup.Dir); // its binary and root: what runs them is this suite's
         if (RootlessSetup.Unavailable is null)
             setup.PrepareRootfs(rootfs.Path);
     }
@@ -133,9 +134,9 @@ public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
         Assert.Equal("143\n", term.Stdout);
         Assert.Equal("137\n", kill.Stdout);
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (HostProcesses.InOtherPidNamespaces().Count > 0 && DateTime.UtcNow < deadline)
+        while (HostProcesses.OfThisTestInOtherPidNamespaces().Count > 0 && DateTime.UtcNow < deadline)
             Thread.Sleep(20);
-        Assert.Empty(HostProcesses.InOtherPidNamespaces());
+        Assert.Empty(HostProcesses.OfThisTestInOtherPidNamespaces());
     }
 
     [RootlessFact]

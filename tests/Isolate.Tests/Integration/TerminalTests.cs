@@ -35,7 +35,7 @@ public sealed class TerminalTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     private static void WaitForSleepInside()
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!HostProcesses.InOtherPidNamespaces().Any(p => HostProcesses.Comm(p) == "sleep"))
+        while (!HostProcesses.OfThisTestInOtherPidNamespaces().Any(p => HostProcesses.Comm(p) == "sleep"))
         {
             Assert.True(DateTime.UtcNow < deadline, "the sleep never started inside");
             Thread.Sleep(20);
@@ -108,7 +108,7 @@ public sealed class TerminalTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
 
     private static char SleepState()
     {
-        int sleep = HostProcesses.InOtherPidNamespaces().Single(p => HostProcesses.Comm(p) == "sleep");
+        int sleep = HostProcesses.OfThisTestInOtherPidNamespaces().Single(p => HostProcesses.Comm(p) == "sleep");
         string stat = File.ReadAllText($"/proc/{sleep}/stat");
         return stat[stat.LastIndexOf(')') + 2];
     }

@@ -117,14 +117,26 @@ public sealed class UserAndCapabilityTests(BusyboxRootfs rootfs) : ContainerTest
         Assert.Contains("4: Bad file descriptor", result.Stderr);        // fd 4 did not
     }
 
-    [ContainerFact]
+    [ContainerFact(Needs = "/usr/bin/setpriv", Why = "to start Isolate without a capability root holds (util-linux's setpriv)")]
     public void Cap_add_of_a_capability_isolate_lacks_is_125()
     {
-        string held = File.ReadAllLines("/proc/self/status").Single(l => l.StartsWith("CapPrm:")).Split(':')[1].Trim();
-        if ((Convert.ToUInt64(held, 16) & (1UL << 24)) != 0)
-            return; // this host's root holds CAP_SYS_RESOURCE: nothing to refuse
-        var result = RunIn(["--cap-add", "SYS_RESOURCE"], "true");
+        // Isolate is started without CAP_SYS_RESOURCE (out of its bounding and inheritable sets,
+        // so root's exec does not give it back), whether or not this host's root holds it.
+        var result = IsolateBinary.RunFromShell(
+            $"exec setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource -- \"$ISOLATE\" run --rootfs {Rootfs.Path} --cgroup-parent {CgroupParent} " +
+            "--cap-add SYS_RESOURCE -- true");
         Assert.Equal((125, "isolate: --cap-add SYS_RESOURCE: Isolate does not hold CAP_SYS_RESOURCE itself, so it cannot give it to the container\n"),
             (result.ExitCode, result.Stderr));
+    }
+
+    [ContainerFact(Needs = "/usr/bin/setpriv", Why = "to start Isolate without a capability root holds (util-linux's setpriv)")]
+    public void Cap_add_of_a_capability_isolate_holds_works_where_it_lacks_another()
+    {
+        // the control for the test above: the same start, asking for one it does hold
+        var result = IsolateBinary.RunFromShell(
+            $"exec setpriv --inh-caps=-sys_resource --bounding-set=-sys_resource -- \"$ISOLATE\" run --rootfs {Rootfs.Path} --cgroup-parent {CgroupParent} " +
+            "--cap-add SYS_NICE -- grep CapEff /proc/self/status");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.NotEqual(0UL, Convert.ToUInt64(result.Stdout.Split(':')[1].Trim(), 16) & (1UL << 23)); // CAP_SYS_NICE
     }
 }

@@ -41,11 +41,41 @@ public static class HostProcesses
         }
     }
 
-    /// <summary>Processes in a PID namespace other than ours: a container's, if any is left.</summary>
-    public static List<int> InOtherPidNamespaces()
+    /// <summary>The running test's processes in a PID namespace other than ours: its
+    /// containers', if any is left. Only the test's own (<see cref="TestScope"/>): other
+    /// containers may be running on this host meanwhile.</summary>
+    public static List<int> OfThisTestInOtherPidNamespaces() =>
+        (TestScope.Current ?? throw new InvalidOperationException("no container test is running on this flow")).ContainerProcesses();
+
+    /// <summary>"pid:start time": one process, not a later one that reuses its PID.</summary>
+    public static string? Identity(int pid)
     {
-        string? ours = PidNamespace(Environment.ProcessId);
-        return All().Where(p => PidNamespace(p) is { } ns && ns != ours).ToList();
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            // after "(comm) ": state is field 3, start time field 22
+            return $"{pid}:{stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19]}";
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    public static string? CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     public static bool Exists(int pid) => Directory.Exists($"/proc/{pid}") && !IsZombie(pid);

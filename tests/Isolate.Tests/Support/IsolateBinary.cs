@@ -46,9 +46,26 @@ public static class IsolateBinary
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in args)
+        foreach (string arg in WithTestCgroupParent(args.ToList()))
             info.ArgumentList.Add(arg);
         return info;
+    }
+
+    /// <summary>In a container test, a docker-style `run` that names no --cgroup-parent gets the
+    /// test's own (<see cref="TestScope"/>): its groups are then the test's alone to check.
+    /// OCI runs (a bundle's cgroupsPath) and tests on the default parent are left as they are.</summary>
+    public static IReadOnlyList<string> WithTestCgroupParent(IReadOnlyList<string> args)
+    {
+        if (TestScope.Current?.CgroupParent is not { } parent)
+            return args;
+        int verb = 0;
+        while (verb < args.Count && args[verb].StartsWith("--", StringComparison.Ordinal) && args[verb] != "--")
+            verb += args[verb] == "--debug" || args[verb].Contains('=') ? 1 : 2; // the global options: --root R, --log F, --debug
+        if (verb >= args.Count || args[verb] != "run" || Isolate.Cli.Program.IsOciRun(args.Skip(verb).ToArray()))
+            return args;
+        if (args.Skip(verb).TakeWhile(a => a != "--").Any(a => a == "--cgroup-parent" || a.StartsWith("--cgroup-parent=", StringComparison.Ordinal)))
+            return args;
+        return [.. args.Take(verb + 1), "--cgroup-parent", parent, .. args.Skip(verb + 1)];
     }
 
     public static RunResult Run(params string[] args) => Run(args, stdin: null);
