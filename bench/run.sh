@@ -3,6 +3,10 @@
 # Isolate side by side with crun, runc, bubblewrap and unshare+chroot, in one run.
 #
 #   sudo bench/run.sh              150 timed runs of each (RUNS=N to change)
+#   sudo BASELINE=/path/to/an/older/isolate bench/run.sh
+#                                  adds that build's rows to the same run, and the ratio of
+#                                  this build to it (a change's start-time cost, measured
+#                                  side by side rather than across runs)
 #
 # Prints the median (and mean, min) per runtime, the ratio of each median to crun's,
 # and the wall time of 200 sequential starts. Needs root and: hyperfine, jq, crun,
@@ -70,6 +74,14 @@ add "runc run" "runc --root $work/runc-state run --bundle $bundle bench-runc"
 add "isolate, as crun's bundle" "$isolate run --rootfs $root --no-overlay --security-opt seccomp=unconfined -- /bin/true"
 add "crun run + seccomp filter" "crun --root $work/crun-state run --bundle $seccomp_bundle bench-crun"
 add "isolate run --init" "$isolate run --rootfs $root --init -- /bin/true"
+mkdir -p "$work/isolate-state" "$work/baseline-state"
+add "isolate, OCI form (bundle)" "$isolate --root $work/isolate-state run --bundle $bundle bench-isolate"
+isolate_oci_i=12
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE" ] || { echo "bench: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
+  add "baseline: isolate run" "$BASELINE run --rootfs $root -- /bin/true"
+  add "baseline: OCI form (bundle)" "$BASELINE --root $work/baseline-state run --bundle $bundle bench-isolate"
+fi
 
 hyperfine -N --style none --warmup 10 --runs "$RUNS" --export-json "$work/times.json" "${commands[@]}" >/dev/null 2>"$work/hyperfine.log"
 for i in "${!commands[@]}"; do

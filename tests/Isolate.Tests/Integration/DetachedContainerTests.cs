@@ -40,6 +40,26 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_detached_container_is_named_by_its_id_inside_and_its_monitor_runs_the_spec_it_was_given()
+    {
+        // the id printed, the hostname inside, $HOSTNAME and /etc/hostname-free uname all agree:
+        // the monitor launches the client's finished spec, never a second conversion of the arguments
+        var run = Detach([], "hostname; echo $HOSTNAME; sleep 30");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string id = run.Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{12}$", id);
+        WaitForLog(id, id + "\n" + id + "\n");
+        Assert.Equal(id + "\n", Isolate("exec", id, "hostname").Stdout);
+        Assert.True(File.Exists(Path.Combine(_root, id, "spec.json")), "the launched spec is kept beside the state");
+
+        // a --name that is a hostname is the hostname too; --hostname still wins
+        Assert.Equal(0, Detach(["--name", "named-one"], "sleep 30").ExitCode);
+        Assert.Equal("named-one\n", Isolate("exec", "named-one", "hostname").Stdout);
+        Assert.Equal(0, Detach(["--name", "other", "--hostname", "given"], "sleep 30").ExitCode);
+        Assert.Equal("given\n", Isolate("exec", "other", "hostname").Stdout);
+    }
+
+    [ContainerFact]
     public void A_detached_container_runs_logs_execs_stops_and_is_removed()
     {
         var run = Detach(["--name", "web"], "echo started; trap 'echo bye; exit 3' TERM; while :; do sleep 0.05; done");

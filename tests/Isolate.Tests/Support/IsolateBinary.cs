@@ -61,7 +61,7 @@ public static class IsolateBinary
         int verb = 0;
         while (verb < args.Count && args[verb].StartsWith("--", StringComparison.Ordinal) && args[verb] != "--")
             verb += args[verb] == "--debug" || args[verb].Contains('=') ? 1 : 2; // the global options: --root R, --log F, --debug
-        if (verb >= args.Count || args[verb] != "run" || Isolate.Cli.Program.IsOciRun(args.Skip(verb).ToArray()))
+        if (verb >= args.Count || args[verb] != "run" || Isolate.Cli.Commands.OciRunVerb.Applies(args.Skip(verb).ToArray()))
             return args;
         if (args.Skip(verb).TakeWhile(a => a != "--").Any(a => a == "--cgroup-parent" || a.StartsWith("--cgroup-parent=", StringComparison.Ordinal)))
             return args;
