@@ -59,7 +59,7 @@ public sealed unsafe class CgroupReaper : IDisposable
         Libc.Close(_writeFd);
         _writeFd = -1;
         int status;
-        while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+        while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
         {
         }
     }
