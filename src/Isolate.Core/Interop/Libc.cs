@@ -12,11 +12,8 @@ internal static unsafe partial class Libc
     /// <summary>Errno.EINTR, for the callers that have not switched yet.</summary>
     public const int EINTR = Errno.EINTR;
 
-    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a, long b);
-
-    /// <summary>pidfd_open(2); -1 before Linux 5.3.</summary>
-    internal static long PidfdOpen(int pid) => Syscall(434, pid, 0);
+    /// <summary>Pidfd.Open, for the callers that have not switched yet.</summary>
+    internal static long PidfdOpen(int pid) => Pidfd.Open(pid);
 
     [LibraryImport(Library, EntryPoint = "getppid")]
     internal static partial int GetParentPid();
