@@ -18,7 +18,7 @@ internal static class CgroupLock
             fd.Dispose();
             return null;
         }
-        return fd;
+        return fd.OpenUntilExitIfForgotten();
     }
 
     /// <summary>True when another process holds the group's lock: its Isolate is alive.</summary>

@@ -30,5 +30,14 @@ internal sealed class FileDescriptor : SafeHandle
     /// <summary>/proc/self/fd/N: the open file itself, for stat.</summary>
     public string ProcPath => "/proc/self/fd/" + Number.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>If the owner forgets it, it stays open until the process exits rather than being
+    /// closed by the finalizer: for an fd whose closing tells another process something (a
+    /// cgroup's lock, the reaper's pipe), which must not happen at a GC's moment.</summary>
+    public FileDescriptor OpenUntilExitIfForgotten()
+    {
+        GC.SuppressFinalize(this);
+        return this;
+    }
+
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 }
