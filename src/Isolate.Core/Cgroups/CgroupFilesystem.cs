@@ -28,17 +28,15 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
 {
     public static readonly CgroupFilesystem Instance = new();
 
-    private const int O_WRONLY = 1, O_CLOEXEC = 0x80000, EEXIST = 17, EBUSY = 16, ENOENT = 2, EPERM = 1, EACCES = 13, EROFS = 30;
-
     public bool MakeDirectory(string path)
     {
-        if (Libc.Mkdir(path, 0x1ED /* 0755 */) == 0)
+        if (Libc.Mkdir(path, OpenFlags.ModeDirectory) == 0)
             return true;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == EEXIST)
+        if (errno == Errno.EEXIST)
             return false;
         var error = IsolateException.FromErrno("create cgroup", path, errno);
-        if (errno is EACCES or EPERM or EROFS)
+        if (errno is Errno.EACCES or Errno.EPERM or Errno.EROFS)
         {
             string hint = Libc.GetEffectiveUserId() != 0
                 ? "isolate run needs root (rootless mode is not supported yet)"
@@ -52,21 +50,14 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
 
     public void Write(string path, string value)
     {
-        int fd = Libc.Open(path, O_WRONLY | O_CLOEXEC, 0);
-        if (fd < 0)
+        using var fd = FileDescriptor.Open(path, OpenFlags.O_WRONLY);
+        if (fd.IsInvalid)
             throw IsolateException.FromErrno($"set {Path.GetFileName(path)}={value} in", Path.GetDirectoryName(path), Marshal.GetLastPInvokeError());
-        try
+        byte[] bytes = Encoding.ASCII.GetBytes(value);
+        fixed (byte* data = bytes)
         {
-            byte[] bytes = Encoding.ASCII.GetBytes(value);
-            fixed (byte* data = bytes)
-            {
-                if (Libc.Write(fd, data, bytes.Length) < 0)
-                    throw IsolateException.FromErrno($"set {Path.GetFileName(path)}={value} in", Path.GetDirectoryName(path), Marshal.GetLastPInvokeError());
-            }
-        }
-        finally
-        {
-            Libc.Close(fd);
+            if (Libc.Write(fd, data, bytes.Length) < 0)
+                throw IsolateException.FromErrno($"set {Path.GetFileName(path)}={value} in", Path.GetDirectoryName(path), Marshal.GetLastPInvokeError());
         }
     }
 
@@ -77,9 +68,9 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
         if (Libc.Rmdir(path) == 0)
             return true;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == ENOENT)
+        if (errno == Errno.ENOENT)
             return true;
-        if (errno == EBUSY)
+        if (errno == Errno.EBUSY)
             return false;
         throw IsolateException.FromErrno("remove cgroup", path, errno);
     }

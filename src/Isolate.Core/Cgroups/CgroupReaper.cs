@@ -10,12 +10,12 @@ namespace Isolate.Cgroups;
 public sealed unsafe class CgroupReaper : IDisposable
 {
     private readonly int _pid;
-    private int _writeFd;
+    private readonly FileDescriptor _write;
 
     private CgroupReaper(int pid, int writeFd)
     {
         _pid = pid;
-        _writeFd = writeFd;
+        _write = new FileDescriptor(writeFd).OpenUntilExitIfForgotten(); // closed: the reaper removes the group
     }
 
     /// <param name="sharedParents">Parent levels to try removing last (other containers may use them).</param>
@@ -52,14 +52,13 @@ public sealed unsafe class CgroupReaper : IDisposable
     /// <summary>Isolate removed the group itself: the reaper may go.</summary>
     public void Dispose()
     {
-        if (_writeFd < 0)
+        if (_write.IsInvalid || _write.IsClosed)
             return;
         byte done = 1;
-        Libc.Write(_writeFd, &done, 1);
-        Libc.Close(_writeFd);
-        _writeFd = -1;
+        Libc.Write(_write, &done, 1);
+        _write.Dispose();
         int status;
-        while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+        while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
         {
         }
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Isolate.Spec;
+using Isolate.Interop;
 
 namespace Isolate.Cgroups;
 
@@ -64,7 +65,7 @@ public sealed class CgroupV1 : ContainerCgroup
 
         var byController = new Dictionary<string, string>(StringComparer.Ordinal);
         var made = new List<string>();
-        int lockFd = -1;
+        FileDescriptor? lockFd = null;
         try
         {
             foreach (string controller in wanted.Where(roots.ContainsKey))
@@ -95,7 +96,7 @@ public sealed class CgroupV1 : ContainerCgroup
         }
         catch
         {
-            CgroupLock.Release(ref lockFd);
+            lockFd?.Dispose();
             RollBack(fs, made);
             throw;
         }

@@ -23,17 +23,21 @@ public abstract class ContainerCgroup
     /// <summary>Where processes are listed and counted (the first directory).</summary>
     protected string Primary => Directories[0];
 
-    private int _lockFd = -1;
+    private FileDescriptor? _lock;
 
     /// <summary>Marks the group as alive: an flock on its first directory, held until Remove (and
     /// dropped by the kernel if Isolate dies). The janitor of another run removes only groups
     /// nobody holds - whatever the binary is called and whatever PID namespace it runs in.</summary>
-    protected void TakeLock(string dir) => _lockFd = CgroupLock.Take(dir);
+    protected void TakeLock(string dir) => _lock = CgroupLock.Take(dir);
 
     /// <summary>A lock taken (CgroupLock.Take) before this object existed.</summary>
-    protected void AdoptLock(int fd) => _lockFd = fd;
+    private protected void AdoptLock(FileDescriptor? fd) => _lock = fd;
 
-    protected void ReleaseLock() => CgroupLock.Release(ref _lockFd);
+    protected void ReleaseLock()
+    {
+        _lock?.Dispose();
+        _lock = null;
+    }
 
     public void AddProcess(int pid)
     {
@@ -106,7 +110,7 @@ public abstract class ContainerCgroup
     protected void KillListed(string dir)
     {
         foreach (int pid in Processes(dir))
-            Libc.Kill(pid, 9);
+            Libc.Kill(pid, Signal.SIGKILL);
     }
 
     /// <summary>Every process is in every directory of the group: the primary one tells.</summary>
@@ -190,7 +194,7 @@ public abstract class ContainerCgroup
                     cgroup.OwnsParent = parent == DefaultParent;
                 return cgroup;
             }
-            catch (IsolateException e) when (e.Errno == ENOENT && attempt < 5)
+            catch (IsolateException e) when (e.Errno == Errno.ENOENT && attempt < 5)
             {
                 // another Isolate removed the shared parent between our mkdirs: make it again
             }
@@ -201,6 +205,4 @@ public abstract class ContainerCgroup
             }
         }
     }
-
-    private const int ENOENT = 2;
 }

@@ -1,3 +1,4 @@
+using Isolate.Interop;
 using Isolate.Cgroups;
 using Isolate.State;
 
@@ -7,8 +8,6 @@ namespace Isolate.Containers;
 /// killed first), then its poststop hooks.</summary>
 public static class ContainerDelete
 {
-    private const int SIGKILL = 9;
-
     public static void Run(StateStore store, string id, bool force, Action<string> warn)
     {
         StateStore.ValidateId(id);
@@ -29,11 +28,11 @@ public static class ContainerDelete
             if (ContainerHandle.OpenCgroup(state) is { } running)
             {
                 if (status == ContainerStatus.Paused)
-                    running.Freeze(false); // SIGKILL is delivered once thawed
+                    running.Freeze(false); // Signal.SIGKILL is delivered once thawed
                 running.KillAll();
             }
             else
-                ContainerHandle.SendSignal(state, SIGKILL);
+                ContainerHandle.SendSignal(state, Signal.SIGKILL);
             ContainerHandle.WaitUntilGone(state);
         }
         if (ContainerHandle.OpenCgroup(state) is { } cgroup)

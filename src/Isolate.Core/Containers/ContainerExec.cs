@@ -30,8 +30,6 @@ public sealed record ExecRequest
 /// request.</summary>
 public static unsafe class ContainerExec
 {
-    private const int SIGKILL = 9;
-
     public static int Run(StateStore store, string id, ExecRequest request, Action<string>? debug)
     {
         ContainerState state;
@@ -53,7 +51,7 @@ public static unsafe class ContainerExec
         // /proc/PID/ns paths the child opened were its (the PID cannot have been reused). A
         // container always has its own mount namespace: one equal to ours means its process is
         // not what we think it is (gone, or the PID reused)
-        int guard = (int)Libc.PidfdOpen(state.Pid);
+        int guard = (int)Pidfd.Open(state.Pid);
         if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime || !namespaces.Any(ns => ns.Type == Plan.CloneFlags.NewNs))
         {
             if (guard >= 0)
@@ -66,9 +64,9 @@ public static unsafe class ContainerExec
         try
         {
             (pid, pidfd, ttyFd) = Launcher.ExecInto(process, namespaces, ContainerHandle.OpenCgroup(state), request.Detach, size, debug);
-            if (guard >= 0 && ContainerHandle.HasExited(guard))
+            if (guard >= 0 && Pidfd.HasExited(guard))
             {
-                Libc.Kill(pid, SIGKILL);
+                Libc.Kill(pid, Signal.SIGKILL);
                 ProcessWait.Quietly(pid);
                 throw new IsolateException($"cannot exec in container {id}: its process ended while the command was joining it");
             }

@@ -9,11 +9,8 @@ namespace Isolate.Containers;
 
 /// <summary>What every verb on a recorded container needs: its cgroup, its PID 1's namespaces,
 /// a signal that can never hit a reused PID.</summary>
-public static unsafe partial class ContainerHandle
+public static class ContainerHandle
 {
-    private const int ENXIO = 6;
-    private const long SYS_pidfd_send_signal = 424;
-
     /// <summary>The namespaces a process joins to be in a container, in the order it must join
     /// them (user first, for the rights to join the rest; mnt last, as it changes the root).</summary>
     private static readonly (string Name, CloneFlags Type)[] JoinOrder =
@@ -52,7 +49,7 @@ public static unsafe partial class ContainerHandle
     /// PID reused since can never be hit.</summary>
     public static void SendSignal(ContainerState state, int signal)
     {
-        int pidfd = (int)Libc.PidfdOpen(state.Pid);
+        int pidfd = (int)Pidfd.Open(state.Pid);
         if (pidfd < 0)
         {
             if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && Libc.Kill(state.Pid, signal) == 0)
@@ -63,7 +60,7 @@ public static unsafe partial class ContainerHandle
         {
             if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
                 throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
-            if (syscall(SYS_pidfd_send_signal, pidfd, signal, 0, 0) < 0)
+            if (Pidfd.SendSignal(pidfd, signal) < 0)
                 throw IsolateException.FromErrno($"kill container {state.Id}", null, Marshal.GetLastPInvokeError());
         }
         finally
@@ -79,13 +76,6 @@ public static unsafe partial class ContainerHandle
             Thread.Sleep(5);
     }
 
-    /// <summary>A pidfd reads as readable once its process has exited.</summary>
-    public static bool HasExited(int pidfd)
-    {
-        var pfd = new PollFd { Fd = pidfd, Events = 1 /* POLLIN */ };
-        return Poll(&pfd, 1, 0) > 0 && (pfd.Revents & 1) != 0;
-    }
-
     /// <summary>--pid-file of create and exec: written whole, then renamed into place.</summary>
     public static void WritePidFile(string path, int pid)
     {
@@ -98,23 +88,8 @@ public static unsafe partial class ContainerHandle
     /// <summary>Opens a FIFO for writing without waiting; ENXIO: no reader (its holder is gone).</summary>
     public static int OpenFifoWriter(string fifo, out bool noReader)
     {
-        const int O_WRONLY = 1, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
-        int fd = Libc.Open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0);
-        noReader = fd < 0 && Marshal.GetLastPInvokeError() == ENXIO;
+        int fd = Libc.Open(fifo, OpenFlags.O_WRONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0);
+        noReader = fd < 0 && Marshal.GetLastPInvokeError() == Errno.ENXIO;
         return fd;
     }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static partial int Poll(PollFd* fds, nuint count, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, long a, long b, long c, long d);
 }

@@ -7,8 +7,6 @@ namespace Isolate.Containers;
 /// the created container's PID 1 waits; then the poststart hooks.</summary>
 public static unsafe class ContainerStart
 {
-    private const int SIGKILL = 9;
-
     public static void Run(StateStore store, string id)
     {
         using var held = store.Open(id);
@@ -24,7 +22,7 @@ public static unsafe class ContainerStart
         }
         catch (IsolateException)
         {
-            ContainerHandle.SendSignal(state, SIGKILL); // the spec: a failing startContainer hook stops the container
+            ContainerHandle.SendSignal(state, Signal.SIGKILL); // the spec: a failing startContainer hook stops the container
             throw;
         }
         string fifo = Path.Combine(held.Directory, StateStore.FifoFile);

@@ -71,8 +71,7 @@ public static unsafe class DetachedRun
 
     private static int StartMonitor(string root, string id, string log)
     {
-        const int O_WRONLY = 1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
-        int logFd = Libc.Open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x180 /* 0600 */);
+        int logFd = Libc.Open(log, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND | OpenFlags.O_CLOEXEC, OpenFlags.ModeOwnerReadWrite);
         if (logFd < 0)
             throw IsolateException.FromErrno($"create {log}", null, Marshal.GetLastPInvokeError());
         string self = Environment.ProcessPath ?? "/proc/self/exe";

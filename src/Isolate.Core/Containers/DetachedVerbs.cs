@@ -25,12 +25,12 @@ public static class DetachedVerbs
             throw new IsolateException($"container {id} was made from an OCI bundle: stop it with `isolate kill {id}`");
         if (!MonitorAlive(state))
             return; // stopped already: as docker, not an error
-        Interop.Libc.Kill(state.MonitorPid, 15);
+        Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM);
         var grace = timeout ?? TimeSpan.FromSeconds(state.StopTimeoutSeconds);
         if (!WaitForMonitor(state, grace + TimeSpan.FromSeconds(1)))
         {
             if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
-                Interop.Libc.Kill(state.Pid, 9);
+                Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
     }
@@ -70,8 +70,8 @@ public static class DetachedVerbs
         if (MonitorAlive(state))
         {
             if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
-                Interop.Libc.Kill(state.Pid, 9);
-            Interop.Libc.Kill(state.MonitorPid, 15);
+                Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
+            Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM);
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
         using (var held = store.Open(id))

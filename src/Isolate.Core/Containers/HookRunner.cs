@@ -11,7 +11,7 @@ namespace Isolate.Containers;
 /// <summary>The one runner of OCI hooks, each with the container's state on stdin. Those of
 /// Isolate's own namespaces (prestart, createRuntime, poststart, poststop) are host programs;
 /// createContainer and startContainer run inside the container, launched as exec is.</summary>
-public static unsafe partial class HookRunner
+public static unsafe class HookRunner
 {
     /// <summary>In order; a failing one aborts (<paramref name="fatal"/>: prestart, createRuntime)
     /// or is reported through <paramref name="warn"/>.</summary>
@@ -96,10 +96,9 @@ public static unsafe partial class HookRunner
         for (int index = 0; index < hooks.Count; index++)
         {
             var hook = hooks[index];
-            const int O_RDONLY = 0, O_CLOEXEC = 0x80000;
             int program = programInContainer
                 ? Shim.OpenInRoot($"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/root", hook.Path)
-                : Libc.Open(hook.Path, O_RDONLY | O_CLOEXEC, 0);
+                : Libc.Open(hook.Path, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
             if (program < 0)
             {
                 int errno = programInContainer ? -program : Marshal.GetLastPInvokeError();
@@ -138,14 +137,14 @@ public static unsafe partial class HookRunner
     private static T WithStdin<T>(string input, Func<T> action)
     {
         int* fds = stackalloc int[2];
-        if (Pipe2(fds, 0x80000 /* O_CLOEXEC */) < 0)
+        if (Pipes.Pipe2(fds, OpenFlags.O_CLOEXEC) < 0)
             throw IsolateException.FromErrno("create a pipe", null, Marshal.GetLastPInvokeError());
         byte[] bytes = System.Text.Encoding.UTF8.GetBytes(input);
         fixed (byte* p = bytes)
             Libc.Write(fds[1], p, bytes.Length); // the state is far below a pipe's 64 KiB
         Libc.Close(fds[1]);
-        int saved = Dup(0);
-        Dup2(fds[0], 0);
+        int saved = Pipes.Dup(0);
+        Pipes.Dup2(fds[0], 0);
         Libc.Close(fds[0]);
         try
         {
@@ -153,17 +152,8 @@ public static unsafe partial class HookRunner
         }
         finally
         {
-            Dup2(saved, 0);
+            Pipes.Dup2(saved, 0);
             Libc.Close(saved);
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
-    private static partial int Pipe2(int* fds, int flags);
-
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int Dup(int fd);
-
-    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
-    private static partial int Dup2(int fd, int to);
 }

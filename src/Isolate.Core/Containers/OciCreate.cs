@@ -19,10 +19,8 @@ public sealed record OciCreateOptions
 
 /// <summary>OCI create: the bundle's container set up, its command found, and its PID 1
 /// held on the exec FIFO until `start`.</summary>
-public static unsafe partial class OciCreate
+public static class OciCreate
 {
-    private const int SIGKILL = 9;
-
     public static void Run(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn)
     {
         var bundle = Load(id, options);
@@ -37,7 +35,7 @@ public static unsafe partial class OciCreate
         try
         {
             string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
-            if (MakeFifo(fifo, 0x180 /* 0600 */) < 0)
+            if (Pipes.MakeFifo(fifo, OpenFlags.ModeOwnerReadWrite) < 0)
                 throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
             var state = NewState(id, bundle, CgroupScope.Wanted(spec, CgroupLayout.Detect())) with
             {
@@ -71,7 +69,7 @@ public static unsafe partial class OciCreate
             if (!created)
             {
                 if (pid > 0)
-                    Libc.Kill(pid, SIGKILL);
+                    Libc.Kill(pid, Signal.SIGKILL);
                 if (cgroup != null)
                 {
                     cgroup.KillAll();
@@ -121,7 +119,4 @@ public static unsafe partial class OciCreate
         if (rc < 0)
             throw IsolateException.FromErrno($"send the terminal to --console-socket {socket}", null, -rc);
     }
-
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MakeFifo(string path, uint mode);
 }

@@ -6,5 +6,5 @@ public static class ContainerFiles
 {
     /// <returns>The text, or null when there is no such regular file (or it is over 16 MiB:
     /// not a passwd file).</returns>
-    public static string? ReadText(string root, string path) => SmallFile.ReadAndClose(Shim.OpenInRoot(root, path), 16 << 20);
+    public static string? ReadText(string root, string path) => SmallFile.ReadAndClose(new FileDescriptor(Shim.OpenInRoot(root, path)), 16 << 20);
 }

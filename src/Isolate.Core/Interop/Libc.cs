@@ -6,17 +6,14 @@ namespace Isolate.Interop;
 /// (DirectPInvoke in Isolate.Cli.csproj), by dlopen of libc.so.6 under JIT.</summary>
 internal static unsafe partial class Libc
 {
-    private const string Library = "libc";
+    /// <summary>The C library's name for every LibraryImport of it (Interop/*.cs).</summary>
+    internal const string Library = "libc";
 
-    public const int EINTR = 4;
-    public const int ECHILD = 10;
-    public const int ESRCH = 3;
+    /// <summary>Errno.EINTR, for the callers that have not switched yet.</summary>
+    public const int EINTR = Errno.EINTR;
 
-    [LibraryImport(Library, EntryPoint = "syscall", SetLastError = true)]
-    private static partial long Syscall(long number, long a, long b);
-
-    /// <summary>pidfd_open(2); -1 before Linux 5.3.</summary>
-    internal static long PidfdOpen(int pid) => Syscall(434, pid, 0);
+    /// <summary>Pidfd.Open, for the callers that have not switched yet.</summary>
+    internal static long PidfdOpen(int pid) => Pidfd.Open(pid);
 
     [LibraryImport(Library, EntryPoint = "getppid")]
     internal static partial int GetParentPid();
@@ -36,6 +33,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags, uint mode);
 
+    /// <summary>open(2) as an owned handle (FileDescriptor.Open adds O_CLOEXEC).</summary>
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial FileDescriptor OpenHandle(string path, int flags, uint mode);
+
     [LibraryImport(Library, EntryPoint = "mkdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Mkdir(string path, uint mode);
 
@@ -44,6 +45,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(FileDescriptor fd, int operation);
 
     [LibraryImport(Library, EntryPoint = "close")]
     internal static partial int Close(int fd);
@@ -62,6 +66,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nint count);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(FileDescriptor fd, byte* buffer, nint count);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(FileDescriptor fd, byte* buffer, nint count);
 
     [LibraryImport(Library, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial byte* RealPath(string path, byte* resolved);

@@ -6,19 +6,17 @@ namespace Isolate.Interop;
 /// path reads several of them, and FileStream's locking and probing cost more than the read.</summary>
 internal static unsafe class SmallFile
 {
-    private const int O_RDONLY = 0, O_CLOEXEC = 0x80000;
-
     /// <summary>The file's text (read in chunks, any size), or null if it cannot be read.</summary>
-    public static string? Read(string path) => ReadAndClose(Libc.Open(path, O_RDONLY | O_CLOEXEC, 0));
+    public static string? Read(string path) => ReadAndClose(FileDescriptor.Open(path, OpenFlags.O_RDONLY));
 
-    /// <summary>Reads an open fd to its end and closes it: the text, or null if fd is negative,
-    /// a read fails, or there are more than <paramref name="limit"/> bytes.</summary>
-    public static string? ReadAndClose(int fd, int limit = int.MaxValue)
+    /// <summary>Reads an open file to its end and closes it: the text, or null if the handle is
+    /// invalid, a read fails, or there are more than <paramref name="limit"/> bytes.</summary>
+    public static string? ReadAndClose(FileDescriptor fd, int limit = int.MaxValue)
     {
-        if (fd < 0)
-            return null;
-        try
+        using (fd)
         {
+            if (fd.IsInvalid)
+                return null;
             var bytes = new List<byte>();
             byte* buffer = stackalloc byte[8192];
             for (;;)
@@ -32,10 +30,6 @@ internal static unsafe class SmallFile
                 if (bytes.Count > limit)
                     return null;
             }
-        }
-        finally
-        {
-            Libc.Close(fd);
         }
     }
 }

@@ -147,7 +147,7 @@ public static unsafe partial class Launcher
                 Libc.Close(started.TtyFd);
             throw new IsolateException("exec: the command's process was not started");
         }
-        return (started.ExecPid, (int)Libc.PidfdOpen(started.ExecPid), started.TtyFd);
+        return (started.ExecPid, (int)Pidfd.Open(started.ExecPid), started.TtyFd);
     }
 
     /// <summary>What is done to a new container's child while it waits at the gate: its cgroup,
@@ -170,12 +170,10 @@ public static unsafe partial class Launcher
     private static void WriteOomScoreAdj(int pid, int adj)
     {
         if (UserNamespaceSetup.TryWrite($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } errno)
-            throw IsolateException.FromErrno($"--oom-score-adj {adj}", null, errno).WithHint(errno is EPERM or EACCES
+            throw IsolateException.FromErrno($"--oom-score-adj {adj}", null, errno).WithHint(errno is Errno.EPERM or Errno.EACCES
                 ? "lowering it below Isolate's own needs CAP_SYS_RESOURCE, which Isolate does not hold here"
                 : null);
     }
-
-    private const int EPERM = 1, EACCES = 13;
 
     /// <summary>sync 1 (open the gate) and sync 2 (did execve happen?). A child that
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
@@ -209,7 +207,7 @@ public static unsafe partial class Launcher
             Libc.Close(ttyFd);
 
         if (rc < 0)
-            Libc.Kill(pid, ExitStatus.SIGKILL); // the protocol broke: do not leave it running
+            Libc.Kill(pid, Signal.SIGKILL); // the protocol broke: do not leave it running
         abandon?.Invoke(); // before the reap frees the PID for reuse
         if (execPid > 0)
             ProcessWait.Quietly(execPid); // an exec'd command that reported a failure and exited

@@ -22,7 +22,7 @@ public static unsafe class ProcessWait
         while (Libc.WaitPid(pid, &status, 0) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != Libc.EINTR)
+            if (errno != Errno.EINTR)
                 throw IsolateException.FromErrno("wait for the container", null, errno);
         }
         return (status, timedOut != 0);
@@ -32,7 +32,7 @@ public static unsafe class ProcessWait
     public static void Quietly(int pid)
     {
         int status;
-        while (Libc.WaitPid(pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+        while (Libc.WaitPid(pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
         {
         }
     }
@@ -45,14 +45,14 @@ public static unsafe class ProcessWait
         int status;
         while (true)
         {
-            int rc = Libc.WaitPid(pid, &status, 1 /* WNOHANG */);
+            int rc = Libc.WaitPid(pid, &status, Signal.WNOHANG);
             if (rc == pid)
                 break;
-            if (rc < 0 && Marshal.GetLastPInvokeError() != Libc.EINTR)
+            if (rc < 0 && Marshal.GetLastPInvokeError() != Errno.EINTR)
                 return "lost it: " + IsolateException.Describe(Marshal.GetLastPInvokeError());
             if (DateTime.UtcNow > deadline)
             {
-                Libc.Kill(pid, ExitStatus.SIGKILL);
+                Libc.Kill(pid, Signal.SIGKILL);
                 Libc.WaitPid(pid, &status, 0);
                 return $"timed out after {timeoutSeconds} s";
             }

@@ -6,8 +6,6 @@ namespace Isolate.Launch;
 /// <summary>Why the shim could not spawn a child, in words that say what to do.</summary>
 public static class SpawnFailures
 {
-    private const int EPERM = 1, ENOSPC = 28, EUSERS = 87;
-
     internal static IsolateException Describe(ShimSpawnCall call, int errno, UserNamespaceSpec? userns)
     {
         string operation = call switch
@@ -18,7 +16,7 @@ public static class SpawnFailures
             _ => "create the container's namespaces",
         };
         var error = IsolateException.FromErrno(operation, null, errno);
-        if (call != ShimSpawnCall.Clone || errno is not (EPERM or ENOSPC or EUSERS))
+        if (call != ShimSpawnCall.Clone || errno is not (Errno.EPERM or Errno.ENOSPC or Errno.EUSERS))
             return error;
         if (userns == null)
             return Libc.GetEffectiveUserId() != 0 ? new IsolateException(error.Message + ": isolate run needs root, or a user namespace") : error;

@@ -34,7 +34,7 @@ public static unsafe class HostTerminal
             while (done < bytes.Length)
             {
                 nint n = Libc.Write(fd, start + done, bytes.Length - done);
-                if (n < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+                if (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
                     continue;
                 if (n <= 0)
                     return;

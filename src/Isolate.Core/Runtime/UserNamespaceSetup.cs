@@ -10,7 +10,6 @@ namespace Isolate.Runtime;
 /// the id maps, and an id-mapped copy of the rootfs.</summary>
 internal static class UserNamespaceSetup
 {
-    private const int O_WRONLY = 1, O_RDONLY = 0, O_CLOEXEC = 0x80000;
 
     /// <summary>Writes /proc/PID/uid_map and gid_map; for a rootless namespace "deny" goes to
     /// setgroups first, as the kernel requires of an unprivileged writer.</summary>
@@ -27,7 +26,7 @@ internal static class UserNamespaceSetup
     /// as it is, and its files keep their host owners.</summary>
     public static int IdmappedRootfs(int pid, string rootfs, Action<string> warn, Action<string>? debug)
     {
-        int userns = Libc.Open($"/proc/{pid}/ns/user", O_RDONLY | O_CLOEXEC, 0);
+        int userns = Libc.Open($"/proc/{pid}/ns/user", OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
         if (userns < 0)
         {
             warn($"cannot open the container's user namespace: {IsolateException.Describe(Marshal.GetLastPInvokeError())}; the rootfs is not id-mapped");
@@ -60,7 +59,7 @@ internal static class UserNamespaceSetup
     /// <returns>null, or the errno.</returns>
     internal static unsafe int? TryWrite(string path, string text)
     {
-        int fd = Libc.Open(path, O_WRONLY | O_CLOEXEC, 0);
+        int fd = Libc.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_CLOEXEC, 0);
         if (fd < 0)
             return Marshal.GetLastPInvokeError();
         try

@@ -1,3 +1,5 @@
+using Isolate.Interop;
+
 namespace Isolate.Security;
 
 /// <summary>Isolate's default filter, with the intent of docker's default profile: the system
@@ -8,8 +10,6 @@ namespace Isolate.Security;
 /// i386 system calls are killed (see SeccompCompiler).</summary>
 public static class DefaultSeccompProfile
 {
-    private const uint EPERM = 1, ENOSYS = 38;
-
     // clone flags that create namespaces (CLONE_NEWNS .. CLONE_NEWCGROUP, CLONE_NEWTIME)
     private const ulong NamespaceFlags = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080;
 
@@ -46,7 +46,7 @@ public static class DefaultSeccompProfile
     {
         bool Has(string cap) => cap.Length > 0 && (capabilities & (1UL << Capabilities.Number(cap))) != 0;
         var rules = new List<SeccompRule>();
-        var deny = SeccompAction.Errno(EPERM);
+        var deny = SeccompAction.Errno(Errno.EPERM);
         foreach (var (cap, syscalls) in Denied.Where(d => !Has(d.Capability)))
             rules.Add(new SeccompRule(Numbers(syscalls), deny, []));
         if (kernel != null && kernel < new Version(4, 8) && !Has("SYS_PTRACE"))
@@ -56,7 +56,7 @@ public static class DefaultSeccompProfile
             // clone: no new namespaces (a user namespace above all); clone3 passes its flags in
             // memory, out of a filter's reach, so it reports ENOSYS and libc falls back to clone
             rules.AddRange(CloneRules(deny));
-            rules.Add(new SeccompRule(Numbers(["clone3"]), SeccompAction.Errno(ENOSYS), []));
+            rules.Add(new SeccompRule(Numbers(["clone3"]), SeccompAction.Errno(Errno.ENOSYS), []));
         }
         return new SeccompProfile(SeccompAction.Allow, rules);
     }

@@ -1,12 +1,11 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Isolate.Interop;
 
 namespace Isolate.State;
 
 /// <summary>What /proc says of a process, read without a pidfd (the reader may be a later
 /// command than the one that started it).</summary>
-public static unsafe partial class ProcessInfo
+public static class ProcessInfo
 {
     /// <summary>Field 22 of /proc/PID/stat: when it started, in clock ticks since boot;
     /// 0 when there is no such process (or it is a zombie: it has ended).</summary>
@@ -43,26 +42,10 @@ public static unsafe partial class ProcessInfo
     }
 
     /// <summary>The owner and permission bits of a path itself (lstat), or null.</summary>
-    public static (uint Uid, uint Mode)? Owner(string path)
-    {
-        byte* buffer = stackalloc byte[256];
-        if (Lstat(path, buffer) < 0)
-            return null;
-        return (*(uint*)(buffer + 28), *(uint*)(buffer + 24) & 0xFFF); // st_uid at 28, st_mode at 24 (x86_64)
-    }
-
-    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Lstat(string path, byte* buffer);
+    public static (uint Uid, uint Mode)? Owner(string path) =>
+        FileStat.NoFollow(path) is { } st ? (st.Uid, st.Mode & 0xFFFu) : null;
 
     /// <summary>(device, inode) of what a path leads to, or null.</summary>
-    public static (ulong Dev, ulong Ino)? Inode(string path)
-    {
-        byte* buffer = stackalloc byte[256]; // struct stat is 144 bytes on x86_64
-        if (Stat(path, buffer) < 0)
-            return null;
-        return (*(ulong*)buffer, *(ulong*)(buffer + 8));
-    }
-
-    [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Stat(string path, byte* buffer);
+    public static (ulong Dev, ulong Ino)? Inode(string path) =>
+        FileStat.Follow(path) is { } st ? (st.Device, st.Inode) : null;
 }

@@ -57,7 +57,7 @@ public sealed partial class StateStore(string root)
         if (Libc.Mkdir(dir, 0x1c0 /* 0700 */) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            throw errno == EEXIST
+            throw errno == Errno.EEXIST
                 ? new IsolateException($"container {id} exists already: choose another id, or `isolate delete {id}`")
                 : IsolateException.FromErrno($"create state directory {dir}", null, errno);
         }
@@ -180,7 +180,6 @@ public sealed partial class StateStore(string root)
         return ProcessInfo.IsFrozen(state.Pid) ? ContainerStatus.Paused : ContainerStatus.Running;
     }
 
-    private const int EEXIST = 17;
 }
 
 /// <summary>An flock on a container's state directory, held until disposed.</summary>
@@ -205,21 +204,20 @@ public sealed class ContainerLock : IDisposable
     /// and <paramref name="busy"/> when another command holds it (a create still running).</summary>
     internal static unsafe ContainerLock? Take(string dir, string id, bool wait, out bool busy)
     {
-        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000, LOCK_EX = 2, LOCK_NB = 4, EWOULDBLOCK = 11;
         busy = false;
-        int fd = Libc.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0);
+        int fd = Libc.Open(dir, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY | OpenFlags.O_CLOEXEC | OpenFlags.O_NOFOLLOW, 0);
         if (fd < 0)
             return null;
-        while (Libc.Flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
+        while (Libc.Flock(fd, LockFlags.LOCK_EX | (wait ? 0 : LockFlags.LOCK_NB)) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == EWOULDBLOCK && !wait)
+            if (errno == Errno.EWOULDBLOCK && !wait)
             {
                 busy = true;
                 Libc.Close(fd);
                 return null;
             }
-            if (errno != Libc.EINTR)
+            if (errno != Errno.EINTR)
             {
                 Libc.Close(fd);
                 throw IsolateException.FromErrno($"lock {dir}", null, errno);

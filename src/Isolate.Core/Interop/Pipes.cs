@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace Isolate.Interop;
+
+/// <summary>pipe2, dup, dup2 and mkfifo: fds that connect processes.</summary>
+internal static unsafe partial class Pipes
+{
+    /// <summary>pipe2(2): fds[0] the read end, fds[1] the write end; 0, or -1 with errno.</summary>
+    [LibraryImport(Libc.Library, EntryPoint = "pipe2", SetLastError = true)]
+    public static partial int Pipe2(int* fds, int flags);
+
+    /// <summary>A close-on-exec pipe as two owned handles, or null with errno set.</summary>
+    public static (FileDescriptor Read, FileDescriptor Write)? Create()
+    {
+        int* fds = stackalloc int[2];
+        if (Pipe2(fds, OpenFlags.O_CLOEXEC) < 0)
+            return null;
+        return (new FileDescriptor(fds[0]), new FileDescriptor(fds[1]));
+    }
+
+    [LibraryImport(Libc.Library, EntryPoint = "dup", SetLastError = true)]
+    public static partial int Dup(int fd);
+
+    [LibraryImport(Libc.Library, EntryPoint = "dup2", SetLastError = true)]
+    public static partial int Dup2(int fd, int to);
+
+    /// <summary>mkfifo(3): 0, or -1 with errno.</summary>
+    [LibraryImport(Libc.Library, EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MakeFifo(string path, uint mode);
+}

@@ -1,0 +1,243 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Isolate.Rootfs;
+using Isolate.Security;
+using Isolate.Spec;
+
+namespace Isolate.Oci;
+
+/// <summary>Reads an OCI bundle's config.json into an <see cref="OciBundle"/>. Nothing is
+/// created; every problem is one line, "config.json: JSON.PATH: what is wrong".</summary>
+public static partial class OciBundleLoader
+{
+    public const string ConfigFileName = "config.json";
+
+    /// <summary>Reads BUNDLE/config.json.</summary>
+    /// <param name="bundleDir">The bundle directory (relative: from the current directory).</param>
+    /// <param name="id">The container's id: its default hostname (first 12 characters) and cgroup name.</param>
+    public static OciBundle Load(string bundleDir, string id)
+    {
+        string dir = Path.GetFullPath(bundleDir.Length == 0 ? "." : bundleDir);
+        if (!Directory.Exists(dir))
+            throw new IsolateException($"bundle {bundleDir}: no such directory");
+        string file = Path.Combine(dir, ConfigFileName);
+        if (Directory.Exists(file))
+            throw new IsolateException($"bundle {bundleDir}: {ConfigFileName} is a directory");
+        string json;
+        try
+        {
+            json = File.ReadAllText(file);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new IsolateException($"bundle {bundleDir}: {ConfigFileName} not found");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"bundle {bundleDir}: {ConfigFileName}: {e.Message}");
+        }
+        return Parse(json, dir, id);
+    }
+
+    /// <summary>Parses a config.json's text; relative paths in it (root.path) are taken from
+    /// <paramref name="bundleDir"/>, whose files (the rootfs, bind sources) must exist.</summary>
+    public static OciBundle Parse(string json, string bundleDir, string id) => Parse(json, bundleDir, id, OciHost.Current());
+
+    internal static OciBundle Parse(string json, string bundleDir, string id, OciHost host)
+    {
+        OciConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciConfig);
+        }
+        catch (JsonException e)
+        {
+            throw new IsolateException($"config.json: {DescribeJsonError(e)}");
+        }
+        if (config is null)
+            throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
+        return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
+    }
+
+    /// <summary>exec --process: an OCI process object, read as config.json's process is, for a
+    /// process in <paramref name="container"/> (its user namespace, its seccomp filter).</summary>
+    public static ProcessSpec ParseProcess(string json, ContainerSpec container)
+    {
+        OciProcess? process;
+        try
+        {
+            process = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciProcess);
+        }
+        catch (JsonException e)
+        {
+            throw new IsolateException($"exec --process: {DescribeJsonError(e)}");
+        }
+        if (process is null)
+            throw new IsolateException("exec --process: the document is null; it must be a JSON object");
+        return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
+            .Process(process, container.UserNamespace, container.Process.Security.Seccomp);
+    }
+
+    /// <summary>"line L: PATH: reason", from System.Text.Json's message without its own
+    /// "Path: ... | LineNumber: ..." tail, and with JSON words for .NET type names.</summary>
+    private static string DescribeJsonError(JsonException e)
+    {
+        string reason = e.Message;
+        int tail = reason.IndexOf(" Path: ", StringComparison.Ordinal);
+        if (tail < 0)
+            tail = reason.IndexOf(" LineNumber: ", StringComparison.Ordinal);
+        if (tail >= 0)
+            reason = reason[..tail];
+        var conversion = ConversionPattern().Match(reason);
+        if (conversion.Success)
+            reason = "expected " + JsonKind(conversion.Groups[1].Value);
+        else if (reason.Contains("trailing comma", StringComparison.Ordinal))
+            reason = "a trailing comma, which JSON does not allow";
+        else if (reason.StartsWith("The input does not contain any JSON tokens", StringComparison.Ordinal))
+            reason = "the file is empty; it must hold a JSON object";
+        reason = reason.TrimEnd('.');
+        long line = (e.LineNumber ?? 0) + 1;
+        string where = e.Path is null or "$" ? "" : e.Path.StartsWith("$.", StringComparison.Ordinal) ? e.Path[2..] + ": " : e.Path + ": ";
+        return $"line {line}: {where}{reason}";
+    }
+
+    private static string JsonKind(string type)
+    {
+        if (type.StartsWith("System.Nullable`1[", StringComparison.Ordinal))
+            type = type["System.Nullable`1[".Length..].TrimEnd(']');
+        return type switch
+        {
+            "System.String" => "a string",
+            "System.Boolean" => "true or false",
+            "System.Int32" or "System.Int64" => "an integer",
+            "System.UInt16" or "System.UInt32" or "System.UInt64" => "a non-negative integer",
+            _ when type.StartsWith("System.Collections.Generic.List", StringComparison.Ordinal) => "an array",
+            _ => "an object",
+        };
+    }
+
+    [GeneratedRegex(@"^The JSON value could not be converted to (\S+?)\.?$")]
+    private static partial Regex ConversionPattern();
+
+
+    private static IsolateException Error(string path, string message) => new($"config.json: {path}: {message}");
+
+    /// <summary>One conversion: config.json to the bundle, in the file's order of fields.</summary>
+    private sealed partial class Mapper(OciConfig config, string bundleDir, string id, OciHost host)
+    {
+        private static readonly string[] Required = ["pid", "mount", "ipc", "uts"];
+        private static readonly string[] Known = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
+
+        private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
+        private readonly List<(string, string)> _join = [];
+
+        public OciBundle Map()
+        {
+            string version = CheckVersion(config.OciVersion);
+            var process = config.Process ?? throw Error("process", "is required: it is the command the container runs");
+            var linux = config.Linux ?? new OciLinux();
+
+            string rootfs = Rootfs(config.Root);
+            var network = Namespaces(linux.Namespaces);
+            var userns = UserNamespace(linux);
+            var (volumes, tmpfs) = Mounts(config.Mounts ?? []);
+            var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp));
+            var resources = Resources(linux.Resources);
+            var (cgroupParent, cgroupName) = CgroupPath(linux.CgroupsPath);
+            if (host.Rootless && resources.Any)
+                throw Error("linux.resources", $"limits need a cgroup, which a non-root user (uid {host.Euid}) cannot create: run isolate as root, or remove them");
+            CheckPropagation(linux.RootfsPropagation);
+            var sysctl = Sysctl(linux.Sysctl, network);
+            bool terminal = process.Terminal ?? false;
+
+            var spec = new ContainerSpec
+            {
+                Rootfs = rootfs,
+                Hostname = Hostname(config.Hostname),
+                Process = processSpec,
+                Network = network,
+                Volumes = volumes,
+                Tmpfs = tmpfs,
+                ReadOnlyRoot = config.Root?.Readonly ?? false,
+                RootfsWrites = RootfsWrites.Direct,
+                MaskedPaths = PathList("linux.maskedPaths", linux.MaskedPaths),
+                ReadOnlyPaths = PathList("linux.readonlyPaths", linux.ReadonlyPaths),
+                Resources = resources,
+                Cgroups = !host.Rootless,
+                CgroupParent = cgroupParent,
+                CgroupName = cgroupName,
+                JoinNamespaces = _join,
+                Sysctls = sysctl,
+                UserNamespace = userns,
+                OomScoreAdj = OomScoreAdj(process.OomScoreAdj),
+                Id = id,
+            };
+            return new OciBundle
+            {
+                BundleDir = bundleDir,
+                Spec = spec,
+                Terminal = terminal,
+                ConsoleSize = ConsoleSize(process.ConsoleSize),
+                Annotations = new Dictionary<string, string>(config.Annotations ?? [], StringComparer.Ordinal),
+                Hooks = Hooks(config.Hooks),
+                CgroupParent = cgroupParent,
+                CgroupName = cgroupName,
+                Sysctl = sysctl,
+                OciVersion = version,
+                JoinNamespaces = _join,
+            };
+        }
+
+        /// <summary>Any 1.x (the spec keeps compatibility within a major version); absent: "".</summary>
+        private static string CheckVersion(string? version)
+        {
+            if (string.IsNullOrEmpty(version))
+                return "";
+            if (!version.StartsWith("1.", StringComparison.Ordinal))
+                throw Error("ociVersion", $"'{version}' is not a 1.x version of the runtime spec, the one Isolate implements");
+            return version;
+        }
+
+        private string Rootfs(OciRoot? root)
+        {
+            string path = root?.Path is { Length: > 0 } p ? p : throw Error("root.path", "is required: the container's root directory (absolute, or relative to the bundle)");
+            string full = Path.Combine(bundleDir, path);
+            string canonical = Canonical(full, "root.path");
+            if (!Directory.Exists(canonical))
+                throw Error("root.path", $"{full}: Not a directory");
+            if (canonical == "/")
+                throw Error("root.path", "the host's own / cannot be a container root");
+            return canonical;
+        }
+
+        private static string Canonical(string path, string where)
+        {
+            try
+            {
+                return RootfsResolver.Canonical(path, where);
+            }
+            catch (IsolateException e) when (e.Errno != 0)
+            {
+                throw Error(where, $"{path}: {IsolateException.Describe(e.Errno)}");
+            }
+        }
+
+        private string Hostname(string? hostname)
+        {
+            if (string.IsNullOrEmpty(hostname))
+                return id.Length > 12 ? id[..12] : id;
+            if (hostname.Length > 64)
+                throw Error("hostname", $"'{hostname}' is longer than the kernel's 64 characters");
+            return hostname;
+        }
+
+        private static string Workdir(string? cwd)
+        {
+            if (string.IsNullOrEmpty(cwd))
+                throw Error("process.cwd", "is required: the working directory, an absolute path inside the container");
+            if (!cwd.StartsWith('/'))
+                throw Error("process.cwd", $"'{cwd}' must be an absolute path inside the container");
+            return cwd;
+        }
+    }
+}

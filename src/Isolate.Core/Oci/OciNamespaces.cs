@@ -1,0 +1,111 @@
+using Isolate.Spec;
+
+namespace Isolate.Oci;
+
+public static partial class OciBundleLoader
+{
+    private sealed partial class Mapper
+    {
+        // ---- namespaces ----
+
+        /// <returns>The network mode the namespaces give.</returns>
+        private NetworkMode Namespaces(List<OciNamespace>? namespaces)
+        {
+            var list = namespaces ?? [];
+            for (int i = 0; i < list.Count; i++)
+            {
+                string where = $"linux.namespaces[{i}]";
+                string type = list[i].Type ?? throw Error($"{where}.type", "is required");
+                if (type == "time")
+                    throw Error($"{where}.type", "'time' namespaces are not supported");
+                if (!Known.Contains(type))
+                    throw Error($"{where}.type", $"'{type}' is not a namespace type (pid, network, mount, ipc, uts, user, cgroup)");
+                if (!_namespaces.Add(type))
+                    throw Error($"{where}.type", $"the '{type}' namespace is listed twice");
+                if (list[i].Path is not { Length: > 0 } path)
+                    continue;
+                if (!path.StartsWith('/'))
+                    throw Error($"{where}.path", $"'{path}' must be an absolute path");
+                if (type is "user" or "mount")
+                    throw Error($"{where}.path", $"joining an existing {type} namespace is not supported: Isolate creates its own");
+                _join.Add((type, path));
+            }
+            foreach (string type in Required)
+            {
+                if (!_namespaces.Contains(type))
+                    throw Error("linux.namespaces", $"has no '{type}' namespace: Isolate always creates one, add {{\"type\": \"{type}\"}}");
+            }
+            if (host.Rootless && !_namespaces.Contains("user"))
+                throw Error("linux.namespaces", $"has no 'user' namespace, which a non-root user (uid {host.Euid}) needs: add one with uidMappings and gidMappings (isolate spec --rootless writes them)");
+            return _namespaces.Contains("network") ? NetworkMode.None : NetworkMode.Host;
+        }
+
+        private UserNamespaceSpec? UserNamespace(OciLinux linux)
+        {
+            if (!_namespaces.Contains("user"))
+            {
+                if (linux.UidMappings is { Count: > 0 })
+                    throw Error("linux.uidMappings", "given without a 'user' namespace in linux.namespaces");
+                if (linux.GidMappings is { Count: > 0 })
+                    throw Error("linux.gidMappings", "given without a 'user' namespace in linux.namespaces");
+                return null;
+            }
+            var uids = Mappings("linux.uidMappings", linux.UidMappings, host.Euid, "uid");
+            var gids = Mappings("linux.gidMappings", linux.GidMappings, host.Egid, "gid");
+            return new UserNamespaceSpec { UidMap = uids, GidMap = gids, Rootless = host.Rootless };
+        }
+
+        private IReadOnlyList<IdMapping> Mappings(string where, List<OciIdMapping>? list, uint ownId, string kind)
+        {
+            if (list is null || list.Count == 0)
+                throw Error(where, "a 'user' namespace needs at least one mapping");
+            if (list.Count > 340)
+                throw Error(where, $"{list.Count} ranges; the kernel takes at most 340");
+            var mappings = new List<IdMapping>();
+            for (int i = 0; i < list.Count; i++)
+            {
+                var m = list[i];
+                if (m.Size == 0)
+                    throw Error($"{where}[{i}].size", "must be at least 1");
+                if ((ulong)m.ContainerId + m.Size > uint.MaxValue || (ulong)m.HostId + m.Size > uint.MaxValue)
+                    throw Error($"{where}[{i}]", "the range runs past 4294967294");
+                foreach (var other in mappings)
+                {
+                    if (Overlaps(other.ContainerId, other.Count, m.ContainerId, m.Size) || Overlaps(other.HostId, other.Count, m.HostId, m.Size))
+                        throw Error($"{where}[{i}]", $"overlaps {other}");
+                }
+                mappings.Add(new IdMapping(m.ContainerId, m.HostId, m.Size));
+            }
+            if (host.Rootless && (mappings.Count != 1 || mappings[0].HostId != ownId || mappings[0].Count != 1))
+                throw Error(where, $"a non-root user may map only its own {kind} {ownId} (one mapping, size 1); mapping other host ids needs root");
+            if (!mappings.Any(m => m.Contains(0)))
+                throw Error(where, $"container {kind} 0 must be mapped (the container starts as root)");
+            return mappings;
+        }
+
+        private static bool Overlaps(uint a, uint aCount, uint b, uint bCount) => (ulong)a < (ulong)b + bCount && (ulong)b < (ulong)a + aCount;
+
+        /// <summary>runc's rule: only sysctls of a namespace the container has of its own.</summary>
+        private IReadOnlyDictionary<string, string> Sysctl(Dictionary<string, string>? sysctl, NetworkMode network)
+        {
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (key, value) in sysctl ?? [])
+            {
+                string name = key.Replace('/', '.');
+                string where = $"linux.sysctl.{key}";
+                bool ipc = name is "kernel.msgmax" or "kernel.msgmnb" or "kernel.msgmni" or "kernel.sem" or "kernel.shmall"
+                    or "kernel.shmmax" or "kernel.shmmni" or "kernel.shm_rmid_forced" || name.StartsWith("fs.mqueue.", StringComparison.Ordinal);
+                bool uts = name is "kernel.hostname" or "kernel.domainname";
+                bool net = name.StartsWith("net.", StringComparison.Ordinal);
+                if (net && network == NetworkMode.Host)
+                    throw Error(where, "needs a network namespace of the container's own, and it shares the host's (add {\"type\": \"network\"} to linux.namespaces)");
+                if (!ipc && !uts && !net)
+                    throw Error(where, "is not namespaced: setting it would change the host (only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, kernel.hostname, kernel.domainname and net.* are)");
+                if (name.Contains("..", StringComparison.Ordinal) || name.EndsWith('.'))
+                    throw Error(where, "is not a sysctl name");
+                result[key] = value;
+            }
+            return result;
+        }
+    }
+}
