@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "error.h"
 #include "internal.h"
 #include "mountapi.h"
 #include "resolve.h"
