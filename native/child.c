@@ -273,7 +273,58 @@ static int path_entry(const char *dir, size_t dir_len, const char *file, size_t 
     return 1;
 }
 
-/* execvpe() may allocate; this is the same PATH walk on the stack. */
+/* The one PATH walk, for execve and for the create-time lookup alike (execvpe() may
+ * allocate; this runs on the stack): try_entry(candidate, ctx) for file in each entry of the
+ * container's PATH, in order, until it returns non-zero, which is returned; 0 when every
+ * entry was tried. An entry too long to join is skipped. */
+static int walk_search_path(const struct isolate_spawn_config *config, const char *file,
+                            int (*try_entry)(const char *candidate, void *ctx), void *ctx)
+{
+    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
+    size_t file_len = strlen(file);
+    char candidate[PATH_MAX];
+    for (const char *dir = dirs;; dir++) {
+        const char *end = strchrnul(dir, ':');
+        int rc;
+        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)
+            && (rc = try_entry(candidate, ctx)) != 0)
+            return rc;
+        if (*end == '\0')
+            return 0;
+        dir = end;
+    }
+}
+
+struct exec_attempt {
+    char *const *argv;
+    char *const *envp;
+    int sync_fd;
+    int denied; /* an entry held the file, but not executable by us: EACCES, unless a later one is */
+};
+
+/* One PATH entry for execve: returns only to go on to the next entry. */
+static int try_exec(const char *candidate, void *ctx)
+{
+    struct exec_attempt *attempt = ctx;
+    exec_checked(candidate, attempt->argv, attempt->envp, attempt->sync_fd);
+    int err = errno;
+    if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
+        isolate_child_fail(attempt->sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
+    switch (err) {
+    case EACCES:
+        attempt->denied = 1;
+        break;
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+        break;
+    default:
+        isolate_child_fail(attempt->sync_fd, ISOLATE_STEP_EXEC, err, -1);
+    }
+    return 0;
+}
+
 /* ISOLATE_SPAWN_EXEC_FD: the program the parent opened (the GO message's fd). */
 static int exec_fd = -1;
 
@@ -294,35 +345,22 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, err == ENOENT ? exec_detail(file) : -1);
     }
 
-    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
-    size_t file_len = strlen(file);
-    int denied = 0;
-    char candidate[PATH_MAX];
-    for (const char *dir = dirs;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
-            exec_checked(candidate, argv, envp, sync_fd);
-            int err = errno;
-            if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
-                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
-            switch (err) {
-            case EACCES:
-                denied = 1;
-                break;
-            case ENOENT:
-            case ENOTDIR:
-            case ENAMETOOLONG:
-            case ELOOP:
-                break;
-            default:
-                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, -1);
-            }
-        }
-        if (*end == '\0')
-            break;
-        dir = end;
-    }
-    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
+    struct exec_attempt attempt = { .argv = argv, .envp = envp, .sync_fd = sync_fd, .denied = 0 };
+    walk_search_path(config, file, try_exec, &attempt);
+    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, attempt.denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
+}
+
+/* One PATH entry for the lookup: 1 when it holds an executable regular file. */
+static int try_lookup(const char *candidate, void *ctx)
+{
+    int *denied = ctx;
+    struct stat st;
+    if (stat(candidate, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (access(candidate, X_OK) == 0)
+        return 1;
+    *denied = 1;
+    return 0;
 }
 
 /* Detached: the command must exist before `create` reports success (as runc checks),
@@ -339,24 +377,9 @@ static int lookup_command(const struct isolate_spawn_config *config, int32_t *de
         *detail = err == ENOENT ? exec_detail(file) : -1;
         return -err;
     }
-    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
-    size_t file_len = strlen(file);
     int denied = 0;
-    char candidate[PATH_MAX];
-    for (const char *dir = dirs;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
-            struct stat st;
-            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (access(candidate, X_OK) == 0)
-                    return 0;
-                denied = 1;
-            }
-        }
-        if (*end == '\0')
-            break;
-        dir = end;
-    }
+    if (walk_search_path(config, file, try_lookup, &denied))
+        return 0;
     return denied ? -EACCES : -ENOENT;
 }
 
