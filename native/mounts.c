@@ -16,8 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fsutil.h"
 #include "error.h"
+#include "fsutil.h"
 #include "internal.h"
 #include "mountapi.h"
 #include "resolve.h"
