@@ -3,13 +3,12 @@
  * Only system calls and pure functions (memcpy, strlen) from here on: this is one
  * thread copied out of a multithreaded .NET process, and any lock another thread
  * held (malloc, stdio, the GC) is held forever. Every failure goes through
- * isolate_child_fail(), which reports {step, errno, index} and exits. */
+ * isolate_child_fail() (error.c), which reports {step, errno, index} and exits. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "internal.h"
 
@@ -30,72 +30,6 @@
  * sync socket, and the parent it has now (a subreaper such as conmon) must not kill it. */
 static int detached;
 
-static char *append(char *at, const char *end, const char *text)
-{
-    while (*text && at < end)
-        *at++ = *text++;
-    return at;
-}
-
-static char *append_number(char *at, const char *end, long value)
-{
-    char digits[24];
-    int n = 0;
-    unsigned long v = value < 0 ? (unsigned long)-value : (unsigned long)value;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (value < 0 && at < end)
-        *at++ = '-';
-    while (n > 0 && at < end)
-        *at++ = digits[--n];
-    return at;
-}
-
-/* After CREATED nobody reads the socket: one line on the container's stderr instead, in
- * the words Isolate would use. Only write(2): no stdio here. */
-static void report_on_stderr(uint32_t step, int err, const char *what)
-{
-    char line[512];
-    char *at = line, *end = line + sizeof line - 1;
-    at = append(at, end, "isolate: ");
-    if (step == ISOLATE_STEP_EXEC) {
-        at = append(at, end, "exec ");
-        at = append(at, end, what != NULL ? what : "");
-        at = append(at, end, err == ENOENT ? ": executable file not found in $PATH"
-                             : err == EACCES ? ": permission denied"
-                             : err == ENOEXEC ? ": exec format error" : ": failed, errno ");
-        if (err != ENOENT && err != EACCES && err != ENOEXEC)
-            at = append_number(at, end, err);
-    } else {
-        at = append(at, end, "container setup failed at step ");
-        at = append_number(at, end, (long)step);
-        at = append(at, end, ", errno ");
-        at = append_number(at, end, err);
-    }
-    *at++ = '\n';
-    if (write(2, line, (size_t)(at - line)) < 0) {
-        /* nowhere else to say it */
-    }
-}
-
-static const char *failed_command;
-
-void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail)
-{
-    struct isolate_msg msg = { .type = ISOLATE_MSG_FAILED, .step = step, .err = err, .detail = detail };
-    if (sync_fd >= 0)
-        isolate_msg_send(sync_fd, &msg, -1);
-    else
-        report_on_stderr(step, err, failed_command);
-
-    int code = ISOLATE_EXIT_SETUP_FAILED;
-    if (step == ISOLATE_STEP_EXEC)
-        code = err == ENOENT ? ISOLATE_EXIT_NOT_FOUND : ISOLATE_EXIT_CANNOT_EXEC;
-    _exit(code);
-}
-
 /* Until execve, PID 1 is the shim. A forwarded signal must stop it whenever it
  * lands: with SIG_DFL the kernel would drop it (a namespace's init ignores
  * default-action signals), so the shim catches them and exits 128+N. execve
@@ -103,12 +37,6 @@ void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail)
 static void exit_on_signal(int sig)
 {
     _exit(128 + sig);
-}
-
-void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail)
-{
-    struct isolate_msg msg = { .type = ISOLATE_MSG_NOTE, .step = note, .err = err, .detail = detail };
-    isolate_msg_send(sync_fd, &msg, -1);
 }
 
 /* The .NET runtime's handlers (and its SIG_IGN for SIGPIPE) must not survive
@@ -139,20 +67,6 @@ static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot)
     if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_GO)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* EOF: the parent is gone, and so are we */
     *slot = *tree_fd >= 0 ? msg.detail : -1;
-}
-
-/* PR_SET_PDEATHSIG is cleared by the kernel whenever our uid or gid changes, and a
- * container whose Isolate was killed must die with it whatever user it became:
- * armed again after every change, then the parent checked (it may have died in
- * between): its end of the sync socket hangs up when it does. */
-void isolate_child_rearm(int sync_fd)
-{
-    if (!detached)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-    prctl(PR_SET_DUMPABLE, 0); /* a credential change resets it to the system default */
-    struct pollfd pfd = { .fd = sync_fd, .events = 0 };
-    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
-        _exit(ISOLATE_EXIT_SETUP_FAILED);
 }
 
 /* In a new user namespace the child starts as the overflow user (its host uid is
@@ -359,7 +273,58 @@ static int path_entry(const char *dir, size_t dir_len, const char *file, size_t 
     return 1;
 }
 
-/* execvpe() may allocate; this is the same PATH walk on the stack. */
+/* The one PATH walk, for execve and for the create-time lookup alike (execvpe() may
+ * allocate; this runs on the stack): try_entry(candidate, ctx) for file in each entry of the
+ * container's PATH, in order, until it returns non-zero, which is returned; 0 when every
+ * entry was tried. An entry too long to join is skipped. */
+static int walk_search_path(const struct isolate_spawn_config *config, const char *file,
+                            int (*try_entry)(const char *candidate, void *ctx), void *ctx)
+{
+    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
+    size_t file_len = strlen(file);
+    char candidate[PATH_MAX];
+    for (const char *dir = dirs;; dir++) {
+        const char *end = strchrnul(dir, ':');
+        int rc;
+        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)
+            && (rc = try_entry(candidate, ctx)) != 0)
+            return rc;
+        if (*end == '\0')
+            return 0;
+        dir = end;
+    }
+}
+
+struct exec_attempt {
+    char *const *argv;
+    char *const *envp;
+    int sync_fd;
+    int denied; /* an entry held the file, but not executable by us: EACCES, unless a later one is */
+};
+
+/* One PATH entry for execve: returns only to go on to the next entry. */
+static int try_exec(const char *candidate, void *ctx)
+{
+    struct exec_attempt *attempt = ctx;
+    exec_checked(candidate, attempt->argv, attempt->envp, attempt->sync_fd);
+    int err = errno;
+    if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
+        isolate_child_fail(attempt->sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
+    switch (err) {
+    case EACCES:
+        attempt->denied = 1;
+        break;
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+        break;
+    default:
+        isolate_child_fail(attempt->sync_fd, ISOLATE_STEP_EXEC, err, -1);
+    }
+    return 0;
+}
+
 /* ISOLATE_SPAWN_EXEC_FD: the program the parent opened (the GO message's fd). */
 static int exec_fd = -1;
 
@@ -380,35 +345,22 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, err == ENOENT ? exec_detail(file) : -1);
     }
 
-    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
-    size_t file_len = strlen(file);
-    int denied = 0;
-    char candidate[PATH_MAX];
-    for (const char *dir = dirs;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
-            exec_checked(candidate, argv, envp, sync_fd);
-            int err = errno;
-            if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
-                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
-            switch (err) {
-            case EACCES:
-                denied = 1;
-                break;
-            case ENOENT:
-            case ENOTDIR:
-            case ENAMETOOLONG:
-            case ELOOP:
-                break;
-            default:
-                isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, -1);
-            }
-        }
-        if (*end == '\0')
-            break;
-        dir = end;
-    }
-    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
+    struct exec_attempt attempt = { .argv = argv, .envp = envp, .sync_fd = sync_fd, .denied = 0 };
+    walk_search_path(config, file, try_exec, &attempt);
+    isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, attempt.denied ? EACCES : ENOENT, ISOLATE_EXEC_NOT_FOUND);
+}
+
+/* One PATH entry for the lookup: 1 when it holds an executable regular file. */
+static int try_lookup(const char *candidate, void *ctx)
+{
+    int *denied = ctx;
+    struct stat st;
+    if (stat(candidate, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (access(candidate, X_OK) == 0)
+        return 1;
+    *denied = 1;
+    return 0;
 }
 
 /* Detached: the command must exist before `create` reports success (as runc checks),
@@ -425,24 +377,9 @@ static int lookup_command(const struct isolate_spawn_config *config, int32_t *de
         *detail = err == ENOENT ? exec_detail(file) : -1;
         return -err;
     }
-    const char *dirs = config->search_path != NULL ? config->search_path : DEFAULT_SEARCH_PATH;
-    size_t file_len = strlen(file);
     int denied = 0;
-    char candidate[PATH_MAX];
-    for (const char *dir = dirs;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        if (path_entry(dir, (size_t)(end - dir), file, file_len, candidate, sizeof candidate)) {
-            struct stat st;
-            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (access(candidate, X_OK) == 0)
-                    return 0;
-                denied = 1;
-            }
-        }
-        if (*end == '\0')
-            break;
-        dir = end;
-    }
+    if (walk_search_path(config, file, try_lookup, &denied))
+        return 0;
     return denied ? -EACCES : -ENOENT;
 }
 
@@ -551,7 +488,7 @@ int isolate_child_main(void *arg)
     if (config->flags & ISOLATE_SPAWN_USERNS) {
         if ((rc = become_userns_root(config, &detail)) < 0)
             isolate_child_fail(fd, ISOLATE_STEP_USERNS, -rc, detail);
-        isolate_child_rearm(fd);
+        isolate_child_rearm(fd, detached);
     }
     for (uint32_t i = 0; i < config->ns_join_count; i++) {
         int ns = open(config->ns_joins[i].path, O_RDONLY | O_CLOEXEC);
@@ -595,10 +532,10 @@ int isolate_child_main(void *arg)
     if (config->flags & ISOLATE_SPAWN_DETACHED) {
         if ((rc = lookup_command(config, &detail)) < 0)
             isolate_child_fail(fd, ISOLATE_STEP_EXEC, -rc, detail);
-        failed_command = config->argv[0];
+        isolate_child_report_on_stderr(config->argv[0]);
         wait_for_start(&fd, fifo_fd);
     }
-    isolate_apply_security(&config->security, fd);
+    isolate_apply_security(&config->security, fd, detached);
     if (config->flags & ISOLATE_SPAWN_INIT)
         isolate_child_init(config, fd, exec_command);
     exec_command(config, fd); /* sync 2: success closes fd */

@@ -38,14 +38,6 @@ pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
 int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int tree_fd,
                           int32_t tree_slot, int32_t *failed_index);
 
-/* After a credential change: PDEATHSIG and non-dumpable again; exits if the parent
- * is gone already. */
-void isolate_child_rearm(int sync_fd);
-
-/* The one error convention of the child: report {step, errno, index} to the
- * parent and _exit(). Never returns. */
-__attribute__((noreturn)) void isolate_child_fail(int sync_fd, uint32_t step, int err, int32_t detail);
-
 /* pty.c: -t; makes a pty of the container's devpts its stdio and controlling terminal,
  * sends the master to the parent. -errno with *detail (isolate_tty_detail) on failure. */
 int isolate_child_pty(const struct isolate_spawn_config *config, int sync_fd, int32_t *detail);
@@ -55,11 +47,13 @@ int isolate_child_pty(const struct isolate_spawn_config *config, int sync_fd, in
 __attribute__((noreturn)) void isolate_child_init(const struct isolate_spawn_config *config, int sync_fd,
                                                   __attribute__((noreturn)) void (*exec)(const struct isolate_spawn_config *, int));
 
-/* security.c: bounding set, user, capabilities, no_new_privs, seccomp; fails the child on error. */
-void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd);
+/* security.c: bounding set, user, capabilities, no_new_privs, seccomp; fails the child
+ * on error (error.h). outlives_parent: no PDEATHSIG to re-arm (detached, exec --detach). */
+void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd, int outlives_parent);
 
-/* Tells the parent something worth a --debug line, and goes on. */
-void isolate_child_note(int sync_fd, uint32_t note, int err, int32_t detail);
+/* security.c, after a credential change: PDEATHSIG (unless outlives_parent) and
+ * non-dumpable again; exits if the parent is gone already. */
+void isolate_child_rearm(int sync_fd, int outlives_parent);
 
 /* forward.c: 1 when the parent forwards signal sig to the child. The child reads
  * its copy of the parent's table to catch the same signals until execve. */

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "fsutil.h"
 #include "internal.h"
 #include "mountapi.h"

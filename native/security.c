@@ -3,6 +3,8 @@
  * isolate_apply_security); only system calls, as everywhere in the child. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -11,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "internal.h"
 
 #ifndef PR_CAP_AMBIENT
@@ -60,7 +63,21 @@ static int install_seccomp(const struct isolate_process_security *sec)
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
 }
 
-void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd)
+/* PR_SET_PDEATHSIG is cleared by the kernel whenever our uid or gid changes, and a
+ * container whose Isolate was killed must die with it whatever user it became:
+ * armed again after every change, then the parent checked (it may have died in
+ * between): its end of the sync socket hangs up when it does. */
+void isolate_child_rearm(int sync_fd, int outlives_parent)
+{
+    if (!outlives_parent)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_DUMPABLE, 0); /* a credential change resets it to the system default */
+    struct pollfd pfd = { .fd = sync_fd, .events = 0 };
+    if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+        _exit(ISOLATE_EXIT_SETUP_FAILED);
+}
+
+void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd, int outlives_parent)
 {
     int rc;
     /* Installing a filter needs no_new_privs or CAP_SYS_ADMIN: without no_new_privs,
@@ -92,7 +109,7 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, errno, ISOLATE_CAPS_SET);
     if (syscall(SYS_setresuid, sec->uid, sec->uid, sec->uid) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_USER, errno, ISOLATE_USER_UID);
-    isolate_child_rearm(sync_fd); /* the kernel cleared PDEATHSIG if the ids changed */
+    isolate_child_rearm(sync_fd, outlives_parent); /* the kernel cleared PDEATHSIG if the ids changed */
 
     if ((sec->uid == 0 || oci_caps) && (rc = set_capabilities(sec)) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_CAPS, -rc, ISOLATE_CAPS_SET);

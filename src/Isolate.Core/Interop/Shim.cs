@@ -2,8 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace Isolate.Interop;
 
-// Mirrors native/include/isolate_shim.h field for field. The layout is the ABI:
-// change both files together and bump ISOLATE_SHIM_ABI_VERSION.
+// Mirrors native/include/isolate_shim.h field for field, and each of its enums member for
+// member (enum isolate_mount_kind and isolate_op_options are Plan/MountOp.cs's MountKind
+// and MountOptions, isolate_feature is Runtime/KernelFeatures.cs). The layout is the ABI:
+// change both files together and bump ISOLATE_SHIM_ABI_VERSION;
+// tests/Isolate.Tests/Unit/AbiTests.cs compares every size, offset and value with the
+// C compiler's (native/test/abi_layout.c).
 
 internal enum ShimStep : uint
 {
@@ -43,6 +47,32 @@ internal enum ShimNote : uint
 {
     NoPivot = 1,
     ExecPid = 2,
+}
+
+/// <summary>enum isolate_tty_detail: which part of -t failed (ShimStep.Tty).</summary>
+internal enum ShimTtyDetail
+{
+    OpenMaster = 0,
+    OpenSlave = 1,
+    Controlling = 2,
+    Stdio = 3,
+    Send = 4,
+}
+
+/// <summary>enum isolate_caps_detail: which capability set failed (ShimStep.Capabilities).</summary>
+internal enum ShimCapabilitiesDetail
+{
+    Bounding = 0,
+    Set = 1,
+    Ambient = 2,
+}
+
+/// <summary>enum isolate_user_detail: which id failed (ShimStep.User, ShimStep.UserNamespace).</summary>
+internal enum ShimUserDetail
+{
+    Groups = 0,
+    Gid = 1,
+    Uid = 2,
 }
 
 internal enum ShimWorkdirDetail

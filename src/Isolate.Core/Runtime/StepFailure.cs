@@ -36,18 +36,18 @@ internal static class StepFailure
             case ShimStep.CloseFds:
                 return IsolateException.FromErrno("close inherited file descriptors", null, errno);
             case ShimStep.Capabilities:
-                return IsolateException.FromErrno(message.Detail switch
+                return IsolateException.FromErrno((ShimCapabilitiesDetail)message.Detail switch
                 {
-                    0 => "drop capabilities from the bounding set",
-                    2 => "clear the ambient capabilities",
+                    ShimCapabilitiesDetail.Bounding => "drop capabilities from the bounding set",
+                    ShimCapabilitiesDetail.Ambient => "clear the ambient capabilities",
                     _ => "set the capabilities",
                 }, null, errno);
             case ShimStep.User:
                 var user = plan.Security.User;
-                return IsolateException.FromErrno(message.Detail switch
+                return IsolateException.FromErrno((ShimUserDetail)message.Detail switch
                 {
-                    0 => $"set the supplementary groups ({string.Join(",", user.Groups)})",
-                    1 => $"set the group id {user.Gid}",
+                    ShimUserDetail.Groups => $"set the supplementary groups ({string.Join(",", user.Groups)})",
+                    ShimUserDetail.Gid => $"set the group id {user.Gid}",
                     _ => $"set the user id {user.Uid}",
                 }, null, errno);
             case ShimStep.NoNewPrivileges:
@@ -68,12 +68,12 @@ internal static class StepFailure
                     ? "raising a hard limit needs CAP_SYS_RESOURCE, which Isolate does not hold here; stay at or below the current hard limit (ulimit -H)"
                     : null);
             case ShimStep.Tty:
-                return IsolateException.FromErrno(message.Detail switch
+                return IsolateException.FromErrno((ShimTtyDetail)message.Detail switch
                 {
-                    0 => "-t: open the container's /dev/ptmx",
-                    1 => "-t: open the container's terminal",
-                    2 => "-t: make the terminal the container's controlling terminal",
-                    3 => "-t: make the terminal the container's stdio",
+                    ShimTtyDetail.OpenMaster => "-t: open the container's /dev/ptmx",
+                    ShimTtyDetail.OpenSlave => "-t: open the container's terminal",
+                    ShimTtyDetail.Controlling => "-t: make the terminal the container's controlling terminal",
+                    ShimTtyDetail.Stdio => "-t: make the terminal the container's stdio",
                     _ => "-t: pass the terminal to isolate",
                 }, null, errno);
             case ShimStep.Init:

@@ -68,6 +68,61 @@ public sealed unsafe class ShimProtocolTests(BusyboxRootfs rootfs) : ContainerTe
         Assert.Equal(127, ExitStatus.FromWaitStatus(Reap(pid)));
     }
 
+    /// <summary>Two PATH entries on the host: the first holds a file of the command's name
+    /// that is not executable, the second (when given) an executable one.</summary>
+    private static (string Denied, string Runnable) SearchPathDirectories(string command)
+    {
+        string top = Directory.CreateTempSubdirectory("isolate-path-").FullName;
+        string denied = Directory.CreateDirectory(Path.Combine(top, "denied")).FullName;
+        string runnable = Directory.CreateDirectory(Path.Combine(top, "runnable")).FullName;
+        File.WriteAllText(Path.Combine(denied, command), "#!/bin/sh\nexit 9\n");
+        File.SetUnixFileMode(Path.Combine(denied, command), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllText(Path.Combine(runnable, command), "#!/bin/sh\nexit 7\n");
+        File.SetUnixFileMode(Path.Combine(runnable, command), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return (denied, runnable);
+    }
+
+    [ContainerFact]
+    public void The_PATH_walk_goes_past_an_entry_whose_file_is_not_executable()
+    {
+        var (denied, runnable) = SearchPathDirectories("isolate-walk");
+        try
+        {
+            var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "isolate-walk") with { SearchPath = $"{denied}:{runnable}" });
+            Assert.Equal(0, Shim.Release(fd, -1, -1));
+            Assert.Equal(0, Shim.AwaitExec(fd, null, null, 0, null, null));
+            Libc.Close(fd);
+            Assert.Equal(7, ExitStatus.FromWaitStatus(Reap(pid)));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(denied)!, recursive: true);
+        }
+    }
+
+    [ContainerFact]
+    public void A_PATH_walk_that_finds_only_a_file_it_cannot_execute_reports_EACCES_and_exits_126()
+    {
+        var (denied, _) = SearchPathDirectories("isolate-walk");
+        try
+        {
+            var (pid, fd) = Spawn(Plan([MountOp.MakePrivate("/")], "isolate-walk") with { SearchPath = $"/nonexistent:{denied}" });
+            ShimMessage failure;
+            Assert.Equal(0, Shim.Release(fd, -1, -1));
+            Assert.Equal(1, Shim.AwaitExec(fd, &failure, null, 0, null, null));
+            Libc.Close(fd);
+
+            Assert.Equal((uint)ShimStep.Exec, failure.Step);
+            Assert.Equal(13 /* EACCES */, failure.Err);
+            Assert.Equal((int)ShimExecDetail.NotFound, failure.Detail);
+            Assert.Equal(126, ExitStatus.FromWaitStatus(Reap(pid)));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(denied)!, recursive: true);
+        }
+    }
+
     [ContainerFact]
     public void A_successful_exec_closes_the_socket_and_the_status_is_the_commands()
     {
