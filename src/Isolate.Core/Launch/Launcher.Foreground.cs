@@ -85,7 +85,7 @@ public static partial class Launcher
     /// terminal is relayed, and the command's status is returned.</summary>
     public static int WaitForExec(int pid, int pidfd, int ttyFd, bool interactive)
     {
-        SignalForwarder.Install(ExitStatus.SIGTERM, TimeSpan.FromSeconds(10));
+        SignalForwarder.Install(Signal.SIGTERM, TimeSpan.FromSeconds(10));
         SignalForwarder.Attach(pid, pidfd);
         SignalForwarder.ExecDone();
         TerminalRelay? relay = ttyFd >= 0 ? TerminalRelay.Start(ttyFd, interactive) : null;

@@ -4,8 +4,7 @@ namespace Isolate.Runtime;
 /// command's own code, or 128+N when it was killed by signal N.</summary>
 public static class ExitStatus
 {
-    public const int SIGKILL = 9;
-    public const int SIGTERM = 15;
+    public const int SIGKILL = Interop.Signal.SIGKILL;
 
     /// <param name="waitStatus">The raw status from waitpid(2).</param>
     /// <param name="stoppedBySignal">When Isolate stopped the container with SIGKILL on behalf

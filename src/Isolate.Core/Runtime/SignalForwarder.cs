@@ -18,7 +18,7 @@ namespace Isolate.Runtime;
 /// default) and, still running after --stop-timeout, SIGKILL.</summary>
 public static unsafe class SignalForwarder
 {
-    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGUSR1 = 10, SIGUSR2 = 12, SIGTERM = 15;
+    public const int SIGHUP = Signal.SIGHUP, SIGINT = Signal.SIGINT, SIGQUIT = Signal.SIGQUIT, SIGUSR1 = Signal.SIGUSR1, SIGUSR2 = Signal.SIGUSR2, SIGTERM = Signal.SIGTERM;
 
     /// <summary>Isolate's parent as first seen: set by Main before anything slow happens, so
     /// that a parent dying before the parent-death signal is armed is noticed.</summary>

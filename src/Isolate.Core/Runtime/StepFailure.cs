@@ -8,8 +8,6 @@ namespace Isolate.Runtime;
 /// which C# still holds.</summary>
 internal static class StepFailure
 {
-    private const int EPERM = 1, ENOENT = 2, EBUSY = 16, EXDEV = 18, ENODEV = 19, EINVAL = 22, ENOSYS = 38, ELOOP = 40;
-
     public static IsolateException Describe(ShimMessage message, SpawnPlan plan)
     {
         int errno = message.Err;
@@ -64,7 +62,7 @@ internal static class StepFailure
                 return IsolateException.FromErrno("become root of the user namespace", null, errno);
             case ShimStep.Rlimit when message.Detail >= 0 && message.Detail < plan.Rlimits.Count:
                 var limit = plan.Rlimits[message.Detail];
-                return IsolateException.FromErrno($"--ulimit {limit}", null, errno).WithHint(errno == EPERM
+                return IsolateException.FromErrno($"--ulimit {limit}", null, errno).WithHint(errno == Errno.EPERM
                     ? "raising a hard limit needs CAP_SYS_RESOURCE, which Isolate does not hold here; stay at or below the current hard limit (ulimit -H)"
                     : null);
             case ShimStep.Tty:
@@ -97,7 +95,7 @@ internal static class StepFailure
             return new IsolateException(
                 $"exec {command}: it is, or its interpreter is, Isolate's own binary; refused, since the container could then overwrite it on the host (CVE-2019-5736)",
                 ExitCodes.CannotExecute);
-        if (errno != ENOENT)
+        if (errno != Errno.ENOENT)
             return IsolateException.FromErrno("exec", command, errno, ExitCodes.CannotExecute);
         if (detail == ShimExecDetail.Found)
             return new IsolateException(
@@ -133,13 +131,13 @@ internal static class StepFailure
         string reason = IsolateException.Describe(errno);
         string? hint = (op.Kind, errno) switch
         {
-            (_, ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
+            (_, Errno.ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
-            (_, EXDEV) when op.InRoot => "it resolves outside the container's root",
-            (_, EBUSY) when op.InRoot => "it resolves to the container's / itself",
-            (MountKind.ReadOnly, ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
-            (MountKind.Filesystem, ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
-            (MountKind.Filesystem, EINVAL) when op.FsType == "overlay" =>
+            (_, Errno.EXDEV) when op.InRoot => "it resolves outside the container's root",
+            (_, Errno.EBUSY) when op.InRoot => "it resolves to the container's / itself",
+            (MountKind.ReadOnly, Errno.ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
+            (MountKind.Filesystem, Errno.ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
+            (MountKind.Filesystem, Errno.EINVAL) when op.FsType == "overlay" =>
                 "overlayfs refused these layers (is the rootfs or --keep-changes on an overlay or a filesystem without xattrs?); try --no-overlay",
             _ => null,
         };
