@@ -9,11 +9,7 @@ internal static unsafe partial class Libc
     /// <summary>The C library's name for every LibraryImport of it (Interop/*.cs).</summary>
     internal const string Library = "libc";
 
-    /// <summary>Errno.EINTR, for the callers that have not switched yet.</summary>
-    public const int EINTR = Errno.EINTR;
 
-    /// <summary>Pidfd.Open, for the callers that have not switched yet.</summary>
-    internal static long PidfdOpen(int pid) => Pidfd.Open(pid);
 
     [LibraryImport(Library, EntryPoint = "getppid")]
     internal static partial int GetParentPid();
