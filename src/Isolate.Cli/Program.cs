@@ -80,7 +80,7 @@ public static class Program
     });
 
     public static string[] NormalizeArguments(string[] args) =>
-        Verbs.Find(args.FirstOrDefault()) is { Table: { } table } verb ? PosixArguments.Normalize(args, table, verb.OptionalValues) : args;
+        Verbs.Find(args.FirstOrDefault()) is { Normalize: { } normalize } ? normalize(args) : args;
 
     /// <summary>POSIX rules: options end at the first operand or at "--", so
     /// `isolate run sh -c 'ls -la'` passes `-c` and `ls -la` to sh untouched.</summary>

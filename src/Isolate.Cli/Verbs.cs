@@ -13,11 +13,10 @@ internal enum ArgumentRules
 /// <summary>One command: its name, its options type, how its arguments are read, and what runs it.</summary>
 internal sealed record Verb(string Name, Type Options, ArgumentRules Rules, Func<object, GlobalOptions, int> Execute)
 {
-    /// <summary>For PosixArguments: which of its options take a value (run and exec).</summary>
-    public OptionTable? Table { get; init; }
-
-    /// <summary>Options whose value may be left out, with the value they then take.</summary>
-    public IReadOnlyDictionary<string, string>? OptionalValues { get; init; }
+    /// <summary>For PosixArguments: which of its options take a value (run and exec), and
+    /// those whose value may be left out, with the value they then take. Made only for the
+    /// verb that runs: the tables cost start time.</summary>
+    public Func<string[], string[]>? Normalize { get; init; }
 
     public bool Hidden { get; init; }
 }
@@ -33,10 +32,12 @@ internal static class Verbs
     [
         Make<RunOptions>("run", ArgumentRules.Posix, RunVerb.Execute) with
         {
-            Table = RunOptions.Table,
-            OptionalValues = new Dictionary<string, string> { ["stats"] = "text" },
+            Normalize = args => PosixArguments.Normalize(args, RunOptions.Table, new Dictionary<string, string> { ["stats"] = "text" }),
         },
-        Make<ExecOptions>("exec", ArgumentRules.Posix, ExecVerb.Execute) with { Table = ExecOptions.Table },
+        Make<ExecOptions>("exec", ArgumentRules.Posix, ExecVerb.Execute) with
+        {
+            Normalize = args => PosixArguments.Normalize(args, ExecOptions.Table),
+        },
         Make<PsOptions>("ps", ArgumentRules.Runc, PsVerb.Execute),
         Make<StopOptions>("stop", ArgumentRules.Runc, StopVerb.Execute),
         Make<WaitOptions>("wait", ArgumentRules.Runc, WaitVerb.Execute),

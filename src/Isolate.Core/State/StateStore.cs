@@ -125,7 +125,7 @@ public sealed partial class StateStore(string root)
     {
         string path = Path.Combine(held.Directory, SpecFile);
         string temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(spec, Spec.SpecJsonContext.Default.ContainerSpec));
+        File.WriteAllText(temporary, Spec.SpecJson.Write(spec));
         File.Move(temporary, path, overwrite: true);
     }
 
@@ -134,8 +134,7 @@ public sealed partial class StateStore(string root)
         string path = Path.Combine(directory, SpecFile);
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), Spec.SpecJsonContext.Default.ContainerSpec)
-                ?? throw new IsolateException($"{path} is empty");
+            return Spec.SpecJson.Read(File.ReadAllText(path));
         }
         catch (FileNotFoundException)
         {

@@ -1,0 +1,292 @@
+using System.Text;
+using System.Text.Json;
+using Isolate.Security;
+
+namespace Isolate.Spec;
+
+/// <summary>A launched container's spec as it is kept beside its state (spec.json): written by
+/// the face that made it, read by run -d's monitor and by exec. Written and read by hand over
+/// Utf8JsonWriter and JsonDocument: source-generated metadata for these records (their lists of
+/// value types above all) cost 600 KB of binary and 45 page faults on every start, used or not.
+/// SpecJsonTests checks that every property of the model makes the round trip.</summary>
+public static class SpecJson
+{
+    public static string Write(ContainerSpec spec)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("id", spec.Id);
+            w.WriteString("rootfs", spec.Rootfs);
+            w.WriteString("hostname", spec.Hostname);
+            w.WritePropertyName("process");
+            WriteProcess(w, spec.Process);
+            w.WriteNumber("network", (int)spec.Network);
+            w.WriteStartArray("volumes");
+            foreach (var v in spec.Volumes)
+            {
+                w.WriteStartObject();
+                w.WriteString("source", v.Source);
+                w.WriteString("destination", v.Destination);
+                w.WriteBoolean("readOnly", v.ReadOnly);
+                w.WriteBoolean("sourceIsFile", v.SourceIsFile);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("tmpfs");
+            foreach (var t in spec.Tmpfs)
+            {
+                w.WriteStartObject();
+                w.WriteString("destination", t.Destination);
+                w.WriteString("data", t.Data);
+                w.WriteBoolean("readOnly", t.ReadOnly);
+                w.WriteBoolean("noExec", t.NoExec);
+                w.WriteBoolean("noSuid", t.NoSuid);
+                w.WriteBoolean("noDev", t.NoDev);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteBoolean("readOnlyRoot", spec.ReadOnlyRoot);
+            w.WriteNumber("rootfsWrites", (int)spec.RootfsWrites);
+            w.WriteString("keepChangesDir", spec.KeepChangesDir);
+            w.WriteBoolean("privileged", spec.Privileged);
+            Strings(w, "maskedPaths", spec.MaskedPaths);
+            Strings(w, "readOnlyPaths", spec.ReadOnlyPaths);
+            var r = spec.Resources;
+            w.WriteStartObject("resources");
+            Number(w, "memoryBytes", r.MemoryBytes);
+            Number(w, "memorySwapBytes", r.MemorySwapBytes);
+            Number(w, "cpuQuotaMicros", r.CpuQuotaMicros);
+            w.WriteNumber("cpuPeriodMicros", r.CpuPeriodMicros);
+            Number(w, "cpuShares", r.CpuShares);
+            w.WriteString("cpusetCpus", r.CpusetCpus);
+            Number(w, "pidsLimit", r.PidsLimit);
+            Number(w, "ioWeight", r.IoWeight);
+            w.WriteEndObject();
+            w.WriteBoolean("cgroups", spec.Cgroups);
+            w.WriteString("cgroupParent", spec.CgroupParent);
+            w.WriteString("cgroupName", spec.CgroupName);
+            if (spec.UserNamespace is { } userns)
+            {
+                w.WriteStartObject("userNamespace");
+                Mappings(w, "uidMap", userns.UidMap);
+                Mappings(w, "gidMap", userns.GidMap);
+                w.WriteBoolean("rootless", userns.Rootless);
+                w.WriteEndObject();
+            }
+            Number(w, "oomScoreAdj", spec.OomScoreAdj);
+            w.WriteBoolean("init", spec.Init);
+            w.WriteNumber("stopSignal", spec.StopSignal);
+            w.WriteNumber("stopTimeoutTicks", spec.StopTimeout.Ticks);
+            Number(w, "timeoutTicks", spec.Timeout?.Ticks);
+            w.WriteString("pidFile", spec.PidFile);
+            w.WriteBoolean("dieWithParent", spec.DieWithParent);
+            w.WriteStartArray("joinNamespaces");
+            foreach (var (type, path) in spec.JoinNamespaces)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", type);
+                w.WriteString("path", path);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("sysctls");
+            foreach (var (key, value) in spec.Sysctls)
+                w.WriteString(key, value);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteProcess(Utf8JsonWriter w, ProcessSpec p)
+    {
+        w.WriteStartObject();
+        Strings(w, "args", p.Args);
+        Strings(w, "env", p.Env);
+        w.WriteString("workdir", p.Workdir);
+        var s = p.Security;
+        w.WriteStartObject("security");
+        w.WriteNumber("capabilities", s.Capabilities);
+        w.WriteBoolean("noNewPrivileges", s.NoNewPrivileges);
+        w.WriteStartArray("seccomp");
+        foreach (var insn in s.Seccomp)
+            w.WriteNumberValue(insn.Packed);
+        w.WriteEndArray();
+        w.WriteStartObject("user");
+        w.WriteNumber("uid", s.User.Uid);
+        w.WriteNumber("gid", s.User.Gid);
+        w.WriteStartArray("groups");
+        foreach (uint g in s.User.Groups)
+            w.WriteNumberValue(g);
+        w.WriteEndArray();
+        w.WriteString("home", s.User.Home);
+        w.WriteEndObject();
+        w.WriteNumber("preserveFds", s.PreserveFds);
+        w.WriteNumber("lastCap", s.LastCap);
+        if (s.OciSets is { } sets)
+        {
+            w.WriteStartObject("ociSets");
+            w.WriteNumber("effective", sets.Effective);
+            w.WriteNumber("permitted", sets.Permitted);
+            w.WriteNumber("inheritable", sets.Inheritable);
+            w.WriteNumber("ambient", sets.Ambient);
+            w.WriteEndObject();
+        }
+        w.WriteBoolean("keepGroups", s.KeepGroups);
+        w.WriteEndObject();
+        w.WriteStartArray("rlimits");
+        foreach (var l in p.Rlimits)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteNumber("resource", l.Resource);
+            w.WriteNumber("soft", l.Soft);
+            w.WriteNumber("hard", l.Hard);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteBoolean("tty", p.Tty);
+        w.WriteBoolean("interactive", p.Interactive);
+        w.WriteEndObject();
+    }
+
+    private static void Strings(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)
+    {
+        if (values is null)
+            return; // absent reads back as null: "the defaults"
+        w.WriteStartArray(name);
+        foreach (string v in values)
+            w.WriteStringValue(v);
+        w.WriteEndArray();
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, long? value)
+    {
+        if (value is { } v)
+            w.WriteNumber(name, v);
+    }
+
+    private static void Mappings(Utf8JsonWriter w, string name, IReadOnlyList<IdMapping> map)
+    {
+        w.WriteStartArray(name);
+        foreach (var m in map)
+        {
+            w.WriteStartArray();
+            w.WriteNumberValue(m.ContainerId);
+            w.WriteNumberValue(m.HostId);
+            w.WriteNumberValue(m.Count);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <exception cref="JsonException">Not a spec this build wrote.</exception>
+    public static ContainerSpec Read(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var o = document.RootElement;
+        try
+        {
+            var r = o.GetProperty("resources");
+            return new ContainerSpec
+            {
+                Id = o.GetProperty("id").GetString()!,
+                Rootfs = o.GetProperty("rootfs").GetString(),
+                Hostname = o.GetProperty("hostname").GetString()!,
+                Process = ReadProcess(o.GetProperty("process")),
+                Network = (NetworkMode)o.GetProperty("network").GetInt32(),
+                Volumes = [.. o.GetProperty("volumes").EnumerateArray().Select(v => new VolumeSpec(
+                    v.GetProperty("source").GetString()!, v.GetProperty("destination").GetString()!,
+                    v.GetProperty("readOnly").GetBoolean(), v.GetProperty("sourceIsFile").GetBoolean()))],
+                Tmpfs = [.. o.GetProperty("tmpfs").EnumerateArray().Select(t => new TmpfsSpec(
+                    t.GetProperty("destination").GetString()!, t.GetProperty("data").GetString()!, t.GetProperty("readOnly").GetBoolean(),
+                    t.GetProperty("noExec").GetBoolean(), t.GetProperty("noSuid").GetBoolean(), t.GetProperty("noDev").GetBoolean()))],
+                ReadOnlyRoot = o.GetProperty("readOnlyRoot").GetBoolean(),
+                RootfsWrites = (RootfsWrites)o.GetProperty("rootfsWrites").GetInt32(),
+                KeepChangesDir = o.GetProperty("keepChangesDir").GetString(),
+                Privileged = o.GetProperty("privileged").GetBoolean(),
+                MaskedPaths = OptionalStrings(o, "maskedPaths"),
+                ReadOnlyPaths = OptionalStrings(o, "readOnlyPaths"),
+                Resources = new ResourceLimits
+                {
+                    MemoryBytes = OptionalLong(r, "memoryBytes"),
+                    MemorySwapBytes = OptionalLong(r, "memorySwapBytes"),
+                    CpuQuotaMicros = OptionalLong(r, "cpuQuotaMicros"),
+                    CpuPeriodMicros = r.GetProperty("cpuPeriodMicros").GetInt64(),
+                    CpuShares = OptionalLong(r, "cpuShares"),
+                    CpusetCpus = r.GetProperty("cpusetCpus").GetString(),
+                    PidsLimit = OptionalLong(r, "pidsLimit"),
+                    IoWeight = (int?)OptionalLong(r, "ioWeight"),
+                },
+                Cgroups = o.GetProperty("cgroups").GetBoolean(),
+                CgroupParent = o.GetProperty("cgroupParent").GetString()!,
+                CgroupName = o.GetProperty("cgroupName").GetString(),
+                UserNamespace = o.TryGetProperty("userNamespace", out var u)
+                    ? new UserNamespaceSpec
+                    {
+                        UidMap = ReadMappings(u.GetProperty("uidMap")),
+                        GidMap = ReadMappings(u.GetProperty("gidMap")),
+                        Rootless = u.GetProperty("rootless").GetBoolean(),
+                    }
+                    : null,
+                OomScoreAdj = (int?)OptionalLong(o, "oomScoreAdj"),
+                Init = o.GetProperty("init").GetBoolean(),
+                StopSignal = o.GetProperty("stopSignal").GetInt32(),
+                StopTimeout = TimeSpan.FromTicks(o.GetProperty("stopTimeoutTicks").GetInt64()),
+                Timeout = OptionalLong(o, "timeoutTicks") is { } ticks ? TimeSpan.FromTicks(ticks) : null,
+                PidFile = o.GetProperty("pidFile").GetString(),
+                DieWithParent = o.GetProperty("dieWithParent").GetBoolean(),
+                JoinNamespaces = [.. o.GetProperty("joinNamespaces").EnumerateArray()
+                    .Select(j => (j.GetProperty("type").GetString()!, j.GetProperty("path").GetString()!))],
+                Sysctls = o.GetProperty("sysctls").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal),
+            };
+        }
+        catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new JsonException($"not a spec this build wrote ({e.Message})", e);
+        }
+    }
+
+    private static ProcessSpec ReadProcess(JsonElement p)
+    {
+        var s = p.GetProperty("security");
+        var user = s.GetProperty("user");
+        return new ProcessSpec
+        {
+            Args = OptionalStrings(p, "args") ?? [],
+            Env = OptionalStrings(p, "env") ?? [],
+            Workdir = p.GetProperty("workdir").GetString()!,
+            Security = new ProcessSecurity
+            {
+                Capabilities = s.GetProperty("capabilities").GetUInt64(),
+                NoNewPrivileges = s.GetProperty("noNewPrivileges").GetBoolean(),
+                Seccomp = [.. s.GetProperty("seccomp").EnumerateArray().Select(i => Unpack(i.GetUInt64()))],
+                User = new ProcessUser(user.GetProperty("uid").GetUInt32(), user.GetProperty("gid").GetUInt32(),
+                    [.. user.GetProperty("groups").EnumerateArray().Select(g => g.GetUInt32())], user.GetProperty("home").GetString()!),
+                PreserveFds = s.GetProperty("preserveFds").GetUInt32(),
+                LastCap = s.GetProperty("lastCap").GetInt32(),
+                OciSets = s.TryGetProperty("ociSets", out var sets)
+                    ? new OciCapabilitySets(sets.GetProperty("effective").GetUInt64(), sets.GetProperty("permitted").GetUInt64(),
+                        sets.GetProperty("inheritable").GetUInt64(), sets.GetProperty("ambient").GetUInt64())
+                    : null,
+                KeepGroups = s.GetProperty("keepGroups").GetBoolean(),
+            },
+            Rlimits = [.. p.GetProperty("rlimits").EnumerateArray().Select(l => new RlimitSpec(l.GetProperty("name").GetString()!,
+                l.GetProperty("resource").GetInt32(), l.GetProperty("soft").GetUInt64(), l.GetProperty("hard").GetUInt64()))],
+            Tty = p.GetProperty("tty").GetBoolean(),
+            Interactive = p.GetProperty("interactive").GetBoolean(),
+        };
+    }
+
+    private static BpfInstruction Unpack(ulong p) => new((ushort)(p & 0xffff), (byte)(p >> 16), (byte)(p >> 24), (uint)(p >> 32));
+
+    private static List<string>? OptionalStrings(JsonElement o, string name) =>
+        o.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => e.GetString()!)] : null;
+
+    private static long? OptionalLong(JsonElement o, string name) => o.TryGetProperty(name, out var v) ? v.GetInt64() : null;
+
+    private static List<IdMapping> ReadMappings(JsonElement a) =>
+        [.. a.EnumerateArray().Select(m => new IdMapping(m[0].GetUInt32(), m[1].GetUInt32(), m[2].GetUInt32()))];
+}
