@@ -115,6 +115,12 @@ printf 'like for like - both writing into the rootfs, neither with a seccomp fil
   "$(echo "$(median $isolate_bare_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_direct_i) / $(median $crun_seccomp_i)" | bc -l)"
 printf 'cgroup setup + teardown (median with minus median without): isolate %.1f ms, crun %.1f ms\n' \
   "$(ms "$(median $isolate_i) - $(median $isolate_nocg_i)")" "$(ms "$crun_median - $(median $crun_nocg_i)")"
+if [ -n "${BASELINE:-}" ]; then
+  printf 'this build / BASELINE (%s), medians: isolate run %.2f, OCI form %.2f; %s sequential: %.2f, %.2f\n' "$BASELINE" \
+    "$(echo "$(median $isolate_i) / $(median 13)" | bc -l)" "$(echo "$(median $isolate_oci_i) / $(median 14)" | bc -l)" "$SEQUENTIAL" \
+    "$(awk '$1 == 3 { a = $2 } $1 == 13 { b = $2 } END { print a / b }' "$work/sequential.txt")" \
+    "$(awk '$1 == 12 { a = $2 } $1 == 14 { b = $2 } END { print a / b }' "$work/sequential.txt")"
+fi
 
 # --cpus 0.5 on a busy loop of 5 s of wall time: the cgroup's CPU time over the wall time.
 start=$(date +%s.%N)
