@@ -41,6 +41,9 @@ public sealed class GlobalOptions
             {
                 case "--root":
                     globals.Root = Value();
+                    // the state store works through .NET's file API, which cannot name such a path
+                    if (Isolate.Interop.ByteStrings.HasRawBytes(globals.Root!))
+                        throw new IsolateException($"--root {globals.Root}: a state root whose name is not UTF-8 is not supported; choose another directory");
                     break;
                 case "--log":
                     globals.Log = Value();
@@ -70,6 +73,7 @@ public sealed class GlobalOptions
     /// <summary>runc's --log: errors also go to FILE, as text or one JSON object a line.</summary>
     public void LogError(string message)
     {
+        message = Isolate.Interop.ByteStrings.Escape(message);
         if (Log is null)
             return;
         string time = ContainerState.Timestamp();

@@ -34,6 +34,8 @@ public static class Program
         var globals = new GlobalOptions();
         try
         {
+            // the arguments as bytes: a command line is run as it was given, not as .NET decoded it
+            args = Isolate.Interop.HostProcess.Arguments(args);
             globals = GlobalOptions.Extract(ref args);
             return Dispatch(args, globals);
         }

@@ -2,6 +2,7 @@ using CommandLine;
 using Isolate.Containers;
 using Isolate.Docker;
 using Isolate.Launch;
+using Isolate.Interop;
 using Isolate.Spec;
 
 namespace Isolate.Cli.Commands;
@@ -164,7 +165,7 @@ internal static class RunVerb
 {
     public static int Execute(RunOptions options, GlobalOptions globals)
     {
-        var spec = RunConverter.ToSpec(options, Environment.GetEnvironmentVariable);
+        var spec = RunConverter.ToSpec(options, HostProcess.Variable);
         var stats = RunConverter.ParseStats(options.Stats);
         if (options.Detach)
         {

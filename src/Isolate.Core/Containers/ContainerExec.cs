@@ -77,7 +77,7 @@ public static unsafe class ContainerExec
                 Libc.Close(guard);
         }
         if (request.PidFile != null)
-            ContainerHandle.WritePidFile(request.PidFile, pid);
+            PidFile.Write(Path.GetFullPath(request.PidFile), pid, newline: false);
         if (!request.Detach)
             return Launcher.WaitForExec(pid, pidfd, ttyFd, interactive: process.Tty && HostTerminal.IsTerminal(0));
         if (pidfd >= 0)
@@ -138,7 +138,7 @@ public static unsafe class ContainerExec
         {
             string key = entry.Split('=', 2)[0];
             merged.RemoveAll(e => e.Split('=', 2)[0] == key);
-            merged.Add(entry.Contains('=') ? entry : $"{entry}={Environment.GetEnvironmentVariable(entry)}");
+            merged.Add(entry.Contains('=') ? entry : $"{entry}={HostProcess.Variable(entry)}");
         }
         return merged;
     }

@@ -76,15 +76,6 @@ public static class ContainerHandle
             Thread.Sleep(5);
     }
 
-    /// <summary>--pid-file of create and exec: written whole, then renamed into place.</summary>
-    public static void WritePidFile(string path, int pid)
-    {
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".tmp";
-        File.WriteAllText(temporary, pid.ToString(CultureInfo.InvariantCulture));
-        File.Move(temporary, full, overwrite: true);
-    }
-
     /// <summary>Opens a FIFO for writing without waiting; ENXIO: no reader (its holder is gone).</summary>
     public static int OpenFifoWriter(string fifo, out bool noReader)
     {

@@ -34,9 +34,9 @@ public static unsafe class DetachedRun
                 Id = id,
                 Kind = ContainerKind.Detached,
                 Bundle = "",
-                Rootfs = spec.Rootfs ?? "/",
+                Rootfs = ByteStrings.Escape(spec.Rootfs ?? "/"),
                 Created = ContainerState.Timestamp(),
-                Command = [.. spec.Process.Args],
+                Command = [.. spec.Process.Args.Select(ByteStrings.Escape)], // for ps: the originals are in spec.json
                 LogPath = log,
                 Owner = Libc.GetEffectiveUserId(),
                 StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
@@ -76,8 +76,7 @@ public static unsafe class DetachedRun
             throw IsolateException.FromErrno($"create {log}", null, Marshal.GetLastPInvokeError());
         string self = Environment.ProcessPath ?? "/proc/self/exe";
         var argv = new List<string> { self, "--root", root, MonitorVerb, id };
-        var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-            .Select(e => $"{e.Key}={e.Value}").ToList();
+        var env = HostProcess.Environment().ToList();
         var blocks = new List<nint>();
         try
         {
@@ -102,7 +101,7 @@ public static unsafe class DetachedRun
         blocks.Add((nint)array);
         for (int i = 0; i < values.Count; i++)
         {
-            byte[] bytes = Encoding.UTF8.GetBytes(values[i] + "\0");
+            byte[] bytes = [.. ByteStrings.Encode(values[i]), 0];
             nint block = Marshal.AllocHGlobal(bytes.Length);
             blocks.Add(block);
             Marshal.Copy(bytes, 0, block, bytes.Length);
@@ -150,7 +149,7 @@ public static unsafe class DetachedRun
         }
         catch (IsolateException e)
         {
-            Update(store, id, state => state with { Error = e.Message, ExitCode = e.ExitCode, Finished = ContainerState.Timestamp() });
+            Update(store, id, state => state with { Error = ByteStrings.Escape(e.Message), ExitCode = e.ExitCode, Finished = ContainerState.Timestamp() });
             throw;
         }
     }

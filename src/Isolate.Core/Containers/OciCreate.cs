@@ -61,7 +61,7 @@ public static class OciCreate
             HookRunner.InContainer("createContainer", bundle.Hooks.CreateContainer.Select(ToState).ToList(), state, programInContainer: false,
                 spec.Process.Security);
             if (options.PidFile != null)
-                ContainerHandle.WritePidFile(options.PidFile, pid);
+                Runtime.PidFile.Write(Path.GetFullPath(options.PidFile), pid, newline: false);
             created = true;
         }
         finally
@@ -101,7 +101,7 @@ public static class OciCreate
         Id = id,
         Kind = ContainerKind.Oci,
         Bundle = bundle.BundleDir,
-        Rootfs = bundle.Spec.Rootfs ?? "/",
+        Rootfs = ByteStrings.Escape(bundle.Spec.Rootfs ?? "/"),
         Created = ContainerState.Timestamp(),
         Annotations = new Dictionary<string, string>(bundle.Annotations),
         CgroupParent = withCgroup ? bundle.Spec.CgroupParent : null,

@@ -129,7 +129,8 @@ public static class RunConverter
     {
         try
         {
-            return ProcessOptionParser.ParseEnvFile(File.ReadAllText(path), path);
+            // values as bytes: a file from another system's locale passes through unchanged
+            return ProcessOptionParser.ParseEnvFile(ByteStrings.Decode(File.ReadAllBytes(path)), path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -143,9 +144,9 @@ public static class RunConverter
         if (value.Length == 0)
             throw new IsolateException("invalid --pid-file '': give a file path");
         string full = Path.GetFullPath(value);
-        if (Directory.Exists(full))
+        if (FileStat.Follow(full) is { IsDirectory: true })
             throw new IsolateException($"--pid-file {value}: it is a directory; give a file path");
-        if (!Directory.Exists(Path.GetDirectoryName(full)))
+        if (FileStat.Follow(Path.GetDirectoryName(full)!) is not { IsDirectory: true })
             throw new IsolateException($"--pid-file {value}: the directory {Path.GetDirectoryName(full)} does not exist");
         return full;
     }
@@ -188,6 +189,8 @@ public static class RunConverter
     {
         if (dir.Length == 0)
             throw new IsolateException("invalid --keep-changes '': give a directory");
+        if (ByteStrings.HasRawBytes(dir))
+            throw new IsolateException($"--keep-changes {dir}: a layer directory whose name is not UTF-8 is not supported; choose another directory");
         try
         {
             if (!Path.Exists(dir))
@@ -214,8 +217,12 @@ public static class RunConverter
         return canonical;
     }
 
-    private static bool? HostFileKind(string path) =>
-        Directory.Exists(path) ? false : File.Exists(path) ? true : null;
+    private static bool? HostFileKind(string path) => FileStat.Follow(path) switch
+    {
+        { IsDirectory: true } => false,
+        null => null,
+        _ => true,
+    };
 
     private static void RejectDuplicateDestinations(IEnumerable<string> destinations)
     {

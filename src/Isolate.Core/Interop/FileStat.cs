@@ -46,6 +46,10 @@ internal static unsafe partial class FileStat
         public uint DevMinor;
         public ulong MountId;
 
+        public readonly bool IsDirectory => (Mode & 0xF000) == 0x4000;
+
+        public readonly bool IsRegularFile => (Mode & 0xF000) == 0x8000;
+
         /// <summary>The device as stat's st_dev (glibc's makedev of the major and minor).</summary>
         public readonly ulong Device =>
             ((ulong)(DevMajor & 0x00000FFF) << 8) | ((ulong)(DevMajor & 0xFFFFF000) << 32)
@@ -65,6 +69,6 @@ internal static unsafe partial class FileStat
         return StatxCall(AT_FDCWD, path, flags, STATX_BASIC_STATS, &result) < 0 ? null : result;
     }
 
-    [LibraryImport(Libc.Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Libc.Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     private static partial int StatxCall(int dirFd, string path, int flags, uint mask, Statx* buffer);
 }

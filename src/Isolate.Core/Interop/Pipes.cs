@@ -25,6 +25,6 @@ internal static unsafe partial class Pipes
     public static partial int Dup2(int fd, int to);
 
     /// <summary>mkfifo(3): 0, or -1 with errno.</summary>
-    [LibraryImport(Libc.Library, EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Libc.Library, EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     public static partial int MakeFifo(string path, uint mode);
 }

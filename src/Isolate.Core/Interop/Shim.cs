@@ -236,7 +236,7 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper")]
     internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, int* writeFd);
 
-    [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int OpenInRoot(string root, string path);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_features")]
@@ -245,7 +245,7 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_release")]
     internal static partial int Release(int syncFd, int treeFd, int slot);
 
-    [LibraryImport(Library, EntryPoint = "isolate_shim_idmapped_tree", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Library, EntryPoint = "isolate_shim_idmapped_tree", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int IdmappedTree(string path, int usernsFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_await_exec")]
@@ -287,10 +287,10 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_relay")]
     internal static partial int TtyRelay(int master, int outFd, int sizeFd);
 
-    [LibraryImport(Library, EntryPoint = "isolate_shim_send_console", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Library, EntryPoint = "isolate_shim_send_console", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int SendConsole(string socketPath, int master);
 
-    [LibraryImport(Library, EntryPoint = "isolate_shim_daemonize", StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Library, EntryPoint = "isolate_shim_daemonize", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int Daemonize(string path, byte** argv, byte** envp, int outFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_tty_input")]

@@ -26,7 +26,12 @@ public static partial class OciBundleLoader
         string json;
         try
         {
-            json = File.ReadAllText(file);
+            byte[] bytes = File.ReadAllBytes(file);
+            // config.json is UTF-8 by definition: a string that is not is refused, never read
+            // with replacement characters (a different path or command than the file names)
+            if (!System.Text.Unicode.Utf8.IsValid(bytes))
+                throw new IsolateException($"config.json: {InvalidUtf8Field(bytes)}: not valid UTF-8; config.json is UTF-8 by definition: write the value in UTF-8");
+            json = System.Text.Encoding.UTF8.GetString(bytes);
         }
         catch (FileNotFoundException)
         {
@@ -76,6 +81,63 @@ public static partial class OciBundleLoader
             throw new IsolateException("exec --process: the document is null; it must be a JSON object");
         return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
             .Process(process, container.UserNamespace, container.Process.Security.Seccomp);
+    }
+
+    /// <summary>The JSON path (process.args[1]) of the first string whose bytes are not UTF-8.</summary>
+    private static string InvalidUtf8Field(byte[] bytes)
+    {
+        var reader = new Utf8JsonReader(bytes);
+        var path = new List<string>();
+        var index = new List<int>();
+        string? property = null;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        if (!System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+                            return $"a key in {Describe(path, index, null)}";
+                        property = reader.GetString();
+                        continue;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        path.Add(Describe(path, index, property));
+                        index.Add(reader.TokenType == JsonTokenType.StartArray ? 0 : -1);
+                        property = null;
+                        continue;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        path.RemoveAt(path.Count - 1);
+                        index.RemoveAt(index.Count - 1);
+                        Advance(index);
+                        continue;
+                    case JsonTokenType.String when !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan):
+                        return Describe(path, index, property) is { Length: > 0 } field ? field : "the document";
+                    default:
+                        property = null;
+                        Advance(index);
+                        continue;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return "a string";
+    }
+
+    private static void Advance(List<int> index)
+    {
+        if (index.Count > 0 && index[^1] >= 0)
+            index[^1]++;
+    }
+
+    private static string Describe(List<string> path, List<int> index, string? property)
+    {
+        string parent = path.Count > 0 ? path[^1] : "";
+        if (index.Count > 0 && index[^1] >= 0)
+            return $"{parent}[{index[^1]}]";
+        return property is null ? parent : parent.Length > 0 ? $"{parent}.{property}" : property;
     }
 
     /// <summary>"line L: PATH: reason", from System.Text.Json's message without its own

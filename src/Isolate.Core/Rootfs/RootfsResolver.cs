@@ -14,7 +14,7 @@ public static unsafe class RootfsResolver
         if (rootfs.Length == 0)
             throw new IsolateException("rootfs: the path is empty; give a directory with --rootfs DIR");
         string canonical = Canonical(rootfs, "rootfs");
-        if (!Directory.Exists(canonical))
+        if (FileStat.Follow(canonical) is not { IsDirectory: true })
             throw new IsolateException($"rootfs {rootfs}: {IsolateException.Describe(20 /* ENOTDIR */)}");
         if (canonical == "/")
             throw new IsolateException($"rootfs {rootfs}: the host's own / cannot be a container root; omit --rootfs to run on the host's filesystem read-only");
@@ -27,6 +27,6 @@ public static unsafe class RootfsResolver
         byte* buffer = stackalloc byte[4097];
         if (Libc.RealPath(path, buffer) == null)
             throw IsolateException.FromErrno(subject, path, Marshal.GetLastPInvokeError());
-        return new string((sbyte*)buffer);
+        return ByteStrings.FromNative(buffer);
     }
 }

@@ -24,10 +24,11 @@ public static unsafe class HostTerminal
         return default;
     }
 
-    /// <summary>Writes all of <paramref name="text"/> as UTF-8; errors (a closed pipe) are ignored.</summary>
+    /// <summary>Writes all of <paramref name="text"/> as UTF-8, bytes that are not UTF-8 (from a
+    /// command line, a path) shown as \xNN; errors (a closed pipe) are ignored.</summary>
     public static void Write(int fd, string text)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        byte[] bytes = Encoding.UTF8.GetBytes(ByteStrings.Escape(text));
         fixed (byte* start = bytes)
         {
             nint done = 0;

@@ -107,9 +107,9 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
     {
         if (value is null)
             return null;
-        int length = Encoding.UTF8.GetByteCount(value);
-        byte* bytes = Alloc<byte>(length + 1);
-        Encoding.UTF8.GetBytes(value, new Span<byte>(bytes, length));
+        byte[] encoded = ByteStrings.Encode(value); // the caller's bytes, exactly
+        byte* bytes = Alloc<byte>(encoded.Length + 1);
+        encoded.CopyTo(new Span<byte>(bytes, encoded.Length));
         return bytes;
     }
 

@@ -17,9 +17,9 @@ public static class SpecJson
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("id", spec.Id);
-            w.WriteString("rootfs", spec.Rootfs);
-            w.WriteString("hostname", spec.Hostname);
+            Text(w, "id", spec.Id);
+            Text(w, "rootfs", spec.Rootfs);
+            Text(w, "hostname", spec.Hostname);
             w.WritePropertyName("process");
             WriteProcess(w, spec.Process);
             w.WriteNumber("network", (int)spec.Network);
@@ -27,8 +27,8 @@ public static class SpecJson
             foreach (var v in spec.Volumes)
             {
                 w.WriteStartObject();
-                w.WriteString("source", v.Source);
-                w.WriteString("destination", v.Destination);
+                Text(w, "source", v.Source);
+                Text(w, "destination", v.Destination);
                 w.WriteBoolean("readOnly", v.ReadOnly);
                 w.WriteBoolean("sourceIsFile", v.SourceIsFile);
                 w.WriteEndObject();
@@ -38,8 +38,8 @@ public static class SpecJson
             foreach (var t in spec.Tmpfs)
             {
                 w.WriteStartObject();
-                w.WriteString("destination", t.Destination);
-                w.WriteString("data", t.Data);
+                Text(w, "destination", t.Destination);
+                Text(w, "data", t.Data);
                 w.WriteBoolean("readOnly", t.ReadOnly);
                 w.WriteBoolean("noExec", t.NoExec);
                 w.WriteBoolean("noSuid", t.NoSuid);
@@ -49,7 +49,7 @@ public static class SpecJson
             w.WriteEndArray();
             w.WriteBoolean("readOnlyRoot", spec.ReadOnlyRoot);
             w.WriteNumber("rootfsWrites", (int)spec.RootfsWrites);
-            w.WriteString("keepChangesDir", spec.KeepChangesDir);
+            Text(w, "keepChangesDir", spec.KeepChangesDir);
             w.WriteBoolean("privileged", spec.Privileged);
             Strings(w, "maskedPaths", spec.MaskedPaths);
             Strings(w, "readOnlyPaths", spec.ReadOnlyPaths);
@@ -60,13 +60,13 @@ public static class SpecJson
             Number(w, "cpuQuotaMicros", r.CpuQuotaMicros);
             w.WriteNumber("cpuPeriodMicros", r.CpuPeriodMicros);
             Number(w, "cpuShares", r.CpuShares);
-            w.WriteString("cpusetCpus", r.CpusetCpus);
+            Text(w, "cpusetCpus", r.CpusetCpus);
             Number(w, "pidsLimit", r.PidsLimit);
             Number(w, "ioWeight", r.IoWeight);
             w.WriteEndObject();
             w.WriteBoolean("cgroups", spec.Cgroups);
-            w.WriteString("cgroupParent", spec.CgroupParent);
-            w.WriteString("cgroupName", spec.CgroupName);
+            Text(w, "cgroupParent", spec.CgroupParent);
+            Text(w, "cgroupName", spec.CgroupName);
             if (spec.UserNamespace is { } userns)
             {
                 w.WriteStartObject("userNamespace");
@@ -80,20 +80,20 @@ public static class SpecJson
             w.WriteNumber("stopSignal", spec.StopSignal);
             w.WriteNumber("stopTimeoutTicks", spec.StopTimeout.Ticks);
             Number(w, "timeoutTicks", spec.Timeout?.Ticks);
-            w.WriteString("pidFile", spec.PidFile);
+            Text(w, "pidFile", spec.PidFile);
             w.WriteBoolean("dieWithParent", spec.DieWithParent);
             w.WriteStartArray("joinNamespaces");
             foreach (var (type, path) in spec.JoinNamespaces)
             {
                 w.WriteStartObject();
-                w.WriteString("type", type);
-                w.WriteString("path", path);
+                Text(w, "type", type);
+                Text(w, "path", path);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteStartObject("sysctls");
             foreach (var (key, value) in spec.Sysctls)
-                w.WriteString(key, value);
+                Text(w, key, value);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -105,7 +105,7 @@ public static class SpecJson
         w.WriteStartObject();
         Strings(w, "args", p.Args);
         Strings(w, "env", p.Env);
-        w.WriteString("workdir", p.Workdir);
+        Text(w, "workdir", p.Workdir);
         var s = p.Security;
         w.WriteStartObject("security");
         w.WriteNumber("capabilities", s.Capabilities);
@@ -121,7 +121,7 @@ public static class SpecJson
         foreach (uint g in s.User.Groups)
             w.WriteNumberValue(g);
         w.WriteEndArray();
-        w.WriteString("home", s.User.Home);
+        Text(w, "home", s.User.Home);
         w.WriteEndObject();
         w.WriteNumber("preserveFds", s.PreserveFds);
         w.WriteNumber("lastCap", s.LastCap);
@@ -140,7 +140,7 @@ public static class SpecJson
         foreach (var l in p.Rlimits)
         {
             w.WriteStartObject();
-            w.WriteString("name", l.Name);
+            Text(w, "name", l.Name);
             w.WriteNumber("resource", l.Resource);
             w.WriteNumber("soft", l.Soft);
             w.WriteNumber("hard", l.Hard);
@@ -158,7 +158,7 @@ public static class SpecJson
             return; // absent reads back as null: "the defaults"
         w.WriteStartArray(name);
         foreach (string v in values)
-            w.WriteStringValue(v);
+            TextValue(w, v);
         w.WriteEndArray();
     }
 
@@ -192,20 +192,20 @@ public static class SpecJson
             var r = o.GetProperty("resources");
             return new ContainerSpec
             {
-                Id = o.GetProperty("id").GetString()!,
-                Rootfs = o.GetProperty("rootfs").GetString(),
-                Hostname = o.GetProperty("hostname").GetString()!,
+                Id = ReadText(o.GetProperty("id"))!,
+                Rootfs = ReadText(o.GetProperty("rootfs")),
+                Hostname = ReadText(o.GetProperty("hostname"))!,
                 Process = ReadProcess(o.GetProperty("process")),
                 Network = (NetworkMode)o.GetProperty("network").GetInt32(),
                 Volumes = [.. o.GetProperty("volumes").EnumerateArray().Select(v => new VolumeSpec(
-                    v.GetProperty("source").GetString()!, v.GetProperty("destination").GetString()!,
+                    ReadText(v.GetProperty("source"))!, ReadText(v.GetProperty("destination"))!,
                     v.GetProperty("readOnly").GetBoolean(), v.GetProperty("sourceIsFile").GetBoolean()))],
                 Tmpfs = [.. o.GetProperty("tmpfs").EnumerateArray().Select(t => new TmpfsSpec(
-                    t.GetProperty("destination").GetString()!, t.GetProperty("data").GetString()!, t.GetProperty("readOnly").GetBoolean(),
+                    ReadText(t.GetProperty("destination"))!, ReadText(t.GetProperty("data"))!, t.GetProperty("readOnly").GetBoolean(),
                     t.GetProperty("noExec").GetBoolean(), t.GetProperty("noSuid").GetBoolean(), t.GetProperty("noDev").GetBoolean()))],
                 ReadOnlyRoot = o.GetProperty("readOnlyRoot").GetBoolean(),
                 RootfsWrites = (RootfsWrites)o.GetProperty("rootfsWrites").GetInt32(),
-                KeepChangesDir = o.GetProperty("keepChangesDir").GetString(),
+                KeepChangesDir = ReadText(o.GetProperty("keepChangesDir")),
                 Privileged = o.GetProperty("privileged").GetBoolean(),
                 MaskedPaths = OptionalStrings(o, "maskedPaths"),
                 ReadOnlyPaths = OptionalStrings(o, "readOnlyPaths"),
@@ -216,13 +216,13 @@ public static class SpecJson
                     CpuQuotaMicros = OptionalLong(r, "cpuQuotaMicros"),
                     CpuPeriodMicros = r.GetProperty("cpuPeriodMicros").GetInt64(),
                     CpuShares = OptionalLong(r, "cpuShares"),
-                    CpusetCpus = r.GetProperty("cpusetCpus").GetString(),
+                    CpusetCpus = ReadText(r.GetProperty("cpusetCpus")),
                     PidsLimit = OptionalLong(r, "pidsLimit"),
                     IoWeight = (int?)OptionalLong(r, "ioWeight"),
                 },
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
-                CgroupParent = o.GetProperty("cgroupParent").GetString()!,
-                CgroupName = o.GetProperty("cgroupName").GetString(),
+                CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,
+                CgroupName = ReadText(o.GetProperty("cgroupName")),
                 UserNamespace = o.TryGetProperty("userNamespace", out var u)
                     ? new UserNamespaceSpec
                     {
@@ -236,11 +236,11 @@ public static class SpecJson
                 StopSignal = o.GetProperty("stopSignal").GetInt32(),
                 StopTimeout = TimeSpan.FromTicks(o.GetProperty("stopTimeoutTicks").GetInt64()),
                 Timeout = OptionalLong(o, "timeoutTicks") is { } ticks ? TimeSpan.FromTicks(ticks) : null,
-                PidFile = o.GetProperty("pidFile").GetString(),
+                PidFile = ReadText(o.GetProperty("pidFile")),
                 DieWithParent = o.GetProperty("dieWithParent").GetBoolean(),
                 JoinNamespaces = [.. o.GetProperty("joinNamespaces").EnumerateArray()
-                    .Select(j => (j.GetProperty("type").GetString()!, j.GetProperty("path").GetString()!))],
-                Sysctls = o.GetProperty("sysctls").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal),
+                    .Select(j => (ReadText(j.GetProperty("type"))!, ReadText(j.GetProperty("path"))!))],
+                Sysctls = o.GetProperty("sysctls").EnumerateObject().ToDictionary(p => p.Name, p => ReadText(p.Value)!, StringComparer.Ordinal),
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
@@ -257,14 +257,14 @@ public static class SpecJson
         {
             Args = OptionalStrings(p, "args") ?? [],
             Env = OptionalStrings(p, "env") ?? [],
-            Workdir = p.GetProperty("workdir").GetString()!,
+            Workdir = ReadText(p.GetProperty("workdir"))!,
             Security = new ProcessSecurity
             {
                 Capabilities = s.GetProperty("capabilities").GetUInt64(),
                 NoNewPrivileges = s.GetProperty("noNewPrivileges").GetBoolean(),
                 Seccomp = [.. s.GetProperty("seccomp").EnumerateArray().Select(i => Unpack(i.GetUInt64()))],
                 User = new ProcessUser(user.GetProperty("uid").GetUInt32(), user.GetProperty("gid").GetUInt32(),
-                    [.. user.GetProperty("groups").EnumerateArray().Select(g => g.GetUInt32())], user.GetProperty("home").GetString()!),
+                    [.. user.GetProperty("groups").EnumerateArray().Select(g => g.GetUInt32())], ReadText(user.GetProperty("home"))!),
                 PreserveFds = s.GetProperty("preserveFds").GetUInt32(),
                 LastCap = s.GetProperty("lastCap").GetInt32(),
                 OciSets = s.TryGetProperty("ociSets", out var sets)
@@ -273,17 +273,46 @@ public static class SpecJson
                     : null,
                 KeepGroups = s.GetProperty("keepGroups").GetBoolean(),
             },
-            Rlimits = [.. p.GetProperty("rlimits").EnumerateArray().Select(l => new RlimitSpec(l.GetProperty("name").GetString()!,
+            Rlimits = [.. p.GetProperty("rlimits").EnumerateArray().Select(l => new RlimitSpec(ReadText(l.GetProperty("name"))!,
                 l.GetProperty("resource").GetInt32(), l.GetProperty("soft").GetUInt64(), l.GetProperty("hard").GetUInt64()))],
             Tty = p.GetProperty("tty").GetBoolean(),
             Interactive = p.GetProperty("interactive").GetBoolean(),
         };
     }
 
+    /// <summary>A string, or where it carries bytes that are not UTF-8 (which JSON cannot hold)
+    /// {"bytes": base64}: arguments, environment values and paths are bytes to Linux.</summary>
+    private static void Text(Utf8JsonWriter w, string name, string? value)
+    {
+        w.WritePropertyName(name);
+        TextValue(w, value);
+    }
+
+    private static void TextValue(Utf8JsonWriter w, string? value)
+    {
+        if (value is null)
+            w.WriteNullValue();
+        else if (!Interop.ByteStrings.HasRawBytes(value))
+            w.WriteStringValue(value);
+        else
+        {
+            w.WriteStartObject();
+            w.WriteBase64String("bytes", Interop.ByteStrings.Encode(value));
+            w.WriteEndObject();
+        }
+    }
+
+    private static string? ReadText(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Null => null,
+        JsonValueKind.Object => Interop.ByteStrings.Decode(e.GetProperty("bytes").GetBytesFromBase64()),
+        _ => e.GetString(),
+    };
+
     private static BpfInstruction Unpack(ulong p) => new((ushort)(p & 0xffff), (byte)(p >> 16), (byte)(p >> 24), (uint)(p >> 32));
 
     private static List<string>? OptionalStrings(JsonElement o, string name) =>
-        o.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => e.GetString()!)] : null;
+        o.TryGetProperty(name, out var a) ? [.. a.EnumerateArray().Select(e => ReadText(e)!)] : null;
 
     private static long? OptionalLong(JsonElement o, string name) => o.TryGetProperty(name, out var v) ? v.GetInt64() : null;
 
