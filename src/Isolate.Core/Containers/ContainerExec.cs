@@ -115,7 +115,7 @@ public static unsafe class ContainerExec
             var (uid, gid) = ParseUser(request.User);
             if (container.UserNamespace is { } userns && (!userns.MapsUid(uid) || !userns.MapsGid(gid)))
                 throw new IsolateException($"exec --user {request.User}: it has no id in the container's user namespace (it maps {userns.Describe()})");
-            user = new Security.ProcessUser(uid, gid, [], EnvironmentLookup(env, "HOME") ?? (uid == 0 ? "/root" : "/"));
+            user = new Security.ProcessUser(uid, gid, [], Plan.EnvironmentBuilder.Lookup(env, "HOME") ?? (uid == 0 ? "/root" : "/"));
         }
         return own with
         {
@@ -127,8 +127,6 @@ public static unsafe class ContainerExec
             Security = own.Security with { User = user, PreserveFds = request.PreserveFds },
         };
     }
-
-    private static string? EnvironmentLookup(IReadOnlyList<string> env, string name) => Plan.EnvironmentBuilder.Lookup(env, name);
 
     /// <summary>exec -e: each entry replaces the variable of its name (KEY alone: the caller's value).</summary>
     public static List<string> MergeEnv(IEnumerable<string> environment, IEnumerable<string> overrides)

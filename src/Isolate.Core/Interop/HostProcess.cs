@@ -13,6 +13,10 @@ public static class HostProcess
     /// /proc cannot be read or disagrees with it on the count.</summary>
     public static string[] Arguments(string[] decoded)
     {
+        // .NET puts U+FFFD where a byte was not UTF-8: without one, its strings are exact and
+        // the start path reads nothing more
+        if (!decoded.Any(a => a.Contains('\uFFFD')))
+            return decoded;
         var all = Split("/proc/self/cmdline");
         return all is { Count: > 0 } && all.Count - 1 == decoded.Length ? [.. all.Skip(1)] : decoded;
     }
@@ -20,8 +24,11 @@ public static class HostProcess
     /// <summary>A variable of Isolate's own environment, or null.</summary>
     public static string? Variable(string name)
     {
+        string? decoded = System.Environment.GetEnvironmentVariable(name);
+        if (decoded is null || !decoded.Contains('\uFFFD'))
+            return decoded; // exact, as for Arguments
         Load();
-        return _environment!.TryGetValue(name, out string? value) ? value : System.Environment.GetEnvironmentVariable(name);
+        return _environment!.GetValueOrDefault(name);
     }
 
     /// <summary>Isolate's environment, KEY=VALUE, in the kernel's order.</summary>

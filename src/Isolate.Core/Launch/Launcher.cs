@@ -40,8 +40,10 @@ public static unsafe partial class Launcher
     /// <param name="spawned">Told the child's spawn result before any gate work (a foreground
     /// run starts forwarding signals to it here).</param>
     /// <param name="abandon">Undoes <paramref name="spawned"/> when the child never starts.</param>
+    /// <param name="ownsGateFd">The fd <paramref name="atGate"/> returns is the launch's to close
+    /// (an id-mapped rootfs tree); exec's program fd stays its caller's.</param>
     private static Started Launch(LaunchKind kind, SpawnPlan plan, GateWork atGate, UserNamespaceSpec? userns, Action<string>? debug,
-        Action<ShimSpawnResult>? spawned = null, Action? abandon = null)
+        Action<ShimSpawnResult>? spawned = null, Action? abandon = null, bool ownsGateFd = true)
     {
         Describe(kind, plan, debug);
         ShimSpawnResult child;
@@ -79,7 +81,7 @@ public static unsafe partial class Launcher
         }
         finally
         {
-            if (rootfsTree >= 0)
+            if (rootfsTree >= 0 && ownsGateFd)
                 Libc.Close(rootfsTree);
             Libc.Close(child.SyncFd);
         }
@@ -137,7 +139,7 @@ public static unsafe partial class Launcher
         {
             cgroup?.AddProcess(pid);
             return programFd;
-        }, null, debug);
+        }, null, debug, ownsGateFd: false);
         if (started.Pidfd >= 0)
             Libc.Close(started.Pidfd);
         ProcessWait.Quietly(started.Pid); // it only forked the command
