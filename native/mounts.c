@@ -332,8 +332,10 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     switch (op->kind) {
     case ISOLATE_MOUNT_MAKE_PRIVATE:
         return check(mount(NULL, op->target, NULL, MS_REC | MS_PRIVATE, NULL));
-    case ISOLATE_MOUNT_MKDIR: /* host paths only: in the root, targets carry CREATE_DIR */
-        return isolate_mkdir_p(op->target, op->mode);
+    case ISOLATE_MOUNT_MKDIR: /* a host path (staging); in the root, resolved below with CREATE_DIR */
+        if (!(op->options & ISOLATE_OP_IN_ROOT))
+            return isolate_mkdir_p(op->target, op->mode);
+        break;
     case ISOLATE_MOUNT_MKNOD:
     case ISOLATE_MOUNT_SYMLINK:
         return op_create_entry(st, op);
@@ -356,6 +358,9 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     if (rc < 0)
         return rc;
     switch (op->kind) {
+    case ISOLATE_MOUNT_MKDIR:
+        rc = 0; /* made (or found) by resolve_target */
+        break;
     case ISOLATE_MOUNT_BIND:
         rc = op_bind(st, op, target, fd);
         break;

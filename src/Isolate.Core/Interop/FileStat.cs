@@ -63,6 +63,18 @@ internal static unsafe partial class FileStat
     /// <summary>The path itself (a symbolic link not followed, as lstat(2)), or null.</summary>
     public static Statx? NoFollow(string path) => Get(path, AT_SYMLINK_NOFOLLOW);
 
+    /// <summary>The id of the mount <paramref name="path"/> is on (statx's STATX_MNT_ID, the
+    /// first field of /proc/self/mountinfo), or null with errno set.</summary>
+    public static ulong? MountIdOf(string path)
+    {
+        Statx result;
+        if (StatxCall(AT_FDCWD, path, 0, STATX_MNT_ID, &result) < 0)
+            return null;
+        return (result.Mask & STATX_MNT_ID) != 0 ? result.MountId : null;
+    }
+
+    private const uint STATX_MNT_ID = 0x1000;
+
     private static Statx? Get(string path, int flags)
     {
         Statx result;

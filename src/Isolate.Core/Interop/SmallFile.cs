@@ -11,7 +11,13 @@ internal static unsafe class SmallFile
 
     /// <summary>Reads an open file to its end and closes it: the text, or null if the handle is
     /// invalid, a read fails, or there are more than <paramref name="limit"/> bytes.</summary>
-    public static string? ReadAndClose(FileDescriptor fd, int limit = int.MaxValue)
+    public static string? ReadAndClose(FileDescriptor fd, int limit = int.MaxValue) =>
+        ReadBytesAndClose(fd, limit) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+
+    /// <summary>The file's bytes, or null if it cannot be read.</summary>
+    public static byte[]? ReadAllBytes(string path) => ReadBytesAndClose(FileDescriptor.Open(path, OpenFlags.O_RDONLY));
+
+    private static byte[]? ReadBytesAndClose(FileDescriptor fd, int limit = int.MaxValue)
     {
         using (fd)
         {
@@ -25,7 +31,7 @@ internal static unsafe class SmallFile
                 if (n < 0)
                     return null;
                 if (n == 0)
-                    return Encoding.UTF8.GetString(bytes.ToArray());
+                    return bytes.ToArray();
                 bytes.AddRange(new ReadOnlySpan<byte>(buffer, (int)n));
                 if (bytes.Count > limit)
                     return null;

@@ -99,9 +99,14 @@ public static unsafe partial class Launcher
             debug($"mount plan {i}: {op}");
     }
 
-    /// <summary>A new container's plan: its namespaces and mounts, placed in <paramref name="cgroup"/>.</summary>
-    private static SpawnPlan ContainerPlan(ContainerSpec spec, ContainerCgroup? cgroup, (ushort Rows, ushort Cols) ttySize) =>
-        SpawnPlan.From(spec, HostScratch.Find(HostPathsUsed(spec)), inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize);
+    /// <summary>A new container's plan: its namespaces and mounts, placed in <paramref name="cgroup"/>.
+    /// On the host's root, paths it lacks make the root a layer (Rootfs/HostLayer).</summary>
+    private static SpawnPlan ContainerPlan(ContainerSpec spec, ContainerCgroup? cgroup, (ushort Rows, ushort Cols) ttySize)
+    {
+        string scratch = HostScratch.Find(HostPathsUsed(spec));
+        var layer = HostLayer.MissingPaths(spec).Count > 0 ? HostLayer.Submounts(scratch) : null;
+        return SpawnPlan.From(spec, scratch, inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize, layer);
+    }
 
     /// <summary>OCI create: the container set up, its command found, and its PID 1 waiting on
     /// <paramref name="execFifo"/> for `start`. Nothing forwards signals or waits for it:

@@ -53,6 +53,11 @@ public sealed record MountOp
     public static MountOp Mkdir(string target, uint mode = 0x1ED /* 0755 */) =>
         new() { Kind = MountKind.Mkdir, Target = target, Mode = mode };
 
+    /// <summary>mkdir -p of a directory in the root (the working directory on a layer that
+    /// becomes read-only later).</summary>
+    public static MountOp MakeDirInRoot(string target) =>
+        new() { Kind = MountKind.Mkdir, Target = target, Mode = 0x1ED, Options = MountOptions.InRoot | MountOptions.CreateDir };
+
     /// <summary>A character device; <paramref name="hostNode"/> is bound instead when mknod is not allowed.</summary>
     public static MountOp CharDevice(string target, uint major, uint minor, string hostNode, MountOptions options = MountOptions.None) =>
         new()

@@ -34,8 +34,13 @@ public static class MountPlanBuilder
     /// it must not hide any host path the plan uses (see Rootfs/HostScratch).</param>
     /// <param name="cgroup2">Mount the container's own cgroup2 view at /sys/fs/cgroup (read-only):
     /// on a v2 host, in the cgroup namespace the child unshares, its group is the root there.</param>
-    public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp", bool cgroup2 = false)
+    /// <param name="hostLayer">The host root as a layer (see Rootfs/HostLayer): the host's mounts
+    /// to bind back onto it; null binds the host's / as it is.</param>
+    public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp", bool cgroup2 = false,
+        IReadOnlyList<string>? hostLayer = null)
     {
+        if (spec.Rootfs != null)
+            hostLayer = null;
         // Private first: on systemd hosts "/" is shared, and every mount below
         // would otherwise propagate back to the host.
         var ops = new List<MountOp> { MountOp.MakePrivate("/") };
@@ -43,7 +48,7 @@ public static class MountPlanBuilder
             throw new IsolateException($"too many volumes ({spec.Volumes.Count}): at most {MaxVolumes}");
         for (int slot = 0; slot < spec.Volumes.Count; slot++)
             ops.Add(MountOp.Capture(spec.Volumes[slot].Source, slot, spec.Volumes[slot].ReadOnly));
-        AddRoot(ops, spec, hostScratchDir);
+        AddRoot(ops, spec, hostScratchDir, hostLayer);
 
         AddProc(ops);
         AddSys(ops, spec);
@@ -60,12 +65,14 @@ public static class MountPlanBuilder
             ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot | MountOptions.Optional));
         }
         ops.AddRange(UserMounts(spec));
+        if (hostLayer != null)
+            ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // before the layer is read-only
         if (!spec.Privileged)
         {
             ops.AddRange((spec.MaskedPaths ?? MaskedPaths).Select(MountOp.Mask));
             ops.AddRange((spec.ReadOnlyPaths ?? ReadOnlyPaths).Select(MountOp.ReadOnlyPath));
         }
-        if (spec.ReadOnlyRoot && spec.Rootfs is not null)
+        if ((spec.ReadOnlyRoot && spec.Rootfs is not null) || hostLayer != null)
             ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot)); // the root mount only: mounts on it keep their mode
         ops.Add(MountOp.PivotRoot());
         return ops;
@@ -96,15 +103,34 @@ public static class MountPlanBuilder
         return mounts.OrderBy(m => m.Destination.Count(c => c == '/')).Select(m => m.Op);
     }
 
-    private static void AddRoot(List<MountOp> ops, ContainerSpec spec, string scratch)
+    private static void AddRoot(List<MountOp> ops, ContainerSpec spec, string scratch, IReadOnlyList<string>? hostLayer)
     {
         if (spec.Rootfs is not { } rootfs)
         {
             string hostRoot = Join(scratch, "root");
             ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
             ops.Add(MountOp.Mkdir(hostRoot, 0x1C0 /* 0700 */));
-            ops.Add(MountOp.Bind("/", hostRoot, recursive: true));
-            ops.Add(MountOp.ReadOnly(hostRoot, recursive: true)); // every mount of the host, or fail
+            if (hostLayer is null)
+            {
+                ops.Add(MountOp.Bind("/", hostRoot, recursive: true));
+                ops.Add(MountOp.ReadOnly(hostRoot, recursive: true)); // every mount of the host, or fail
+            }
+            else
+            {
+                // The host's root filesystem under a private upper layer, where mount points
+                // can be made; its other mounts bound back read-only. The layer itself becomes
+                // read-only once the mounts are in place (the end of Build).
+                string upper = Join(scratch, "upper"), work = Join(scratch, "work");
+                ops.Add(MountOp.Mkdir(upper));
+                ops.Add(MountOp.Mkdir(work));
+                ops.Add(MountOp.Filesystem("overlay", hostRoot, MountFlags.None,
+                    $"lowerdir=/,upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}"));
+                foreach (string mount in hostLayer)
+                {
+                    ops.Add(MountOp.Bind(mount, hostRoot + mount, recursive: true));
+                    ops.Add(MountOp.ReadOnly(hostRoot + mount, recursive: true));
+                }
+            }
             ops.Add(MountOp.OpenRoot(hostRoot));
             return;
         }
@@ -155,6 +181,11 @@ public static class MountPlanBuilder
             ops.Add(MountOp.Bind("/sys", "/sys", recursive: true, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, readOnly: true, mode: 0x16D));
             return;
         }
+        // The host's network namespace has one sysfs, and the host root already shows it at
+        // /sys: the kernel refuses the same filesystem on the same mount again (EBUSY), so a
+        // read-only tmpfs goes between (it also hides the host's mounts under /sys).
+        if (spec.Rootfs is null && spec.Network == NetworkMode.Host)
+            ops.Add(MountOp.Filesystem("tmpfs", "/sys", NoSuidDevExec | MountFlags.ReadOnly, "mode=755", InRoot | MountOptions.NoSymlinks));
         ops.Add(MountOp.Filesystem("sysfs", "/sys", NoSuidDevExec | MountFlags.ReadOnly, null,
             InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D /* 0555 */));
     }

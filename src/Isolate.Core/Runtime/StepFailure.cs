@@ -134,7 +134,7 @@ internal static class StepFailure
             (_, Errno.ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
             (_, Errno.EXDEV) when op.InRoot => "it resolves outside the container's root",
-            (_, Errno.EBUSY) when op.InRoot => "it resolves to the container's / itself",
+            (_, Errno.EBUSY) when op.InRoot => "it resolves to the container's / itself, or the same filesystem is mounted there already",
             (MountKind.ReadOnly, Errno.ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
             (MountKind.Filesystem, Errno.ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
             (MountKind.Filesystem, Errno.EINVAL) when op.FsType == "overlay" =>

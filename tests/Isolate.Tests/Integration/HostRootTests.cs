@@ -49,12 +49,62 @@ public sealed class HostRootTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     }
 
     [ContainerFact]
-    public void A_missing_workdir_cannot_be_created_on_the_read_only_host()
+    public void A_missing_workdir_is_made_on_a_private_layer_and_the_root_stays_read_only()
     {
-        var result = IsolateBinary.Run("run", "-w", "/nonexistent-isolate-dir", "--", "true");
-        Assert.Equal(125, result.ExitCode);
-        Assert.Equal("isolate: create working directory /nonexistent-isolate-dir: Read-only file system\n", result.Stderr);
-        Assert.False(Directory.Exists("/nonexistent-isolate-dir"));
+        string dir = "/nonexistent-isolate-dir-" + Guid.NewGuid().ToString("N")[..8];
+        var result = IsolateBinary.Run("run", "-w", dir + "/sub", "--", "sh", "-c", "pwd; touch /probe 2>&1 | grep -o 'Read-only file system'");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal($"{dir}/sub\nRead-only file system\n", result.Stdout);
+        Assert.False(Directory.Exists(dir));
+    }
+
+    [ContainerFact]
+    public void A_volume_and_a_tmpfs_get_mount_points_the_host_lacks()
+    {
+        // the README's examples: `-v /tmp:/data` and `--tmpfs /cache:size=64m` on the default root
+        string source = Directory.CreateTempSubdirectory("isolate-layer-").FullName;
+        File.WriteAllText(Path.Combine(source, "hello"), "from the host\n");
+        string name = "isolate-layer-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var result = IsolateBinary.Run("run", "-v", $"{source}:/{name}/deep/data", "--tmpfs", $"/{name}-cache:size=64m", "--",
+                "sh", "-c", $"cat /{name}/deep/data/hello; echo written > /{name}/deep/data/out; grep ' /{name}-cache ' /proc/self/mountinfo | grep -c size=65536k; touch /{name}/probe 2>&1 | grep -o 'Read-only file system'");
+            Assert.Equal("", result.Stderr);
+            Assert.Equal("from the host\n1\nRead-only file system\n", result.Stdout);
+            Assert.Equal(0, result.ExitCode);
+            Assert.Equal("written\n", File.ReadAllText(Path.Combine(source, "out"))); // the volume is the host's directory
+            Assert.False(Directory.Exists("/" + name));
+            Assert.False(Directory.Exists($"/{name}-cache"));
+        }
+        finally
+        {
+            Directory.Delete(source, recursive: true);
+        }
+    }
+
+    [ContainerFact]
+    public void The_layer_shows_the_hosts_mounts_as_the_plain_host_root_does()
+    {
+        // The layer is an overlay of the host's root filesystem: its other mounts are bound back,
+        // read-only, so the container sees the same tree either way.
+        const string list = "awk '{print $5, substr($6, 1, 2)}' /proc/self/mountinfo | grep -v -E '^/(proc|sys|dev|tmp|run|isolate-layer-probe)( |/)' | sort";
+        var plain = IsolateBinary.Run("run", "--", "sh", "-c", list);
+        var layered = IsolateBinary.Run("run", "--tmpfs", "/isolate-layer-probe", "--", "sh", "-c", list);
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Equal(0, layered.ExitCode);
+        Assert.Equal(plain.Stdout, layered.Stdout);
+        Assert.DoesNotContain(" rw", plain.Stdout);
+    }
+
+    [ContainerFact]
+    public void Network_host_shows_the_hosts_sysfs_read_only()
+    {
+        // the README's `--network host`: the host root already holds this namespace's sysfs
+        var result = IsolateBinary.Run("run", "--network", "host", "--", "sh", "-c", "ls /sys/class/net | sort; awk '$5 == \"/sys\" {top = $6 \" \" $9} END {print top}' /proc/self/mountinfo");
+        Assert.Equal("", result.Stderr);
+        Assert.Equal(0, result.ExitCode);
+        string hostDevices = string.Join("", Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order(StringComparer.Ordinal).Select(n => n + "\n"));
+        Assert.Equal(hostDevices + "ro,nosuid,nodev,noexec,relatime sysfs\n", result.Stdout);
     }
 
     [ContainerFact]

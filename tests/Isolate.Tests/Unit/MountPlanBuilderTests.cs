@@ -232,4 +232,48 @@ public sealed class MountPlanBuilderTests
         Assert.Equal(MountOp.ReadOnly("/", recursive: false, InRoot), plan[^2]);
         Assert.DoesNotContain(plan, op => op.Kind == MountKind.ReadOnly && op.Options.HasFlag(MountOptions.Recursive));
     }
+
+    [Fact]
+    public void The_host_root_as_a_layer_is_an_overlay_with_the_hosts_mounts_bound_back_read_only_and_read_only_at_the_end()
+    {
+        var spec = Spec(null) with { Process = new ProcessSpec { Args = ["true"], Env = [], Workdir = "/work/here" } };
+        var plan = MountPlanBuilder.Build(spec, "/tmp", hostLayer: ["/home", "/boot"]).ToList();
+
+        Assert.DoesNotContain(plan, op => op.Kind == MountKind.Bind && op.Source == "/");
+        int overlay = plan.FindIndex(op => op.FsType == "overlay");
+        Assert.Equal("lowerdir=/,upperdir=/tmp/upper,workdir=/tmp/work", plan[overlay].Data);
+        Assert.Equal("/tmp/root", plan[overlay].Target);
+        Assert.Equal(MountOp.Bind("/home", "/tmp/root/home", recursive: true), plan[overlay + 1]);
+        Assert.Equal(MountOp.ReadOnly("/tmp/root/home", recursive: true), plan[overlay + 2]);
+        Assert.Equal(MountOp.Bind("/boot", "/tmp/root/boot", recursive: true), plan[overlay + 3]);
+        Assert.Equal(MountOp.OpenRoot("/tmp/root"), plan[overlay + 5]);
+        int workdir = plan.IndexOf(MountOp.MakeDirInRoot("/work/here"));
+        int readOnly = plan.IndexOf(MountOp.ReadOnly("/", recursive: false, InRoot));
+        Assert.True(workdir > overlay && readOnly > workdir && readOnly == plan.Count - 2, string.Join("\n", plan));
+
+        // without a layer, and with a --rootfs, none of it
+        Assert.DoesNotContain(Build(Spec(null)), op => op.FsType == "overlay" || op.Kind == MountKind.Mkdir && op.InRoot);
+        Assert.DoesNotContain(MountPlanBuilder.Build(Spec("/srv/root"), "/tmp", hostLayer: ["/home"]), op => op.Source == "/home");
+    }
+
+    [Fact]
+    public void Mountinfo_gives_the_mounts_on_a_parent_with_their_escapes_undone()
+    {
+        byte[] table = System.Text.Encoding.UTF8.GetBytes(
+            "22 1 0:21 / / rw - ext4 /dev/vda rw\n"
+            + "30 22 0:5 / /home rw - ext4 /dev/vdb rw\n"
+            + "31 30 0:6 / /home/nested rw - tmpfs tmpfs rw\n"
+            + "32 22 0:7 / /my\\040dir rw - tmpfs tmpfs rw\n");
+        Assert.Equal(["/home", "/my dir"], Isolate.Rootfs.HostLayer.Parse(table, 22).ToArray());
+    }
+
+    [Fact]
+    public void Network_host_on_the_host_root_puts_a_tmpfs_under_the_new_sysfs()
+    {
+        var plan = Build(Spec(null) with { Network = NetworkMode.Host });
+        int sysfs = plan.FindIndex(op => op.FsType == "sysfs");
+        Assert.Equal("tmpfs", plan[sysfs - 1].FsType);
+        Assert.Equal("/sys", plan[sysfs - 1].Target);
+        Assert.DoesNotContain(Build(Spec("/srv/root") with { Network = NetworkMode.Host }), op => op.FsType == "tmpfs" && op.Target == "/sys");
+    }
 }
