@@ -3,8 +3,7 @@ using Isolate.Containers;
 
 namespace Isolate.Cli.Commands;
 
-/// <summary>`isolate run` in its OCI form (chosen in Program: with -b/--bundle, or a lone id
-/// beside a config.json).</summary>
+/// <summary>`isolate run` in its OCI form (chosen in Program: see <see cref="OciRunVerb.Applies"/>).</summary>
 [Verb("oci-run", Hidden = true)]
 public sealed class OciRunOptions
 {
@@ -35,18 +34,78 @@ public sealed class OciRunOptions
 
 internal static class OciRunVerb
 {
-    /// <summary>`isolate run` is the OCI form (run ID from a bundle) when -b/--bundle is given,
-    /// or when its only arguments are an id (and -d) in a directory holding config.json, as
-    /// `runc run ID` is used in a bundle. Anything else is the docker form (a command).</summary>
+    /// <summary>Options only the OCI form has: an engine's signal that it is runc's `run`.</summary>
+    private static readonly HashSet<string> OciOnly = ["bundle", "console-socket", "no-pivot", "no-new-keyring"];
+
+    /// <summary>Options both forms have, which a lone id may carry in the OCI form.</summary>
+    private static readonly HashSet<string> Shared = ["detach", "pid-file", "preserve-fds"];
+
+    /// <summary>`isolate run` is the OCI form (run ID from a bundle) when an option only runc's
+    /// `run` has is given (-b/--bundle, --console-socket, --no-pivot, --no-new-keyring), which
+    /// engines always pass. Without one, `cd bundle &amp;&amp; isolate run ID` is the OCI form only
+    /// where it is unambiguous: the one operand is not a command (no '/', no such executable on
+    /// PATH), no "--" was typed, the options are only -d, --pid-file, --preserve-fds, and
+    /// ./config.json is an OCI bundle's (it has "ociVersion"). Anything else is the docker form:
+    /// an application's config.json never changes what `isolate run CMD` does.</summary>
     public static bool Applies(string[] args)
     {
-        var rest = args.Skip(1).TakeWhile(a => a != "--").ToList();
-        if (rest.Any(a => a is "-b" or "--bundle" || a.StartsWith("--bundle=", StringComparison.Ordinal)))
-            return true;
-        if (args.Contains("--"))
-            return false;
-        var operands = rest.Where(a => a is not ("-d" or "--detach")).ToList();
-        return operands.Count == 1 && !operands[0].StartsWith('-') && File.Exists("config.json");
+        var table = RunOptions.Table;
+        var operands = new List<string>();
+        bool onlyShared = true;
+        for (int i = 1; i < args.Length && operands.Count == 0; i++)
+        {
+            string token = args[i];
+            if (token == "--")
+                return false;
+            if (token.StartsWith("--", StringComparison.Ordinal))
+            {
+                string name = token[2..].Split('=')[0];
+                if (OciOnly.Contains(name))
+                    return true;
+                onlyShared &= Shared.Contains(name);
+                if (!token.Contains('=') && table.Long.TryGetValue(name, out bool takesValue) && takesValue)
+                    i++;
+                continue;
+            }
+            if (token.Length > 1 && token[0] == '-')
+            {
+                for (int c = 1; c < token.Length; c++)
+                {
+                    if (token[c] == 'b')
+                        return true;
+                    if (!table.Short.TryGetValue(token[c], out string? name))
+                        break;
+                    onlyShared &= Shared.Contains(name);
+                    if (table.Long.TryGetValue(name, out bool takesValue) && takesValue)
+                    {
+                        if (c == token.Length - 1)
+                            i++;
+                        break;
+                    }
+                }
+                continue;
+            }
+            operands.Add(token);
+        }
+        return onlyShared && operands.Count == 1 && args[^1] == operands[0]
+            && !IsCommand(operands[0]) && IsOciBundle("config.json");
+    }
+
+    private static bool IsCommand(string operand) =>
+        operand.Contains('/') || (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(Path.Combine(dir, operand)));
+
+    private static bool IsOciBundle(string config)
+    {
+        try
+        {
+            return File.Exists(config) && File.ReadAllText(config).Contains("\"ociVersion\"", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // not a bundle we could read: the docker form
+        }
     }
 
     public static int Execute(OciRunOptions options, GlobalOptions globals) =>

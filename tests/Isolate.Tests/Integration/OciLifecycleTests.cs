@@ -403,6 +403,40 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Run_is_the_OCI_form_for_an_engines_option_or_a_lone_id_in_a_bundle_and_never_for_a_command()
+    {
+        MakeBundle(["echo", "from the bundle"]);
+        string parent = TestScope.Current!.CgroupParent!;
+        RunResult In(string dir, string args) =>
+            IsolateBinary.RunFromShell($"cd {dir} && exec \"$ISOLATE\" --root {_root} run {args}");
+
+        var lone = In(_bundle, "lone-id");
+        Assert.Equal((0, "from the bundle\n"), (lone.ExitCode, lone.Stdout));
+        var detachFlag = In(_bundle, "--pid-file " + Path.Combine(_work, "pid") + " lone-id2");
+        Assert.Equal("from the bundle\n", detachFlag.Stdout);
+
+        // a command is a command, in a bundle directory too
+        var command = In(_bundle, $"--cgroup-parent {parent} echo mine");
+        Assert.Equal((0, "mine\n"), (command.ExitCode, command.Stdout));
+        var ls = In(_bundle, "ls /proc/self/");
+        Assert.Equal(0, ls.ExitCode);
+        Assert.DoesNotContain("from the bundle", ls.Stdout);
+        var dashDash = In(_bundle, "-- lone-id3");
+        Assert.Equal(127, dashDash.ExitCode);
+
+        // an application's config.json is not a bundle
+        string app = Path.Combine(_work, "app");
+        Directory.CreateDirectory(app);
+        File.WriteAllText(Path.Combine(app, "config.json"), "{\"port\":8080}");
+        var date = In(app, $"--cgroup-parent {parent} echo ran");
+        Assert.Equal((0, "ran\n", ""), (date.ExitCode, date.Stdout, date.Stderr));
+        var notACommand = In(app, "no-such-command-here");
+        Assert.Equal(127, notACommand.ExitCode);
+        Assert.DoesNotContain("config.json", notACommand.Stderr);
+        Assert.Equal("", Oci("list", "-q").Stdout);
+    }
+
+    [ContainerFact]
     public void Run_in_the_foreground_is_listed_while_it_runs()
     {
         MakeBundle(["sh", "-c", "echo ready; sleep 100"]);
