@@ -14,7 +14,7 @@ public sealed class ExecOptions
     [Option('t', "tty", HelpText = "A terminal for the command (from the container's devpts); interactive when stdin is one.")]
     public bool Tty { get; set; }
 
-    [Option('i', "interactive", HelpText = "Accepted for docker's habit: stdin is always passed on.")]
+    [Option('i', "interactive", HelpText = "With -t, pass your input to the command's terminal (it must be a terminal). Without -t stdin is always passed through.")]
     public bool Interactive { get; set; }
 
     [Option('d', "detach", HelpText = "Start it and return; it is not waited for (with --pid-file, a subreaper collects it).")]
@@ -62,6 +62,7 @@ internal static class ExecVerb
             ProcessFile = options.Process,
             Args = command,
             Tty = options.Tty,
+            Interactive = options.Interactive,
             Detach = options.Detach,
             Cwd = options.Cwd,
             Env = (options.Env ?? []).ToList(),

@@ -15,6 +15,9 @@ public sealed record ExecRequest
     public string? ProcessFile { get; init; }
     public IReadOnlyList<string> Args { get; init; } = [];
     public bool Tty { get; init; }
+
+    /// <summary>-i: with -t, the caller's input goes to the command's terminal (docker's exec -it).</summary>
+    public bool Interactive { get; init; }
     public bool Detach { get; init; }
     public string? Cwd { get; init; }
     public IReadOnlyList<string> Env { get; init; } = [];
@@ -43,6 +46,9 @@ public static unsafe class ContainerExec
             container = StateStore.ReadSpec(held.Directory, id);
         }
         var process = ProcessFor(container, request);
+        // As run -it: a terminal fed from a pipe would wait for input that never ends.
+        if (request.Tty && request.Interactive && !request.Detach && !HostTerminal.IsTerminal(0))
+            throw new IsolateException("exec -it: the input device is not a terminal; drop -i to give the command a terminal without your input, or -t to pass stdin through as it is");
         if (process.Tty && request.Detach && request.ConsoleSocket is null)
             throw new IsolateException("exec: a terminal (-t or process.terminal) with --detach needs --console-socket, where its master is sent");
 
@@ -79,7 +85,8 @@ public static unsafe class ContainerExec
         if (request.PidFile != null)
             PidFile.Write(Path.GetFullPath(request.PidFile), pid, newline: false);
         if (!request.Detach)
-            return Launcher.WaitForExec(pid, pidfd, ttyFd, interactive: process.Tty && HostTerminal.IsTerminal(0));
+            return Launcher.WaitForExec(pid, pidfd, ttyFd,
+                interactive: process.Tty && HostTerminal.IsTerminal(0) && (request.Interactive || request.ProcessFile != null)); // -t alone: no input, as docker
         if (pidfd >= 0)
             Libc.Close(pidfd);
         if (ttyFd >= 0)
