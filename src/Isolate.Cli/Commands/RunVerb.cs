@@ -146,7 +146,7 @@ public sealed class RunOptions : IRunArguments
     [Option('d', "detach", HelpText = "Run it in the background: print its id and return. Its output goes to a log (isolate logs); isolate ps, exec, stop, wait and rm act on it.")]
     public bool Detach { get; set; }
 
-    [Option("name", MetaValue = "NAME", HelpText = "With -d: the container's id (default: a generated 12-digit one).")]
+    [Option("name", MetaValue = "NAME", HelpText = "The container's id (default: a generated 12-digit one); in the foreground too, so ps, exec, stop and kill reach a service started by an init script or a systemd unit.")]
     public string? Name { get; set; }
 
     [Option("die-with-parent", HelpText = "Stop the container (as SIGTERM to isolate would) when the process that started isolate dies. On by default when isolate is the foreground job of a terminal.")]
@@ -174,7 +174,10 @@ internal static class RunVerb
             return 0;
         }
         Action<string>? debug = options.Debug ? line => Output.Error("isolate: debug: " + line) : null;
-        var result = Launcher.Run(spec, debug, globals.Warn, readUsage: stats != StatsFormat.None);
+        // --name in the foreground: a service from an init script or a unit, reachable by name
+        var result = options.Name != null
+            ? NamedRun.Run(globals.Store, spec, stats, debug, globals.Warn)
+            : Launcher.Run(spec, debug, globals.Warn, readUsage: stats != StatsFormat.None);
         foreach (string line in result.Messages(stats))
             Output.Error(line);
         return result.ExitCode;

@@ -30,8 +30,6 @@ public static class RunConverter
         if (!workdir.StartsWith('/'))
             throw new IsolateException($"invalid --workdir '{workdir}': it must be an absolute path inside the container");
 
-        if (options.Name != null && !options.Detach)
-            throw new IsolateException("--name names a detached container: use it with -d");
         if (options.Detach && options.Tty)
             throw new IsolateException("-d with -t: a detached container has no terminal to show; drop -t (isolate logs shows its output)");
         // the hostname is the container's id (its --name, where that is a hostname), as docker's is

@@ -204,14 +204,6 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
         Assert.Empty(Directory.GetDirectories(_root));
     }
 
-    [ContainerFact]
-    public void Name_without_detach_is_an_error()
-    {
-        var run = IsolateBinary.Run(["run", "--name", "x", "--rootfs", Rootfs.Path, "--", "true"]);
-        Assert.Equal(125, run.ExitCode);
-        Assert.Contains("--name names a detached container", run.Stderr);
-    }
-
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 }

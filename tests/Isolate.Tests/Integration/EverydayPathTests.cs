@@ -44,4 +44,49 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
         Assert.Equal((0, "through\n"), (piped.ExitCode, piped.Stdout));
         Assert.Equal("", Isolate("exec", id, "sh", "-c", "ps -o stat | grep Z || true").Stdout); // nothing left behind
     }
+
+    [ContainerFact]
+    public void A_foreground_container_with_a_name_is_listed_and_reached_by_exec_and_stop_and_leaves_nothing()
+    {
+        // a service as an init script or a systemd unit starts it: isolate stays in the foreground
+        using var running = IsolateBinary.Start(["--root", _root, "run", "--name", "svc", "--rootfs", Rootfs.Path, "--",
+            "sh", "-c", "trap 'echo stopping; exit 3' TERM; echo ready; while :; do sleep 0.1; done"]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!Isolate("ps").Stdout.Split('\n').Any(row => row.StartsWith("svc ", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "ps never listed svc: " + Isolate("ps"));
+            Thread.Sleep(20); // its PID is recorded just after the command starts
+        }
+        Assert.Equal("svc\n", Isolate("exec", "svc", "hostname").Stdout);
+
+        var stop = Isolate("stop", "svc");
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        var ended = running.WaitForExit(TimeSpan.FromSeconds(30));
+        Assert.Equal(3, ended.ExitCode); // the container's own status, as without --name
+        Assert.Contains("stopping\n", ended.Stdout);
+        Assert.False(Directory.Exists(Path.Combine(_root, "svc")), "the name is free again");
+        Assert.Equal(0, Isolate("run", "--name", "svc", "--rootfs", Rootfs.Path, "--", "true").ExitCode);
+    }
+
+    [ContainerFact]
+    public void A_name_left_by_a_killed_foreground_isolate_is_taken_again()
+    {
+        using var running = IsolateBinary.Start(["--root", _root, "run", "--name", "again", "--rootfs", Rootfs.Path, "--",
+            "sh", "-c", "echo ready; sleep 100"]);
+        Assert.Equal(0, kill(running.Pid, 9));
+        running.WaitForExit(TimeSpan.FromSeconds(30));
+        Assert.True(Directory.Exists(Path.Combine(_root, "again")));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        RunResult rerun;
+        // its container dies with it (parent death); then the name is free
+        while ((rerun = Isolate("run", "--name", "again", "--rootfs", Rootfs.Path, "--", "echo", "second")).ExitCode != 0 && DateTime.UtcNow < deadline)
+            Thread.Sleep(100);
+        Assert.Equal((0, "second\n"), (rerun.ExitCode, rerun.Stdout));
+        // a name a running container holds is refused
+        string id = Detached("sleep 60");
+        Assert.Equal(125, Isolate("run", "--name", id, "--rootfs", Rootfs.Path, "--", "true").ExitCode);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 }

@@ -1,0 +1,101 @@
+using Isolate.Cgroups;
+using Isolate.Interop;
+using Isolate.Launch;
+using Isolate.Runtime;
+using Isolate.Spec;
+using Isolate.State;
+
+namespace Isolate.Containers;
+
+/// <summary>A foreground `isolate run --name NAME`: a service started by an init script or a
+/// systemd unit. Isolate stays in the foreground (the caller's process, stdio and exit status,
+/// as without --name) and is the container's monitor itself: the state names it, so `ps`,
+/// `exec`, `stop`, `kill` and `update` reach the container by its name while it runs. The
+/// state goes when the container ends, so the unit can start it again under the same name.</summary>
+public static class NamedRun
+{
+    public static ContainerResult Run(StateStore store, ContainerSpec spec, StatsFormat stats, Action<string>? debug, Action<string> warn)
+    {
+        string id = spec.Id;
+        string cgroupName = CgroupJanitor.NameFor(id, Environment.ProcessId);
+        RemoveStale(store, id);
+        using (var held = store.CreateNew(id))
+        {
+            store.Write(held, new ContainerState
+            {
+                Id = id,
+                Kind = ContainerKind.Detached,
+                Bundle = "",
+                Rootfs = ByteStrings.Escape(spec.Rootfs ?? "/"),
+                Created = ContainerState.Timestamp(),
+                Command = [.. spec.Process.Args.Select(ByteStrings.Escape)],
+                Owner = Libc.GetEffectiveUserId(),
+                StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
+                Stats = stats,
+            });
+            StateStore.WriteSpec(held, spec);
+        }
+        try
+        {
+            ulong startTime = 0;
+            return Launcher.Run(spec with { CgroupName = cgroupName }, debug, warn, readUsage: stats != StatsFormat.None,
+                spawned: pid => startTime = ProcessInfo.StartTime(pid),
+                started: pid => Update(store, id, state => state with
+                {
+                    Pid = pid,
+                    PidStartTime = startTime,
+                    MonitorPid = Environment.ProcessId,
+                    MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
+                    CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
+                    CgroupName = spec.Cgroups ? cgroupName : null,
+                }));
+        }
+        finally
+        {
+            try
+            {
+                using var held = store.Open(id);
+                StateStore.Remove(held);
+            }
+            catch (IsolateException)
+            {
+                // removed meanwhile (rm -f)
+            }
+        }
+    }
+
+    /// <summary>The state of an earlier foreground run of this name whose Isolate was killed
+    /// (SIGKILL, the machine's power): nothing runs it any more, and a unit restarting the
+    /// service must not find the name taken.</summary>
+    private static void RemoveStale(StateStore store, string id)
+    {
+        if (!Directory.Exists(store.DirectoryOf(id)))
+            return;
+        try
+        {
+            using var held = store.Open(id);
+            var state = store.Read(held);
+            bool foreground = state.Kind == ContainerKind.Detached && state.LogPath is null;
+            bool monitorGone = state.MonitorPid > 0 && ProcessInfo.StartTime(state.MonitorPid) != state.MonitorStartTime;
+            if (foreground && monitorGone && (state.Pid <= 0 || ProcessInfo.StartTime(state.Pid) != state.PidStartTime))
+                StateStore.Remove(held);
+        }
+        catch (IsolateException)
+        {
+            // not ours to judge: CreateNew says the name is taken
+        }
+    }
+
+    private static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
+    {
+        try
+        {
+            using var held = store.Open(id);
+            store.Write(held, change(store.Read(held)));
+        }
+        catch (IsolateException)
+        {
+            // removed meanwhile (rm -f): nothing to record
+        }
+    }
+}
