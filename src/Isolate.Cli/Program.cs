@@ -46,6 +46,14 @@ public static class Program
             globals.LogError(e.Message);
             return e.ExitCode;
         }
+        catch (Exception e)
+        {
+            // never an exception's Message: under UseSystemResourceKeys it is a resource key
+            string message = ErrorText.Internal(e);
+            Output.Error("isolate: " + message);
+            globals.LogError(message);
+            return ExitCodes.Failure;
+        }
     }
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
