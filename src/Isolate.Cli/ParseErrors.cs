@@ -1,5 +1,4 @@
 using CommandLine;
-using CommandLine.Text;
 
 namespace Isolate.Cli;
 
@@ -20,26 +19,18 @@ internal static class ParseErrors
         }
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))
         {
-            Output.Out(RenderHelp(result) + "\n");
+            Output.Out(RenderHelp(result, errors));
             return 0;
         }
         throw new IsolateException(Describe(errors[0], verb));
     }
 
-    private static string RenderHelp(NotParsed<object> result)
+    private static string RenderHelp(NotParsed<object> result, IEnumerable<Error> errors)
     {
-        var help = HelpText.AutoBuild(result, h =>
-        {
-            h.Heading = $"isolate {Program.Version} - run a command in its own namespaces, root filesystem and cgroup";
-            h.Copyright = "";
-            h.AddDashesToOption = true;
-            h.AdditionalNewLineAfterOption = false;
-            h.MaximumDisplayWidth = 100;
-            h.AddPostOptionsLine("Exit status: the command's own; 128+N if killed by signal N; "
-                + "125 Isolate failed, 126 cannot execute, 127 not found.");
-            return h;
-        }, e => e, verbsIndex: true);
-        return help.ToString().TrimEnd();
+        // `isolate help run` names its verb in the error, `isolate run --help` in the result
+        Type type = errors.OfType<HelpVerbRequestedError>().FirstOrDefault() is { Matched: true } named
+            ? named.Type : result.TypeInfo.Current;
+        return Verbs.All.FirstOrDefault(v => v.Options == type) is { } verb ? HelpScreen.For(verb) : HelpScreen.Index();
     }
 
     private static string Describe(Error error, Verb? verb)

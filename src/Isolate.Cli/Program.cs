@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using CommandLine;
 using Isolate.Cli.Commands;
 using Isolate.Containers;
+using Isolate.Runtime;
 
 namespace Isolate.Cli;
 
@@ -45,6 +46,14 @@ public static class Program
             globals.LogError(e.Message);
             return e.ExitCode;
         }
+        catch (Exception e)
+        {
+            // never an exception's Message: under UseSystemResourceKeys it is a resource key
+            string message = ErrorText.Internal(e);
+            Output.Error("isolate: " + message);
+            globals.LogError(message);
+            return ExitCodes.Failure;
+        }
     }
 
     public static int Dispatch(string[] args) => Dispatch(args, new GlobalOptions());
@@ -69,7 +78,7 @@ public static class Program
     }
 
     /// <summary>runc's rules for its commands: options may follow the id.</summary>
-    public static Parser CreateOciParser() => new(settings =>
+    public static Parser CreateOciParser() => HostTerminal.WithStdoutOffTerminal(() => new Parser(settings =>
     {
         settings.GetoptMode = true;
         settings.PosixlyCorrect = false;
@@ -79,14 +88,14 @@ public static class Program
         settings.AutoHelp = true;
         settings.AutoVersion = true;
         settings.HelpWriter = null;
-    });
+    }));
 
     public static string[] NormalizeArguments(string[] args) =>
         Verbs.Find(args.FirstOrDefault()) is { Normalize: { } normalize } ? normalize(args) : args;
 
     /// <summary>POSIX rules: options end at the first operand or at "--", so
     /// `isolate run sh -c 'ls -la'` passes `-c` and `ls -la` to sh untouched.</summary>
-    public static Parser CreateParser() => new(settings =>
+    public static Parser CreateParser() => HostTerminal.WithStdoutOffTerminal(() => new Parser(settings =>
     {
         settings.GetoptMode = true;
         settings.PosixlyCorrect = true;
@@ -96,7 +105,7 @@ public static class Program
         settings.AutoHelp = true;
         settings.AutoVersion = true;
         settings.HelpWriter = null; // errors are rendered as one line by ParseErrors
-    });
+    }));
 
     public static string Version =>
         typeof(Program).Assembly.GetName().Version is { } v ? $"{v.Major}.{v.Minor}.{v.Build}" : "unknown";

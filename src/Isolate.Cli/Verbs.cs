@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Isolate.Cli.Commands;
 
 namespace Isolate.Cli;
@@ -11,7 +12,12 @@ internal enum ArgumentRules
 }
 
 /// <summary>One command: its name, its options type, how its arguments are read, and what runs it.</summary>
-internal sealed record Verb(string Name, Type Options, ArgumentRules Rules, Func<object, GlobalOptions, int> Execute)
+internal sealed record Verb(
+    string Name,
+    // HelpScreen reads the options' attributes
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)]
+    [property: DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type Options,
+    ArgumentRules Rules, Func<object, GlobalOptions, int> Execute)
 {
     /// <summary>For PosixArguments: which of its options take a value (run and exec), and
     /// those whose value may be left out, with the value they then take. Made only for the
@@ -25,7 +31,7 @@ internal sealed record Verb(string Name, Type Options, ArgumentRules Rules, Func
 /// AOT roots are all read from it.</summary>
 internal static class Verbs
 {
-    private static Verb Make<T>(string name, ArgumentRules rules, Func<T, GlobalOptions, int> execute) =>
+    private static Verb Make<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(string name, ArgumentRules rules, Func<T, GlobalOptions, int> execute) =>
         new(name, typeof(T), rules, (options, globals) => execute((T)options, globals));
 
     public static readonly IReadOnlyList<Verb> All =

@@ -39,7 +39,7 @@ public static partial class CgroupJanitor
         }
         catch (Exception e) when (e is IsolateException or IOException or UnauthorizedAccessException)
         {
-            warn($"could not remove a stale cgroup under {parent} that a crashed run left: {e.Message}");
+            warn($"could not remove a stale cgroup under {parent} that a crashed run left: {(e is IsolateException ? e.Message : ErrorText.Of(e))}");
         }
     }
 

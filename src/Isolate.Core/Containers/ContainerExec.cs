@@ -109,7 +109,7 @@ public static unsafe class ContainerExec
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new IsolateException($"exec: --process {request.ProcessFile}: {e.Message}");
+                throw new IsolateException($"exec: --process {request.ProcessFile}: {ErrorText.Of(e)}");
             }
             var parsed = OciBundleLoader.ParseProcess(json, container);
             return parsed with { Security = parsed.Security with { PreserveFds = request.PreserveFds } };

@@ -55,7 +55,7 @@ public static unsafe class HookRunner
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            return e.Message;
+            return IsolateException.Describe(e.NativeErrorCode);
         }
         using (process)
         {

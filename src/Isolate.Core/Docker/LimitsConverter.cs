@@ -8,7 +8,7 @@ public static class LimitsConverter
 {
     public static ResourceLimits From(ILimitArguments options)
     {
-        long? memory = options.Memory is null ? null : ResourceParser.ParseSize("--memory", options.Memory);
+        long? memory = options.Memory is null ? null : ResourceParser.ParseMemory("--memory", options.Memory);
         return new ResourceLimits
         {
             MemoryBytes = memory,

@@ -125,15 +125,8 @@ public static class RunConverter
 
     private static IReadOnlyList<string> ReadEnvFile(string path)
     {
-        try
-        {
-            // values as bytes: a file from another system's locale passes through unchanged
-            return ProcessOptionParser.ParseEnvFile(ByteStrings.Decode(File.ReadAllBytes(path)), path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IsolateException($"--env-file {path}: {e.Message}");
-        }
+        // values as bytes: a file from another system's locale passes through unchanged
+        return ProcessOptionParser.ParseEnvFile(ByteStrings.Decode(SmallFile.ReadUserFile("--env-file", path)), path);
     }
 
     /// <summary>An absolute path, in a directory that exists.</summary>
@@ -196,7 +189,7 @@ public static class RunConverter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IsolateException($"--keep-changes {dir}: {e.Message}");
+            throw new IsolateException($"--keep-changes {dir}: {ErrorText.Of(e)}");
         }
         string canonical = RootfsResolver.Canonical(dir, "--keep-changes");
         if (HostScratch.Covers(rootfs, canonical) || Rootfs.HostScratch.Covers(canonical, rootfs))

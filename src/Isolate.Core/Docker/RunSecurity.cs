@@ -99,17 +99,8 @@ public static class RunSecurity
         }
     }
 
-    private static string ReadProfile(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IsolateException($"seccomp profile {path}: {e.Message}");
-        }
-    }
+    private static string ReadProfile(string path) =>
+        System.Text.Encoding.UTF8.GetString(SmallFile.ReadUserFile("seccomp profile", path));
 
     /// <summary>root's home from the container's /etc/passwd (/root when it has no entry).</summary>
     private static string RootHome(string root) =>

@@ -39,7 +39,7 @@ public static partial class OciBundleLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IsolateException($"bundle {bundleDir}: {ConfigFileName}: {e.Message}");
+            throw new IsolateException($"bundle {bundleDir}: {ConfigFileName}: {ErrorText.Of(e)}");
         }
         return Parse(json, dir, id);
     }
@@ -57,7 +57,7 @@ public static partial class OciBundleLoader
         }
         catch (JsonException e)
         {
-            throw new IsolateException($"config.json: {DescribeJsonError(e)}");
+            throw new IsolateException($"config.json: {ErrorText.Json(e)}");
         }
         if (config is null)
             throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
@@ -75,7 +75,7 @@ public static partial class OciBundleLoader
         }
         catch (JsonException e)
         {
-            throw new IsolateException($"exec --process: {DescribeJsonError(e)}");
+            throw new IsolateException($"exec --process: {ErrorText.Json(e)}");
         }
         if (process is null)
             throw new IsolateException("exec --process: the document is null; it must be a JSON object");
@@ -139,48 +139,6 @@ public static partial class OciBundleLoader
             return $"{parent}[{index[^1]}]";
         return property is null ? parent : parent.Length > 0 ? $"{parent}.{property}" : property;
     }
-
-    /// <summary>"line L: PATH: reason", from System.Text.Json's message without its own
-    /// "Path: ... | LineNumber: ..." tail, and with JSON words for .NET type names.</summary>
-    private static string DescribeJsonError(JsonException e)
-    {
-        string reason = e.Message;
-        int tail = reason.IndexOf(" Path: ", StringComparison.Ordinal);
-        if (tail < 0)
-            tail = reason.IndexOf(" LineNumber: ", StringComparison.Ordinal);
-        if (tail >= 0)
-            reason = reason[..tail];
-        var conversion = ConversionPattern().Match(reason);
-        if (conversion.Success)
-            reason = "expected " + JsonKind(conversion.Groups[1].Value);
-        else if (reason.Contains("trailing comma", StringComparison.Ordinal))
-            reason = "a trailing comma, which JSON does not allow";
-        else if (reason.StartsWith("The input does not contain any JSON tokens", StringComparison.Ordinal))
-            reason = "the file is empty; it must hold a JSON object";
-        reason = reason.TrimEnd('.');
-        long line = (e.LineNumber ?? 0) + 1;
-        string where = e.Path is null or "$" ? "" : e.Path.StartsWith("$.", StringComparison.Ordinal) ? e.Path[2..] + ": " : e.Path + ": ";
-        return $"line {line}: {where}{reason}";
-    }
-
-    private static string JsonKind(string type)
-    {
-        if (type.StartsWith("System.Nullable`1[", StringComparison.Ordinal))
-            type = type["System.Nullable`1[".Length..].TrimEnd(']');
-        return type switch
-        {
-            "System.String" => "a string",
-            "System.Boolean" => "true or false",
-            "System.Int32" or "System.Int64" => "an integer",
-            "System.UInt16" or "System.UInt32" or "System.UInt64" => "a non-negative integer",
-            _ when type.StartsWith("System.Collections.Generic.List", StringComparison.Ordinal) => "an array",
-            _ => "an object",
-        };
-    }
-
-    [GeneratedRegex(@"^The JSON value could not be converted to (\S+?)\.?$")]
-    private static partial Regex ConversionPattern();
-
 
     private static IsolateException Error(string path, string message) => new($"config.json: {path}: {message}");
 

@@ -20,6 +20,8 @@ public static partial class OciBundleLoader
             long? limit = memory?.Limit switch
             {
                 null or 0 or -1 => null,
+                > 0 and < ResourceParser.MinimumMemoryBytes and var bytes => throw Error($"{at}.memory.limit",
+                    $"{bytes} is below the minimum of {ResourceParser.FormatBytes(ResourceParser.MinimumMemoryBytes)} ({ResourceParser.MinimumMemoryBytes} bytes); the limit is in bytes"),
                 > 0 and var bytes => bytes,
                 var bad => throw Error($"{at}.memory.limit", $"{bad} is not a size in bytes (or -1 for no limit)"),
             };

@@ -19,7 +19,7 @@ public static class DockerSeccompProfile
         }
         catch (JsonException e)
         {
-            throw new IsolateException($"seccomp profile {source}: not valid JSON ({e.Message})");
+            throw new IsolateException($"seccomp profile {source}: {ErrorText.Json(e)}");
         }
         if (doc?.DefaultAction is null)
             throw new IsolateException($"seccomp profile {source}: defaultAction is missing");

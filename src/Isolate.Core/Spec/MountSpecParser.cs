@@ -63,6 +63,10 @@ public static partial class MountSpecParser
                     case "dev": noDev = false; break;
                     case "nodev": noDev = true; break;
                     case "size" when SizePattern().IsMatch(arg):
+                        if (!arg.EndsWith('%'))
+                            ResourceParser.AtLeast($"--tmpfs {value}", arg, TmpfsBytes(arg), ResourceParser.MinimumTmpfsBytes);
+                        data.Add($"{key}={arg}");
+                        break;
                     case "mode" when ModePattern().IsMatch(arg):
                     case "uid" or "gid" or "nr_inodes" when NumberPattern().IsMatch(arg):
                         data.Add($"{key}={arg}");
@@ -109,6 +113,16 @@ public static partial class MountSpecParser
             }
         }
         return parts.Count == 0 ? null : "/" + string.Join('/', parts);
+    }
+
+    /// <summary>tmpfs's size= in bytes (k, m, g as the kernel reads them); long.MaxValue when it
+    /// overflows, which the kernel refuses itself.</summary>
+    private static long TmpfsBytes(string size)
+    {
+        int shift = char.ToLowerInvariant(size[^1]) switch { 'k' => 10, 'm' => 20, 'g' => 30, _ => 0 };
+        string digits = shift == 0 ? size : size[..^1];
+        return long.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n)
+            && n <= long.MaxValue >> shift ? n << shift : long.MaxValue;
     }
 
     [GeneratedRegex(@"^([0-9]+[kKmMgG]?|[0-9]{1,3}%)$")]

@@ -28,6 +28,20 @@ public static partial class ResourceParser
         return (long)bytes;
     }
 
+    /// <summary>The least memory limit accepted. A bare number is bytes, so `--memory 256` was
+    /// almost surely meant as 256m, and a container under a limit that small dies before its
+    /// command runs. docker's floor is 6 MB (its own shim's share); Isolate's share is a few
+    /// hundred KiB, and 4 MiB runs a shell's command (ResourceLimitTests).</summary>
+    public const long MinimumMemoryBytes = 4L << 20;
+
+    /// <summary>The least tmpfs size=: one page, what the kernel rounds any smaller size up to
+    /// (and size=0 is no limit at all).</summary>
+    public const long MinimumTmpfsBytes = 4L << 10;
+
+    /// <summary>--memory: a size of at least <see cref="MinimumMemoryBytes"/>.</summary>
+    public static long ParseMemory(string option, string value) =>
+        AtLeast($"{option} {value}", value, ParseSize(option, value), MinimumMemoryBytes);
+
     /// <summary>--memory-swap: a size, or -1 for unlimited swap; at least --memory.</summary>
     public static long ParseMemorySwap(string value, long? memory)
     {
@@ -38,8 +52,26 @@ public static partial class ResourceParser
             throw new IsolateException("--memory-swap needs --memory: it is the total of memory and swap");
         if (swap < memory)
             throw new IsolateException($"invalid --memory-swap '{value}': it is memory plus swap, so it must be at least --memory");
-        return swap;
+        return AtLeast($"--memory-swap {value}", value, swap, MinimumMemoryBytes);
     }
+
+    /// <summary><paramref name="bytes"/>, or the error that names the floor: "SUBJECT: below the
+    /// minimum of 6 MiB; ...", with the size and a unit as the hint when it had none.</summary>
+    public static long AtLeast(string subject, string value, long bytes, long minimum)
+    {
+        if (bytes >= minimum)
+            return bytes;
+        string floor = FormatBytes(minimum);
+        // a bare number small enough to have meant megabytes gets that as the hint
+        string hint = long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n <= 1L << 20
+            ? $"give a size with a unit, such as {value}m"
+            : $"give at least {floor.Replace(" KiB", "k").Replace(" MiB", "m")}";
+        throw new IsolateException($"{subject}: below the minimum of {floor}; {hint}");
+    }
+
+    /// <summary>A floor as people write it: 6 MiB, 4 KiB.</summary>
+    public static string FormatBytes(long bytes) =>
+        bytes % (1L << 20) == 0 ? $"{bytes >> 20} MiB" : bytes % (1L << 10) == 0 ? $"{bytes >> 10} KiB" : $"{bytes} B";
 
     /// <summary>--cpus 1.5: a CFS quota of 150000 µs per 100000 µs, between 0.01 and the CPUs there are.</summary>
     public static long ParseCpus(string value, int onlineCpus, long periodMicros = 100_000)
@@ -87,8 +119,12 @@ public static partial class ResourceParser
             var match = CpuRangePattern().Match(part);
             if (!match.Success)
                 return null;
-            int first = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
-            int last = match.Groups[2].Success ? int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) : first;
+            // a number past int's range is no CPU either (int.Parse would throw OverflowException)
+            if (!int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out int first))
+                return null;
+            int last = first;
+            if (match.Groups[2].Success && !int.TryParse(match.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out last))
+                return null;
             if (last < first || last > 8191)
                 return null;
             for (int cpu = first; cpu <= last; cpu++)

@@ -245,7 +245,7 @@ public static class SpecJson
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
         {
-            throw new JsonException($"not a spec this build wrote ({e.Message})", e);
+            throw new JsonException("not a spec this build wrote", e);
         }
     }
 

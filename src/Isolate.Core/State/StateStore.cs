@@ -103,7 +103,7 @@ public sealed partial class StateStore(string root)
         }
         catch (JsonException e)
         {
-            throw new IsolateException($"{path} is damaged ({e.Message}): `isolate delete --force {held.Id}` removes it");
+            throw new IsolateException($"{path} is damaged ({ErrorText.Json(e)}): `isolate delete --force {held.Id}` removes it");
         }
     }
 
@@ -142,7 +142,7 @@ public sealed partial class StateStore(string root)
         }
         catch (JsonException e)
         {
-            throw new IsolateException($"{path} is damaged ({e.Message}): `isolate delete --force {id}` removes it");
+            throw new IsolateException($"{path} is damaged ({ErrorText.Json(e)}): `isolate delete --force {id}` removes it");
         }
     }
 

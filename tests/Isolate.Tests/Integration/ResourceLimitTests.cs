@@ -305,6 +305,26 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
     }
 
     [ContainerFact]
+    public void Sizes_below_the_floor_are_125_naming_it_and_create_nothing()
+    {
+        var cases = new (string[] Args, string Message)[]
+        {
+            (["run", "--rootfs", Rootfs.Path, "--memory", "256", "--", "true"], "--memory 256: below the minimum of 4 MiB; give a size with a unit, such as 256m"),
+            (["run", "--rootfs", Rootfs.Path, "--memory", "64m", "--memory-swap", "1k", "--", "true"], "invalid --memory-swap '1k': it is memory plus swap, so it must be at least --memory"),
+            (["run", "--rootfs", Rootfs.Path, "--tmpfs", "/t:size=1024", "--", "true"], "--tmpfs /t:size=1024: below the minimum of 4 KiB; give a size with a unit, such as 1024m"),
+            (["update", "--memory", "256", "no-such-container"], "--memory 256: below the minimum of 4 MiB; give a size with a unit, such as 256m"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var result = IsolateBinary.Run(args, stdin: null);
+            Assert.Equal(125, result.ExitCode);
+            Assert.Equal($"isolate: {message}\n", result.Stderr);
+            Assert.False(Directory.Exists(Path.Combine(HierarchyOf("memory"), CgroupParent)), $"{string.Join(' ', args)} created a cgroup");
+        }
+        Assert.Equal(0, RunIn(["--memory", "4m"], "true").ExitCode);
+    }
+
+    [ContainerFact]
     public void Cgroups_disabled_runs_without_a_group_of_its_own()
     {
         var result = Sh("cat /proc/self/cgroup", "--cgroups", "disabled");

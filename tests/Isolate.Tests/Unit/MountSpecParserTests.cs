@@ -55,7 +55,7 @@ public sealed class MountSpecParserTests
         Assert.Equal(new TmpfsSpec("/t", "size=64m,mode=1777,uid=1000,gid=100,nr_inodes=500", true, false, false, false),
             MountSpecParser.ParseTmpfs("/t:size=64m,mode=1777,uid=1000,gid=100,nr_inodes=500,ro,exec,suid,dev"));
         Assert.Equal("size=50%", MountSpecParser.ParseTmpfs("/t:size=50%").Data);
-        Assert.Equal("size=1024", MountSpecParser.ParseTmpfs("/t:size=1024,rw,noexec,nosuid,nodev").Data);
+        Assert.Equal("size=4096", MountSpecParser.ParseTmpfs("/t:size=4096,rw,noexec,nosuid,nodev").Data);
     }
 
     [Theory]
@@ -64,6 +64,9 @@ public sealed class MountSpecParserTests
     [InlineData("/t:mode=999", "invalid --tmpfs '/t:mode=999': bad value for mode: '999'; use octal digits (1777)")]
     [InlineData("/t:uid=root", "invalid --tmpfs '/t:uid=root': bad value for uid: 'root'; use a number")]
     [InlineData("/t:noatime", "invalid --tmpfs '/t:noatime': unknown option 'noatime'")]
+    [InlineData("/t:size=1024", "--tmpfs /t:size=1024: below the minimum of 4 KiB; give a size with a unit, such as 1024m")]
+    [InlineData("/t:size=0", "--tmpfs /t:size=0: below the minimum of 4 KiB; give a size with a unit, such as 0m")]
+    [InlineData("/t:size=3k", "--tmpfs /t:size=3k: below the minimum of 4 KiB; give at least 4k")]
     public void Bad_tmpfs_options_are_one_line_errors(string value, string message) =>
         Assert.Equal(message, Assert.Throws<IsolateException>(() => MountSpecParser.ParseTmpfs(value)).Message);
 }

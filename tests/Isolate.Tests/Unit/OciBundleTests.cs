@@ -688,6 +688,14 @@ public sealed class OciBundleTests : IDisposable
     }
 
     [Fact]
+    public void A_memory_limit_below_the_minimum_is_refused_naming_the_field()
+    {
+        Assert.Equal("config.json: linux.resources.memory.limit: 256 is below the minimum of 4 MiB (4194304 bytes); the limit is in bytes",
+            Fails(c => c.Linux!.Resources = new OciResources { Memory = new OciMemory { Limit = 256 } }));
+        Assert.Equal(4L << 20, Parse(c => c.Linux!.Resources = new OciResources { Memory = new OciMemory { Limit = 4 << 20 } }).Spec.Resources.MemoryBytes);
+    }
+
+    [Fact]
     public void Zero_is_unset_and_minus_one_unlimited()
     {
         var limits = Parse(c => c.Linux!.Resources = new OciResources
@@ -707,8 +715,8 @@ public sealed class OciBundleTests : IDisposable
     {
         { "config.json: linux.resources.memory.limit: -2 is not a size in bytes (or -1 for no limit)", new() { Memory = new() { Limit = -2 } } },
         { "config.json: linux.resources.memory.swap: needs memory.limit: it is the total of memory and swap", new() { Memory = new() { Swap = 1 << 30 } } },
-        { "config.json: linux.resources.memory.swap: 1000 is below memory.limit 2000: it is memory plus swap, so it must be at least the limit", new() { Memory = new() { Limit = 2000, Swap = 1000 } } },
-        { "config.json: linux.resources.memory.swap: -5 is not a size in bytes (or -1 for unlimited swap)", new() { Memory = new() { Limit = 2000, Swap = -5 } } },
+        { "config.json: linux.resources.memory.swap: 1000 is below memory.limit 8388608: it is memory plus swap, so it must be at least the limit", new() { Memory = new() { Limit = 8 << 20, Swap = 1000 } } },
+        { "config.json: linux.resources.memory.swap: -5 is not a size in bytes (or -1 for unlimited swap)", new() { Memory = new() { Limit = 8 << 20, Swap = -5 } } },
         { "config.json: linux.resources.cpu.quota: 500 is out of range: use microseconds per period, at least 1000 (or -1 for no limit)", new() { Cpu = new() { Quota = 500 } } },
         { "config.json: linux.resources.cpu.period: 2000000 is out of range: use 1000 to 1000000 microseconds", new() { Cpu = new() { Period = 2_000_000 } } },
         { "config.json: linux.resources.cpu.shares: 1 is out of range: use 2 to 262144 (1024 is the default weight)", new() { Cpu = new() { Shares = 1 } } },

@@ -27,6 +27,31 @@ public sealed class ResourceParserTests
         Assert.Equal(125, error.ExitCode);
     }
 
+    [Theory]
+    [InlineData("--memory 256: below the minimum of 4 MiB; give a size with a unit, such as 256m", "256")]
+    [InlineData("--memory 4194303: below the minimum of 4 MiB; give at least 4m", "4194303")]
+    [InlineData("--memory 3m: below the minimum of 4 MiB; give at least 4m", "3m")]
+    [InlineData("--memory 1k: below the minimum of 4 MiB; give at least 4m", "1k")]
+    public void A_memory_limit_below_dockers_minimum_is_refused_naming_it(string message, string value) =>
+        Assert.Equal(message, Assert.Throws<IsolateException>(() => ResourceParser.ParseMemory("--memory", value)).Message);
+
+    [Fact]
+    public void A_memory_limit_at_the_minimum_is_taken()
+    {
+        Assert.Equal(4L << 20, ResourceParser.ParseMemory("--memory", "4m"));
+        Assert.Equal(4L << 20, ResourceParser.ParseMemory("--memory", "4194304"));
+        Assert.Equal("--memory-swap 3m: below the minimum of 4 MiB; give at least 4m",
+            Assert.Throws<IsolateException>(() => ResourceParser.ParseMemorySwap("3m", 1 << 20)).Message);
+    }
+
+    [Fact]
+    public void A_cpu_number_past_ints_range_is_a_bad_cpuset_not_an_overflow()
+    {
+        Assert.StartsWith("invalid --cpuset-cpus '99999999999': use CPU numbers",
+            Assert.Throws<IsolateException>(() => ResourceParser.ParseCpuset("99999999999", new SortedSet<int> { 0 })).Message);
+        Assert.Null(ResourceParser.ParseCpuList("0-99999999999"));
+    }
+
     [Fact]
     public void Cpus_become_a_quota_per_100ms_period_within_the_machines_cpus()
     {
