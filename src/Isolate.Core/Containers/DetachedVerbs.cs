@@ -1,3 +1,4 @@
+using Isolate.Logs;
 using Isolate.State;
 
 namespace Isolate.Containers;
@@ -33,6 +34,22 @@ public static class DetachedVerbs
                 Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
+    }
+
+    /// <summary>A pidfd of the recorded monitor; null when it is gone; an invalid handle where the
+    /// kernel has no pidfd_open. Its start time is checked after the open, so the pidfd cannot be
+    /// of a later process that got the same PID.</summary>
+    private static Interop.FileDescriptor? OpenMonitor(ContainerState state)
+    {
+        if (state.MonitorPid <= 0)
+            return null;
+        var pidfd = Interop.Pidfd.OpenHandle(state.MonitorPid);
+        if (!MonitorAlive(state))
+        {
+            pidfd.Dispose();
+            return null;
+        }
+        return pidfd;
     }
 
     /// <summary>Until the monitor is gone; false when <paramref name="timeout"/> (null: none) ran out first.</summary>
@@ -75,31 +92,32 @@ public static class DetachedVerbs
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
         using (var held = store.Open(id))
+        {
+            DetachedRun.RemoveLog(state, held.Directory, id);
             StateStore.Remove(held);
+        }
     }
 
-    /// <summary>logs: what the container wrote; with follow, until it stops.</summary>
-    public static void Logs(StateStore store, string id, bool follow, Stream output)
+    /// <summary>logs: what the container wrote, stdout records to <paramref name="stdoutFd"/> and
+    /// stderr records to <paramref name="stderrFd"/>, byte for byte; with follow, until it stops.</summary>
+    public static void Logs(StateStore store, string id, LogQuery query, int stdoutFd, int stderrFd)
     {
         var state = Read(store, id);
         string log = state.LogPath ?? throw new IsolateException($"container {id} has no log: only `run -d` containers keep one");
-        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var buffer = new byte[65536];
-        while (true)
+        var output = new LogOutput(stdoutFd, stderrFd, query.Timestamps);
+        using var pidfd = query.Follow ? OpenMonitor(state) : null;
+        if (state.LogFormat != "cri")
         {
-            int n;
-            while ((n = stream.Read(buffer)) > 0)
-                output.Write(buffer, 0, n);
+            // from an Isolate before the CRI log: the raw output, all of it
+            using var raw = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[65536];
+            for (int n; (n = raw.Read(buffer)) > 0;)
+                output.PrintRaw(buffer.AsSpan(0, n));
             output.Flush();
-            if (!follow || !MonitorAlive(state))
-            {
-                while ((n = stream.Read(buffer)) > 0) // what came in the last instant
-                    output.Write(buffer, 0, n);
-                output.Flush();
-                return;
-            }
-            Thread.Sleep(50);
+            return;
         }
+        bool Ended() => pidfd is null || (pidfd.IsInvalid ? !MonitorAlive(state) : Interop.Pidfd.HasExited(pidfd.Number));
+        LogReader.Print(log, query, output, pidfd is { IsInvalid: false } ? pidfd.Number : -1, Ended);
     }
 
     /// <summary>docker ps: status words for a container.</summary>
