@@ -144,6 +144,19 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Wait_prints_each_status_in_order_and_an_unknown_id_is_an_error_after_the_others()
+    {
+        for (int i = 1; i <= 4; i++)
+            Detach($"c{i}", [], $"sleep 1; exit {i}");
+
+        var wait = Isolate("wait", "c1", "c2", "nosuch", "c3", "c4");
+        Assert.Equal("1\n2\n3\n4\n", wait.Stdout);
+        Assert.Equal("isolate: container nosuch does not exist\n", wait.Stderr);
+        Assert.Equal(125, wait.ExitCode);
+        Assert.Equal("1\n1\n", Isolate("wait", "c1", "c1").Stdout); // a stopped one answers at once, as often as asked
+    }
+
+    [ContainerFact]
     public void Log_options_other_than_max_size_and_max_file_and_other_drivers_are_refused()
     {
         foreach (var (options, expected) in new[]
