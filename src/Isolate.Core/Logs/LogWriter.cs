@@ -10,7 +10,9 @@ namespace Isolate.Logs;
 /// LOG; when LOG would grow past max-size it becomes LOG.1 (LOG.1 becomes LOG.2, ...; the
 /// oldest beyond max-file is removed), as docker's json-file rotates. A write that fails (a
 /// full disk) drops the records and counts their bytes: the container is never held up by its
-/// log; once writing works again, a record on stderr says how much was lost.</summary>
+/// log; once writing works again, a record on stderr says how much was lost. The log leaves
+/// the last <see cref="Reserve"/> of its filesystem free, so that the monitor can still record
+/// the exit status when the log shares a full disk with the state (--root).</summary>
 public sealed unsafe class LogWriter : IDisposable
 {
     private readonly string _path;
@@ -29,6 +31,9 @@ public sealed unsafe class LogWriter : IDisposable
 
     /// <summary>Bytes not yet reported in the log itself.</summary>
     private long _unreported;
+
+    /// <summary>Room the log never takes (a state.json and its rename, many times over).</summary>
+    public const ulong Reserve = 128 * 1024;
 
     /// <summary>write(2), replaceable by a test (a full disk).</summary>
     internal Func<FileDescriptor, ReadOnlyMemory<byte>, (nint Written, int Errno)> WriteFile { get; set; } = DefaultWrite;
@@ -151,6 +156,8 @@ public sealed unsafe class LogWriter : IDisposable
 
     private static (nint, int) DefaultWrite(FileDescriptor fd, ReadOnlyMemory<byte> bytes)
     {
+        if (FileSystemStat.Available(fd) is { } room && room < Reserve + (ulong)bytes.Length)
+            return (-1, Errno.ENOSPC);
         fixed (byte* start = bytes.Span)
         {
             nint n = Libc.Write(fd, start, bytes.Length);

@@ -143,6 +143,40 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
         WaitFor("rotating");
     }
 
+    private static void Host(string program, params string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(program, args);
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {process.ExitCode}");
+    }
+
+    [ContainerFact]
+    public void A_full_disk_drops_output_without_holding_up_the_container_and_its_status_is_kept()
+    {
+        // a state root on a 1 MiB tmpfs, where the log shares the full disk with the state
+        string small = Own(Directory.CreateTempSubdirectory("isolate-full-").FullName);
+        Host("mount", "-t", "tmpfs", "-o", "size=1m,mode=700", "tmpfs", small);
+        try
+        {
+            var run = IsolateBinary.Run(["--root", small, "run", "-d", "--name", "full", "--log-opt", "max-size=-1",
+                "--rootfs", Rootfs.Path, "--", "sh", "-c", "yes 0123456789 | head -c 3000000; exit 3"]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal("3\n", IsolateBinary.Run("--root", small, "wait", "full").Stdout);
+
+            var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(small, "full", "state.json")))!;
+            long dropped = (long)state["logDroppedBytes"]!;
+            string kept = IsolateBinary.Run("--root", small, "logs", "full").Stdout;
+            Assert.Equal(3000000, dropped + kept.Length);
+            Assert.InRange(kept.Length, 1, 1 << 20);
+            Assert.Equal(0, IsolateBinary.Run("--root", small, "rm", "full").ExitCode);
+        }
+        finally
+        {
+            Host("umount", small);
+            Directory.Delete(small);
+        }
+    }
+
     [ContainerFact]
     public void Wait_prints_each_status_in_order_and_an_unknown_id_is_an_error_after_the_others()
     {
