@@ -11,7 +11,8 @@ public sealed class GlobalOptions
     public string LogFormat { get; set; } = "text";
     public bool Debug { get; set; }
 
-    public StateStore Store => new(Root ?? StateStore.DefaultRoot());
+    /// <summary>The state store; with the default root, logs go to the default log root (on disk).</summary>
+    public StateStore Store => Root is null ? new(StateStore.DefaultRoot(), StateStore.DefaultLogRoot()) : new(Root);
 
     /// <summary>--debug: lines on stderr; null: quiet.</summary>
     public Action<string>? DebugSink => Debug ? line => Output.Error("isolate: debug: " + line) : null;

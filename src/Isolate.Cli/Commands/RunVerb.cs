@@ -2,6 +2,7 @@ using CommandLine;
 using Isolate.Containers;
 using Isolate.Docker;
 using Isolate.Launch;
+using Isolate.Logs;
 using Isolate.Interop;
 using Isolate.Spec;
 
@@ -17,7 +18,7 @@ public sealed class RunOptions : IRunArguments
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
-            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name",
+            "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach" });
@@ -149,6 +150,12 @@ public sealed class RunOptions : IRunArguments
     [Option("name", MetaValue = "NAME", HelpText = "The container's id (default: a generated 12-digit one); in the foreground too, so ps, exec, stop and kill reach a service started by an init script or a systemd unit.")]
     public string? Name { get; set; }
 
+    [Option("log-driver", MetaValue = "DRIVER", HelpText = "With -d: how its output is kept; the one driver is k8s-file (the CRI log format, as podman names it), the default.")]
+    public string? LogDriver { get; set; }
+
+    [Option("log-opt", MetaValue = "KEY=VALUE", HelpText = "With -d: max-size=SIZE (default 10m; -1: no limit) rotates the log at SIZE, max-file=N (default 3) keeps N files. Repeatable.")]
+    public IEnumerable<string> LogOpt { get; set; } = [];
+
     [Option("die-with-parent", HelpText = "Stop the container (as SIGTERM to isolate would) when the process that started isolate dies. On by default when isolate is the foreground job of a terminal.")]
     public bool DieWithParent { get; set; }
 
@@ -167,9 +174,12 @@ internal static class RunVerb
     {
         var spec = RunConverter.ToSpec(options, HostProcess.Variable);
         var stats = RunConverter.ParseStats(options.Stats);
+        var logOptions = LogOptions.Parse(options.LogDriver, options.LogOpt);
+        if (!options.Detach && (options.LogDriver != null || options.LogOpt.Any()))
+            throw new IsolateException("--log-driver and --log-opt set up a detached container's log: use them with -d (a foreground run's output goes to your terminal)");
         if (options.Detach)
         {
-            DetachedRun.Start(globals.Store, spec, stats, options.Debug);
+            DetachedRun.Start(globals.Store, spec, stats, options.Debug, logOptions);
             Output.Out(spec.Id + "\n");
             return 0;
         }

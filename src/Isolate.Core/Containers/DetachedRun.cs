@@ -3,6 +3,7 @@ using System.Text;
 using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.Launch;
+using Isolate.Logs;
 using Isolate.Runtime;
 using Isolate.Spec;
 using Isolate.State;
@@ -12,23 +13,38 @@ namespace Isolate.Containers;
 /// <summary>docker's `run -d`: the client records the finished spec beside the state and starts
 /// a monitor (Isolate itself, in a session of its own) that launches exactly that spec in the
 /// foreground, as `isolate run` would - cgroup and reaper, signal forwarding, stop policy,
-/// exit status - with the container's stdout and stderr on a log in the state directory.</summary>
+/// exit status - with the container's stdout and stderr through it to a rotated log in the CRI
+/// format (on disk under /var/lib/isolate by default; in the state directory with --root).</summary>
 public static unsafe class DetachedRun
 {
     public const string LogFile = "container.log";
+
+    /// <summary>The monitor's own output until its log is running (a monitor that could not
+    /// even begin says why here), in the state directory.</summary>
+    public const string MonitorOutputFile = "monitor.out";
 
     /// <summary>The hidden verb the monitor is started with: `isolate --root R __monitor ID`.</summary>
     public const string MonitorVerb = "__monitor";
 
     /// <summary>The client's side: state, spec, log, monitor; returns once the container runs
     /// (or could not start: its error, as `isolate run` would say it).</summary>
-    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug)
+    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug, LogOptions logOptions)
     {
         string id = spec.Id;
         string log;
+        string monitorOutput;
         using (var held = store.CreateNew(id))
         {
-            log = Path.Combine(held.Directory, LogFile);
+            try
+            {
+                log = Path.Combine(MakeLogDirectory(store, id), LogFile);
+            }
+            catch
+            {
+                StateStore.Remove(held);
+                throw;
+            }
+            monitorOutput = Path.Combine(held.Directory, MonitorOutputFile);
             store.Write(held, new ContainerState
             {
                 Id = id,
@@ -38,6 +54,9 @@ public static unsafe class DetachedRun
                 Created = ContainerState.Timestamp(),
                 Command = [.. spec.Process.Args.Select(ByteStrings.Escape)], // for ps: the originals are in spec.json
                 LogPath = log,
+                LogFormat = "cri",
+                LogMaxSize = logOptions.MaxSize,
+                LogMaxFiles = logOptions.MaxFiles,
                 Owner = Libc.GetEffectiveUserId(),
                 StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
                 Stats = stats,
@@ -47,7 +66,7 @@ public static unsafe class DetachedRun
         }
         try
         {
-            int monitor = StartMonitor(store.Root, id, log);
+            int monitor = StartMonitor(store.Root, id, monitorOutput);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
             while (true)
             {
@@ -57,23 +76,60 @@ public static unsafe class DetachedRun
                 if (state is { Pid: > 0 })
                     return;
                 if (ProcessInfo.StartTime(monitor) == 0 || DateTime.UtcNow > deadline)
-                    throw new IsolateException($"the container's monitor ended before the container started; see {log}");
+                    throw new IsolateException($"the container's monitor ended before the container started{MonitorSaid(monitorOutput)}");
                 Thread.Sleep(5);
             }
         }
         catch
         {
             using var held = store.Open(id);
+            RemoveLog(StateStore.ReadUnlocked(held.Directory), held.Directory, id);
             StateStore.Remove(held);
             throw;
         }
     }
 
-    private static int StartMonitor(string root, string id, string log)
+    /// <summary>The log's own directory (under the log root), or the state directory.</summary>
+    private static string MakeLogDirectory(StateStore store, string id)
     {
-        int logFd = Libc.Open(log, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND | OpenFlags.O_CLOEXEC, OpenFlags.ModeOwnerReadWrite);
+        string dir = store.LogDirectoryOf(id);
+        if (dir == store.DirectoryOf(id))
+            return dir;
+        Directory.CreateDirectory(store.LogRoot!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true); // a container of this id that was never removed: its state is gone
+        if (Libc.Mkdir(dir, OpenFlags.ModeOwnerOnlyDirectory) < 0)
+            throw IsolateException.FromErrno("create log directory", dir, Marshal.GetLastPInvokeError());
+        return dir;
+    }
+
+    /// <summary>rm: the log's files, and its directory where it has one of its own.</summary>
+    public static void RemoveLog(ContainerState? state, string stateDirectory, string id)
+    {
+        if (state?.LogPath is not { } log || Path.GetDirectoryName(log) is not { } dir)
+            return;
+        if (dir != stateDirectory && Path.GetFileName(dir) == id && Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
+    }
+
+    private static string MonitorSaid(string path)
+    {
+        try
+        {
+            string said = File.ReadAllText(path).Trim();
+            return said.Length == 0 ? "" : ": " + said.Split('\n')[0];
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static int StartMonitor(string root, string id, string output)
+    {
+        int logFd = Libc.Open(output, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND | OpenFlags.O_CLOEXEC, OpenFlags.ModeOwnerReadWrite);
         if (logFd < 0)
-            throw IsolateException.FromErrno($"create {log}", null, Marshal.GetLastPInvokeError());
+            throw IsolateException.FromErrno($"create {output}", null, Marshal.GetLastPInvokeError());
         string self = Environment.ProcessPath ?? "/proc/self/exe";
         var argv = new List<string> { self, "--root", root, MonitorVerb, id };
         var env = HostProcess.Environment().ToList();
@@ -112,7 +168,9 @@ public static unsafe class DetachedRun
     }
 
     /// <summary>The monitor's side: launch the recorded spec in the foreground, recording its PID
-    /// and then its exit status in the state; the messages `isolate run` would print go to the log.</summary>
+    /// and then its exit status in the state; the container's output, and the messages `isolate
+    /// run` would print, go to the log (<see cref="LogPump"/>). The exit status is recorded only
+    /// once the log holds everything, so `wait` then `logs` misses nothing.</summary>
     public static int Monitor(StateStore store, string id, Action<string> error)
     {
         ContainerState recorded;
@@ -122,8 +180,17 @@ public static unsafe class DetachedRun
             recorded = store.Read(held);
             spec = StateStore.ReadSpec(held.Directory, id);
         }
+        LogWriter? writer = null;
+        LogPump? pump = null;
+        if (recorded is { LogFormat: "cri", LogPath: { } log })
+        {
+            writer = new LogWriter(log, new LogOptions(recorded.LogMaxSize, recorded.LogMaxFiles));
+            pump = LogPump.Start(writer);
+        }
         Action<string>? debug = recorded.Debug ? line => error("isolate: debug: " + line) : null;
         string cgroupName = CgroupJanitor.NameFor(spec.Id, Environment.ProcessId);
+        int exitCode;
+        Func<ContainerState, ContainerState> ending;
         try
         {
             // recorded once the command runs: the client waits for it (or for the error). Its
@@ -142,16 +209,24 @@ public static unsafe class DetachedRun
                     CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
                     CgroupName = spec.Cgroups ? cgroupName : null,
                 }));
-            Update(store, id, state => state with { ExitCode = result.ExitCode, Finished = ContainerState.Timestamp() });
             foreach (string line in result.Messages(recorded.Stats))
                 error(line);
-            return result.ExitCode;
+            exitCode = result.ExitCode;
+            string finished = ContainerState.Timestamp();
+            ending = state => state with { ExitCode = result.ExitCode, Finished = finished };
         }
         catch (IsolateException e)
         {
-            Update(store, id, state => state with { Error = ByteStrings.Escape(e.Message), ExitCode = e.ExitCode, Finished = ContainerState.Timestamp() });
-            throw;
+            error("isolate: " + e.Message);
+            exitCode = e.ExitCode;
+            string finished = ContainerState.Timestamp();
+            ending = state => state with { Error = ByteStrings.Escape(e.Message), ExitCode = e.ExitCode, Finished = finished };
         }
+        pump?.Finish(TimeSpan.FromSeconds(10));
+        writer?.Dispose();
+        long dropped = writer?.Dropped ?? 0;
+        Update(store, id, state => ending(state) with { LogDroppedBytes = dropped > 0 ? dropped : null });
+        return exitCode;
     }
 
     private static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)

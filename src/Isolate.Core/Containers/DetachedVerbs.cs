@@ -1,3 +1,4 @@
+using Isolate.Logs;
 using Isolate.State;
 
 namespace Isolate.Containers;
@@ -35,23 +36,56 @@ public static class DetachedVerbs
         }
     }
 
-    /// <summary>Until the monitor is gone; false when <paramref name="timeout"/> (null: none) ran out first.</summary>
+    /// <summary>Until the monitor is gone; false when <paramref name="timeout"/> (null: none)
+    /// ran out first. It sleeps in poll(2) on a pidfd of the monitor, which wakes it as the
+    /// monitor exits (before Linux 5.3, which has no pidfd: a look every 10 ms).</summary>
     private static bool WaitForMonitor(ContainerState state, TimeSpan? timeout)
     {
+        using var pidfd = OpenMonitor(state);
+        if (pidfd is null)
+            return true;
         var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
-        while (MonitorAlive(state))
+        while (true)
         {
-            if (DateTime.UtcNow > deadline)
+            if (pidfd.IsInvalid ? !MonitorAlive(state) : Interop.Pidfd.HasExited(pidfd.Number))
+                return true;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
                 return false;
-            Thread.Sleep(10);
+            int ms = pidfd.IsInvalid ? 10 : left > TimeSpan.FromDays(1) ? -1 : (int)Math.Ceiling(left.TotalMilliseconds);
+            PollOne(pidfd.IsInvalid ? -1 : pidfd.Number, ms);
         }
-        return true;
+    }
+
+    /// <summary>A pidfd of the recorded monitor; null when it is gone; an invalid handle where the
+    /// kernel has no pidfd_open. Its start time is checked after the open, so the pidfd cannot be
+    /// of a later process that got the same PID.</summary>
+    private static Interop.FileDescriptor? OpenMonitor(ContainerState state)
+    {
+        if (state.MonitorPid <= 0)
+            return null;
+        var pidfd = Interop.Pidfd.OpenHandle(state.MonitorPid);
+        if (!MonitorAlive(state))
+        {
+            pidfd.Dispose();
+            return null;
+        }
+        return pidfd;
+    }
+
+    private static unsafe void PollOne(int fd, int timeoutMs)
+    {
+        var pfd = new Interop.Poll.PollFd { Fd = fd, Events = Interop.Poll.POLLIN };
+        Interop.Poll.Wait(&pfd, 1, timeoutMs);
     }
 
     /// <summary>wait: until the container has stopped; its exit status.</summary>
     public static int Wait(StateStore store, string id)
     {
-        WaitForMonitor(Read(store, id), null);
+        var state = Read(store, id);
+        if (state.Kind != ContainerKind.Detached)
+            throw new IsolateException($"container {id} was made from an OCI bundle: wait works on `run -d` containers");
+        WaitForMonitor(state, null);
         return Read(store, id).ExitCode ?? ExitCodes.Failure;
     }
 
@@ -75,31 +109,32 @@ public static class DetachedVerbs
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
         using (var held = store.Open(id))
+        {
+            DetachedRun.RemoveLog(state, held.Directory, id);
             StateStore.Remove(held);
+        }
     }
 
-    /// <summary>logs: what the container wrote; with follow, until it stops.</summary>
-    public static void Logs(StateStore store, string id, bool follow, Stream output)
+    /// <summary>logs: what the container wrote, stdout records to <paramref name="stdoutFd"/> and
+    /// stderr records to <paramref name="stderrFd"/>, byte for byte; with follow, until it stops.</summary>
+    public static void Logs(StateStore store, string id, LogQuery query, int stdoutFd, int stderrFd)
     {
         var state = Read(store, id);
         string log = state.LogPath ?? throw new IsolateException($"container {id} has no log: only `run -d` containers keep one");
-        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var buffer = new byte[65536];
-        while (true)
+        var output = new LogOutput(stdoutFd, stderrFd, query.Timestamps);
+        using var pidfd = query.Follow ? OpenMonitor(state) : null;
+        if (state.LogFormat != "cri")
         {
-            int n;
-            while ((n = stream.Read(buffer)) > 0)
-                output.Write(buffer, 0, n);
+            // from an Isolate before the CRI log: the raw output, all of it
+            using var raw = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new byte[65536];
+            for (int n; (n = raw.Read(buffer)) > 0;)
+                output.PrintRaw(buffer.AsSpan(0, n));
             output.Flush();
-            if (!follow || !MonitorAlive(state))
-            {
-                while ((n = stream.Read(buffer)) > 0) // what came in the last instant
-                    output.Write(buffer, 0, n);
-                output.Flush();
-                return;
-            }
-            Thread.Sleep(50);
+            return;
         }
+        bool Ended() => pidfd is null || (pidfd.IsInvalid ? !MonitorAlive(state) : Interop.Pidfd.HasExited(pidfd.Number));
+        LogReader.Print(log, query, output, pidfd is { IsInvalid: false } ? pidfd.Number : -1, Ended);
     }
 
     /// <summary>docker ps: status words for a container.</summary>

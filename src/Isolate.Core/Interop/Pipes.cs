@@ -18,6 +18,12 @@ internal static unsafe partial class Pipes
         return (new FileDescriptor(fds[0]), new FileDescriptor(fds[1]));
     }
 
+    public const int F_SETPIPE_SZ = 1031;
+
+    /// <summary>fcntl(2) with an int argument (F_SETPIPE_SZ): its result, or -1 with errno.</summary>
+    [LibraryImport(Libc.Library, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
     [LibraryImport(Libc.Library, EntryPoint = "dup", SetLastError = true)]
     public static partial int Dup(int fd);
 

@@ -45,6 +45,14 @@ public sealed record ContainerState
     public ulong MonitorStartTime { get; init; }
     public List<string>? Command { get; init; }
     public string? LogPath { get; init; }
+    /// <summary>"cri": LogPath holds CRI records, rotated as LogMaxSize and LogMaxFiles say;
+    /// absent (a container from an older Isolate): the raw output.</summary>
+    public string? LogFormat { get; init; }
+    /// <summary>Bytes a file of the log may hold before it is rotated; null: no limit.</summary>
+    public long? LogMaxSize { get; init; }
+    public int LogMaxFiles { get; init; } = 1;
+    /// <summary>Bytes of output the monitor could not write to the log (a full disk).</summary>
+    public long? LogDroppedBytes { get; init; }
     public int? ExitCode { get; init; }
     public string? Finished { get; init; }
     /// <summary>Why it could not start (the message Isolate would print).</summary>

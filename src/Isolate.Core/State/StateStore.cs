@@ -10,9 +10,28 @@ namespace Isolate.State;
 /// and while the container is created but not started, exec.fifo. Every command that reads
 /// or changes a container holds an flock on its directory, so two commands on one id never
 /// interleave; state.json is written whole and renamed into place.</summary>
-public sealed partial class StateStore(string root)
+public sealed partial class StateStore(string root, string? logRoot = null)
 {
     public string Root { get; } = Path.GetFullPath(root);
+
+    /// <summary>Where detached containers' logs go, one directory each; null: in the container's
+    /// state directory (a --root given: everything of it under that root).</summary>
+    public string? LogRoot { get; } = logRoot is null ? null : Path.GetFullPath(logRoot);
+
+    /// <summary>The directory of a detached container's log.</summary>
+    public string LogDirectoryOf(string id) => LogRoot is null ? DirectoryOf(id) : Path.Combine(LogRoot, id);
+
+    /// <summary>Logs belong on disk, not in /run's RAM: /var/lib/isolate/containers for root;
+    /// for anyone else $XDG_DATA_HOME/isolate/containers (default ~/.local/share).</summary>
+    public static string DefaultLogRoot()
+    {
+        if (Libc.GetEffectiveUserId() == 0)
+            return "/var/lib/isolate/containers";
+        string? data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        if (string.IsNullOrEmpty(data))
+            data = Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? "/", ".local", "share");
+        return Path.Combine(data, "isolate", "containers");
+    }
 
     public const string StateFile = "state.json";
     public const string FifoFile = "exec.fifo";
