@@ -50,6 +50,13 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
         {
             foreach (string dir in Directory.Exists(state) ? Directory.GetDirectories(state) : [])
                 IsolateBinary.Run("--root", state, "rm", "-f", Path.GetFileName(dir));
+            // the --cgroup-parent example's parent: Isolate leaves a given parent in place
+            foreach (string hierarchy in Directory.Exists("/sys/fs/cgroup") ? Directory.GetDirectories("/sys/fs/cgroup").Append("/sys/fs/cgroup") : [])
+            {
+                string batch = Path.Combine(hierarchy, "batch");
+                if (Directory.Exists(batch) && Directory.GetDirectories(batch).Length == 0)
+                    Directory.Delete(batch);
+            }
             Directory.Delete(home, recursive: true);
         }
         Assert.True(failures.Count == 0, $"{failures.Count} README examples do not do what they show:\n\n" + string.Join("\n\n", failures));
@@ -71,7 +78,17 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
         for (int i = 0; i < example.Steps.Count; i++)
         {
             script.Append($"printf '\\036%d\\n' {i}\n(exit $__s)\n");
-            script.Append(example.Steps[i].Command).Append('\n');
+            if (example.Kind == "table")
+            {
+                // one line a user types at a terminal (-it needs one): script(1) gives it one
+                string file = Path.Combine(home, $".step-{example.Line}");
+                File.WriteAllText(file, example.Steps[i].Command + "\n");
+                script.Append($"script -qec 'bash {file}' /dev/null\n");
+            }
+            else
+            {
+                script.Append(example.Steps[i].Command).Append('\n');
+            }
             script.Append("__s=$?\nprintf '\\037%d\\n' $__s\n");
         }
         var info = new ProcessStartInfo("/bin/bash")
