@@ -10,8 +10,8 @@ public sealed class CliTests
     {
         var result = IsolateBinary.Run("--help");
         Assert.Equal(0, result.ExitCode);
-        Assert.Contains("run         Run a command in a new container", result.Stdout);
-        foreach (string command in new[] { "spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume" })
+        Assert.Matches(@"\n  run +Run a command in a new container", result.Stdout);
+        foreach (string command in new[] { "spec", "create", "start", "state", "kill", "delete", "list", "features", "pause", "resume, unpause" })
             Assert.Matches($@"\n  {command} +OCI: ", result.Stdout);
         foreach (string command in new[] { "exec", "ps", "stop", "wait", "logs", "rm" })
             Assert.Matches($@"\n  {command} +[A-Z]", result.Stdout);
@@ -58,6 +58,41 @@ public sealed class CliTests
         Assert.Equal(125, unknown.ExitCode);
         Assert.Equal("isolate: unknown command 'frobnicate'; see 'isolate --help'\n", unknown.Stderr);
         Assert.Equal(125, runWithout.ExitCode);
+    }
+
+    [Fact]
+    public void Help_for_a_verb_is_the_same_by_help_VERB_by_h_and_by_double_dash_help()
+    {
+        var help = IsolateBinary.Run("run", "--help");
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains("--rootfs=DIR", help.Stdout);
+        foreach (string[] form in new[] { new[] { "help", "run" }, ["run", "-h"], ["run", "--rootfs", "/x", "-h"] })
+        {
+            var other = IsolateBinary.Run(form);
+            Assert.True((0, help.Stdout, "") == (other.ExitCode, other.Stdout, other.Stderr), $"isolate {string.Join(' ', form)}: {other}");
+        }
+
+        var kill = IsolateBinary.Run("kill", "--help");
+        Assert.Contains("-s SIGNAL, --signal=SIGNAL", kill.Stdout);
+        Assert.Equal(kill.Stdout, IsolateBinary.Run("kill", "-h").Stdout);
+        Assert.Equal(kill.Stdout, IsolateBinary.Run("help", "kill").Stdout);
+        Assert.Equal(kill.Stdout, IsolateBinary.Run("kill", "some-id", "-h").Stdout); // runc's verbs take options after the id
+
+        var global = IsolateBinary.Run("--help");
+        foreach (string[] form in new[] { new[] { "-h" }, ["help"] })
+            Assert.Equal((0, global.Stdout), (IsolateBinary.Run(form).ExitCode, IsolateBinary.Run(form).Stdout));
+
+        var unknown = IsolateBinary.Run("help", "frobnicate");
+        Assert.Equal((125, "isolate: unknown command 'frobnicate'; see 'isolate --help'\n"), (unknown.ExitCode, unknown.Stderr));
+    }
+
+    [Fact]
+    public void Unpause_is_resume()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "isolate-no-root-" + Guid.NewGuid().ToString("N"));
+        var unpause = IsolateBinary.Run("--root", root, "unpause", "nosuch");
+        Assert.Equal((125, "isolate: container nosuch does not exist\n"), (unpause.ExitCode, unpause.Stderr));
+        Assert.Matches(@"\n  resume, unpause +OCI: thaw", IsolateBinary.Run("--help").Stdout);
     }
 
     [Fact]

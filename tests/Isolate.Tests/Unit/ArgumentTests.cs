@@ -135,4 +135,35 @@ public sealed class ArgumentTests
         var error = Assert.Throws<IsolateException>(() => ToSpec("run", "--rootfs", "/", "true"));
         Assert.StartsWith("rootfs /: the host's own / cannot be a container root", error.Message);
     }
+
+    [Theory]
+    [InlineData(new[] { "help" }, new[] { "--help" })]
+    [InlineData(new[] { "-h" }, new[] { "--help" })]
+    [InlineData(new[] { "help", "run" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "help", "unpause" }, new[] { "unpause", "--help" })]
+    [InlineData(new[] { "kill", "-h" }, new[] { "kill", "-h" })] // the verb's own: AskedForHelp
+    public void Help_forms_become_the_parsers_help(string[] args, string[] expected)
+    {
+        Assert.Equal(expected, Program.HelpForms(args));
+    }
+
+    [Theory]
+    [InlineData(new[] { "kill", "-h" }, new[] { "kill", "--help" })]
+    [InlineData(new[] { "kill", "some-id", "-h" }, new[] { "kill", "--help" })]
+    [InlineData(new[] { "ps", "-a", "--help" }, new[] { "ps", "--help" })]
+    [InlineData(new[] { "run", "--rootfs", "/r", "-h" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "run", "-dh" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "run", "sh", "-h" }, new[] { "run", "--", "sh", "-h" })] // the command's own
+    [InlineData(new[] { "exec", "c1", "ls", "--help" }, new[] { "exec", "--", "c1", "ls", "--help" })]
+    [InlineData(new[] { "state", "--", "-h" }, new[] { "state", "--", "-h" })]
+    public void A_verbs_h_or_help_among_its_options_is_its_help(string[] args, string[] expected)
+    {
+        Assert.Equal(expected, Program.AskedForHelp(Program.NormalizeArguments(args)));
+    }
+
+    [Fact]
+    public void Help_for_an_unknown_command_is_an_error()
+    {
+        Assert.Equal("unknown command 'nosuch'; see 'isolate --help'", Assert.Throws<IsolateException>(() => Program.HelpForms(["help", "nosuch"])).Message);
+    }
 }
