@@ -15,12 +15,12 @@ public sealed class RunOptions : IRunArguments
         withValue:
         [
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
-            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
+            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "blkio-weight", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach" });
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -62,7 +62,7 @@ public sealed class RunOptions : IRunArguments
     [Option("privileged", HelpText = "Turn the confinement off: every capability Isolate holds, no seccomp filter, no no_new_privs, no masked or read-only /proc and /sys paths. Root inside is then root on the host.")]
     public bool Privileged { get; set; }
 
-    [Option("memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
+    [Option('m', "memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
     public string? Memory { get; set; }
 
     [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap). Default: as much swap as memory, as docker does.")]
@@ -80,7 +80,10 @@ public sealed class RunOptions : IRunArguments
     [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: no limit).")]
     public string? PidsLimit { get; set; }
 
-    [Option("io-weight", MetaValue = "N", HelpText = "Relative block I/O weight, 10 to 1000 (docker's --blkio-weight).")]
+    [Option("blkio-weight", MetaValue = "N", HelpText = "Relative block I/O weight under contention, 10 to 1000.")]
+    public string? BlkioWeight { get; set; }
+
+    [Option("io-weight", MetaValue = "N", HelpText = "The same as --blkio-weight.")]
     public string? IoWeight { get; set; }
 
     [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]

@@ -166,4 +166,34 @@ public sealed class ArgumentTests
     {
         Assert.Equal("unknown command 'nosuch'; see 'isolate --help'", Assert.Throws<IsolateException>(() => Program.HelpForms(["help", "nosuch"])).Message);
     }
+
+    /// <summary>`run` and `update` take each limit under the same names (docker's, and Isolate's alias).</summary>
+    [Fact]
+    public void Run_and_update_take_every_limit_under_the_same_names()
+    {
+        static (string Long, string Short) Names(Type options, string property) =>
+            options.GetProperty(property)?.GetCustomAttributes(typeof(OptionAttribute), false).OfType<OptionAttribute>().SingleOrDefault() is { } o
+                ? (o.LongName, o.ShortName) : ("(none)", "");
+        foreach (var property in typeof(Isolate.Docker.ILimitArguments).GetProperties())
+            Assert.Equal(Names(typeof(UpdateOptions), property.Name), Names(typeof(RunOptions), property.Name));
+        var update = OptionTable.FromAttributes<UpdateOptions>();
+        Assert.Subset(OptionTable.FromAttributes<RunOptions>().Long.Keys.ToHashSet(), update.Long.Keys.ToHashSet());
+        Assert.Contains("blkio-weight", update.Long.Keys);
+        Assert.Contains("io-weight", update.Long.Keys);
+    }
+
+    [Fact]
+    public void The_io_weight_is_read_under_either_name_and_once()
+    {
+        Assert.Equal(300, ToSpec("run", "--blkio-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal(300, ToSpec("run", "--io-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal(300, ToSpec("run", "--io-weight", "300", "--blkio-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal("--blkio-weight 100 and --io-weight 200 set the same limit: give one",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--blkio-weight", "100", "--io-weight", "200", "true")).Message);
+        Assert.Equal(64L << 20, ToSpec("run", "-m", "64m", "true").Resources.MemoryBytes);
+
+        using var parser = Program.CreateOciParser();
+        var update = Assert.IsType<UpdateOptions>(Assert.IsType<Parsed<object>>(parser.ParseArguments(["update", "--io-weight", "250", "c1"], typeof(UpdateOptions))).Value);
+        Assert.Equal(250, Isolate.Docker.LimitsConverter.From(update).IoWeight);
+    }
 }
