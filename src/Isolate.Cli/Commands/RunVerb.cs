@@ -19,7 +19,7 @@ public sealed class RunOptions : IRunArguments
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name",
         ],
-        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
 
     [Option("rootfs", MetaValue = "DIR",
@@ -149,6 +149,9 @@ public sealed class RunOptions : IRunArguments
     [Option('d', "detach", HelpText = "Run it in the background: print its id and return. Its output goes to a log (isolate logs); isolate ps, exec, stop, wait and rm act on it.")]
     public bool Detach { get; set; }
 
+    [Option("rm", HelpText = "Remove the container when it ends. Without -d that is always so (accepted for docker's habit); with -d its state and log go once it has ended, so ps -a no longer lists it; a wait begun while it ran still prints its exit status.")]
+    public bool Remove { get; set; }
+
     [Option("name", MetaValue = "NAME", HelpText = "With -d: the container's id (default: a generated 12-digit one).")]
     public string? Name { get; set; }
 
@@ -172,7 +175,7 @@ internal static class RunVerb
         var stats = RunConverter.ParseStats(options.Stats);
         if (options.Detach)
         {
-            DetachedRun.Start(globals.Store, spec, stats, options.Debug);
+            DetachedRun.Start(globals.Store, spec, stats, options.Debug, autoRemove: options.Remove);
             Output.Out(spec.Id + "\n");
             return 0;
         }

@@ -22,7 +22,7 @@ public static unsafe class DetachedRun
 
     /// <summary>The client's side: state, spec, log, monitor; returns once the container runs
     /// (or could not start: its error, as `isolate run` would say it).</summary>
-    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug)
+    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug, bool autoRemove = false)
     {
         string id = spec.Id;
         string log;
@@ -42,9 +42,11 @@ public static unsafe class DetachedRun
                 StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
                 Stats = stats,
                 Debug = debug,
+                AutoRemove = autoRemove,
             });
             StateStore.WriteSpec(held, spec);
         }
+        using var seen = autoRemove ? DetachedVerbs.HoldForWait(store, id) : null; // --rm: not removed before it is seen
         try
         {
             int monitor = StartMonitor(store.Root, id, log);
@@ -145,6 +147,8 @@ public static unsafe class DetachedRun
             Update(store, id, state => state with { ExitCode = result.ExitCode, Finished = ContainerState.Timestamp() });
             foreach (string line in result.Messages(recorded.Stats))
                 error(line);
+            if (recorded.AutoRemove)
+                DetachedVerbs.RemoveEnded(store, id);
             return result.ExitCode;
         }
         catch (IsolateException e)

@@ -48,11 +48,69 @@ public static class DetachedVerbs
         return true;
     }
 
-    /// <summary>wait: until the container has stopped; its exit status.</summary>
+    /// <summary>wait: until the container has stopped; its exit status. A --rm container's
+    /// monitor removes it once it has ended, so a waiter holds a shared lock on
+    /// <see cref="WaitLockFile"/> until it has read the exit status, and the monitor takes it
+    /// exclusively before removing: every wait begun while the container ran prints its status;
+    /// one begun after the removal finds no container.</summary>
     public static int Wait(StateStore store, string id)
     {
-        WaitForMonitor(Read(store, id), null);
-        return Read(store, id).ExitCode ?? ExitCodes.Failure;
+        var state = Read(store, id);
+        if (!state.AutoRemove)
+        {
+            WaitForMonitor(state, null);
+            return Read(store, id).ExitCode ?? ExitCodes.Failure;
+        }
+        string dir = store.DirectoryOf(id);
+        using var waiting = LockWaiters(dir, Interop.LockFlags.LOCK_SH) ?? throw StateStore.NotFound(id);
+        while (true)
+        {
+            // the monitor records the exit status, then waits for this lock: it stays alive meanwhile
+            var now = StateStore.ReadUnlocked(dir) ?? throw StateStore.NotFound(id);
+            if (now.ExitCode is { } code)
+                return code;
+            if (!MonitorAlive(now))
+                return ExitCodes.Failure;
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Held shared by each `wait` on a --rm container, exclusively by its monitor before removing it.</summary>
+    private const string WaitLockFile = "wait.lock";
+
+    /// <summary>The lock on <see cref="WaitLockFile"/>, or null when the container's directory is gone.</summary>
+    private static Interop.FileDescriptor? LockWaiters(string dir, int operation)
+    {
+        var fd = Interop.FileDescriptor.Open(Path.Combine(dir, WaitLockFile), Interop.OpenFlags.O_RDWR | Interop.OpenFlags.O_CREAT, Interop.OpenFlags.ModeOwnerReadWrite);
+        if (fd.IsInvalid)
+        {
+            fd.Dispose();
+            return null;
+        }
+        while (Interop.Libc.Flock(fd, operation) < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Interop.Errno.EINTR)
+        {
+        }
+        return fd;
+    }
+
+    /// <summary>What `run -d --rm`'s client holds until it has seen the container start: one that
+    /// ends at once is not removed before the client has read its PID (or its error).</summary>
+    public static IDisposable? HoldForWait(StateStore store, string id) => LockWaiters(store.DirectoryOf(id), Interop.LockFlags.LOCK_SH);
+
+    /// <summary>run -d --rm: the monitor's last step once the container has ended and its exit
+    /// status is recorded: its state and log go, after every `wait` on it has read the status.</summary>
+    public static void RemoveEnded(StateStore store, string id)
+    {
+        using var waiters = LockWaiters(store.DirectoryOf(id), Interop.LockFlags.LOCK_EX);
+        try
+        {
+            using var held = store.Open(id);
+            StateStore.Remove(held);
+        }
+        catch (Exception e) when (e is IsolateException or IOException)
+        {
+            // removed meanwhile (rm -f): nothing left to do
+        }
     }
 
     /// <summary>rm: a stopped container's state and log; with force a running one is killed first.</summary>

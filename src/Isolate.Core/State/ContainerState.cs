@@ -47,6 +47,9 @@ public sealed record ContainerState
     public string? LogPath { get; init; }
     public int? ExitCode { get; init; }
     public string? Finished { get; init; }
+    /// <summary>run -d --rm: its monitor removes the state once it has ended (and every
+    /// `wait` on it has read its exit status).</summary>
+    public bool AutoRemove { get; init; }
     /// <summary>Why it could not start (the message Isolate would print).</summary>
     public string? Error { get; init; }
     public int StopTimeoutSeconds { get; init; } = 10;

@@ -29,7 +29,7 @@ public sealed class CliTests
                      "--rootfs=DIR", "--hostname=NAME", "-w DIR, --workdir=DIR", "-e KEY=VAL, --env=KEY=VAL", "--network=MODE",
                      "-v SRC:DST[:ro], --volume=SRC:DST[:ro]", "--tmpfs=DST[:OPTS]", "--read-only", "--overlay", "--no-overlay",
                      "--keep-changes=DIR", "--privileged", "--memory=SIZE", "--memory-swap=SIZE", "--cpus=N", "--cpu-shares=N",
-                     "--cpuset-cpus=LIST", "--pids-limit=N", "--blkio-weight=N", "--io-weight=N", "-m SIZE, --memory=SIZE", "--cgroups=MODE", "--cgroup-parent=PATH", "--stats=FORMAT",
+                     "--cpuset-cpus=LIST", "--pids-limit=N", "--blkio-weight=N", "--io-weight=N", "-m SIZE, --memory=SIZE", "--rm", "--cgroups=MODE", "--cgroup-parent=PATH", "--stats=FORMAT",
                      "-u USER[:GROUP], --user=USER[:GROUP]", "--group-add=GROUP", "--cap-add=CAP", "--cap-drop=CAP", "--security-opt=OPT",
                      "--userns=MODE", "--preserve-fds=N", "-t, --tty", "-i, --interactive", "--init", "--env-file=FILE",
                      "--ulimit=NAME=SOFT[:HARD]", "--oom-score-adj=N", "--pid-file=FILE", "--stop-signal=SIGNAL",

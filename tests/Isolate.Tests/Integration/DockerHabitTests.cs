@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Isolate.Tests.Support;
 
 namespace Isolate.Tests.Integration;
@@ -36,6 +37,9 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
         }
     }
 
+    private string PsLine(string id, params string[] options) =>
+        Isolate(["ps", "-a", .. options]).Stdout.Split('\n').FirstOrDefault(l => l.StartsWith(id + " ", StringComparison.Ordinal)) ?? "";
+
     [ContainerFact]
     public void Kill_without_a_signal_kills_a_detached_container_whose_PID_1_ignores_TERM()
     {
@@ -69,4 +73,81 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
         Assert.Equal(0, Isolate("kill", "--signal=USR1", "long-form").ExitCode);
         Assert.Equal("6\n", Isolate("wait", "long-form").Stdout);
     }
+
+    [ContainerFact]
+    public void Rm_in_the_foreground_is_accepted_and_changes_nothing()
+    {
+        var run = RunIn(["--rm"], "echo", "hi");
+        Assert.Equal((0, "hi\n", ""), (run.ExitCode, run.Stdout, run.Stderr));
+    }
+
+    [ContainerFact]
+    public void A_detached_rm_container_goes_when_it_ends_and_a_wait_begun_before_gets_its_status()
+    {
+        Assert.Equal(0, Detach(["--rm", "--name", "gone"], "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 3").ExitCode);
+        Assert.StartsWith("gone ", PsLine("gone"));
+
+        var wait = Task.Run(() => Isolate("wait", "gone"));
+        // the waiter holds its lock (shared) until it has read the status: the container may end once it does
+        string waitLock = Path.Combine(_root, "gone", "wait.lock");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!HeldByAnother(waitLock))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !wait.IsCompleted, "the wait never took its lock: " + (wait.IsCompleted ? wait.Result.ToString() : ""));
+            Thread.Sleep(10);
+        }
+        Assert.Equal(0, Isolate("exec", "gone", "touch", "/tmp/go").ExitCode);
+
+        var waited = wait.Result;
+        Assert.True(waited.ExitCode == 0, waited.ToString());
+        Assert.Equal("3\n", waited.Stdout);
+        WaitUntilRemoved("gone");
+        Assert.Equal("", PsLine("gone"));
+        var late = Isolate("wait", "gone");
+        Assert.Equal((125, "isolate: container gone does not exist\n"), (late.ExitCode, late.Stderr));
+    }
+
+    [ContainerFact]
+    public void A_detached_rm_container_that_ends_at_once_is_still_reported_started_then_removed()
+    {
+        var run = Detach(["--rm", "--name", "brief"], "exit 0");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("brief\n", run.Stdout);
+        WaitUntilRemoved("brief");
+    }
+
+    private void WaitUntilRemoved(string id)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (Directory.Exists(Path.Combine(_root, id)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{id} was never removed");
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>Another process holds an flock on the file (ours would have been granted).</summary>
+    private static bool HeldByAnother(string path)
+    {
+        int fd = open(path, 0 /* O_RDONLY */);
+        if (fd < 0)
+            return false;
+        try
+        {
+            return flock(fd, 2 | 4 /* LOCK_EX | LOCK_NB */) < 0;
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open(string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int flock(int fd, int operation);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
 }
