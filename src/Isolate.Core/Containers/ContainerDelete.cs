@@ -14,7 +14,15 @@ public static class ContainerDelete
         if (force && !Directory.Exists(store.DirectoryOf(id)))
             return; // as runc: delete --force of a container that is gone already is done
         using var held = store.Open(id);
-        var state = store.TryRead(held);
+        ContainerState? state;
+        try
+        {
+            state = store.TryRead(held);
+        }
+        catch (IsolateException) when (force)
+        {
+            state = null; // damaged: the message that said so sent the user here, so nothing is left to read
+        }
         if (state is null)
         {
             StateStore.Remove(held); // its create died before it finished: nothing runs

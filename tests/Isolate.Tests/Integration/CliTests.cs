@@ -96,6 +96,27 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Delete_force_removes_a_container_whose_state_is_damaged_as_the_message_says()
+    {
+        string root = Directory.CreateTempSubdirectory("isolate-damaged-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "broken"));
+            File.WriteAllText(Path.Combine(root, "broken", "state.json"), "{");
+            var state = IsolateBinary.Run("--root", root, "state", "broken");
+            Assert.Contains("`isolate delete --force broken` removes it", state.Stderr);
+
+            var delete = IsolateBinary.Run("--root", root, "delete", "--force", "broken");
+            Assert.True(delete.ExitCode == 0, delete.ToString());
+            Assert.False(Directory.Exists(Path.Combine(root, "broken")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_binary_is_one_static_file()
     {
         Assert.False(Elf.IsDynamicallyLinked(IsolateBinary.Path), "out/isolate needs a dynamic loader");

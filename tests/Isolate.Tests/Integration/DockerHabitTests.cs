@@ -126,6 +126,21 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
         }
     }
 
+    [ContainerFact]
+    public void A_reused_name_suggests_docker_rm_with_force_while_it_runs()
+    {
+        Assert.Equal(0, Detach(["--name", "twice"], "echo ready; while :; do sleep 0.05; done").ExitCode);
+        var running = Detach(["--name", "twice"], "true");
+        Assert.Equal(125, running.ExitCode);
+        Assert.Equal("isolate: container twice exists already: choose another name, or remove it (`isolate rm -f twice`)\n", running.Stderr);
+
+        Assert.Equal(0, Isolate("kill", "twice").ExitCode);
+        Assert.Equal("137\n", Isolate("wait", "twice").Stdout);
+        var stopped = Detach(["--name", "twice"], "true");
+        Assert.Equal("isolate: container twice exists already: choose another name, or remove it (`isolate rm twice`)\n", stopped.Stderr);
+        Assert.Equal(0, Isolate("rm", "twice").ExitCode);
+    }
+
     /// <summary>Another process holds an flock on the file (ours would have been granted).</summary>
     private static bool HeldByAnother(string path)
     {

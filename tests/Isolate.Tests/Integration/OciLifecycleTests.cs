@@ -162,7 +162,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
 
         var same = Create("busy");
         Assert.NotEqual(0, same.ExitCode);
-        Assert.Contains("container busy exists already", File.ReadAllText($"{_work}/err"));
+        Assert.Contains("container busy exists already: choose another id, or remove it (`isolate delete --force busy`)", File.ReadAllText($"{_work}/err"));
 
         var unknown = Oci("state", "nosuch");
         Assert.NotEqual(0, unknown.ExitCode);
