@@ -144,7 +144,7 @@ public static unsafe class DetachedRun
                     CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
                     CgroupName = spec.Cgroups ? cgroupName : null,
                 }));
-            Update(store, id, state => state with { ExitCode = result.ExitCode, Finished = ContainerState.Timestamp() });
+            Update(store, id, state => state with { ExitCode = result.ExitCode, OomKilled = result.OutOfMemory, Finished = ContainerState.Timestamp() });
             foreach (string line in result.Messages(recorded.Stats))
                 error(line);
             if (recorded.AutoRemove)

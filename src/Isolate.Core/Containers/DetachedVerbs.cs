@@ -160,15 +160,53 @@ public static class DetachedVerbs
         }
     }
 
-    /// <summary>docker ps: status words for a container.</summary>
-    public static string Describe(ContainerState state, ContainerStatus status) => status switch
+    /// <summary>docker ps: status words for a container ("Up 5 minutes", "Exited (0) 2 minutes
+    /// ago", "Exited (137, OOM killed) ..."), counted from its creation and its recorded end.</summary>
+    public static string Describe(ContainerState state, ContainerStatus status, DateTime now)
     {
-        ContainerStatus.Running => "Up",
-        ContainerStatus.Paused => "Up (Paused)",
-        ContainerStatus.Created => "Created",
-        ContainerStatus.Creating => "Creating",
-        _ when state.Error != null => $"Failed ({state.ExitCode})",
-        _ when state.ExitCode is { } code => $"Exited ({code})",
-        _ => "Exited",
-    };
+        string up = Since(state.Created, now) is { } u ? " " + u : "";
+        string ago = Since(state.Finished, now) is { } a ? $" {a} ago" : "";
+        string code = state.ExitCode is { } c ? (state.OomKilled ? $" ({c}, OOM killed)" : $" ({c})") : "";
+        return status switch
+        {
+            ContainerStatus.Running => "Up" + up,
+            ContainerStatus.Paused => $"Up{up} (Paused)",
+            ContainerStatus.Created => "Created",
+            ContainerStatus.Creating => "Creating",
+            _ when state.Error != null => "Failed" + code + ago,
+            _ => "Exited" + code + ago,
+        };
+    }
+
+    private static string? Since(string? timestamp, DateTime now) =>
+        DateTime.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var then)
+            ? HumanDuration(now - then) : null;
+
+    /// <summary>A duration as docker says it (go-units' HumanDuration): "Less than a second",
+    /// "5 seconds", "About a minute", "3 hours", "2 weeks".</summary>
+    public static string HumanDuration(TimeSpan duration)
+    {
+        double seconds = Math.Max(0, duration.TotalSeconds);
+        static string Plural(long n, string unit) => $"{n} {unit}{(n == 1 ? "" : "s")}";
+        if (seconds < 1)
+            return "Less than a second";
+        if (seconds < 60)
+            return Plural((long)seconds, "second");
+        double minutes = seconds / 60;
+        if (minutes < 60)
+            return (long)minutes == 1 ? "About a minute" : Plural((long)minutes, "minute");
+        long hours = (long)(minutes / 60 + 0.5);
+        if (hours == 1)
+            return "About an hour";
+        if (hours < 48)
+            return Plural(hours, "hour");
+        if (hours < 24 * 7 * 2)
+            return Plural(hours / 24, "day");
+        if (hours < 24 * 30 * 2)
+            return Plural(hours / 24 / 7, "week");
+        if (hours < 24 * 365 * 2)
+            return Plural(hours / 24 / 30, "month");
+        return Plural((long)(minutes / 60) / 24 / 365, "year");
+    }
 }

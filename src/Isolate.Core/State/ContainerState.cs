@@ -46,6 +46,8 @@ public sealed record ContainerState
     public List<string>? Command { get; init; }
     public string? LogPath { get; init; }
     public int? ExitCode { get; init; }
+    /// <summary>The kernel killed it for memory (its cgroup counted an OOM kill), for ps.</summary>
+    public bool OomKilled { get; init; }
     public string? Finished { get; init; }
     /// <summary>run -d --rm: its monitor removes the state once it has ended (and every
     /// `wait` on it has read its exit status).</summary>

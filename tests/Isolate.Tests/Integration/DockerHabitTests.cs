@@ -141,6 +141,42 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
         Assert.Equal(0, Isolate("rm", "twice").ExitCode);
     }
 
+    [ContainerFact]
+    public void Ps_shows_uptime_and_end_and_keeps_its_columns_with_a_long_name_and_command()
+    {
+        string name = "a-container-with-a-name-much-longer-than-twenty-characters";
+        string script = "echo ready; while :; do sleep 0.05; done; echo a command line far longer than forty characters";
+        Assert.Equal(0, Detach(["--name", name], script).ExitCode);
+        Assert.Equal(0, Detach(["--name", "short"], "exit 4").ExitCode);
+        Assert.Equal("4\n", Isolate("wait", "short").Stdout);
+        WaitForLog(name, "ready");
+
+        var lines = Isolate("ps", "-a").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        string header = lines[0], running = lines.Single(l => l.StartsWith(name, StringComparison.Ordinal)), exited = lines.Single(l => l.StartsWith("short ", StringComparison.Ordinal));
+        // each column starts where its heading does, in every row
+        foreach (string column in new[] { "STATUS", "PID", "CREATED", "COMMAND" })
+        {
+            int at = header.IndexOf(column, StringComparison.Ordinal);
+            Assert.True(running[at - 1] == ' ' && running[at] != ' ' && exited[at - 1] == ' ' && exited[at] != ' ', $"{column} at {at}:\n{string.Join('\n', lines)}");
+        }
+        string status = header.IndexOf("STATUS", StringComparison.Ordinal) is var s ? running[s..header.IndexOf("PID", StringComparison.Ordinal)].Trim() : "";
+        Assert.Matches(@"^Up (Less than a second|\d+ seconds?|About a minute)$", status);
+        Assert.Matches(@"Exited \(4\) (Less than a second|\d+ seconds?|About a minute) ago", exited);
+        string command = running[header.IndexOf("COMMAND", StringComparison.Ordinal)..];
+        Assert.Equal(40, command.Length);
+        Assert.EndsWith("\u2026", command);
+
+        Assert.EndsWith("sh -c " + script, PsLine(name, "--no-trunc"));
+    }
+
+    [ContainerFact]
+    public void Ps_says_a_container_was_killed_for_memory()
+    {
+        Assert.Equal(0, Detach(["--name", "greedy", "--memory", "32m"], "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo allocated").ExitCode);
+        Assert.Equal("137\n", Isolate("wait", "greedy").Stdout);
+        Assert.Contains(" Exited (137, OOM killed) ", PsLine("greedy"));
+    }
+
     /// <summary>Another process holds an flock on the file (ours would have been granted).</summary>
     private static bool HeldByAnother(string path)
     {
