@@ -18,7 +18,7 @@ public static class LimitsConverter
             CpuShares = options.CpuShares is null ? null : ResourceParser.ParseCpuShares(options.CpuShares),
             CpusetCpus = options.CpusetCpus is null ? null : ResourceParser.ParseCpuset(options.CpusetCpus, OnlineCpus()),
             PidsLimit = options.PidsLimit is null ? null : ResourceParser.ParsePidsLimit(options.PidsLimit),
-            IoWeight = ChosenIoWeight(options) is { } weight ? ResourceParser.ParseIoWeight(weight) : null,
+            IoWeight = ChosenIoWeight(options) is { } weight ? ResourceParser.ParseIoWeight(weight, options.BlkioWeight != null ? "--blkio-weight" : "--io-weight") : null,
         };
     }
 

@@ -191,6 +191,11 @@ public sealed class ArgumentTests
         Assert.Equal("--blkio-weight 100 and --io-weight 200 set the same limit: give one",
             Assert.Throws<IsolateException>(() => ToSpec("run", "--blkio-weight", "100", "--io-weight", "200", "true")).Message);
         Assert.Equal(64L << 20, ToSpec("run", "-m", "64m", "true").Resources.MemoryBytes);
+        // a bad value is named as it was typed
+        Assert.Equal("invalid --blkio-weight '5': use a number from 10 to 1000",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--blkio-weight", "5", "true")).Message);
+        Assert.Equal("invalid --io-weight '5': use a number from 10 to 1000",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--io-weight", "5", "true")).Message);
 
         using var parser = Program.CreateOciParser();
         var update = Assert.IsType<UpdateOptions>(Assert.IsType<Parsed<object>>(parser.ParseArguments(["update", "--io-weight", "250", "c1"], typeof(UpdateOptions))).Value);
