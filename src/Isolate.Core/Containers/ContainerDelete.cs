@@ -32,7 +32,9 @@ public static class ContainerDelete
         if (status != ContainerStatus.Stopped)
         {
             if (!force)
-                throw new IsolateException($"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");
+                throw new IsolateException(state.Kind == ContainerKind.Detached
+                    ? $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate stop {id}) or use isolate rm -f {id}"
+                    : $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");
             if (ContainerHandle.OpenCgroup(state) is { } running)
             {
                 if (status == ContainerStatus.Paused)

@@ -133,6 +133,9 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
         var running = Detach(["--name", "twice"], "true");
         Assert.Equal(125, running.ExitCode);
         Assert.Equal("isolate: container twice exists already: choose another name, or remove it (`isolate rm -f twice`)\n", running.Stderr);
+        // the OCI verb on it answers in the face that made it
+        var delete = Isolate("delete", "twice");
+        Assert.Equal((125, "isolate: cannot delete container twice: it is running; stop it first (isolate stop twice) or use isolate rm -f twice\n"), (delete.ExitCode, delete.Stderr));
 
         Assert.Equal(0, Isolate("kill", "twice").ExitCode);
         Assert.Equal("137\n", Isolate("wait", "twice").Stdout);
