@@ -92,7 +92,8 @@ internal sealed class OptionTable
 {
     public Dictionary<string, bool> Long { get; } = new(StringComparer.Ordinal) { ["help"] = false, ["version"] = false };
 
-    public Dictionary<char, string> Short { get; } = [];
+    /// <summary>-h is --help for every verb, as docker takes it.</summary>
+    public Dictionary<char, string> Short { get; } = new() { ['h'] = "help" };
 
     public OptionTable(IEnumerable<string> withValue, IEnumerable<string> flags, IReadOnlyDictionary<char, string> shortNames)
     {

@@ -62,13 +62,14 @@ public static class Program
     {
         if (args.Length == 2 && args[0] == DetachedRun.MonitorVerb)
             return DetachedRun.Monitor(globals.Store, args[1], Output.Error);
+        args = HelpForms(args);
         if (args.Length > 0 && args[0] == "run" && OciRunVerb.Applies(args))
             args = ["oci-run", .. args[1..]];
         var verb = Verbs.Find(args.FirstOrDefault());
         using var parser = verb?.Rules == ArgumentRules.Runc ? CreateOciParser() : CreateParser();
         // Only the named command's options type: CommandLineParser reflects over every type it
         // is given, and each costs start time (about 1 ms for all of them); --help gets them all.
-        var result = parser.ParseArguments(NormalizeArguments(args), verb is null ? Verbs.OptionTypes : [verb.Options]);
+        var result = parser.ParseArguments(AskedForHelp(NormalizeArguments(args)), verb is null ? Verbs.OptionTypes : [verb.Options]);
         return result switch
         {
             Parsed<object> parsed => Verbs.All.First(v => v.Options == parsed.Value.GetType()).Execute(parsed.Value, globals),
@@ -89,6 +90,33 @@ public static class Program
         settings.AutoVersion = true;
         settings.HelpWriter = null;
     }));
+
+    /// <summary>docker's and git's ways to ask for help, made the parser's own --help: `help`,
+    /// `help VERB` (the verb's help, as `VERB --help`) and a global -h.</summary>
+    public static string[] HelpForms(string[] args)
+    {
+        if (args.Length == 0)
+            return args;
+        if (args[0] == "-h")
+            return ["--help"];
+        if (args[0] != "help")
+            return args;
+        if (args.Length == 1)
+            return ["--help"];
+        return Verbs.Find(args[1]) is { Hidden: false } ? [args[1], "--help"]
+            : throw new IsolateException($"unknown command '{args[1]}'; see 'isolate --help'");
+    }
+
+    /// <summary>A verb's -h or --help among its options (the parser sees --help only right after
+    /// the verb): the verb's help. Options end at "--", where run and exec's normalized
+    /// arguments mark their command, so a command's own -h is left alone.</summary>
+    public static string[] AskedForHelp(string[] normalized)
+    {
+        if (normalized.Length < 2 || Verbs.Find(normalized[0]) is null)
+            return normalized;
+        int end = Array.IndexOf(normalized, "--") is >= 0 and var dashes ? dashes : normalized.Length;
+        return normalized[1..end].Any(a => a is "-h" or "--help") ? [normalized[0], "--help"] : normalized;
+    }
 
     public static string[] NormalizeArguments(string[] args) =>
         Verbs.Find(args.FirstOrDefault()) is { Normalize: { } normalize } ? normalize(args) : args;

@@ -25,6 +25,9 @@ internal sealed record Verb(
     public Func<string[], string[]>? Normalize { get; init; }
 
     public bool Hidden { get; init; }
+
+    /// <summary>Other names it answers to (docker's unpause for resume); the [Verb] attribute lists them too.</summary>
+    public IReadOnlyList<string> Aliases { get; init; } = [];
 }
 
 /// <summary>The one table of Isolate's commands (as crun's commands[]): dispatch, help and the
@@ -58,13 +61,13 @@ internal static class Verbs
         Make<DeleteOptions>("delete", ArgumentRules.Runc, DeleteVerb.Execute),
         Make<ListOptions>("list", ArgumentRules.Runc, ListVerb.Execute),
         Make<PauseOptions>("pause", ArgumentRules.Runc, PauseVerb.Pause),
-        Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume),
+        Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume) with { Aliases = ["unpause"] },
         Make<FeaturesOptions>("features", ArgumentRules.Runc, FeaturesVerb.Execute),
         // `run` in its OCI form (see OciRunVerb.Applies)
         Make<OciRunOptions>("oci-run", ArgumentRules.Runc, OciRunVerb.Execute) with { Hidden = true },
     ];
 
-    public static Verb? Find(string? name) => All.FirstOrDefault(v => v.Name == name);
+    public static Verb? Find(string? name) => All.FirstOrDefault(v => v.Name == name || v.Aliases.Contains(name ?? ""));
 
     public static Type[] OptionTypes => [.. All.Select(v => v.Options)];
 }

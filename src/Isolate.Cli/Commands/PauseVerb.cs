@@ -10,7 +10,7 @@ public sealed class PauseOptions
     public string Id { get; set; } = "";
 }
 
-[Verb("resume", HelpText = "OCI: thaw a paused container.")]
+[Verb("resume", aliases: ["unpause"], HelpText = "OCI: thaw a paused container (docker's unpause).")]
 public sealed class ResumeOptions
 {
     [Value(0, MetaName = "ID", Required = true)]

@@ -18,6 +18,9 @@ public sealed class PsOptions
     [Option('q', "quiet", HelpText = "Only the ids.")]
     public bool Quiet { get; set; }
 
+    [Option("no-trunc", HelpText = "Show each command whole (default: cut at 40 characters, with an ellipsis).")]
+    public bool NoTrunc { get; set; }
+
     [Value(0, MetaName = "ID")]
     public string? Id { get; set; }
 }
@@ -62,16 +65,47 @@ internal static class PsVerb
             Output.Out(string.Concat(rows.Select(r => r.State.Id + "\n")));
             return 0;
         }
-        var table = new StringBuilder();
-        table.Append(CultureInfo.InvariantCulture, $"{"CONTAINER",-20} {"STATUS",-14} {"PID",-8} {"CREATED",-20} COMMAND\n");
-        foreach (var (state, status) in rows)
-        {
-            string command = state.Command is { } c ? string.Join(' ', c) : $"(OCI bundle {state.Bundle})";
-            string created = state.Created.Length >= 19 ? state.Created[..19].Replace('T', ' ') : state.Created;
-            string pid = status == ContainerStatus.Stopped ? "-" : state.Pid.ToString(CultureInfo.InvariantCulture);
-            table.Append(CultureInfo.InvariantCulture, $"{state.Id,-20} {DetachedVerbs.Describe(state, status),-14} {pid,-8} {created,-20} {command}\n");
-        }
-        Output.Out(table.ToString());
+        Output.Out(Table(rows, DateTime.UtcNow, options.NoTrunc));
         return 0;
     }
+
+    /// <summary>Where ps cuts a command (docker cuts at 20; its quotes and ids need less room).</summary>
+    internal const int CommandWidth = 40;
+
+    /// <summary>docker ps's table: each column as wide as its widest entry, so a long name never
+    /// pushes the others out of line; the command last, cut unless <paramref name="noTrunc"/>.</summary>
+    internal static string Table(IReadOnlyList<(ContainerState State, ContainerStatus Status)> rows, DateTime now, bool noTrunc)
+    {
+        var cells = new List<string[]> { new[] { "CONTAINER", "STATUS", "PID", "CREATED", "COMMAND" } };
+        foreach (var (state, status) in rows)
+        {
+            string command = Printable(state.Command is { } c ? string.Join(' ', c) : $"(OCI bundle {state.Bundle})");
+            if (!noTrunc && command.Length > CommandWidth)
+                command = command[..(CommandWidth - 1)] + "\u2026";
+            string created = state.Created.Length >= 19 ? state.Created[..19].Replace('T', ' ') : state.Created;
+            string pid = status == ContainerStatus.Stopped ? "-" : state.Pid.ToString(CultureInfo.InvariantCulture);
+            cells.Add([Printable(state.Id), DetachedVerbs.Describe(state, status, now), pid, created, command]);
+        }
+        int[] widths = [.. Enumerable.Range(0, 4).Select(column => cells.Max(row => row[column].Length))];
+        var table = new StringBuilder();
+        foreach (string[] row in cells)
+        {
+            for (int column = 0; column < 4; column++)
+                table.Append(row[column].PadRight(widths[column] + 3));
+            table.Append(row[4]).Append('\n');
+        }
+        return table.ToString();
+    }
+
+    /// <summary>A line break or tab in a command would break the table: shown as \n, \t, \xNN.</summary>
+    private static string Printable(string text) =>
+        text.Any(char.IsControl)
+            ? string.Concat(text.Select(ch => ch switch
+            {
+                '\n' => "\\n",
+                '\t' => "\\t",
+                _ when char.IsControl(ch) => $"\\x{(int)ch:x2}",
+                _ => ch.ToString(),
+            }))
+            : text;
 }

@@ -16,12 +16,12 @@ public sealed class RunOptions : IRunArguments
         withValue:
         [
             "rootfs", "hostname", "workdir", "env", "network", "volume", "tmpfs", "keep-changes", "memory", "memory-swap",
-            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "io-weight", "cgroups", "cgroup-parent", "stats",
+            "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "blkio-weight", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
         ],
-        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach" });
+        flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -63,7 +63,7 @@ public sealed class RunOptions : IRunArguments
     [Option("privileged", HelpText = "Turn the confinement off: every capability Isolate holds, no seccomp filter, no no_new_privs, no masked or read-only /proc and /sys paths. Root inside is then root on the host.")]
     public bool Privileged { get; set; }
 
-    [Option("memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
+    [Option('m', "memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g: 256m). Killed by the kernel above it: exit 137 and a line that says so.")]
     public string? Memory { get; set; }
 
     [Option("memory-swap", MetaValue = "SIZE", HelpText = "Memory plus swap (-1: unlimited swap). Default: as much swap as memory, as docker does.")]
@@ -81,7 +81,10 @@ public sealed class RunOptions : IRunArguments
     [Option("pids-limit", MetaValue = "N", HelpText = "At most N processes and threads (-1: no limit).")]
     public string? PidsLimit { get; set; }
 
-    [Option("io-weight", MetaValue = "N", HelpText = "Relative block I/O weight, 10 to 1000 (docker's --blkio-weight).")]
+    [Option("blkio-weight", MetaValue = "N", HelpText = "Relative block I/O weight under contention, 10 to 1000.")]
+    public string? BlkioWeight { get; set; }
+
+    [Option("io-weight", MetaValue = "N", HelpText = "The same as --blkio-weight.")]
     public string? IoWeight { get; set; }
 
     [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]
@@ -147,6 +150,9 @@ public sealed class RunOptions : IRunArguments
     [Option('d', "detach", HelpText = "Run it in the background: print its id and return. Its output goes to a log (isolate logs); isolate ps, exec, stop, wait and rm act on it.")]
     public bool Detach { get; set; }
 
+    [Option("rm", HelpText = "Remove the container when it ends. Without -d that is always so (accepted for docker's habit); with -d its state and log go once it has ended, so ps -a no longer lists it; a wait begun while it ran still prints its exit status.")]
+    public bool Remove { get; set; }
+
     [Option("name", MetaValue = "NAME", HelpText = "The container's id (default: a generated 12-digit one); in the foreground too, so ps, exec, stop and kill reach a service started by an init script or a systemd unit.")]
     public string? Name { get; set; }
 
@@ -179,7 +185,7 @@ internal static class RunVerb
             throw new IsolateException("--log-driver and --log-opt set up a detached container's log: use them with -d (a foreground run's output goes to your terminal)");
         if (options.Detach)
         {
-            DetachedRun.Start(globals.Store, spec, stats, options.Debug, logOptions);
+            DetachedRun.Start(globals.Store, spec, stats, options.Debug, logOptions, autoRemove: options.Remove);
             Output.Out(spec.Id + "\n");
             return 0;
         }

@@ -27,11 +27,11 @@ public sealed class UpdateOptions : Isolate.Docker.ILimitArguments
     [Option("blkio-weight", MetaValue = "N", HelpText = "Block I/O weight, 10 to 1000.")]
     public string? BlkioWeight { get; set; }
 
+    [Option("io-weight", MetaValue = "N", HelpText = "The same as --blkio-weight (run's name for it too).")]
+    public string? IoWeight { get; set; }
+
     [Value(0, MetaName = "ID", Required = true)]
     public string Id { get; set; } = "";
-
-    /// <summary>docker update's and runc update's name for the I/O weight.</summary>
-    string? Isolate.Docker.ILimitArguments.IoWeight => BlkioWeight;
 }
 
 internal static class UpdateVerb

@@ -146,7 +146,7 @@ public sealed class CgroupV1 : ContainerCgroup
             else if (Fs.Exists(File("blkio", "blkio.bfq.weight")))
                 Set("blkio", "blkio.bfq.weight", weight.ToString(CultureInfo.InvariantCulture));
             else
-                warn("this kernel has no block I/O weight (no blkio.weight, blkio.bfq.weight): --io-weight is ignored");
+                warn("this kernel has no block I/O weight (no blkio.weight, blkio.bfq.weight): --blkio-weight (--io-weight) is ignored");
         }
     }
 

@@ -95,7 +95,7 @@ public sealed class CgroupV2 : ContainerCgroup
             else if (Fs.Exists(File("io.weight")))
                 Set("io.weight", "default " + IoWeightToV2(weight).ToString(CultureInfo.InvariantCulture));
             else
-                warn("this kernel has no I/O weight for cgroups (no io.weight, io.bfq.weight): --io-weight is ignored");
+                warn("this kernel has no I/O weight for cgroups (no io.weight, io.bfq.weight): --blkio-weight (--io-weight) is ignored");
         }
     }
 

@@ -14,7 +14,15 @@ public static class ContainerDelete
         if (force && !Directory.Exists(store.DirectoryOf(id)))
             return; // as runc: delete --force of a container that is gone already is done
         using var held = store.Open(id);
-        var state = store.TryRead(held);
+        ContainerState? state;
+        try
+        {
+            state = store.TryRead(held);
+        }
+        catch (IsolateException) when (force)
+        {
+            state = null; // damaged: the message that said so sent the user here, so nothing is left to read
+        }
         if (state is null)
         {
             StateStore.Remove(held); // its create died before it finished: nothing runs
@@ -24,7 +32,9 @@ public static class ContainerDelete
         if (status != ContainerStatus.Stopped)
         {
             if (!force)
-                throw new IsolateException($"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");
+                throw new IsolateException(state.Kind == ContainerKind.Detached
+                    ? $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate stop {id}) or use isolate rm -f {id}"
+                    : $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");
             if (ContainerHandle.OpenCgroup(state) is { } running)
             {
                 if (status == ContainerStatus.Paused)

@@ -28,7 +28,7 @@ public static unsafe class DetachedRun
 
     /// <summary>The client's side: state, spec, log, monitor; returns once the container runs
     /// (or could not start: its error, as `isolate run` would say it).</summary>
-    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug, LogOptions logOptions)
+    public static void Start(StateStore store, ContainerSpec spec, StatsFormat stats, bool debug, LogOptions logOptions, bool autoRemove = false)
     {
         string id = spec.Id;
         string log;
@@ -61,9 +61,11 @@ public static unsafe class DetachedRun
                 StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
                 Stats = stats,
                 Debug = debug,
+                AutoRemove = autoRemove,
             });
             StateStore.WriteSpec(held, spec);
         }
+        using var seen = autoRemove ? DetachedVerbs.HoldForWait(store, id) : null; // --rm: not removed before it is seen
         try
         {
             int monitor = StartMonitor(store.Root, id, monitorOutput);
@@ -213,7 +215,7 @@ public static unsafe class DetachedRun
                 error(line);
             exitCode = result.ExitCode;
             string finished = ContainerState.Timestamp();
-            ending = state => state with { ExitCode = result.ExitCode, Finished = finished };
+            ending = state => state with { ExitCode = result.ExitCode, OomKilled = result.OutOfMemory, Finished = finished };
         }
         catch (IsolateException e)
         {
@@ -226,6 +228,8 @@ public static unsafe class DetachedRun
         writer?.Dispose();
         long dropped = writer?.Dropped ?? 0;
         Update(store, id, state => ending(state) with { LogDroppedBytes = dropped > 0 ? dropped : null });
+        if (recorded.AutoRemove)
+            DetachedVerbs.RemoveEnded(store, id);
         return exitCode;
     }
 

@@ -79,14 +79,71 @@ public static class DetachedVerbs
         Interop.Poll.Wait(&pfd, 1, timeoutMs);
     }
 
-    /// <summary>wait: until the container has stopped; its exit status.</summary>
+    /// <summary>wait: until the container has stopped; its exit status. A --rm container's
+    /// monitor removes it once it has ended, so a waiter holds a shared lock on
+    /// <see cref="WaitLockFile"/> until it has read the exit status, and the monitor takes it
+    /// exclusively before removing: every wait begun while the container ran prints its status;
+    /// one begun after the removal finds no container.</summary>
     public static int Wait(StateStore store, string id)
     {
         var state = Read(store, id);
         if (state.Kind != ContainerKind.Detached)
             throw new IsolateException($"container {id} was made from an OCI bundle: wait works on `run -d` containers");
-        WaitForMonitor(state, null);
-        return Read(store, id).ExitCode ?? ExitCodes.Failure;
+        if (!state.AutoRemove)
+        {
+            WaitForMonitor(state, null);
+            return Read(store, id).ExitCode ?? ExitCodes.Failure;
+        }
+        string dir = store.DirectoryOf(id);
+        using var waiting = LockWaiters(dir, Interop.LockFlags.LOCK_SH) ?? throw StateStore.NotFound(id);
+        while (true)
+        {
+            // the monitor records the exit status, then waits for this lock: it stays alive meanwhile
+            var now = StateStore.ReadUnlocked(dir) ?? throw StateStore.NotFound(id);
+            if (now.ExitCode is { } code)
+                return code;
+            if (!MonitorAlive(now))
+                return ExitCodes.Failure;
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Held shared by each `wait` on a --rm container, exclusively by its monitor before removing it.</summary>
+    private const string WaitLockFile = "wait.lock";
+
+    /// <summary>The lock on <see cref="WaitLockFile"/>, or null when the container's directory is gone.</summary>
+    private static Interop.FileDescriptor? LockWaiters(string dir, int operation)
+    {
+        var fd = Interop.FileDescriptor.Open(Path.Combine(dir, WaitLockFile), Interop.OpenFlags.O_RDWR | Interop.OpenFlags.O_CREAT, Interop.OpenFlags.ModeOwnerReadWrite);
+        if (fd.IsInvalid)
+        {
+            fd.Dispose();
+            return null;
+        }
+        while (Interop.Libc.Flock(fd, operation) < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Interop.Errno.EINTR)
+        {
+        }
+        return fd;
+    }
+
+    /// <summary>What `run -d --rm`'s client holds until it has seen the container start: one that
+    /// ends at once is not removed before the client has read its PID (or its error).</summary>
+    public static IDisposable? HoldForWait(StateStore store, string id) => LockWaiters(store.DirectoryOf(id), Interop.LockFlags.LOCK_SH);
+
+    /// <summary>run -d --rm: the monitor's last step once the container has ended and its exit
+    /// status is recorded: its state and log go, after every `wait` on it has read the status.</summary>
+    public static void RemoveEnded(StateStore store, string id)
+    {
+        using var waiters = LockWaiters(store.DirectoryOf(id), Interop.LockFlags.LOCK_EX);
+        try
+        {
+            using var held = store.Open(id);
+            StateStore.Remove(held);
+        }
+        catch (Exception e) when (e is IsolateException or IOException)
+        {
+            // removed meanwhile (rm -f): nothing left to do
+        }
     }
 
     /// <summary>rm: a stopped container's state and log; with force a running one is killed first.</summary>
@@ -137,15 +194,53 @@ public static class DetachedVerbs
         LogReader.Print(log, query, output, pidfd is { IsInvalid: false } ? pidfd.Number : -1, Ended);
     }
 
-    /// <summary>docker ps: status words for a container.</summary>
-    public static string Describe(ContainerState state, ContainerStatus status) => status switch
+    /// <summary>docker ps: status words for a container ("Up 5 minutes", "Exited (0) 2 minutes
+    /// ago", "Exited (137, OOM killed) ..."), counted from its creation and its recorded end.</summary>
+    public static string Describe(ContainerState state, ContainerStatus status, DateTime now)
     {
-        ContainerStatus.Running => "Up",
-        ContainerStatus.Paused => "Up (Paused)",
-        ContainerStatus.Created => "Created",
-        ContainerStatus.Creating => "Creating",
-        _ when state.Error != null => $"Failed ({state.ExitCode})",
-        _ when state.ExitCode is { } code => $"Exited ({code})",
-        _ => "Exited",
-    };
+        string up = Since(state.Created, now) is { } u ? " " + u : "";
+        string ago = Since(state.Finished, now) is { } a ? $" {a} ago" : "";
+        string code = state.ExitCode is { } c ? (state.OomKilled ? $" ({c}, OOM killed)" : $" ({c})") : "";
+        return status switch
+        {
+            ContainerStatus.Running => "Up" + up,
+            ContainerStatus.Paused => $"Up{up} (Paused)",
+            ContainerStatus.Created => "Created",
+            ContainerStatus.Creating => "Creating",
+            _ when state.Error != null => "Failed" + code + ago,
+            _ => "Exited" + code + ago,
+        };
+    }
+
+    private static string? Since(string? timestamp, DateTime now) =>
+        DateTime.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var then)
+            ? HumanDuration(now - then) : null;
+
+    /// <summary>A duration as docker says it (go-units' HumanDuration): "Less than a second",
+    /// "5 seconds", "About a minute", "3 hours", "2 weeks".</summary>
+    public static string HumanDuration(TimeSpan duration)
+    {
+        double seconds = Math.Max(0, duration.TotalSeconds);
+        static string Plural(long n, string unit) => $"{n} {unit}{(n == 1 ? "" : "s")}";
+        if (seconds < 1)
+            return "Less than a second";
+        if (seconds < 60)
+            return Plural((long)seconds, "second");
+        double minutes = seconds / 60;
+        if (minutes < 60)
+            return (long)minutes == 1 ? "About a minute" : Plural((long)minutes, "minute");
+        long hours = (long)(minutes / 60 + 0.5);
+        if (hours == 1)
+            return "About an hour";
+        if (hours < 48)
+            return Plural(hours, "hour");
+        if (hours < 24 * 7 * 2)
+            return Plural(hours / 24, "day");
+        if (hours < 24 * 30 * 2)
+            return Plural(hours / 24 / 7, "week");
+        if (hours < 24 * 365 * 2)
+            return Plural(hours / 24 / 30, "month");
+        return Plural((long)(minutes / 60) / 24 / 365, "year");
+    }
 }

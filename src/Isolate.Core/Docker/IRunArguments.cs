@@ -44,7 +44,8 @@ public interface IRunArguments : ILimitArguments
     IEnumerable<string> Command { get; }
 }
 
-/// <summary>docker's resource-limit options, as `run` and `update` take them.</summary>
+/// <summary>docker's resource-limit options, as `run` and `update` take them: both verbs accept
+/// every one under the same names (ArgumentTests checks the two options types).</summary>
 public interface ILimitArguments
 {
     string? Memory { get; }
@@ -53,5 +54,7 @@ public interface ILimitArguments
     string? CpuShares { get; }
     string? CpusetCpus { get; }
     string? PidsLimit { get; }
+    /// <summary>--blkio-weight (docker's name) and --io-weight (Isolate's first name for it): one limit, two spellings.</summary>
+    string? BlkioWeight { get; }
     string? IoWeight { get; }
 }

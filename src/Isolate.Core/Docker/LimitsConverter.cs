@@ -18,9 +18,14 @@ public static class LimitsConverter
             CpuShares = options.CpuShares is null ? null : ResourceParser.ParseCpuShares(options.CpuShares),
             CpusetCpus = options.CpusetCpus is null ? null : ResourceParser.ParseCpuset(options.CpusetCpus, OnlineCpus()),
             PidsLimit = options.PidsLimit is null ? null : ResourceParser.ParsePidsLimit(options.PidsLimit),
-            IoWeight = options.IoWeight is null ? null : ResourceParser.ParseIoWeight(options.IoWeight),
+            IoWeight = ChosenIoWeight(options) is { } weight ? ResourceParser.ParseIoWeight(weight, options.BlkioWeight != null ? "--blkio-weight" : "--io-weight") : null,
         };
     }
+
+    private static string? ChosenIoWeight(ILimitArguments options) =>
+        options.BlkioWeight != null && options.IoWeight != null && options.BlkioWeight != options.IoWeight
+            ? throw new IsolateException($"--blkio-weight {options.BlkioWeight} and --io-weight {options.IoWeight} set the same limit: give one")
+            : options.BlkioWeight ?? options.IoWeight;
 
     public static IReadOnlySet<int> OnlineCpus() =>
         ResourceParser.ParseCpuList(File.ReadAllText("/sys/devices/system/cpu/online")) ?? new SortedSet<int>();

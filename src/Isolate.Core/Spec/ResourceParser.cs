@@ -95,10 +95,11 @@ public static partial class ResourceParser
             : throw new IsolateException($"invalid --pids-limit '{value}': use a number of processes above 0, or -1 for no limit");
     }
 
-    public static int ParseIoWeight(string value) =>
+    /// <param name="option">The spelling given (--blkio-weight or --io-weight), for the message.</param>
+    public static int ParseIoWeight(string value, string option = "--io-weight") =>
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int weight) && weight is >= 10 and <= 1000
             ? weight
-            : throw new IsolateException($"invalid --io-weight '{value}': use a number from 10 to 1000");
+            : throw new IsolateException($"invalid {option} '{value}': use a number from 10 to 1000");
 
     /// <summary>"0-1,3": every CPU named must be online (from /sys/devices/system/cpu/online).</summary>
     public static string ParseCpuset(string value, IReadOnlySet<int> online)

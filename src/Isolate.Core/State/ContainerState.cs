@@ -54,7 +54,12 @@ public sealed record ContainerState
     /// <summary>Bytes of output the monitor could not write to the log (a full disk).</summary>
     public long? LogDroppedBytes { get; init; }
     public int? ExitCode { get; init; }
+    /// <summary>The kernel killed it for memory (its cgroup counted an OOM kill), for ps.</summary>
+    public bool OomKilled { get; init; }
     public string? Finished { get; init; }
+    /// <summary>run -d --rm: its monitor removes the state once it has ended (and every
+    /// `wait` on it has read its exit status).</summary>
+    public bool AutoRemove { get; init; }
     /// <summary>Why it could not start (the message Isolate would print).</summary>
     public string? Error { get; init; }
     public int StopTimeoutSeconds { get; init; } = 10;

@@ -77,10 +77,22 @@ public sealed partial class StateStore(string root, string? logRoot = null)
         {
             int errno = Marshal.GetLastPInvokeError();
             throw errno == Errno.EEXIST
-                ? new IsolateException($"container {id} exists already: choose another id, or `isolate delete {id}`")
+                ? new IsolateException($"container {id} exists already: choose another {(ReadUnlocked(dir)?.Kind == ContainerKind.Detached ? "name" : "id")}, or remove it ({RemoveCommand(dir, id)})")
                 : IsolateException.FromErrno($"create state directory {dir}", null, errno);
         }
         return ContainerLock.Take(dir, id) ?? throw new IsolateException($"container {id} vanished while it was being created");
+    }
+
+    /// <summary>The command that removes an existing container, in the face that made it: rm for
+    /// a run -d one (delete would do too, but its user knows docker's verbs), delete for an OCI
+    /// one (which rm refuses), with the force a running one needs.</summary>
+    private static string RemoveCommand(string dir, string id)
+    {
+        var state = ReadUnlocked(dir);
+        bool stopped = state is null || Status(dir, state) == ContainerStatus.Stopped;
+        return state?.Kind == ContainerKind.Detached
+            ? (stopped ? $"`isolate rm {id}`" : $"`isolate rm -f {id}`")
+            : (stopped ? $"`isolate delete {id}`" : $"`isolate delete --force {id}`");
     }
 
     /// <summary>The state root must be a real directory of the caller's, closed to everyone

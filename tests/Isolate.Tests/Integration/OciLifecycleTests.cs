@@ -128,6 +128,23 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void Kill_without_a_signal_sends_TERM_to_an_OCI_container_as_runc_does()
+    {
+        // docker's KILL default is for run -d containers only (DockerHabitTests)
+        MakeBundle(["sh", "-c", "trap 'echo got term; exit 3' TERM; echo up; while :; do sleep 0.05; done"]);
+        Assert.Equal(0, Create("term").ExitCode);
+        Assert.Equal(0, Oci("start", "term").ExitCode);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!ContainerOutput.Contains("up", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            Thread.Sleep(20); // its trap is set
+        var kill = Oci("kill", "term");
+        Assert.Equal((0, ""), (kill.ExitCode, kill.Stdout)); // runc's kill says nothing
+        WaitForStatus("term", "stopped");
+        Assert.Equal("up\ngot term\n", ContainerOutput);
+        Assert.Equal(0, Oci("delete", "term").ExitCode);
+    }
+
+    [ContainerFact]
     public void Wrong_commands_are_refused_and_change_nothing()
     {
         MakeBundle(["sleep", "100"]);
@@ -145,7 +162,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
 
         var same = Create("busy");
         Assert.NotEqual(0, same.ExitCode);
-        Assert.Contains("container busy exists already", File.ReadAllText($"{_work}/err"));
+        Assert.Contains("container busy exists already: choose another id, or remove it (`isolate delete --force busy`)", File.ReadAllText($"{_work}/err"));
 
         var unknown = Oci("state", "nosuch");
         Assert.NotEqual(0, unknown.ExitCode);

@@ -135,4 +135,70 @@ public sealed class ArgumentTests
         var error = Assert.Throws<IsolateException>(() => ToSpec("run", "--rootfs", "/", "true"));
         Assert.StartsWith("rootfs /: the host's own / cannot be a container root", error.Message);
     }
+
+    [Theory]
+    [InlineData(new[] { "help" }, new[] { "--help" })]
+    [InlineData(new[] { "-h" }, new[] { "--help" })]
+    [InlineData(new[] { "help", "run" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "help", "unpause" }, new[] { "unpause", "--help" })]
+    [InlineData(new[] { "kill", "-h" }, new[] { "kill", "-h" })] // the verb's own: AskedForHelp
+    public void Help_forms_become_the_parsers_help(string[] args, string[] expected)
+    {
+        Assert.Equal(expected, Program.HelpForms(args));
+    }
+
+    [Theory]
+    [InlineData(new[] { "kill", "-h" }, new[] { "kill", "--help" })]
+    [InlineData(new[] { "kill", "some-id", "-h" }, new[] { "kill", "--help" })]
+    [InlineData(new[] { "ps", "-a", "--help" }, new[] { "ps", "--help" })]
+    [InlineData(new[] { "run", "--rootfs", "/r", "-h" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "run", "-dh" }, new[] { "run", "--help" })]
+    [InlineData(new[] { "run", "sh", "-h" }, new[] { "run", "--", "sh", "-h" })] // the command's own
+    [InlineData(new[] { "exec", "c1", "ls", "--help" }, new[] { "exec", "--", "c1", "ls", "--help" })]
+    [InlineData(new[] { "state", "--", "-h" }, new[] { "state", "--", "-h" })]
+    public void A_verbs_h_or_help_among_its_options_is_its_help(string[] args, string[] expected)
+    {
+        Assert.Equal(expected, Program.AskedForHelp(Program.NormalizeArguments(args)));
+    }
+
+    [Fact]
+    public void Help_for_an_unknown_command_is_an_error()
+    {
+        Assert.Equal("unknown command 'nosuch'; see 'isolate --help'", Assert.Throws<IsolateException>(() => Program.HelpForms(["help", "nosuch"])).Message);
+    }
+
+    /// <summary>`run` and `update` take each limit under the same names (docker's, and Isolate's alias).</summary>
+    [Fact]
+    public void Run_and_update_take_every_limit_under_the_same_names()
+    {
+        static (string Long, string Short) Names(Type options, string property) =>
+            options.GetProperty(property)?.GetCustomAttributes(typeof(OptionAttribute), false).OfType<OptionAttribute>().SingleOrDefault() is { } o
+                ? (o.LongName, o.ShortName) : ("(none)", "");
+        foreach (var property in typeof(Isolate.Docker.ILimitArguments).GetProperties())
+            Assert.Equal(Names(typeof(UpdateOptions), property.Name), Names(typeof(RunOptions), property.Name));
+        var update = OptionTable.FromAttributes<UpdateOptions>();
+        Assert.Subset(OptionTable.FromAttributes<RunOptions>().Long.Keys.ToHashSet(), update.Long.Keys.ToHashSet());
+        Assert.Contains("blkio-weight", update.Long.Keys);
+        Assert.Contains("io-weight", update.Long.Keys);
+    }
+
+    [Fact]
+    public void The_io_weight_is_read_under_either_name_and_once()
+    {
+        Assert.Equal(300, ToSpec("run", "--blkio-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal(300, ToSpec("run", "--io-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal(300, ToSpec("run", "--io-weight", "300", "--blkio-weight", "300", "true").Resources.IoWeight);
+        Assert.Equal("--blkio-weight 100 and --io-weight 200 set the same limit: give one",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--blkio-weight", "100", "--io-weight", "200", "true")).Message);
+        Assert.Equal(64L << 20, ToSpec("run", "-m", "64m", "true").Resources.MemoryBytes);
+        // a bad value is named as it was typed
+        Assert.Equal("invalid --blkio-weight '5': use a number from 10 to 1000",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--blkio-weight", "5", "true")).Message);
+        Assert.Equal("invalid --io-weight '5': use a number from 10 to 1000",
+            Assert.Throws<IsolateException>(() => ToSpec("run", "--io-weight", "5", "true")).Message);
+
+        using var parser = Program.CreateOciParser();
+        var update = Assert.IsType<UpdateOptions>(Assert.IsType<Parsed<object>>(parser.ParseArguments(["update", "--io-weight", "250", "c1"], typeof(UpdateOptions))).Value);
+        Assert.Equal(250, Isolate.Docker.LimitsConverter.From(update).IoWeight);
+    }
 }
