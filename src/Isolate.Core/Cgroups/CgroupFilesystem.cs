@@ -21,6 +21,9 @@ public interface ICgroupFilesystem
 
     /// <summary>rmdir; false when it is busy (processes still in it).</summary>
     bool RemoveDirectory(string path);
+
+    /// <summary>The groups directly inside a group (none when it is gone).</summary>
+    IReadOnlyList<string> Subgroups(string path) => Directory.Exists(path) ? Directory.GetDirectories(path) : [];
 }
 
 /// <summary>The real thing: system calls, errno kept for the message.</summary>

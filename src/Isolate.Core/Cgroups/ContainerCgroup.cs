@@ -66,23 +66,30 @@ public abstract class ContainerCgroup
 
     /// <summary>rmdir each directory, retrying while the kernel still counts a dying process;
     /// then the parent levels Isolate owns (the default "isolate"), where they are empty: another
-    /// container's group keeps them (EBUSY), and that container removes them in turn.</summary>
+    /// container's group keeps them (EBUSY), and that container removes them in turn. Groups
+    /// the container made inside its own (systemd as PID 1 makes init.scope, system.slice...;
+    /// a nested Isolate its own) go first, deepest first: rmdir refuses a group with children.</summary>
     public void Remove()
     {
         foreach (string dir in Directories.Reverse())
-        {
-            for (int attempt = 0; !Fs.RemoveDirectory(dir); attempt++)
-            {
-                if (attempt == 200)
-                    throw new IsolateException($"remove cgroup {dir}: still busy after 2 s; processes are left in it");
-                Thread.Sleep(10);
-            }
-        }
+            RemoveTree(dir);
         ReleaseLock();
         foreach (string dir in Directories.Select(d => Path.GetDirectoryName(d)!).Distinct())
         {
             if (OwnsParent)
                 TryRemove(Fs, dir); // busy: another container's group is in it, and that one removes it
+        }
+    }
+
+    private void RemoveTree(string dir)
+    {
+        foreach (string child in Fs.Subgroups(dir))
+            RemoveTree(child);
+        for (int attempt = 0; !Fs.RemoveDirectory(dir); attempt++)
+        {
+            if (attempt == 200)
+                throw new IsolateException($"remove cgroup {dir}: still busy after 2 s; processes are left in it");
+            Thread.Sleep(10);
         }
     }
 
