@@ -18,6 +18,7 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
     {
         var examples = ReadmeExamples.Parse(Readme);
         string home = Directory.CreateTempSubdirectory("isolate-readme-").FullName;
+        File.SetUnixFileMode(home, (UnixFileMode)0x1ED); // 0755, as a working directory is (a user namespace's root must reach it)
         string state = Path.Combine(home, ".state");
         var failures = new List<string>();
         int ran = 0;
@@ -83,7 +84,7 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
                 // one line a user types at a terminal (-it needs one): script(1) gives it one
                 string file = Path.Combine(home, $".step-{example.Line}");
                 File.WriteAllText(file, example.Steps[i].Command + "\n");
-                script.Append($"script -qec 'bash {file}' /dev/null\n");
+                script.Append($"printf 'exit\\n' | script -qec 'bash {file}' /dev/null\n"); // an interactive shell gets `exit`
             }
             else
             {

@@ -2,7 +2,7 @@ using Isolate.Tests.Support;
 
 namespace Isolate.Tests.Integration;
 
-/// <summary>The service examples of the README (docs/examples/README-services.md), tried as
+/// <summary>The service examples of the README ("Running a service"), tried as
 /// written: the systemd unit docs/examples/isolate-web.service under real systemd, booted as
 /// PID 1 of an Isolate container (Support/ServiceHost), and the init script
 /// docs/examples/isolate-web.init run by sh on a machine without systemd. Each command the
@@ -90,7 +90,7 @@ public sealed class SystemdServiceTests(BusyboxRootfs rootfs) : ContainerTest(ro
     public void The_readme_text_shows_the_files_the_tests_install()
     {
         string examples = Path.Combine(IsolateBinary.RepoRoot, "docs", "examples");
-        string readme = File.ReadAllText(Path.Combine(examples, "README-services.md"));
+        string readme = File.ReadAllText(Path.Combine(IsolateBinary.RepoRoot, "README.md"));
         Assert.Contains("```ini\n" + File.ReadAllText(Path.Combine(examples, "isolate-web.service")) + "```\n", readme);
         Assert.Contains("```sh\n" + File.ReadAllText(Path.Combine(examples, "isolate-web.init")) + "```\n", readme);
     }
