@@ -100,7 +100,7 @@ public sealed class SystemdServiceTests(BusyboxRootfs rootfs) : ContainerTest(ro
     {
         var ps = host.RunUntil("isolate ps -q", "web");
         Assert.True(ps.Stdout.Trim() == "web", $"isolate ps does not list web: {ps}\n{host.Run("isolate ps -a")}");
-        Assert.Matches(@"\nweb +Up +\d+ .* httpd -f -p 8080 -h /www\n", Ok(host, "isolate ps"));
+        Assert.Matches(@"\nweb +Up [^\n]* \d+ +[^\n]* httpd -f -p 8080 -h /www\n", Ok(host, "isolate ps"));
         Assert.Equal("web", Ok(host, "isolate exec web hostname").Trim());
         var page = host.RunUntil("isolate exec web wget -qO- http://127.0.0.1:8080/", Page); // httpd may still be starting
         Assert.True(page.Stdout.Trim() == Page, $"httpd does not answer: {page}");
