@@ -21,7 +21,7 @@ internal static class HelpScreen
     public static string Index()
     {
         var rows = Verbs.All.Where(v => !v.Hidden)
-            .Select(v => (v.Name, v.Options.GetCustomAttribute<VerbAttribute>()?.HelpText ?? ""))
+            .Select(v => (string.Join(", ", [v.Name, .. v.Aliases]), v.Options.GetCustomAttribute<VerbAttribute>()?.HelpText ?? ""))
             .Append(("help", "Display more information on a specific command."))
             .Append(("version", "Display version information."));
         return Render(rows);

@@ -143,7 +143,7 @@ public static partial class OciBundleLoader
                 }
                 if (result.Any(r => r.Resource == spec.Resource))
                     throw Error($"{where}.type", $"{type} is given twice");
-                result.Add(spec);
+                result.Add(spec with { Origin = $"config.json: {where} ({type} {Limit(soft)}:{Limit(hard)})" });
             }
             return result;
         }

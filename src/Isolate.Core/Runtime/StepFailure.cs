@@ -62,8 +62,9 @@ internal static class StepFailure
                 return IsolateException.FromErrno("become root of the user namespace", null, errno);
             case ShimStep.Rlimit when message.Detail >= 0 && message.Detail < plan.Rlimits.Count:
                 var limit = plan.Rlimits[message.Detail];
-                return IsolateException.FromErrno($"--ulimit {limit}", null, errno).WithHint(errno == Errno.EPERM
+                return IsolateException.FromErrno(limit.Describe(), null, errno).WithHint(errno == Errno.EPERM
                     ? "raising a hard limit needs CAP_SYS_RESOURCE, which Isolate does not hold here; stay at or below the current hard limit (ulimit -H)"
+                        + (limit.Origin != null && limit.Resource == 7 ? "; podman asks for RLIMIT_NOFILE 1048576 unless given --ulimit nofile=N:N or default_ulimits in containers.conf" : "")
                     : null);
             case ShimStep.Tty:
                 return IsolateException.FromErrno((ShimTtyDetail)message.Detail switch
@@ -134,7 +135,7 @@ internal static class StepFailure
             (_, Errno.ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
             (_, Errno.EXDEV) when op.InRoot => "it resolves outside the container's root",
-            (_, Errno.EBUSY) when op.InRoot => "it resolves to the container's / itself, or the same filesystem is mounted there already",
+            (_, Errno.EBUSY) when op.InRoot => "it resolves to the container's / itself",
             (MountKind.ReadOnly, Errno.ENOSYS) => "mount_setattr needs Linux 5.12 or later; on this kernel give a root with --rootfs DIR",
             (MountKind.Filesystem, Errno.ENODEV) when op.FsType == "overlay" => "this kernel has no overlayfs; run with --no-overlay",
             (MountKind.Filesystem, Errno.EINVAL) when op.FsType == "overlay" =>

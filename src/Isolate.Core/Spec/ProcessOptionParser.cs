@@ -5,6 +5,17 @@ namespace Isolate.Spec;
 /// <summary>One resource limit (setrlimit) for the command: docker's --ulimit NAME=SOFT[:HARD].</summary>
 public readonly record struct RlimitSpec(string Name, int Resource, ulong Soft, ulong Hard)
 {
+    /// <summary>Where the user asked for it, for messages: "--ulimit nofile=..." or
+    /// "config.json process.rlimits[0] (RLIMIT_NOFILE ...)".</summary>
+    public string? Origin { get; init; }
+
+    public string Describe() => Origin ?? $"--ulimit {this}";
+
+    /// <summary>The limit itself: where it was asked for is not part of it.</summary>
+    public bool Equals(RlimitSpec other) => Name == other.Name && Resource == other.Resource && Soft == other.Soft && Hard == other.Hard;
+
+    public override int GetHashCode() => HashCode.Combine(Name, Resource, Soft, Hard);
+
     /// <summary>RLIM_INFINITY.</summary>
     public const ulong Unlimited = ulong.MaxValue;
 

@@ -72,7 +72,7 @@ public sealed class ByteTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
                 $"id=$({isolate} run -d --rootfs {Rootfs.Path} -- sh -c 'printf %s \"$1\" > /tmp/arg; sleep 30' sh \"$all\") || exit 1; " +
                 $"sleep 0.3; {isolate} exec $id cat /tmp/arg | od -An -tx1; echo; " +
                 $"{isolate} exec $id printf %s \"$all\" | od -An -tx1; echo; " +
-                $"{isolate} ps | grep -c '\\\\x80\\\\x81'; {isolate} rm -f $id >/dev/null");
+                $"{isolate} ps --no-trunc | grep -c '\\\\x80\\\\x81'; {isolate} rm -f $id >/dev/null");
             Assert.True(result.ExitCode == 0, result.ToString());
             var parts = result.Stdout.Split("\n\n");
             Assert.Equal(AllBytesHex, parts[0].Replace(" ", "").Replace("\n", ""));

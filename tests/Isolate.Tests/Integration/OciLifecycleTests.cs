@@ -454,6 +454,19 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_refused_rlimit_is_named_as_the_bundle_gives_it_not_as_a_ulimit_option()
+    {
+        // podman's default RLIMIT_NOFILE 1048576 failed as "--ulimit nofile=...", an option nobody passed
+        MakeBundle(["true"], config => config["process"]!["rlimits"] = JsonNode.Parse(
+            "[{\"type\":\"RLIMIT_NOFILE\",\"soft\":2000000000,\"hard\":2000000000}]"));
+        var result = Oci("run", "--bundle", _bundle, "limits");
+        Assert.Equal(125, result.ExitCode);
+        Assert.StartsWith("isolate: config.json: process.rlimits[0] (RLIMIT_NOFILE 2000000000:2000000000): ", result.Stderr);
+        Assert.DoesNotContain("--ulimit nofile=2000000000", result.Stderr);
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [ContainerFact]
     public void Run_in_the_foreground_is_listed_while_it_runs()
     {
         MakeBundle(["sh", "-c", "echo ready; sleep 100"]);

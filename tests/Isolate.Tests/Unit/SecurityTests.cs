@@ -161,7 +161,7 @@ public sealed class SecurityTests
     }
 
     [Theory]
-    [InlineData("{", "seccomp profile p.json: not valid JSON")]
+    [InlineData("{", "seccomp profile p.json: line 1, byte 2: not valid JSON")]
     [InlineData("{}", "seccomp profile p.json: defaultAction is missing")]
     [InlineData("""{"defaultAction":"SCMP_ACT_MAYBE"}""", "seccomp profile p.json: defaultAction: unknown action 'SCMP_ACT_MAYBE'")]
     [InlineData("""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}""",
