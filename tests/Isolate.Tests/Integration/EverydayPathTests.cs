@@ -46,6 +46,24 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void An_exec_whose_isolate_is_killed_leaves_no_process_and_no_zombie_in_the_container()
+    {
+        string id = Detached("sleep 60");
+        using var exec = IsolateBinary.Start(["--root", _root, "exec", id, "sh", "-c", "echo ready; sleep 100"]);
+        Assert.Equal(0, kill(exec.Pid, 9));
+        exec.WaitForExit(TimeSpan.FromSeconds(30));
+        // its command dies with it (parent death signal) and, its parent being outside the
+        // container, is reaped there (by the host's init or a subreaper), never left to PID 1
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        string left;
+        while ((left = Isolate("exec", id, "sh", "-c", "ps -o pid,stat,comm | grep -v -E ' (ps|sh|grep)$|COMMAND' || true").Stdout) != "    1 S    sleep\n")
+        {
+            Assert.True(DateTime.UtcNow < deadline, "left in the container:\n" + left);
+            Thread.Sleep(100);
+        }
+    }
+
+    [ContainerFact]
     public void A_foreground_container_with_a_name_is_listed_and_reached_by_exec_and_stop_and_leaves_nothing()
     {
         // a service as an init script or a systemd unit starts it: isolate stays in the foreground
