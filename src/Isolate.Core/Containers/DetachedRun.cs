@@ -202,15 +202,7 @@ public static unsafe class DetachedRun
             var result = Launcher.Run(spec with { CgroupName = cgroupName }, debug, line => error("isolate: warning: " + line),
                 readUsage: recorded.Stats != StatsFormat.None,
                 spawned: pid => startTime = ProcessInfo.StartTime(pid),
-                started: pid => Update(store, id, state => state with
-                {
-                    Pid = pid,
-                    PidStartTime = startTime,
-                    MonitorPid = Environment.ProcessId,
-                    MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
-                    CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
-                    CgroupName = spec.Cgroups ? cgroupName : null,
-                }));
+                started: pid => Update(store, id, state => Started(state, spec, cgroupName, pid, startTime)));
             foreach (string line in result.Messages(recorded.Stats))
                 error(line);
             exitCode = result.ExitCode;
@@ -233,7 +225,19 @@ public static unsafe class DetachedRun
         return exitCode;
     }
 
-    private static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
+    /// <summary>What the state records once the command runs: its PID and start time, this
+    /// process as its monitor, its cgroup (a run -d monitor and a foreground --name run alike).</summary>
+    internal static ContainerState Started(ContainerState state, ContainerSpec spec, string cgroupName, int pid, ulong startTime) => state with
+    {
+        Pid = pid,
+        PidStartTime = startTime,
+        MonitorPid = Environment.ProcessId,
+        MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
+        CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
+        CgroupName = spec.Cgroups ? cgroupName : null,
+    };
+
+    internal static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
     {
         try
         {

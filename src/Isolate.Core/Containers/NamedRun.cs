@@ -40,15 +40,7 @@ public static class NamedRun
             ulong startTime = 0;
             return Launcher.Run(spec with { CgroupName = cgroupName }, debug, warn, readUsage: stats != StatsFormat.None,
                 spawned: pid => startTime = ProcessInfo.StartTime(pid),
-                started: pid => Update(store, id, state => state with
-                {
-                    Pid = pid,
-                    PidStartTime = startTime,
-                    MonitorPid = Environment.ProcessId,
-                    MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
-                    CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
-                    CgroupName = spec.Cgroups ? cgroupName : null,
-                }));
+                started: pid => DetachedRun.Update(store, id, state => DetachedRun.Started(state, spec, cgroupName, pid, startTime)));
         }
         finally
         {
@@ -83,19 +75,6 @@ public static class NamedRun
         catch (IsolateException)
         {
             // not ours to judge: CreateNew says the name is taken
-        }
-    }
-
-    private static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
-    {
-        try
-        {
-            using var held = store.Open(id);
-            store.Write(held, change(store.Read(held)));
-        }
-        catch (IsolateException)
-        {
-            // removed meanwhile (rm -f): nothing to record
         }
     }
 }

@@ -4,23 +4,12 @@ namespace Isolate.Tests.Integration;
 
 /// <summary>docker's face: `run -d`, then ps, logs, exec, stop, wait and rm on the container,
 /// on a private state root; checked from the host (processes, exit status) and from inside.</summary>
-public sealed class DetachedContainerTests : ContainerTest, IDisposable
+public sealed class DetachedContainerTests : StateRootTest
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("isolate-detached-").FullName;
 
-    public DetachedContainerTests(BusyboxRootfs rootfs) : base(rootfs)
+    public DetachedContainerTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-detached-")
     {
     }
-
-    void IDisposable.Dispose()
-    {
-        foreach (string dir in Directory.GetDirectories(_root))
-            Isolate("rm", "-f", Path.GetFileName(dir));
-        Directory.Delete(_root, recursive: true);
-        Dispose();
-    }
-
-    private RunResult Isolate(params string[] args) => IsolateBinary.Run(["--root", _root, .. args]);
 
     private RunResult Detach(string[] options, string script) =>
         Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "sh", "-c", script]);
@@ -50,7 +39,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
         Assert.Matches("^[0-9a-f]{12}$", id);
         WaitForLog(id, id + "\n" + id + "\n");
         Assert.Equal(id + "\n", Isolate("exec", id, "hostname").Stdout);
-        Assert.True(File.Exists(Path.Combine(_root, id, "spec.json")), "the launched spec is kept beside the state");
+        Assert.True(File.Exists(Path.Combine(StateRoot, id, "spec.json")), "the launched spec is kept beside the state");
 
         // a --name that is a hostname is the hostname too; --hostname still wins
         Assert.Equal(0, Detach(["--name", "named-one"], "sleep 30").ExitCode);
@@ -87,7 +76,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
 
         Assert.Equal("web\n", Isolate("rm", "web").Stdout);
         Assert.Empty(PsRow("web"));
-        Assert.Empty(Directory.GetDirectories(_root));
+        Assert.Empty(Directory.GetDirectories(StateRoot));
     }
 
     [ContainerFact]
@@ -108,7 +97,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
 
         Assert.Equal(127, run.ExitCode);
         Assert.Contains("no-such-command", run.Stderr);
-        Assert.Empty(Directory.GetDirectories(_root));
+        Assert.Empty(Directory.GetDirectories(StateRoot));
     }
 
     [ContainerFact]
@@ -128,9 +117,9 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
-    public void A_state_root_others_may_write_to_is_refused()
+    public void A_stateStateRoot_others_may_write_to_is_refused()
     {
-        string shared = Path.Combine(_root, "shared");
+        string shared = Path.Combine(StateRoot, "shared");
         Directory.CreateDirectory(shared);
         File.SetUnixFileMode(shared, (UnixFileMode)0x1FF); // 0777, as a planted /tmp/isolate-UID might be
 
@@ -150,7 +139,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
         Assert.Contains("cannot remove container busy: it is running", rm.Stderr);
 
         Assert.Equal(0, Isolate("rm", "-f", "busy").ExitCode);
-        Assert.Empty(Directory.GetDirectories(_root)); // and the base class: no process, no cgroup
+        Assert.Empty(Directory.GetDirectories(StateRoot)); // and the base class: no process, no cgroup
     }
 
     [ContainerFact]
@@ -181,7 +170,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
     {
         Assert.Equal(0, Detach(["--name", "orphan"], "sleep 100").ExitCode);
         int monitor = int.Parse(System.Text.Json.Nodes.JsonNode.Parse(
-            File.ReadAllText(Path.Combine(_root, "orphan", "state.json")))!["monitorPid"]!.ToString());
+            File.ReadAllText(Path.Combine(StateRoot, "orphan", "state.json")))!["monitorPid"]!.ToString());
 
         Assert.Equal(0, kill(monitor, 9));
         HostProcesses.WaitUntilGone(monitor, TimeSpan.FromSeconds(10));
@@ -201,7 +190,7 @@ public sealed class DetachedContainerTests : ContainerTest, IDisposable
         var run = Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "true"]);
         Assert.Equal(125, run.ExitCode);
         Assert.Contains(expected, run.Stderr);
-        Assert.Empty(Directory.GetDirectories(_root));
+        Assert.Empty(Directory.GetDirectories(StateRoot));
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]

@@ -6,24 +6,12 @@ namespace Isolate.Tests.Integration;
 /// <summary>A detached container's log (run -d --log-opt, logs --tail/--since/-t/-f) and wait
 /// on many ids, on a private state root: the log lives in the container's state directory there,
 /// and rm leaves nothing.</summary>
-public sealed partial class DetachedLogTests : ContainerTest, IDisposable
+public sealed partial class DetachedLogTests : StateRootTest
 {
-    private readonly string _root;
 
-    public DetachedLogTests(BusyboxRootfs rootfs) : base(rootfs)
+    public DetachedLogTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-detached-log-")
     {
-        _root = Own(Directory.CreateTempSubdirectory("isolate-detached-log-").FullName);
     }
-
-    void IDisposable.Dispose()
-    {
-        foreach (string dir in Directory.GetDirectories(_root))
-            Isolate("rm", "-f", Path.GetFileName(dir));
-        Directory.Delete(_root, recursive: true);
-        Dispose();
-    }
-
-    private RunResult Isolate(params string[] args) => IsolateBinary.Run(["--root", _root, .. args]);
 
     private void Detach(string name, string[] options, string script)
     {
@@ -41,7 +29,7 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
     private (byte[] Stdout, byte[] Stderr) LogBytes(string name, params string[] options)
     {
         string files = Own(Directory.CreateTempSubdirectory("isolate-logs-out-").FullName);
-        var run = IsolateBinary.RunFromShell($"\"$ISOLATE\" --root {_root} logs {string.Join(' ', options)} {name} >{files}/out 2>{files}/err");
+        var run = IsolateBinary.RunFromShell($"\"$ISOLATE\" --root {StateRoot} logs {string.Join(' ', options)} {name} >{files}/out 2>{files}/err");
         Assert.True(run.ExitCode == 0, run.ToString());
         var result = (File.ReadAllBytes($"{files}/out"), File.ReadAllBytes($"{files}/err"));
         Directory.Delete(files, recursive: true);
@@ -49,7 +37,7 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
     }
 
     private string[] LogFiles(string name) =>
-        [.. Directory.GetFiles(Path.Combine(_root, name), "container.log*").Select(Path.GetFileName).OfType<string>().Order()];
+        [.. Directory.GetFiles(Path.Combine(StateRoot, name), "container.log*").Select(Path.GetFileName).OfType<string>().Order()];
 
     [ContainerFact]
     public void A_chatty_containers_log_is_capped_at_max_size_times_max_file()
@@ -61,7 +49,7 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
 
         Assert.Equal(["container.log", "container.log.1"], LogFiles("chatty"));
         foreach (string file in LogFiles("chatty"))
-            Assert.InRange(new FileInfo(Path.Combine(_root, "chatty", file)).Length, 1, 64 * 1024);
+            Assert.InRange(new FileInfo(Path.Combine(StateRoot, "chatty", file)).Length, 1, 64 * 1024);
         var (stdout, stderr) = LogBytes("chatty");
         string[] lines = System.Text.Encoding.ASCII.GetString(stdout).Split('\n');
         Assert.Equal("line 39999", lines[^2]); // the newest lines are kept, the oldest rotated away
@@ -69,7 +57,7 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
         Assert.Empty(stderr);
 
         Assert.Equal(0, Isolate("rm", "chatty").ExitCode);
-        Assert.Empty(Directory.GetFileSystemEntries(_root)); // the log went with the state
+        Assert.Empty(Directory.GetFileSystemEntries(StateRoot)); // the log went with the state
     }
 
     [ContainerFact]
@@ -205,7 +193,7 @@ public sealed partial class DetachedLogTests : ContainerTest, IDisposable
             Assert.StartsWith(expected, run.Stderr);
             Assert.Equal(1, run.Stderr.Count(c => c == '\n'));
         }
-        Assert.Empty(Directory.GetFileSystemEntries(_root));
+        Assert.Empty(Directory.GetFileSystemEntries(StateRoot));
         Assert.Equal(0, Isolate(["run", "-d", "--name", "ok", "--rootfs", Rootfs.Path, "--log-driver", "k8s-file", "--", "true"]).ExitCode);
         WaitFor("ok");
     }

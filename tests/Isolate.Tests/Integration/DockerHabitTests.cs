@@ -5,24 +5,12 @@ namespace Isolate.Tests.Integration;
 
 /// <summary>What a docker user types, on `run -d` containers (issue 12): kill's default signal
 /// and -s, --rm, the remove command a reused name suggests, and ps's status words and columns.</summary>
-public sealed class DockerHabitTests : ContainerTest, IDisposable
+public sealed class DockerHabitTests : StateRootTest
 {
-    private readonly string _root;
 
-    public DockerHabitTests(BusyboxRootfs rootfs) : base(rootfs)
+    public DockerHabitTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-habits-")
     {
-        _root = Own(Directory.CreateTempSubdirectory("isolate-habits-").FullName);
     }
-
-    void IDisposable.Dispose()
-    {
-        foreach (string dir in Directory.GetDirectories(_root))
-            Isolate("rm", "-f", Path.GetFileName(dir));
-        Directory.Delete(_root, recursive: true);
-        Dispose();
-    }
-
-    private RunResult Isolate(params string[] args) => IsolateBinary.Run(["--root", _root, .. args]);
 
     private RunResult Detach(string[] options, string script) =>
         Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "sh", "-c", script]);
@@ -89,7 +77,7 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
 
         var wait = Task.Run(() => Isolate("wait", "gone"));
         // the waiter holds its lock (shared) until it has read the status: the container may end once it does
-        string waitLock = Path.Combine(_root, "gone", "wait.lock");
+        string waitLock = Path.Combine(StateRoot, "gone", "wait.lock");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (!HeldByAnother(waitLock))
         {
@@ -119,7 +107,7 @@ public sealed class DockerHabitTests : ContainerTest, IDisposable
     private void WaitUntilRemoved(string id)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (Directory.Exists(Path.Combine(_root, id)))
+        while (Directory.Exists(Path.Combine(StateRoot, id)))
         {
             Assert.True(DateTime.UtcNow < deadline, $"{id} was never removed");
             Thread.Sleep(20);

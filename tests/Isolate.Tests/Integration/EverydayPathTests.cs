@@ -4,23 +4,12 @@ namespace Isolate.Tests.Integration;
 
 /// <summary>Everyday docker habits on a private state root: exec with and without a terminal,
 /// and a foreground container named for ps, exec, stop and kill (a service from an init script).</summary>
-public sealed class EverydayPathTests : ContainerTest, IDisposable
+public sealed class EverydayPathTests : StateRootTest
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("isolate-everyday-").FullName;
 
-    public EverydayPathTests(BusyboxRootfs rootfs) : base(rootfs)
+    public EverydayPathTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-everyday-")
     {
     }
-
-    void IDisposable.Dispose()
-    {
-        foreach (string dir in Directory.GetDirectories(_root))
-            Isolate("rm", "-f", Path.GetFileName(dir));
-        Directory.Delete(_root, recursive: true);
-        Dispose();
-    }
-
-    private RunResult Isolate(params string[] args) => IsolateBinary.Run(["--root", _root, .. args]);
 
     private string Detached(string script)
     {
@@ -34,13 +23,13 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
     {
         string id = Detached("sleep 60");
         // before: the shell waited on its terminal for input a pipe never gave, forever
-        var refused = IsolateBinary.Run(["--root", _root, "exec", "-it", id, "sh"], stdin: "echo piped\n", TimeSpan.FromSeconds(20));
+        var refused = IsolateBinary.Run(["--root", StateRoot, "exec", "-it", id, "sh"], stdin: "echo piped\n", TimeSpan.FromSeconds(20));
         Assert.Equal(125, refused.ExitCode);
         Assert.Equal("isolate: exec -it: the input device is not a terminal; drop -i to give the command a terminal without your input, or -t to pass stdin through as it is\n", refused.Stderr);
 
-        var tty = IsolateBinary.Run(["--root", _root, "exec", "-t", id, "sh", "-c", "tty >/dev/null && echo on-a-tty"], stdin: "ignored\n", TimeSpan.FromSeconds(20));
+        var tty = IsolateBinary.Run(["--root", StateRoot, "exec", "-t", id, "sh", "-c", "tty >/dev/null && echo on-a-tty"], stdin: "ignored\n", TimeSpan.FromSeconds(20));
         Assert.Equal((0, "on-a-tty\r\n"), (tty.ExitCode, tty.Stdout));
-        var piped = IsolateBinary.Run(["--root", _root, "exec", "-i", id, "cat"], stdin: "through\n", TimeSpan.FromSeconds(20));
+        var piped = IsolateBinary.Run(["--root", StateRoot, "exec", "-i", id, "cat"], stdin: "through\n", TimeSpan.FromSeconds(20));
         Assert.Equal((0, "through\n"), (piped.ExitCode, piped.Stdout));
         Assert.Equal("", Isolate("exec", id, "sh", "-c", "ps -o stat | grep Z || true").Stdout); // nothing left behind
     }
@@ -49,7 +38,7 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
     public void An_exec_whose_isolate_is_killed_leaves_no_process_and_no_zombie_in_the_container()
     {
         string id = Detached("sleep 60");
-        using var exec = IsolateBinary.Start(["--root", _root, "exec", id, "sh", "-c", "echo ready; sleep 100"]);
+        using var exec = IsolateBinary.Start(["--root", StateRoot, "exec", id, "sh", "-c", "echo ready; sleep 100"]);
         Assert.Equal(0, kill(exec.Pid, 9));
         exec.WaitForExit(TimeSpan.FromSeconds(30));
         // its command dies with it (parent death signal) and, its parent being outside the
@@ -67,7 +56,7 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
     public void A_foreground_container_with_a_name_is_listed_and_reached_by_exec_and_stop_and_leaves_nothing()
     {
         // a service as an init script or a systemd unit starts it: isolate stays in the foreground
-        using var running = IsolateBinary.Start(["--root", _root, "run", "--name", "svc", "--rootfs", Rootfs.Path, "--",
+        using var running = IsolateBinary.Start(["--root", StateRoot, "run", "--name", "svc", "--rootfs", Rootfs.Path, "--",
             "sh", "-c", "trap 'echo stopping; exit 3' TERM; echo ready; while :; do sleep 0.1; done"]);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (!Isolate("ps").Stdout.Split('\n').Any(row => row.StartsWith("svc ", StringComparison.Ordinal)))
@@ -82,18 +71,18 @@ public sealed class EverydayPathTests : ContainerTest, IDisposable
         var ended = running.WaitForExit(TimeSpan.FromSeconds(30));
         Assert.Equal(3, ended.ExitCode); // the container's own status, as without --name
         Assert.Contains("stopping\n", ended.Stdout);
-        Assert.False(Directory.Exists(Path.Combine(_root, "svc")), "the name is free again");
+        Assert.False(Directory.Exists(Path.Combine(StateRoot, "svc")), "the name is free again");
         Assert.Equal(0, Isolate("run", "--name", "svc", "--rootfs", Rootfs.Path, "--", "true").ExitCode);
     }
 
     [ContainerFact]
     public void A_name_left_by_a_killed_foreground_isolate_is_taken_again()
     {
-        using var running = IsolateBinary.Start(["--root", _root, "run", "--name", "again", "--rootfs", Rootfs.Path, "--",
+        using var running = IsolateBinary.Start(["--root", StateRoot, "run", "--name", "again", "--rootfs", Rootfs.Path, "--",
             "sh", "-c", "echo ready; sleep 100"]);
         Assert.Equal(0, kill(running.Pid, 9));
         running.WaitForExit(TimeSpan.FromSeconds(30));
-        Assert.True(Directory.Exists(Path.Combine(_root, "again")));
+        Assert.True(Directory.Exists(Path.Combine(StateRoot, "again")));
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         RunResult rerun;
         // its container dies with it (parent death); then the name is free
