@@ -88,7 +88,7 @@ internal static class OciRunVerb
             operands.Add(token);
         }
         return onlyShared && operands.Count == 1 && args[^1] == operands[0]
-            && !IsCommand(operands[0]) && IsOciBundle("config.json");
+            && IsOciBundle("config.json") && !IsCommand(operands[0]); // a stat, before a walk of PATH
     }
 
     private static bool IsCommand(string operand) =>

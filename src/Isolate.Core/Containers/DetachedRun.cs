@@ -45,21 +45,12 @@ public static unsafe class DetachedRun
                 throw;
             }
             monitorOutput = Path.Combine(held.Directory, MonitorOutputFile);
-            store.Write(held, new ContainerState
+            store.Write(held, NewState(spec, stats) with
             {
-                Id = id,
-                Kind = ContainerKind.Detached,
-                Bundle = "",
-                Rootfs = ByteStrings.Escape(spec.Rootfs ?? "/"),
-                Created = ContainerState.Timestamp(),
-                Command = [.. spec.Process.Args.Select(ByteStrings.Escape)], // for ps: the originals are in spec.json
                 LogPath = log,
                 LogFormat = "cri",
                 LogMaxSize = logOptions.MaxSize,
                 LogMaxFiles = logOptions.MaxFiles,
-                Owner = Libc.GetEffectiveUserId(),
-                StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
-                Stats = stats,
                 Debug = debug,
                 AutoRemove = autoRemove,
             });
@@ -224,6 +215,20 @@ public static unsafe class DetachedRun
             DetachedVerbs.RemoveEnded(store, id);
         return exitCode;
     }
+
+    /// <summary>A docker-face container's state before it runs (run -d, and a foreground --name run).</summary>
+    internal static ContainerState NewState(ContainerSpec spec, StatsFormat stats) => new()
+    {
+        Id = spec.Id,
+        Kind = ContainerKind.Detached,
+        Bundle = "",
+        Rootfs = ByteStrings.Escape(spec.Rootfs ?? "/"),
+        Created = ContainerState.Timestamp(),
+        Command = [.. spec.Process.Args.Select(ByteStrings.Escape)], // for ps: the originals are in spec.json
+        Owner = Libc.GetEffectiveUserId(),
+        StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
+        Stats = stats,
+    };
 
     /// <summary>What the state records once the command runs: its PID and start time, this
     /// process as its monitor, its cgroup (a run -d monitor and a foreground --name run alike).</summary>

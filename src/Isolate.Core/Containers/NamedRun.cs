@@ -21,18 +21,7 @@ public static class NamedRun
         RemoveStale(store, id);
         using (var held = store.CreateNew(id))
         {
-            store.Write(held, new ContainerState
-            {
-                Id = id,
-                Kind = ContainerKind.Detached,
-                Bundle = "",
-                Rootfs = ByteStrings.Escape(spec.Rootfs ?? "/"),
-                Created = ContainerState.Timestamp(),
-                Command = [.. spec.Process.Args.Select(ByteStrings.Escape)],
-                Owner = Libc.GetEffectiveUserId(),
-                StopTimeoutSeconds = (int)Math.Ceiling(spec.StopTimeout.TotalSeconds),
-                Stats = stats,
-            });
+            store.Write(held, DetachedRun.NewState(spec, stats));
             StateStore.WriteSpec(held, spec);
         }
         try
