@@ -69,7 +69,12 @@ public static unsafe class DetachedRun
                 if (state is { Pid: > 0 })
                     return;
                 if (ProcessInfo.StartTime(monitor) == 0 || DateTime.UtcNow > deadline)
+                {
+                    // it may have recorded why just before it ended, after the read above
+                    if (StateStore.ReadUnlocked(store.DirectoryOf(id)) is { Error: { } error } ended)
+                        throw new IsolateException(error, ended.ExitCode ?? ExitCodes.Failure);
                     throw new IsolateException($"the container's monitor ended before the container started{MonitorSaid(monitorOutput)}");
+                }
                 Thread.Sleep(5);
             }
         }

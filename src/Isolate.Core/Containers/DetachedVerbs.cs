@@ -60,12 +60,14 @@ public static class DetachedVerbs
     /// <summary>A pidfd of the recorded monitor; null when it is gone; an invalid handle where the
     /// kernel has no pidfd_open. Its start time is checked after the open, so the pidfd cannot be
     /// of a later process that got the same PID.</summary>
-    private static Interop.FileDescriptor? OpenMonitor(ContainerState state)
+    private static Interop.FileDescriptor? OpenMonitor(ContainerState state) => OpenProcess(state.MonitorPid, state.MonitorStartTime);
+
+    private static Interop.FileDescriptor? OpenProcess(int pid, ulong startTime)
     {
-        if (state.MonitorPid <= 0)
+        if (pid <= 0)
             return null;
-        var pidfd = Interop.Pidfd.OpenHandle(state.MonitorPid);
-        if (!MonitorAlive(state))
+        var pidfd = Interop.Pidfd.OpenHandle(pid);
+        if (ProcessInfo.StartTime(pid) != startTime)
         {
             pidfd.Dispose();
             return null;
@@ -96,6 +98,15 @@ public static class DetachedVerbs
         }
         string dir = store.DirectoryOf(id);
         using var waiting = LockWaiters(dir, Interop.LockFlags.LOCK_SH) ?? throw StateStore.NotFound(id);
+        // Its monitor cannot end while this lock is held, so the wait sleeps on a pidfd of the
+        // container's PID 1 instead; from its end to the recorded status is the monitor draining
+        // the log, a few milliseconds, looked at every 10.
+        if (StateStore.ReadUnlocked(dir) is { ExitCode: null } running)
+        {
+            using var pid1 = OpenProcess(running.Pid, running.PidStartTime);
+            while (pid1 is { IsInvalid: false } && !Interop.Pidfd.HasExited(pid1.Number))
+                PollOne(pid1.Number, -1);
+        }
         while (true)
         {
             // the monitor records the exit status, then waits for this lock: it stays alive meanwhile
