@@ -83,6 +83,9 @@ public abstract class ContainerCgroup
 
     private void RemoveTree(string dir)
     {
+        // the usual group has none inside: the rmdir alone, no directory listing on every run
+        if (Fs.RemoveDirectory(dir))
+            return;
         foreach (string child in Fs.Subgroups(dir))
             RemoveTree(child);
         for (int attempt = 0; !Fs.RemoveDirectory(dir); attempt++)

@@ -21,7 +21,13 @@ public static class NamedRun
         RemoveStale(store, id);
         using (var held = store.CreateNew(id))
         {
-            store.Write(held, DetachedRun.NewState(spec, stats));
+            // this process is the monitor from the first moment: killed before the command
+            // started, it still leaves a state that reads as abandoned (RemoveStale)
+            store.Write(held, DetachedRun.NewState(spec, stats) with
+            {
+                MonitorPid = Environment.ProcessId,
+                MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
+            });
             StateStore.WriteSpec(held, spec);
         }
         try
