@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -228,6 +229,14 @@ int isolate_shim_daemonize(const char *path, const char *const *argv, const char
         dup2(null_fd, 0);
         dup2(out_fd, 1);
         dup2(out_fd, 2);
+        /* nothing else of the caller's: a monitor living for days must not hold a pipe or a
+         * lock its caller had open (a flock held through an inherited fd is never released) */
+        if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0) {
+            struct rlimit limit;
+            unsigned last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? (unsigned)limit.rlim_cur : 65536u;
+            for (unsigned fd = 3; fd < last; fd++)
+                close((int)fd); /* before 5.9 */
+        }
         syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(uint64_t));
         execve(path, (char *const *)argv, (char *const *)envp);
         _exit(127);

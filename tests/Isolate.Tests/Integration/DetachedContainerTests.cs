@@ -182,6 +182,21 @@ public sealed class DetachedContainerTests : StateRootTest
         // the base class checks that the container's processes and cgroup went too
     }
 
+    [ContainerFact]
+    public void The_monitor_keeps_none_of_its_callers_open_files()
+    {
+        // a caller's fd 7 (a lock file here): a monitor that kept it would hold it, and any flock on it, for the container's life
+        string held = Path.Combine(StateRoot, "callers-file");
+        var run = IsolateBinary.RunFromShell($"exec 7>>'{held}'; exec \"$ISOLATE\" --root '{StateRoot}' run -d --rootfs '{Rootfs.Path}' --name keeper -- sleep 100");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        int monitor = int.Parse(System.Text.Json.Nodes.JsonNode.Parse(
+            File.ReadAllText(Path.Combine(StateRoot, "keeper", "state.json")))!["monitorPid"]!.ToString());
+        string[] open = [.. Directory.GetFiles($"/proc/{monitor}/fd").Select(fd => new FileInfo(fd).LinkTarget ?? "")];
+        Assert.NotEmpty(open);
+        Assert.DoesNotContain(held, open);
+        Assert.Equal(0, Isolate("rm", "-f", "keeper").ExitCode);
+    }
+
     [ContainerTheory]
     [InlineData(new[] { "--name", "../up" }, "invalid container id '../up'")]
     [InlineData(new[] { "--name", "x", "-t" }, "-d with -t")]

@@ -171,7 +171,9 @@ public sealed class DockerHabitTests : StateRootTest
     /// <summary>Another process holds an flock on the file (ours would have been granted).</summary>
     private static bool HeldByAnother(string path)
     {
-        int fd = open(path, 0 /* O_RDONLY */);
+        // O_CLOEXEC: a process another test starts while this lock is held must not inherit it
+        // (a flock belongs to the open file: a long-lived child would hold it, and the wait with it)
+        int fd = open(path, 0x80000 /* O_RDONLY | O_CLOEXEC */);
         if (fd < 0)
             return false;
         try
