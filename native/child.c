@@ -449,6 +449,45 @@ static int apply_rlimits(const struct isolate_spawn_config *config, int32_t *det
     return 0;
 }
 
+/* The kernel's struct sched_attr (SCHED_ATTR_SIZE_VER0); glibc has no wrapper. */
+struct sched_attr_v0 {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+#define IOPRIO_WHO_PROCESS 1
+
+/* OCI process.user.umask, ioPriority and scheduler: set on ourselves once the mount plan
+ * is done (the mount points it made keep the 022 they were made with); the command
+ * inherits them across execve. Before the detached wait, so that `create` reports a
+ * refusal (an RT class or policy without CAP_SYS_NICE). */
+static void apply_process_settings(const struct isolate_spawn_config *config, int sync_fd)
+{
+    umask((mode_t)(config->umask & 0777));
+    if (config->io_priority >= 0 && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, config->io_priority) < 0)
+        isolate_child_fail(sync_fd, ISOLATE_STEP_IO_PRIORITY, errno, -1);
+    if (config->flags & ISOLATE_SPAWN_SCHEDULER) {
+        struct sched_attr_v0 attr = {
+            .size = sizeof attr,
+            .sched_policy = config->sched_policy,
+            .sched_flags = config->sched_flags,
+            .sched_nice = config->sched_nice,
+            .sched_priority = config->sched_priority,
+            .sched_runtime = config->sched_runtime,
+            .sched_deadline = config->sched_deadline,
+            .sched_period = config->sched_period,
+        };
+        if (syscall(SYS_sched_setattr, 0, &attr, 0u) < 0)
+            isolate_child_fail(sync_fd, ISOLATE_STEP_SCHEDULER, errno, -1);
+    }
+}
+
 int isolate_child_main(void *arg)
 {
     const struct isolate_child_args *args = arg;
@@ -491,6 +530,8 @@ int isolate_child_main(void *arg)
         isolate_child_rearm(fd, detached);
     }
     for (uint32_t i = 0; i < config->ns_join_count; i++) {
+        if (isolate_joined_by_parent(config, i))
+            continue; /* spawn.c joined it before the clone: we started in it */
         int ns = open(config->ns_joins[i].path, O_RDONLY | O_CLOEXEC);
         if (ns < 0)
             isolate_child_fail(fd, ISOLATE_STEP_JOIN_NS, errno, (int32_t)i);
@@ -514,6 +555,8 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_SETSID, errno, -1);
     if (config->hostname != NULL && sethostname(config->hostname, strlen(config->hostname)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_HOSTNAME, errno, -1);
+    if (config->domainname != NULL && setdomainname(config->domainname, strlen(config->domainname)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_DOMAINNAME, errno, -1);
     if ((config->flags & ISOLATE_SPAWN_LOOPBACK_UP) && (rc = bring_up_loopback()) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_LOOPBACK, -rc, -1);
 
@@ -528,6 +571,7 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_TTY, -rc, detail);
     if ((rc = apply_rlimits(config, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_RLIMIT, -rc, detail);
+    apply_process_settings(config, fd);
 
     if (config->flags & ISOLATE_SPAWN_DETACHED) {
         if ((rc = lookup_command(config, &detail)) < 0)

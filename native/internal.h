@@ -16,6 +16,10 @@ struct isolate_child_args {
 
 int isolate_child_main(void *arg);
 
+/* 1 when ns_joins[i] is joined by isolate_shim_spawn on the parent's thread (see struct
+ * isolate_ns_join); the child joins the rest (exec's, and a mount namespace). */
+int isolate_joined_by_parent(const struct isolate_spawn_config *config, uint32_t i);
+
 /* spawn.c: this process's argv and environ strings as the kernel shows them (0: unknown). */
 struct isolate_args_area {
     uintptr_t arg_start, arg_end, env_start, env_end;

@@ -53,6 +53,66 @@ static int spawn_failed(struct isolate_spawn_result *result, uint32_t call, int 
     return -err;
 }
 
+/* The calling thread's own namespace of one CLONE_NEW* type, as /proc names it: for PID,
+ * the one its children go into (setns changes nothing else). */
+static const char *own_ns_path(uint32_t nstype)
+{
+    switch (nstype) {
+    case CLONE_NEWNET: return "/proc/thread-self/ns/net";
+    case CLONE_NEWIPC: return "/proc/thread-self/ns/ipc";
+    case CLONE_NEWUTS: return "/proc/thread-self/ns/uts";
+    case CLONE_NEWPID: return "/proc/thread-self/ns/pid_for_children";
+    case CLONE_NEWCGROUP: return "/proc/thread-self/ns/cgroup";
+    default: return NULL;
+    }
+}
+
+int isolate_joined_by_parent(const struct isolate_spawn_config *config, uint32_t i)
+{
+    return !(config->flags & ISOLATE_SPAWN_EXEC_INTO) && own_ns_path(config->ns_joins[i].nstype) != NULL;
+}
+
+/* The namespaces joined by path, joined by this thread just before the clone (see
+ * struct isolate_ns_join), each after saving the thread's own into saved[i] (else -1).
+ * All are opened first, as runc does, so a path that only one of them makes
+ * reachable cannot change what the next names. On failure: -errno, *failed the index,
+ * and whatever was joined already is left for restore_parent_joins. */
+static int join_in_parent(const struct isolate_spawn_config *config, int *target, int *saved, int32_t *failed)
+{
+    uint32_t n = config->ns_join_count;
+    for (uint32_t i = 0; i < n; i++) {
+        *failed = (int32_t)i;
+        if (!isolate_joined_by_parent(config, i))
+            continue;
+        if ((target[i] = open(config->ns_joins[i].path, O_RDONLY | O_CLOEXEC)) < 0)
+            return -errno;
+        if ((saved[i] = open(own_ns_path(config->ns_joins[i].nstype), O_RDONLY | O_CLOEXEC)) < 0)
+            return -errno;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        *failed = (int32_t)i;
+        if (target[i] >= 0 && setns(target[i], (int)config->ns_joins[i].nstype) < 0)
+            return -errno;
+    }
+    *failed = -1;
+    return 0;
+}
+
+/* Puts the thread back in its own namespaces. The thread is one of the .NET runtime's:
+ * left in a container's namespace it would run Isolate's own work there, so a
+ * failure to return (the thread's own namespaces cannot have gone away) ends the process. */
+static void restore_parent_joins(const struct isolate_spawn_config *config, int *target, int *saved)
+{
+    for (uint32_t i = 0; i < config->ns_join_count; i++) {
+        if (saved[i] >= 0 && setns(saved[i], (int)config->ns_joins[i].nstype) < 0)
+            abort();
+        if (saved[i] >= 0)
+            close(saved[i]);
+        if (target[i] >= 0)
+            close(target[i]);
+    }
+}
+
 /* Where the kernel shows this process's command line and environment from (fields 48-51
  * of /proc/self/stat): --init's PID 1 is a copy of Isolate, and blanks them, so that the
  * container's `ps` and /proc/1/cmdline show neither Isolate's arguments (host paths) nor
@@ -101,6 +161,7 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
     result->sync_fd = -1;
     result->pidfd = -1;
     result->failed_call = 0;
+    result->failed_detail = -1;
     if (config == NULL || config->abi_version != ISOLATE_SHIM_ABI_VERSION || config->argv == NULL
         || config->argv[0] == NULL || config->envp == NULL)
         return spawn_failed(result, ISOLATE_SPAWN_CALL_CONFIG, EINVAL);
@@ -133,12 +194,27 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
      * a process that reused the PID. Kernels before 5.2 refuse the flag. */
     int pidfd = -1;
     int flags = (int)config->clone_flags | SIGCHLD;
-    pid_t pid = isolate_clone(isolate_child_main, &args, flags | CLONE_PIDFD, &pidfd);
-    if (pid == -EINVAL) {
-        pidfd = -1;
-        pid = isolate_clone(isolate_child_main, &args, flags, NULL);
+    uint32_t joins = config->ns_join_count;
+    int target[joins > 0 ? joins : 1], saved[joins > 0 ? joins : 1];
+    for (uint32_t i = 0; i < joins; i++)
+        target[i] = saved[i] = -1;
+    int32_t failed_join = -1;
+    int rc = join_in_parent(config, target, saved, &failed_join);
+    pid_t pid = rc;
+    if (rc == 0) {
+        pid = isolate_clone(isolate_child_main, &args, flags | CLONE_PIDFD, &pidfd);
+        if (pid == -EINVAL) {
+            pidfd = -1;
+            pid = isolate_clone(isolate_child_main, &args, flags, NULL);
+        }
     }
+    restore_parent_joins(config, target, saved);
     close(fds[1]);
+    if (rc < 0) {
+        close(fds[0]);
+        result->failed_detail = failed_join;
+        return spawn_failed(result, ISOLATE_SPAWN_CALL_JOIN_NS, -rc);
+    }
     if (pid < 0) {
         close(fds[0]);
         return spawn_failed(result, pid == -ENOMEM ? ISOLATE_SPAWN_CALL_STACK : ISOLATE_SPAWN_CALL_CLONE, -pid);

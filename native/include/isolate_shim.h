@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 6u
+#define ISOLATE_SHIM_ABI_VERSION 7u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -124,6 +124,9 @@ enum isolate_step {
     ISOLATE_STEP_JOIN_NS = 20, /* joining an existing namespace (OCI linux.namespaces[].path); detail: its index */
     ISOLATE_STEP_SYSCTL = 21,  /* writing a sysctl (OCI linux.sysctl); detail: its index */
     ISOLATE_STEP_EXEC_INTO = 22, /* exec into a container: forking the command in its PID namespace */
+    ISOLATE_STEP_DOMAINNAME = 23,  /* setdomainname (OCI domainname) */
+    ISOLATE_STEP_IO_PRIORITY = 24, /* ioprio_set (OCI process.ioPriority) */
+    ISOLATE_STEP_SCHEDULER = 25,   /* sched_setattr (OCI process.scheduler) */
 };
 
 enum isolate_tty_detail {
@@ -184,6 +187,7 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_EXEC_FD = 1u << 8,      /* execute the file the GO message carries (execveat,
                                              AT_EMPTY_PATH) rather than looking argv[0] up: an
                                              OCI hook's program, opened by the parent */
+    ISOLATE_SPAWN_SCHEDULER = 1u << 9,    /* sched_setattr(2) with the sched_* fields before exec */
     ISOLATE_SPAWN_USERNS = 1u << 2,       /* clone_flags has CLONE_NEWUSER: after the gate (the
                                              parent has written the id maps) become uid and gid 0
                                              of the namespace before anything else */
@@ -228,7 +232,11 @@ struct isolate_process_security {
 };
 
 /* An existing namespace to join (setns) instead of making one: nstype is one CLONE_NEW*
- * flag (OCI bundles: network or ipc; exec: all of the container's). */
+ * flag (OCI bundles: network, ipc, uts, pid or cgroup; exec: all of the container's).
+ * Outside exec, isolate_shim_spawn joins net, ipc, uts, pid and cgroup ones itself, on
+ * the calling thread around clone(): the child starts in them, before any namespace of
+ * its own (a user namespace it made would lack the rights to join the host's), and a
+ * joined PID namespace holds the child itself (setns moves only children). */
 struct isolate_ns_join {
     const char *path;
     uint32_t nstype;
@@ -273,6 +281,17 @@ struct isolate_spawn_config {
     uint32_t ns_join_count;
     uint32_t sysctl_count;
     const struct isolate_sysctl *sysctls;
+    const char *domainname;  /* NULL: keep; set with the hostname */
+    uint32_t umask;          /* the command's, set once the mount plan is done (runc's default: 022) */
+    int32_t io_priority;     /* ioprio_set(2)'s value for the command (class << 13 | level); -1: leave it */
+    uint32_t sched_policy;   /* ISOLATE_SPAWN_SCHEDULER: sched_setattr(2) for the command */
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint32_t reserved2;
+    uint64_t sched_flags;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */
@@ -281,6 +300,7 @@ enum isolate_spawn_call {
     ISOLATE_SPAWN_CALL_SOCKETPAIR = 2,
     ISOLATE_SPAWN_CALL_STACK = 3,      /* mmap/mprotect of the child's stack */
     ISOLATE_SPAWN_CALL_CLONE = 4,
+    ISOLATE_SPAWN_CALL_JOIN_NS = 5,    /* joining ns_joins[failed_detail] before the clone */
 };
 
 struct isolate_spawn_result {
@@ -288,6 +308,7 @@ struct isolate_spawn_result {
     int32_t sync_fd;     /* the parent's end of the sync socket (close-on-exec) */
     int32_t pidfd;       /* a pidfd for the child (CLONE_PIDFD), or -1 on kernels before 5.2 */
     uint32_t failed_call;/* isolate_spawn_call, when spawn fails */
+    int32_t failed_detail; /* JOIN_NS: the index in ns_joins; otherwise -1 */
 };
 
 /* Messages on the sync socket; fixed size so one read is one message. */

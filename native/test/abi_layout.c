@@ -93,12 +93,24 @@ static void structs(void)
     FIELD(isolate_spawn_config, ns_join_count);
     FIELD(isolate_spawn_config, sysctl_count);
     FIELD(isolate_spawn_config, sysctls);
+    FIELD(isolate_spawn_config, domainname);
+    FIELD(isolate_spawn_config, umask);
+    FIELD(isolate_spawn_config, io_priority);
+    FIELD(isolate_spawn_config, sched_policy);
+    FIELD(isolate_spawn_config, sched_nice);
+    FIELD(isolate_spawn_config, sched_priority);
+    FIELD(isolate_spawn_config, reserved2);
+    FIELD(isolate_spawn_config, sched_flags);
+    FIELD(isolate_spawn_config, sched_runtime);
+    FIELD(isolate_spawn_config, sched_deadline);
+    FIELD(isolate_spawn_config, sched_period);
 
     STRUCT(isolate_spawn_result);
     FIELD(isolate_spawn_result, pid);
     FIELD(isolate_spawn_result, sync_fd);
     FIELD(isolate_spawn_result, pidfd);
     FIELD(isolate_spawn_result, failed_call);
+    FIELD(isolate_spawn_result, failed_detail);
 
     STRUCT(isolate_msg);
     FIELD(isolate_msg, type);
@@ -150,6 +162,9 @@ static void enums(void)
     CONSTANT(isolate_step, ISOLATE_STEP_JOIN_NS);
     CONSTANT(isolate_step, ISOLATE_STEP_SYSCTL);
     CONSTANT(isolate_step, ISOLATE_STEP_EXEC_INTO);
+    CONSTANT(isolate_step, ISOLATE_STEP_DOMAINNAME);
+    CONSTANT(isolate_step, ISOLATE_STEP_IO_PRIORITY);
+    CONSTANT(isolate_step, ISOLATE_STEP_SCHEDULER);
 
     CONSTANT(isolate_tty_detail, ISOLATE_TTY_OPEN_MASTER);
     CONSTANT(isolate_tty_detail, ISOLATE_TTY_OPEN_SLAVE);
@@ -181,6 +196,7 @@ static void enums(void)
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_INTO);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_NO_PDEATHSIG);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_FD);
+    CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_SCHEDULER);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_USERNS);
 
     CONSTANT(isolate_security_flags, ISOLATE_SECURITY_NO_NEW_PRIVS);
@@ -191,6 +207,7 @@ static void enums(void)
     CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_SOCKETPAIR);
     CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_STACK);
     CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_CLONE);
+    CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_JOIN_NS);
 
     CONSTANT(isolate_msg_type, ISOLATE_MSG_GO);
     CONSTANT(isolate_msg_type, ISOLATE_MSG_FAILED);

@@ -85,11 +85,6 @@ public static class OciCreate
     {
         StateStore.ValidateId(id);
         var bundle = OciBundleLoader.Load(options.Bundle, id);
-        foreach (var (type, _) in bundle.JoinNamespaces)
-        {
-            if (type is not ("network" or "ipc" or "uts"))
-                throw new IsolateException($"config.json: linux.namespaces: joining an existing {type} namespace (path) is not supported; only network, ipc and uts");
-        }
         var process = bundle.Spec.Process;
         return bundle with { Spec = bundle.Spec with { Process = process with { Security = process.Security with { PreserveFds = options.PreserveFds } } } };
     }

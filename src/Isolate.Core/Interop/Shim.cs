@@ -32,6 +32,9 @@ internal enum ShimStep : uint
     JoinNamespace = 20,
     Sysctl = 21,
     ExecInto = 22,
+    Domainname = 23,
+    IoPriority = 24,
+    Scheduler = 25,
 }
 
 internal enum ShimMessageType : uint
@@ -95,6 +98,7 @@ internal enum ShimSpawnCall : uint
     Socketpair = 2,
     Stack = 3,
     Clone = 4,
+    JoinNamespace = 5,
 }
 
 [Flags]
@@ -110,6 +114,7 @@ internal enum ShimSpawnFlags : uint
     ExecInto = 1u << 6,
     NoParentDeathSignal = 1u << 7,
     ExecFd = 1u << 8,
+    Scheduler = 1u << 9,
 }
 
 [Flags]
@@ -161,6 +166,17 @@ internal unsafe struct ShimSpawnConfig
     public uint NsJoinCount;
     public uint SysctlCount;
     public ShimSysctl* Sysctls;
+    public byte* Domainname;
+    public uint Umask;
+    public int IoPriority;
+    public uint SchedPolicy;
+    public int SchedNice;
+    public uint SchedPriority;
+    public uint Reserved2;
+    public ulong SchedFlags;
+    public ulong SchedRuntime;
+    public ulong SchedDeadline;
+    public ulong SchedPeriod;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -214,6 +230,7 @@ internal struct ShimSpawnResult
     public int SyncFd;
     public int Pidfd;
     public uint FailedCall;
+    public int FailedDetail;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -227,7 +244,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 6;
+    public const uint AbiVersion = 7;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]

@@ -53,7 +53,8 @@ public static unsafe partial class Launcher
         {
             int rc = Shim.Spawn(config.Config, &child);
             if (rc < 0)
-                throw SpawnFailures.Describe((ShimSpawnCall)child.FailedCall, -rc, userns);
+                throw SpawnFailures.Describe((ShimSpawnCall)child.FailedCall, -rc, userns,
+                    child.FailedDetail >= 0 && child.FailedDetail < plan.JoinNamespaces.Count ? plan.JoinNamespaces[child.FailedDetail].Path : null);
         }
         spawned?.Invoke(child);
         int rootfsTree = -1;

@@ -6,10 +6,12 @@ namespace Isolate.Launch;
 /// <summary>Why the shim could not spawn a child, in words that say what to do.</summary>
 public static class SpawnFailures
 {
-    internal static IsolateException Describe(ShimSpawnCall call, int errno, UserNamespaceSpec? userns)
+    /// <param name="joinPath">JoinNamespace: the namespace file it could not join.</param>
+    internal static IsolateException Describe(ShimSpawnCall call, int errno, UserNamespaceSpec? userns, string? joinPath = null)
     {
         string operation = call switch
         {
+            ShimSpawnCall.JoinNamespace => $"join the namespace {joinPath}",
             ShimSpawnCall.Socketpair => "create the sync socket",
             ShimSpawnCall.Stack => "allocate the child's stack",
             ShimSpawnCall.Config => "pass the configuration to the shim",

@@ -80,7 +80,7 @@ public static partial class OciBundleLoader
         if (process is null)
             throw new IsolateException("exec --process: the document is null; it must be a JSON object");
         return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
-            .Process(process, container.UserNamespace, container.Process.Security.Seccomp);
+            .Process(process, container.UserNamespace, container.Process.Security.Seccomp, container.Rootfs ?? "/");
     }
 
     /// <summary>The JSON path (process.args[1]) of the first string whose bytes are not UTF-8.</summary>
@@ -145,11 +145,14 @@ public static partial class OciBundleLoader
     /// <summary>One conversion: config.json to the bundle, in the file's order of fields.</summary>
     private sealed partial class Mapper(OciConfig config, string bundleDir, string id, OciHost host)
     {
-        private static readonly string[] Required = ["pid", "mount", "ipc", "uts"];
+        private static readonly string[] Required = ["mount"];
+        /// <summary>Namespaces a config may leave out to share the host's.</summary>
+        private static readonly string[] Shareable = ["pid", "ipc", "uts", "cgroup"];
         private static readonly string[] Known = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 
         private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
         private readonly List<(string, string)> _join = [];
+        private readonly List<string> _hostNamespaces = [];
 
         public OciBundle Map()
         {
@@ -161,7 +164,9 @@ public static partial class OciBundleLoader
             var network = Namespaces(linux.Namespaces);
             var userns = UserNamespace(linux);
             var (volumes, tmpfs) = Mounts(config.Mounts ?? []);
-            var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp));
+            var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp), rootfs);
+            Unsupported(linux);
+            var (hostname, domainname) = UtsNames(config.Hostname, config.Domainname);
             var resources = Resources(linux.Resources);
             var (cgroupParent, cgroupName) = CgroupPath(linux.CgroupsPath);
             if (host.Rootless && resources.Any)
@@ -173,7 +178,9 @@ public static partial class OciBundleLoader
             var spec = new ContainerSpec
             {
                 Rootfs = rootfs,
-                Hostname = Hostname(config.Hostname),
+                Hostname = hostname,
+                Domainname = domainname,
+                HostNamespaces = _hostNamespaces,
                 Process = processSpec,
                 Network = network,
                 Volumes = volumes,
@@ -206,6 +213,25 @@ public static partial class OciBundleLoader
                 OciVersion = version,
                 JoinNamespaces = _join,
             };
+        }
+
+        /// <summary>Fields of linux Isolate has no way to apply: each is refused when given.</summary>
+        private static void Unsupported(OciLinux linux)
+        {
+            if (!string.IsNullOrEmpty(linux.MountLabel))
+                throw Error("linux.mountLabel", $"'{linux.MountLabel}': SELinux mount labels are not supported (Isolate sets none); remove it");
+            foreach (var (name, value, what) in new[]
+            {
+                ("personality", linux.Personality, "an execution domain (personality(2)) is not supported"),
+                ("intelRdt", linux.IntelRdt, "Intel RDT (resctrl) is not supported"),
+                ("timeOffsets", linux.TimeOffsets, "time namespaces are not supported"),
+                ("netDevices", linux.NetDevices, "moving network devices into the container is not supported"),
+                ("memoryPolicy", linux.MemoryPolicy, "a NUMA memory policy (set_mempolicy(2)) is not supported"),
+            })
+            {
+                if (value is { ValueKind: not JsonValueKind.Null })
+                    throw Error($"linux.{name}", $"{what}; remove it");
+            }
         }
 
         /// <summary>Any 1.x (the spec keeps compatibility within a major version); absent: "".</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Isolate.Oci;
@@ -15,6 +16,7 @@ public sealed class OciConfig
     [JsonPropertyName("process")] public OciProcess? Process { get; set; }
     [JsonPropertyName("root")] public OciRoot? Root { get; set; }
     [JsonPropertyName("hostname")] public string? Hostname { get; set; }
+    [JsonPropertyName("domainname")] public string? Domainname { get; set; }
     [JsonPropertyName("mounts")] public List<OciMount>? Mounts { get; set; }
     [JsonPropertyName("hooks")] public OciHooksConfig? Hooks { get; set; }
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
@@ -48,6 +50,42 @@ public sealed class OciProcess
     [JsonPropertyName("rlimits")] public List<OciRlimit>? Rlimits { get; set; }
     [JsonPropertyName("noNewPrivileges")] public bool? NoNewPrivileges { get; set; }
     [JsonPropertyName("oomScoreAdj")] public int? OomScoreAdj { get; set; }
+    // read so that a config giving them is refused or honoured, never silently dropped
+    [JsonPropertyName("apparmorProfile")] public string? ApparmorProfile { get; set; }
+    [JsonPropertyName("selinuxLabel")] public string? SelinuxLabel { get; set; }
+    [JsonPropertyName("ioPriority")] public OciIoPriority? IoPriority { get; set; }
+    [JsonPropertyName("scheduler")] public OciScheduler? Scheduler { get; set; }
+    [JsonPropertyName("execCPUAffinity")] public OciExecCpuAffinity? ExecCpuAffinity { get; set; }
+    /// <summary>Windows only.</summary>
+    [JsonPropertyName("commandLine")] public string? CommandLine { get; set; }
+}
+
+/// <summary>process.ioPriority (runtime-spec 1.2): ioprio_set(2) for the process.</summary>
+public sealed class OciIoPriority
+{
+    /// <summary>IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE.</summary>
+    [JsonPropertyName("class")] public string? Class { get; set; }
+    [JsonPropertyName("priority")] public int? Priority { get; set; }
+}
+
+/// <summary>process.scheduler (runtime-spec 1.2): sched_setattr(2) for the process.</summary>
+public sealed class OciScheduler
+{
+    /// <summary>SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_ISO, SCHED_IDLE, SCHED_DEADLINE.</summary>
+    [JsonPropertyName("policy")] public string? Policy { get; set; }
+    [JsonPropertyName("nice")] public int? Nice { get; set; }
+    [JsonPropertyName("priority")] public int? Priority { get; set; }
+    [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
+    [JsonPropertyName("runtime")] public ulong? Runtime { get; set; }
+    [JsonPropertyName("deadline")] public ulong? Deadline { get; set; }
+    [JsonPropertyName("period")] public ulong? Period { get; set; }
+}
+
+/// <summary>process.execCPUAffinity (runtime-spec 1.2): CPU lists.</summary>
+public sealed class OciExecCpuAffinity
+{
+    [JsonPropertyName("initial")] public string? Initial { get; set; }
+    [JsonPropertyName("final")] public string? Final { get; set; }
 }
 
 public sealed class OciConsoleSize
@@ -62,6 +100,8 @@ public sealed class OciUser
     [JsonPropertyName("gid")] public uint? Gid { get; set; }
     [JsonPropertyName("umask")] public uint? Umask { get; set; }
     [JsonPropertyName("additionalGids")] public List<uint>? AdditionalGids { get; set; }
+    /// <summary>Windows only.</summary>
+    [JsonPropertyName("username")] public string? Username { get; set; }
 }
 
 /// <summary>Capability names as "CAP_CHOWN".</summary>
@@ -114,6 +154,13 @@ public sealed class OciLinux
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
     [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
     [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
+    // read so that a config giving them is refused, never silently dropped (any JSON value)
+    [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
+    [JsonPropertyName("personality")] public JsonElement? Personality { get; set; }
+    [JsonPropertyName("intelRdt")] public JsonElement? IntelRdt { get; set; }
+    [JsonPropertyName("timeOffsets")] public JsonElement? TimeOffsets { get; set; }
+    [JsonPropertyName("netDevices")] public JsonElement? NetDevices { get; set; }
+    [JsonPropertyName("memoryPolicy")] public JsonElement? MemoryPolicy { get; set; }
 }
 
 public sealed class OciNamespace

@@ -26,8 +26,8 @@ public static partial class OciBundleLoader
                     continue;
                 if (!path.StartsWith('/'))
                     throw Error($"{where}.path", $"'{path}' must be an absolute path");
-                if (type is "user" or "mount")
-                    throw Error($"{where}.path", $"joining an existing {type} namespace is not supported: Isolate creates its own");
+                if (type == "user")
+                    throw Error($"{where}.path", "joining an existing user namespace is not supported: Isolate creates its own (remove path; uidMappings and gidMappings map it)");
                 _join.Add((type, path));
             }
             foreach (string type in Required)
@@ -35,6 +35,14 @@ public static partial class OciBundleLoader
                 if (!_namespaces.Contains(type))
                     throw Error("linux.namespaces", $"has no '{type}' namespace: Isolate always creates one, add {{\"type\": \"{type}\"}}");
             }
+            // without one of these the container shares the host's, as runc does (podman --pid host, ...)
+            foreach (string type in Shareable)
+            {
+                if (!_namespaces.Contains(type))
+                    _hostNamespaces.Add(type);
+            }
+            if (_namespaces.Contains("user") && _join.FindIndex(j => j.Item1 == "mount") is >= 0 and int mount)
+                throw Error($"linux.namespaces[{list.FindIndex(n => n.Type == "mount")}].path", "a joined mount namespace with a new user namespace: the user namespace's root has no right to mount in a namespace the host owns; remove the path or the user namespace");
             if (host.Rootless && !_namespaces.Contains("user"))
                 throw Error("linux.namespaces", $"has no 'user' namespace, which a non-root user (uid {host.Euid}) needs: add one with uidMappings and gidMappings (isolate spec --rootless writes them)");
             return _namespaces.Contains("network") ? NetworkMode.None : NetworkMode.Host;
@@ -85,6 +93,23 @@ public static partial class OciBundleLoader
 
         private static bool Overlaps(uint a, uint aCount, uint b, uint bCount) => (ulong)a < (ulong)b + bCount && (ulong)b < (ulong)a + aCount;
 
+        /// <summary>The UTS names, which need a UTS namespace of the container's (its own, or one it
+        /// joins, as runc has it): in the host's, they would rename the host.</summary>
+        private (string Hostname, string? Domainname) UtsNames(string? hostname, string? domainname)
+        {
+            if (domainname is { Length: > 64 })
+                throw Error("domainname", $"'{domainname}' is longer than the kernel's 64 characters");
+            if (!_namespaces.Contains("uts"))
+            {
+                const string fix = "add {\"type\": \"uts\"} to linux.namespaces, or remove it";
+                if (!string.IsNullOrEmpty(hostname))
+                    throw Error("hostname", $"needs a UTS namespace of the container's own, and it shares the host's: {fix}");
+                if (!string.IsNullOrEmpty(domainname))
+                    throw Error("domainname", $"needs a UTS namespace of the container's own, and it shares the host's: {fix}");
+            }
+            return (Hostname(hostname), string.IsNullOrEmpty(domainname) ? null : domainname);
+        }
+
         /// <summary>runc's rule: only sysctls of a namespace the container has of its own.</summary>
         private IReadOnlyDictionary<string, string> Sysctl(Dictionary<string, string>? sysctl, NetworkMode network)
         {
@@ -96,9 +121,16 @@ public static partial class OciBundleLoader
                 bool ipc = name is "kernel.msgmax" or "kernel.msgmnb" or "kernel.msgmni" or "kernel.sem" or "kernel.shmall"
                     or "kernel.shmmax" or "kernel.shmmni" or "kernel.shm_rmid_forced" || name.StartsWith("fs.mqueue.", StringComparison.Ordinal);
                 bool uts = name is "kernel.hostname" or "kernel.domainname";
+                // checked before the rest: each is refused only for what it is
                 bool net = name.StartsWith("net.", StringComparison.Ordinal);
                 if (net && network == NetworkMode.Host)
                     throw Error(where, "needs a network namespace of the container's own, and it shares the host's (add {\"type\": \"network\"} to linux.namespaces)");
+                if (name == "kernel.hostname")
+                    throw Error(where, "conflicts with the hostname field, which sets it: give the name as hostname");
+                if (ipc && !_namespaces.Contains("ipc"))
+                    throw Error(where, "needs an IPC namespace of the container's own, and it shares the host's (add {\"type\": \"ipc\"} to linux.namespaces)");
+                if (uts && !_namespaces.Contains("uts"))
+                    throw Error(where, "needs a UTS namespace of the container's own, and it shares the host's (add {\"type\": \"uts\"} to linux.namespaces)");
                 if (!ipc && !uts && !net)
                     throw Error(where, "is not namespaced: setting it would change the host (only kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, kernel.hostname, kernel.domainname and net.* are)");
                 if (name.Contains("..", StringComparison.Ordinal) || name.EndsWith('.'))

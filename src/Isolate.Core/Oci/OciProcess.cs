@@ -1,4 +1,6 @@
 using System.Globalization;
+using Isolate.Interop;
+using Isolate.Plan;
 using Isolate.Security;
 using Isolate.Spec;
 
@@ -33,26 +35,118 @@ public static partial class OciBundleLoader
         /// <summary>config.json's process (or exec's --process) to the model: command, environment,
         /// directory, user, capabilities, no_new_privs, rlimits, terminal; <paramref name="seccomp"/>
         /// is the container's filter (linux.seccomp), which every process of it gets.</summary>
-        public ProcessSpec Process(OciProcess process, UserNamespaceSpec? userns, IReadOnlyList<BpfInstruction> seccomp) => new()
+        /// <param name="root">The container's root directory, where a HOME the environment lacks
+        /// is looked up (its /etc/passwd).</param>
+        public ProcessSpec Process(OciProcess process, UserNamespaceSpec? userns, IReadOnlyList<BpfInstruction> seccomp, string root)
         {
-            Workdir = Workdir(process.Cwd),
-            Args = Args(process.Args),
-            Env = Env(process.Env),
-            Security = new ProcessSecurity
+            Unsupported(process);
+            var env = Env(process.Env);
+            var user = User(process.User, env, userns, root);
+            return new()
             {
-                Capabilities = CapabilitySet(process.Capabilities),
-                OciSets = CapabilitySets(process.Capabilities),
-                NoNewPrivileges = process.NoNewPrivileges ?? false,
-                Seccomp = seccomp,
-                User = User(process.User, process.Env, userns),
-                LastCap = host.LastCap,
-                KeepGroups = userns is { Rootless: true },
-            },
-            Rlimits = Rlimits(process.Rlimits),
-            Tty = process.Terminal ?? false,
-        };
+                Workdir = Workdir(process.Cwd),
+                Args = Args(process.Args),
+                Env = EnvironmentBuilder.Lookup(env, "HOME") is null ? [.. env, "HOME=" + user.Home] : env,
+                Security = new ProcessSecurity
+                {
+                    Capabilities = CapabilitySet(process.Capabilities),
+                    OciSets = CapabilitySets(process.Capabilities),
+                    NoNewPrivileges = process.NoNewPrivileges ?? false,
+                    Seccomp = seccomp,
+                    User = user,
+                    LastCap = host.LastCap,
+                    KeepGroups = userns is { Rootless: true },
+                },
+                Rlimits = Rlimits(process.Rlimits),
+                Tty = process.Terminal ?? false,
+                Umask = Umask(process.User?.Umask),
+                IoPriority = IoPriority(process.IoPriority),
+                Scheduler = Scheduler(process.Scheduler),
+            };
+        }
 
-        private static ProcessUser User(OciUser? user, List<string>? env, UserNamespaceSpec? userns)
+        /// <summary>Fields of the process object Isolate has no way to apply.</summary>
+        private static void Unsupported(OciProcess process)
+        {
+            if (!string.IsNullOrEmpty(process.ApparmorProfile))
+                throw Error("process.apparmorProfile", $"'{process.ApparmorProfile}': AppArmor profiles are not supported (Isolate loads and applies none); remove it");
+            if (!string.IsNullOrEmpty(process.SelinuxLabel))
+                throw Error("process.selinuxLabel", $"'{process.SelinuxLabel}': SELinux labels are not supported (Isolate sets none); remove it");
+            if (process.ExecCpuAffinity != null)
+                throw Error("process.execCPUAffinity", "is not supported (Isolate sets no CPU affinity of its own); remove it, or limit CPUs with linux.resources.cpu.cpus");
+            if (process.CommandLine != null)
+                throw Error("process.commandLine", "is for Windows containers; on Linux give the command as process.args");
+            if (process.User?.Username != null)
+                throw Error("process.user.username", "is for Windows containers; on Linux give process.user.uid and gid");
+        }
+
+        /// <summary>runc's default, 022, when absent.</summary>
+        private static uint Umask(uint? umask) =>
+            umask is null ? ProcessSpec.DefaultUmask
+            : umask <= 511 ? umask.Value
+            : throw Error("process.user.umask", $"{umask} is not a file mode mask: give 0 to 511 (octal 0777; JSON has no octal, so 022 is written 18)");
+
+        private static readonly string[] IoClasses = ["", "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"];
+
+        /// <summary>ioprio_set(2)'s value: class &lt;&lt; 13 | level.</summary>
+        private static int? IoPriority(OciIoPriority? io)
+        {
+            if (io is null)
+                return null;
+            int ioClass = Array.IndexOf(IoClasses, io.Class ?? "");
+            if (ioClass <= 0)
+                throw Error("process.ioPriority.class", $"'{io.Class}' is not an I/O class: use IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE");
+            int level = io.Priority ?? 0;
+            if (level is < 0 or > 7)
+                throw Error("process.ioPriority.priority", $"{level} is out of range: use 0 (highest) to 7 (lowest)");
+            return (ioClass << 13) | level;
+        }
+
+        private static readonly string[] Policies = ["SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE", "SCHED_DEADLINE"];
+
+        private static readonly (string Name, ulong Bit)[] SchedulerFlags =
+        [
+            ("SCHED_FLAG_RESET_ON_FORK", 0x01), ("SCHED_FLAG_RECLAIM", 0x02), ("SCHED_FLAG_DL_OVERRUN", 0x04),
+            ("SCHED_FLAG_KEEP_POLICY", 0x08), ("SCHED_FLAG_KEEP_PARAMS", 0x10),
+        ];
+
+        /// <summary>sched_setattr(2)'s attributes, checked as runc checks them.</summary>
+        private static SchedulerSpec? Scheduler(OciScheduler? sched)
+        {
+            if (sched is null)
+                return null;
+            int policy = Array.IndexOf(Policies, sched.Policy ?? "");
+            if (policy < 0)
+                throw Error("process.scheduler.policy", $"'{sched.Policy}' is not a policy: use one of {string.Join(", ", Policies.Where(p => p != "SCHED_ISO"))}");
+            if (policy == 4)
+                throw Error("process.scheduler.policy", "SCHED_ISO is not in the Linux kernel: use SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE");
+            int nice = sched.Nice ?? 0;
+            if (nice is < -20 or > 19)
+                throw Error("process.scheduler.nice", $"{nice} is out of range: use -20 to 19");
+            if (nice != 0 && policy is not (0 or 3))
+                throw Error("process.scheduler.nice", $"applies to SCHED_OTHER and SCHED_BATCH only, not {sched.Policy}");
+            int priority = sched.Priority ?? 0;
+            bool realtime = policy is 1 or 2;
+            if (realtime ? priority is < 1 or > 99 : priority != 0)
+                throw Error("process.scheduler.priority", realtime
+                    ? $"{priority} is out of range for {sched.Policy}: use 1 to 99"
+                    : $"must be 0 for {sched.Policy} (only SCHED_FIFO and SCHED_RR have a static priority)");
+            bool deadline = policy == 6;
+            if (!deadline && (sched.Runtime is > 0 || sched.Deadline is > 0 || sched.Period is > 0))
+                throw Error("process.scheduler", $"runtime, deadline and period apply to SCHED_DEADLINE only, not {sched.Policy}");
+            ulong flags = 0;
+            for (int i = 0; i < (sched.Flags?.Count ?? 0); i++)
+            {
+                string name = sched.Flags![i];
+                var known = SchedulerFlags.FirstOrDefault(f => f.Name == name);
+                if (known.Name is null)
+                    throw Error($"process.scheduler.flags[{i}]", $"'{name}' is not supported: use {string.Join(", ", SchedulerFlags.Select(f => f.Name))}");
+                flags |= known.Bit;
+            }
+            return new SchedulerSpec((uint)policy, nice, (uint)priority, flags, sched.Runtime ?? 0, sched.Deadline ?? 0, sched.Period ?? 0);
+        }
+
+        private static ProcessUser User(OciUser? user, IReadOnlyList<string> env, UserNamespaceSpec? userns, string root)
         {
             uint uid = user?.Uid ?? 0, gid = user?.Gid ?? 0;
             var groups = user?.AdditionalGids ?? [];
@@ -71,8 +165,23 @@ public static partial class OciBundleLoader
                         throw Error($"process.user.additionalGids[{i}]", $"{groups[i]} has no id in the container's user namespace ({mapped})");
                 }
             }
-            string? home = (env ?? []).LastOrDefault(e => e.StartsWith("HOME=", StringComparison.Ordinal))?[5..];
-            return new ProcessUser(uid, gid, groups, home ?? (uid == 0 ? "/root" : "/"));
+            return new ProcessUser(uid, gid, groups, EnvironmentBuilder.Lookup(env, "HOME") ?? Home(uid, root));
+        }
+
+        /// <summary>runc's HOME when the environment has none: the user's entry in the container's
+        /// /etc/passwd (read resolved inside the root: a link there cannot lead to the host's), else "/".</summary>
+        private static string Home(uint uid, string root)
+        {
+            string? passwd;
+            try
+            {
+                passwd = ContainerFiles.ReadText(root, "/etc/passwd");
+            }
+            catch (IsolateException)
+            {
+                passwd = null; // unreadable: as if it had no entry
+            }
+            return UserResolver.Resolve(uid.ToString(CultureInfo.InvariantCulture), [], passwd, null).Home;
         }
 
         /// <summary>The bounding set.</summary>

@@ -9,6 +9,8 @@ public sealed record SpawnPlan
     public required CloneFlags Namespaces { get; init; }
     /// <summary>null: leave it (exec into a running container).</summary>
     public required string? Hostname { get; init; }
+    /// <summary>null: leave it.</summary>
+    public string? Domainname { get; init; }
     public required IReadOnlyList<MountOp> Mounts { get; init; }
     public required string Workdir { get; init; }
     public required IReadOnlyList<string> Args { get; init; }
@@ -22,6 +24,11 @@ public sealed record SpawnPlan
     public bool NewCgroupNamespace { get; init; }
 
     public IReadOnlyList<RlimitSpec> Rlimits { get; init; } = [];
+
+    /// <summary>The command's umask, ioprio and scheduling (see <see cref="ProcessSpec"/>).</summary>
+    public uint Umask { get; init; } = ProcessSpec.DefaultUmask;
+    public int? IoPriority { get; init; }
+    public SchedulerSpec? Scheduler { get; init; }
 
     public bool Init { get; init; }
 
@@ -64,19 +71,34 @@ public sealed record SpawnPlan
             "network" => CloneFlags.NewNet,
             "ipc" => CloneFlags.NewIpc,
             "uts" => CloneFlags.NewUts,
-            _ => throw new IsolateException($"joining an existing {j.Type} namespace is not supported; only network, ipc and uts"),
+            "pid" => CloneFlags.NewPid,
+            "cgroup" => CloneFlags.NewCgroup,
+            "mount" => CloneFlags.NewNs,
+            _ => throw new IsolateException($"joining an existing {j.Type} namespace is not supported; only network, ipc, uts, pid, cgroup and mount"),
         }, j.Path)).ToList();
         var joined = joins.Aggregate(CloneFlags.None, (all, j) => all | j.Type);
+        var shared = spec.HostNamespaces.Aggregate(CloneFlags.None, (all, type) => all | type switch
+        {
+            "pid" => CloneFlags.NewPid,
+            "ipc" => CloneFlags.NewIpc,
+            "uts" => CloneFlags.NewUts,
+            "cgroup" => CloneFlags.NewCgroup,
+            _ => throw new IsolateException($"sharing the host's {type} namespace is not supported; only pid, ipc, uts and cgroup"),
+        });
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
         if (spec.Network == NetworkMode.None)
             namespaces |= CloneFlags.NewNet;
-        namespaces &= ~joined; // setns in the child instead
+        namespaces &= ~(joined | shared); // joined: setns before the clone instead; shared: the host's
         if (spec.UserNamespace != null)
             namespaces |= CloneFlags.NewUser;
+        // the cgroup namespace is unshared by the child once it is in its cgroup
+        bool ownCgroupNamespace = ((joined | shared) & CloneFlags.NewCgroup) == 0;
+        bool ownUts = ((joined | shared) & CloneFlags.NewUts) == 0;
         return new SpawnPlan
         {
             Namespaces = namespaces,
-            Hostname = joined.HasFlag(CloneFlags.NewUts) ? null : spec.Hostname, // a joined one keeps its owner's name
+            Hostname = ownUts ? spec.Hostname : null, // a joined one keeps its owner's name; the host's, the host's
+            Domainname = spec.Domainname,
             Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer),
             Workdir = spec.Process.Workdir,
             Args = spec.Process.Args,
@@ -85,10 +107,13 @@ public sealed record SpawnPlan
             LoopbackUp = spec.Network == NetworkMode.None && !joined.HasFlag(CloneFlags.NewNet), // a joined one is its owner's
             JoinNamespaces = joins,
             Sysctls = spec.Sysctls.Select(s => ("/proc/sys/" + s.Key.Replace('.', '/'), s.Value)).ToList(),
-            NewCgroupNamespace = inCgroup,
+            NewCgroupNamespace = inCgroup && ownCgroupNamespace,
             Security = spec.Process.Security,
             UserNamespace = spec.UserNamespace,
             Rlimits = spec.Process.Rlimits,
+            Umask = spec.Process.Umask,
+            IoPriority = spec.Process.IoPriority,
+            Scheduler = spec.Process.Scheduler,
             Init = spec.Init,
             Tty = spec.Process.Tty,
             TtyRows = ttySize.Rows,
@@ -114,6 +139,9 @@ public sealed record SpawnPlan
         SearchPath = process.Variable("PATH"),
         Security = process.Security,
         Rlimits = process.Rlimits,
+        Umask = process.Umask,
+        IoPriority = process.IoPriority,
+        Scheduler = process.Scheduler,
         Tty = process.Tty,
         TtyRows = ttySize.Rows,
         TtyCols = ttySize.Cols,

@@ -23,7 +23,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
             | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0)
             | (plan.ExecFifo != null ? ShimSpawnFlags.Detached : 0)
             | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0)
-            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0));
+            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0) | (plan.Scheduler != null ? ShimSpawnFlags.Scheduler : 0));
         config->ExecFifo = Utf8(plan.ExecFifo);
         var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);
         for (int i = 0; i < plan.JoinNamespaces.Count; i++)
@@ -44,6 +44,19 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         config->RlimitCount = (uint)plan.Rlimits.Count;
         config->CloneFlags = (ulong)plan.Namespaces;
         config->Hostname = Utf8(plan.Hostname);
+        config->Domainname = Utf8(plan.Domainname);
+        config->Umask = plan.Umask;
+        config->IoPriority = plan.IoPriority ?? -1;
+        if (plan.Scheduler is { } sched)
+        {
+            config->SchedPolicy = sched.Policy;
+            config->SchedNice = sched.Nice;
+            config->SchedPriority = sched.Priority;
+            config->SchedFlags = sched.Flags;
+            config->SchedRuntime = sched.Runtime;
+            config->SchedDeadline = sched.Deadline;
+            config->SchedPeriod = sched.Period;
+        }
         config->Workdir = Utf8(plan.Workdir);
         config->Argv = Utf8Array(plan.Args);
         config->Envp = Utf8Array(plan.Env);

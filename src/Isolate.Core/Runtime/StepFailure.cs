@@ -19,6 +19,12 @@ internal static class StepFailure
                 return DescribeMount(plan.Mounts[message.Detail], errno);
             case ShimStep.Hostname:
                 return IsolateException.FromErrno("sethostname", plan.Hostname, errno);
+            case ShimStep.Domainname:
+                return IsolateException.FromErrno("setdomainname", plan.Domainname, errno);
+            case ShimStep.IoPriority:
+                return IsolateException.FromErrno($"ioprio_set (class {plan.IoPriority >> 13}, level {plan.IoPriority & 7})", null, errno);
+            case ShimStep.Scheduler:
+                return IsolateException.FromErrno($"sched_setattr (policy {plan.Scheduler?.Policy})", null, errno);
             case ShimStep.Loopback:
                 return IsolateException.FromErrno("bring up the loopback device", "lo", errno);
             case ShimStep.Workdir:

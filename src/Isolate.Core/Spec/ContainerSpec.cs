@@ -91,6 +91,14 @@ public sealed record ContainerSpec
     /// linux.namespaces[].path): network, ipc or uts.</summary>
     public IReadOnlyList<(string Type, string Path)> JoinNamespaces { get; init; } = [];
 
+    /// <summary>An OCI bundle's domainname: setdomainname in the container's UTS namespace; null: left as it is.</summary>
+    public string? Domainname { get; init; }
+
+    /// <summary>Namespaces shared with the host instead of made (an OCI bundle's
+    /// linux.namespaces without them): "pid", "ipc", "uts" or "cgroup". The network has
+    /// <see cref="Network"/>.</summary>
+    public IReadOnlyList<string> HostNamespaces { get; init; } = [];
+
     /// <summary>Namespaced sysctls to set inside (an OCI bundle's linux.sysctl).</summary>
     public IReadOnlyDictionary<string, string> Sysctls { get; init; } = new Dictionary<string, string>();
 

@@ -95,6 +95,8 @@ public static class SpecJson
             foreach (var (key, value) in spec.Sysctls)
                 Text(w, key, value);
             w.WriteEndObject();
+            Text(w, "domainname", spec.Domainname);
+            Strings(w, "hostNamespaces", spec.HostNamespaces);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -149,6 +151,20 @@ public static class SpecJson
         w.WriteEndArray();
         w.WriteBoolean("tty", p.Tty);
         w.WriteBoolean("interactive", p.Interactive);
+        w.WriteNumber("umask", p.Umask);
+        Number(w, "ioPriority", p.IoPriority);
+        if (p.Scheduler is { } sched)
+        {
+            w.WriteStartObject("scheduler");
+            w.WriteNumber("policy", sched.Policy);
+            w.WriteNumber("nice", sched.Nice);
+            w.WriteNumber("priority", sched.Priority);
+            w.WriteNumber("flags", sched.Flags);
+            w.WriteNumber("runtime", sched.Runtime);
+            w.WriteNumber("deadline", sched.Deadline);
+            w.WriteNumber("period", sched.Period);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 
@@ -241,6 +257,8 @@ public static class SpecJson
                 JoinNamespaces = [.. o.GetProperty("joinNamespaces").EnumerateArray()
                     .Select(j => (ReadText(j.GetProperty("type"))!, ReadText(j.GetProperty("path"))!))],
                 Sysctls = o.GetProperty("sysctls").EnumerateObject().ToDictionary(p => p.Name, p => ReadText(p.Value)!, StringComparer.Ordinal),
+                Domainname = o.TryGetProperty("domainname", out var domainname) ? ReadText(domainname) : null,
+                HostNamespaces = OptionalStrings(o, "hostNamespaces") ?? [],
             };
         }
         catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or FormatException)
@@ -277,6 +295,13 @@ public static class SpecJson
                 l.GetProperty("resource").GetInt32(), l.GetProperty("soft").GetUInt64(), l.GetProperty("hard").GetUInt64()))],
             Tty = p.GetProperty("tty").GetBoolean(),
             Interactive = p.GetProperty("interactive").GetBoolean(),
+            Umask = p.TryGetProperty("umask", out var umask) ? umask.GetUInt32() : ProcessSpec.DefaultUmask,
+            IoPriority = (int?)OptionalLong(p, "ioPriority"),
+            Scheduler = p.TryGetProperty("scheduler", out var sched)
+                ? new SchedulerSpec(sched.GetProperty("policy").GetUInt32(), sched.GetProperty("nice").GetInt32(), sched.GetProperty("priority").GetUInt32(),
+                    sched.GetProperty("flags").GetUInt64(), sched.GetProperty("runtime").GetUInt64(), sched.GetProperty("deadline").GetUInt64(),
+                    sched.GetProperty("period").GetUInt64())
+                : null,
         };
     }
 

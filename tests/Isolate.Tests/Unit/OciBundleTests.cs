@@ -119,7 +119,8 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal("isolate", spec.Hostname);
         Assert.Equal("0123456789abcdef", spec.Id);
         Assert.Equal(["sh"], spec.Process.Args);
-        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], spec.Process.Env);
+        // no HOME in the environment: the user's from the rootfs's /etc/passwd, and it has none: "/", as runc
+        Assert.Equal(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", "HOME=/"], spec.Process.Env);
         Assert.Equal("/", spec.Process.Workdir);
         Assert.True(bundle.Terminal);
         Assert.True(spec.Process.Tty);
@@ -310,13 +311,18 @@ public sealed class OciBundleTests : IDisposable
              "process": {"args": ["true"], "cwd": "/"},
              "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]}}
             """, id: "short").Spec;
-        Assert.Empty(spec.Process.Env);
+        Assert.Equal(["HOME=/"], spec.Process.Env);
         Assert.False(spec.Process.Tty);
         Assert.False(spec.ReadOnlyRoot);
         Assert.Equal("short", spec.Hostname);
         Assert.Equal(0UL, spec.Process.Security.Capabilities); // no capabilities object: none
         Assert.False(spec.Process.Security.NoNewPrivileges);
-        Assert.Equal((0u, 0u, "/root"), (spec.Process.Security.User.Uid, spec.Process.Security.User.Gid, spec.Process.Security.User.Home));
+        Assert.Equal((0u, 0u, "/"), (spec.Process.Security.User.Uid, spec.Process.Security.User.Gid, spec.Process.Security.User.Home));
+        Assert.Equal(ProcessSpec.DefaultUmask, spec.Process.Umask); // runc's 022
+        Assert.Null(spec.Process.IoPriority);
+        Assert.Null(spec.Process.Scheduler);
+        Assert.Null(spec.Domainname);
+        Assert.Equal(["cgroup"], spec.HostNamespaces); // not listed: the host's, as runc
         Assert.Equal(NetworkMode.Host, spec.Network);
         Assert.Null(spec.MaskedPaths); // absent: null (Isolate's defaults)
         Assert.Null(spec.ReadOnlyPaths);
@@ -341,14 +347,108 @@ public sealed class OciBundleTests : IDisposable
     [Fact]
     public void Unknown_fields_are_ignored()
     {
+        // other platforms' objects and extensions; a field of the Linux spec is never among them
         string json = Config().Replace("\"ociVersion\": \"1.2.0\",", """
-            "ociVersion": "1.2.0", "vm": {"hypervisor": {"path": "/x"}}, "windows": null, "domainname": "d",
+            "ociVersion": "1.2.0", "vm": {"hypervisor": {"path": "/x"}}, "windows": null, "org.example.extension": 1,
             """).Replace("\"cwd\": \"/\",", """
-            "cwd": "/", "apparmorProfile": "p", "selinuxLabel": "l", "ioPriority": {"class": "IOPRIO_CLASS_IDLE"},
+            "cwd": "/", "org.example.knob": true,
             """);
-        Assert.Contains("apparmorProfile", json);
+        Assert.Contains("org.example.knob", json);
         Assert.Equal(["sh"], Parse(json).Spec.Process.Args);
     }
+
+    public static TheoryData<string, string> RefusedFields => new()
+    {
+        { "\"apparmorProfile\": \"p\"", "config.json: process.apparmorProfile: 'p': AppArmor profiles are not supported (Isolate loads and applies none); remove it" },
+        { "\"selinuxLabel\": \"l\"", "config.json: process.selinuxLabel: 'l': SELinux labels are not supported (Isolate sets none); remove it" },
+        { "\"execCPUAffinity\": {\"final\": \"0\"}", "config.json: process.execCPUAffinity: is not supported (Isolate sets no CPU affinity of its own); remove it, or limit CPUs with linux.resources.cpu.cpus" },
+        { "\"commandLine\": \"sh\"", "config.json: process.commandLine: is for Windows containers; on Linux give the command as process.args" },
+        { "\"ioPriority\": {\"class\": \"IOPRIO_CLASS_XX\"}", "config.json: process.ioPriority.class: 'IOPRIO_CLASS_XX' is not an I/O class: use IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE" },
+        { "\"ioPriority\": {\"class\": \"IOPRIO_CLASS_BE\", \"priority\": 8}", "config.json: process.ioPriority.priority: 8 is out of range: use 0 (highest) to 7 (lowest)" },
+        { "\"scheduler\": {\"policy\": \"SCHED_ISO\"}", "config.json: process.scheduler.policy: SCHED_ISO is not in the Linux kernel: use SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE" },
+        { "\"scheduler\": {\"policy\": \"SCHED_FIFO\"}", "config.json: process.scheduler.priority: 0 is out of range for SCHED_FIFO: use 1 to 99" },
+        { "\"scheduler\": {\"policy\": \"SCHED_BATCH\", \"nice\": 5, \"flags\": [\"SCHED_FLAG_UTIL_CLAMP_MIN\"]}", "config.json: process.scheduler.flags[0]: 'SCHED_FLAG_UTIL_CLAMP_MIN' is not supported: use SCHED_FLAG_RESET_ON_FORK, SCHED_FLAG_RECLAIM, SCHED_FLAG_DL_OVERRUN, SCHED_FLAG_KEEP_POLICY, SCHED_FLAG_KEEP_PARAMS" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedFields))]
+    public void Known_process_fields_Isolate_cannot_apply_are_refused(string field, string message) =>
+        Assert.Equal(message, Fails(Config().Replace("\"cwd\": \"/\",", $"\"cwd\": \"/\", {field},")));
+
+    public static TheoryData<string, string> RefusedLinuxFields => new()
+    {
+        { "\"mountLabel\": \"m\"", "config.json: linux.mountLabel: 'm': SELinux mount labels are not supported (Isolate sets none); remove it" },
+        { "\"personality\": {\"domain\": \"LINUX32\"}", "config.json: linux.personality: an execution domain (personality(2)) is not supported; remove it" },
+        { "\"intelRdt\": {\"closID\": \"x\"}", "config.json: linux.intelRdt: Intel RDT (resctrl) is not supported; remove it" },
+        { "\"timeOffsets\": {}", "config.json: linux.timeOffsets: time namespaces are not supported; remove it" },
+        { "\"netDevices\": {\"eth1\": {}}", "config.json: linux.netDevices: moving network devices into the container is not supported; remove it" },
+        { "\"memoryPolicy\": {\"mode\": \"MPOL_BIND\"}", "config.json: linux.memoryPolicy: a NUMA memory policy (set_mempolicy(2)) is not supported; remove it" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedLinuxFields))]
+    public void Known_linux_fields_Isolate_cannot_apply_are_refused(string field, string message) =>
+        Assert.Equal(message, Fails(Config().Replace("\"linux\": {", $"\"linux\": {{ {field},")));
+
+    [Fact]
+    public void Umask_io_priority_and_scheduler_are_read()
+    {
+        var process = Parse(Config().Replace("\"cwd\": \"/\",", """
+            "cwd": "/", "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 3},
+            "scheduler": {"policy": "SCHED_BATCH", "nice": 7, "flags": ["SCHED_FLAG_RESET_ON_FORK"]},
+            """).Replace("\"uid\": 0,", "\"uid\": 0, \"umask\": 63,")).Spec.Process;
+        Assert.Equal(63u, process.Umask);
+        Assert.Equal((3 << 13) | 3, process.IoPriority);
+        Assert.Equal(new SchedulerSpec(3, 7, 0, 1, 0, 0, 0), process.Scheduler);
+        Assert.Equal("config.json: process.user.umask: 512 is not a file mode mask: give 0 to 511 (octal 0777; JSON has no octal, so 022 is written 18)",
+            Fails(Config(c => c.Process!.User!.Umask = 512)));
+    }
+
+    [Fact]
+    public void Home_comes_from_the_containers_passwd_resolved_inside_the_root()
+    {
+        Directory.CreateDirectory(Path.Combine(_rootfs, "etc"));
+        File.WriteAllText(Path.Combine(_rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:100::/home/app:/bin/sh\n");
+        Assert.Contains("HOME=/root", Parse(c => { }).Spec.Process.Env);
+        Assert.Contains("HOME=/home/app", Parse(c => c.Process!.User!.Uid = 1000).Spec.Process.Env);
+        Assert.Contains("HOME=/", Parse(c => c.Process!.User!.Uid = 1234).Spec.Process.Env); // no entry
+        Assert.Contains("HOME=/x", Parse(c => c.Process!.Env!.Add("HOME=/x")).Spec.Process.Env); // given: kept
+        Assert.DoesNotContain("HOME=/root", Parse(c => c.Process!.Env!.Add("HOME=/x")).Spec.Process.Env);
+        // a link to a host file is followed inside the root, where it leads nowhere
+        string evil = HostFile("evil-passwd", "root:x:0:0::/evil:/bin/sh\n");
+        File.Delete(Path.Combine(_rootfs, "etc", "passwd"));
+        File.CreateSymbolicLink(Path.Combine(_rootfs, "etc", "passwd"), evil);
+        Assert.Contains("HOME=/", Parse(c => { }).Spec.Process.Env);
+        Assert.DoesNotContain("HOME=/evil", Parse(c => { }).Spec.Process.Env);
+    }
+
+    [Fact]
+    public void Namespaces_left_out_are_the_hosts()
+    {
+        var spec = Parse(c => { c.Linux!.Namespaces!.RemoveAll(n => n.Type is "pid" or "ipc" or "uts" or "cgroup"); c.Hostname = null; }).Spec;
+        Assert.Equal(["pid", "ipc", "uts", "cgroup"], spec.HostNamespaces);
+        Assert.Empty(Parse(c => { }).Spec.HostNamespaces);
+    }
+
+    public static TheoryData<string, Action<OciConfig>> UtsAndSysctlErrors => new()
+    {
+        { "config.json: hostname: needs a UTS namespace of the container's own, and it shares the host's: add {\"type\": \"uts\"} to linux.namespaces, or remove it",
+            c => c.Linux!.Namespaces!.RemoveAll(n => n.Type == "uts") },
+        { "config.json: domainname: needs a UTS namespace of the container's own, and it shares the host's: add {\"type\": \"uts\"} to linux.namespaces, or remove it",
+            c => { c.Linux!.Namespaces!.RemoveAll(n => n.Type == "uts"); c.Hostname = null; c.Domainname = "example.org"; } },
+        { "config.json: domainname: '" + new string('d', 65) + "' is longer than the kernel's 64 characters",
+            c => c.Domainname = new string('d', 65) },
+        { "config.json: linux.sysctl.kernel.hostname: conflicts with the hostname field, which sets it: give the name as hostname",
+            c => c.Linux!.Sysctl = new() { ["kernel.hostname"] = "x" } },
+        { "config.json: linux.sysctl.kernel.shmmax: needs an IPC namespace of the container's own, and it shares the host's (add {\"type\": \"ipc\"} to linux.namespaces)",
+            c => { c.Linux!.Namespaces!.RemoveAll(n => n.Type == "ipc"); c.Linux.Sysctl = new() { ["kernel.shmmax"] = "1" }; } },
+        { "config.json: linux.sysctl.kernel.domainname: needs a UTS namespace of the container's own, and it shares the host's (add {\"type\": \"uts\"} to linux.namespaces)",
+            c => { c.Linux!.Namespaces!.RemoveAll(n => n.Type == "uts"); c.Hostname = null; c.Linux.Sysctl = new() { ["kernel.domainname"] = "x" }; } },
+    };
+
+    [Theory]
+    [MemberData(nameof(UtsAndSysctlErrors))]
+    public void Uts_names_and_sysctls_need_their_namespace(string message, Action<OciConfig> edit) => Assert.Equal(message, Fails(edit));
 
     // ---- namespaces ----
 
@@ -392,15 +492,9 @@ public sealed class OciBundleTests : IDisposable
 
     public static TheoryData<string, Action<OciConfig>> NamespaceErrors => new()
     {
-        { "config.json: linux.namespaces: has no 'pid' namespace: Isolate always creates one, add {\"type\": \"pid\"}",
-            c => c.Linux!.Namespaces!.RemoveAll(n => n.Type == "pid") },
         { "config.json: linux.namespaces: has no 'mount' namespace: Isolate always creates one, add {\"type\": \"mount\"}",
             c => c.Linux!.Namespaces!.RemoveAll(n => n.Type == "mount") },
-        { "config.json: linux.namespaces: has no 'ipc' namespace: Isolate always creates one, add {\"type\": \"ipc\"}",
-            c => c.Linux!.Namespaces!.RemoveAll(n => n.Type == "ipc") },
-        { "config.json: linux.namespaces: has no 'uts' namespace: Isolate always creates one, add {\"type\": \"uts\"}",
-            c => c.Linux!.Namespaces!.RemoveAll(n => n.Type == "uts") },
-        { "config.json: linux.namespaces: has no 'pid' namespace: Isolate always creates one, add {\"type\": \"pid\"}",
+        { "config.json: linux.namespaces: has no 'mount' namespace: Isolate always creates one, add {\"type\": \"mount\"}",
             c => c.Linux = null },
         { "config.json: linux.namespaces[2].type: 'time' namespaces are not supported",
             c => c.Linux!.Namespaces!.Insert(2, new OciNamespace { Type = "time" }) },
@@ -412,9 +506,9 @@ public sealed class OciBundleTests : IDisposable
             c => c.Linux!.Namespaces!.Add(new OciNamespace { Type = "pid" }) },
         { "config.json: linux.namespaces[1].path: 'netns/x' must be an absolute path",
             c => c.Linux!.Namespaces![1].Path = "netns/x" },
-        { "config.json: linux.namespaces[4].path: joining an existing mount namespace is not supported: Isolate creates its own",
-            c => c.Linux!.Namespaces![4].Path = "/proc/1/ns/mnt" },
-        { "config.json: linux.namespaces[6].path: joining an existing user namespace is not supported: Isolate creates its own",
+        { "config.json: linux.namespaces[4].path: a joined mount namespace with a new user namespace: the user namespace's root has no right to mount in a namespace the host owns; remove the path or the user namespace",
+            c => { c.Linux!.Namespaces![4].Path = "/proc/1/ns/mnt"; UserNs(c, new OciIdMapping { HostId = 1000, Size = 1 }, new OciIdMapping { HostId = 1000, Size = 1 }); } },
+        { "config.json: linux.namespaces[6].path: joining an existing user namespace is not supported: Isolate creates its own (remove path; uidMappings and gidMappings map it)",
             c => c.Linux!.Namespaces!.Add(new OciNamespace { Type = "user", Path = "/proc/1/ns/user" }) },
         { "config.json: linux.uidMappings: given without a 'user' namespace in linux.namespaces",
             c => c.Linux!.UidMappings = [new OciIdMapping { Size = 1 }] },

@@ -37,6 +37,9 @@ public sealed class SpecJsonTests
             Rlimits = [new RlimitSpec("nofile", 7, 1024, 2048), new RlimitSpec("core", 4, 0, ulong.MaxValue)],
             Tty = true,
             Interactive = true,
+            Umask = 0x3f, // 077
+            IoPriority = (2 << 13) | 4,
+            Scheduler = new SchedulerSpec(6, 0, 0, 1, 10_000_000, 30_000_000, 40_000_000),
         },
         Network = NetworkMode.Host,
         Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true)],
@@ -76,6 +79,8 @@ public sealed class SpecJsonTests
         DieWithParent = true,
         JoinNamespaces = [("network", "/proc/42/ns/net")],
         Sysctls = new Dictionary<string, string> { ["net.ipv4.ip_forward"] = "1" },
+        Domainname = "example.org",
+        HostNamespaces = ["pid", "cgroup"],
     };
 
     [Fact]
