@@ -145,6 +145,45 @@ public sealed class OciProcessTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_mount_namespace_joined_by_path_is_where_the_root_is_set_up()
+    {
+        // a namespace kept by a bind mount of its file, as `ip netns` keeps network ones;
+        // as under runc, the container's pivot_root happens in it
+        string dir = Path.Combine(_work, "ns");
+        Directory.CreateDirectory(dir);
+        string file = Path.Combine(dir, "mnt");
+        Assert.Equal(0, Shell($"mount --bind {dir} {dir} && mount --make-private {dir} && touch {file} && unshare --mount={file} --propagation private true"));
+        try
+        {
+            string inodeFile = Path.Combine(_work, "inode");
+            Assert.Equal(0, Shell($"stat -L -c %i {file} > {inodeFile}"));
+            string inode = File.ReadAllText(inodeFile).Trim();
+            var result = RunBundle("readlink /proc/self/ns/mnt", c =>
+            {
+                foreach (var ns in c["linux"]!["namespaces"]!.AsArray())
+                {
+                    if ((string)ns!["type"]! == "mount")
+                        ns["path"] = file;
+                }
+            });
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Equal($"mnt:[{inode}]", result.Stdout.Trim());
+            Assert.NotEqual(Link("/proc/self/ns/mnt"), result.Stdout.Trim());
+        }
+        finally
+        {
+            Shell($"umount {file}; umount {dir}");
+        }
+    }
+
+    private static int Shell(string script)
+    {
+        using var p = Process.Start(new ProcessStartInfo("sh", ["-c", script]))!;
+        p.WaitForExit();
+        return p.ExitCode;
+    }
+
+    [ContainerFact]
     public void A_sysctl_for_the_hostname_is_refused()
     {
         var result = RunBundle("true", c => c["linux"]!["sysctl"] = new JsonObject { ["kernel.hostname"] = "x" });
