@@ -60,13 +60,35 @@ static void reset_signals(void)
 /* sync 1: nothing of the user's runs before the parent has placed us. The GO
  * message may carry a detached mount tree (an id-mapped rootfs) for capture slot
  * *slot; *tree_fd is -1 otherwise. */
-static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot)
+static void wait_at_gate(int sync_fd, int *tree_fd, int32_t *slot, uint32_t *trees_following)
 {
     struct isolate_msg msg;
     ssize_t n = isolate_msg_recv(sync_fd, &msg, tree_fd);
     if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_GO)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* EOF: the parent is gone, and so are we */
     *slot = *tree_fd >= 0 ? msg.detail : -1;
+    *trees_following = msg.step;
+}
+
+/* Capture slots the parent filled (bind sources it opened with its own rights); -1 elsewhere. */
+static int parent_trees[ISOLATE_MAX_CAPTURES];
+
+/* The TREE messages after GO, taken once inherited fds are closed (they would go too). */
+static void receive_trees(int sync_fd, uint32_t count)
+{
+    for (int i = 0; i < ISOLATE_MAX_CAPTURES; i++)
+        parent_trees[i] = -1;
+    for (uint32_t i = 0; i < count; i++) {
+        struct isolate_msg msg;
+        int tree;
+        ssize_t n = isolate_msg_recv(sync_fd, &msg, &tree);
+        if (n != (ssize_t)sizeof msg || msg.type != ISOLATE_MSG_TREE || tree < 0)
+            _exit(ISOLATE_EXIT_SETUP_FAILED);
+        if (msg.detail < 0 || msg.detail >= ISOLATE_MAX_CAPTURES || parent_trees[msg.detail] >= 0)
+            close(tree);
+        else
+            parent_trees[msg.detail] = tree;
+    }
 }
 
 /* In a new user namespace the child starts as the overflow user (its host uid is
@@ -509,7 +531,8 @@ int isolate_child_main(void *arg)
 
     int tree_fd;
     int32_t tree_slot, detail = -1;
-    wait_at_gate(fd, &tree_fd, &tree_slot); /* sync 1 */
+    uint32_t trees_following;
+    wait_at_gate(fd, &tree_fd, &tree_slot, &trees_following); /* sync 1 */
     exec_fd = tree_fd;
 
     int bad_fd = -1;
@@ -517,6 +540,7 @@ int isolate_child_main(void *arg)
         isolate_child_fail(fd, ISOLATE_STEP_CLOSE_FDS, -rc, -1);
     if ((rc = ensure_stdio(&bad_fd)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_STDIO, -rc, bad_fd);
+    receive_trees(fd, trees_following); /* above stdio, which ensure_stdio has filled */
     /* Detached: the FIFO `start` writes to, opened while host paths still resolve.
      * O_RDWR: we hold a writer ourselves, so read() waits for `start`'s byte rather
      * than seeing end-of-file, and `start` finds a reader (no ENXIO) while we live. */
@@ -562,7 +586,7 @@ int isolate_child_main(void *arg)
 
     if ((config->flags & ISOLATE_SPAWN_EXEC_FD))
         tree_fd = -1; /* the GO message's fd is the program to execute, not a mount tree */
-    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, &detail)) < 0)
+    if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, parent_trees, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
     if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);

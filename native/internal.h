@@ -37,10 +37,11 @@ ssize_t isolate_msg_recv(int sock, struct isolate_msg *msg, int *received_fd);
 pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
 
 /* Runs the mount plan; on failure returns -errno and sets *failed_index. tree_fd (or
- * -1) is a detached tree the parent sent, put into capture slot tree_slot; the plan
- * closes it. */
+ * -1) is a detached tree the parent sent, put into capture slot tree_slot; trees
+ * (ISOLATE_MAX_CAPTURES entries, -1 where none) are the bind sources the parent took,
+ * by slot: their CAPTURE ops are done already. The plan closes them all. */
 int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int tree_fd,
-                          int32_t tree_slot, int32_t *failed_index);
+                          int32_t tree_slot, const int *trees, int32_t *failed_index);
 
 /* pty.c: -t; makes a pty of the container's devpts its stdio and controlling terminal,
  * sends the master to the parent. -errno with *detail (isolate_tty_detail) on failure. */

@@ -27,6 +27,7 @@ struct plan_state {
     struct isolate_root root; /* fd -1 until OPEN_ROOT */
     int sync_fd;              /* for NOTE messages */
     int32_t index;            /* the op being run */
+    int created;              /* resolve_target made the op's target (it had no mode to keep) */
     /* CAPTURE slots: detached copies of host trees (open_tree), -1 where none was
      * taken (before Linux 5.2, BIND then binds by path); readonly_pending where the
      * read-only flag can only be set once the tree is attached (5.2 to 5.11). */
@@ -45,6 +46,7 @@ static int check(int rc)
 static int resolve_target(struct plan_state *st, const struct isolate_mount_op *op, char path[PATH_MAX], int *fd)
 {
     *fd = -1;
+    st->created = 0;
     if (!(op->options & ISOLATE_OP_IN_ROOT)) {
         size_t len = strlen(op->target);
         if (len + 1 > PATH_MAX)
@@ -61,6 +63,7 @@ static int resolve_target(struct plan_state *st, const struct isolate_mount_op *
                                         op->mode != 0 ? op->mode : 0755);
         if (rc < 0)
             return rc;
+        st->created = 1;
         resolved = isolate_open_in_root(&st->root, op->target, no_symlinks);
     }
     if (resolved < 0)
@@ -191,7 +194,10 @@ static int op_capture(struct plan_state *st, const struct isolate_mount_op *op)
 {
     if (op->slot < 0 || op->slot >= ISOLATE_MAX_CAPTURES)
         return -EINVAL;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | ISOLATE_AT_RECURSIVE);
+    if (st->captures[op->slot] >= 0)
+        return 0; /* the parent took it, with its rights (isolate_shim_capture_tree) */
+    unsigned recursive = (op->flags & MS_REC) ? ISOLATE_AT_RECURSIVE : 0; /* rbind, or bind: the mount alone */
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | recursive);
     if (tree < 0)
         return errno == ENOSYS ? 0 : -errno; /* before 5.2: BIND binds by path */
     int pending = 0;
@@ -257,6 +263,11 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
         return parent;
     int rc;
     if (op->kind == ISOLATE_MOUNT_SYMLINK) {
+        if ((op->options & ISOLATE_OP_REPLACE) && unlinkat(parent, slash + 1, 0) < 0 && errno != ENOENT) {
+            rc = -errno;
+            close(parent);
+            return rc;
+        }
         rc = check(symlinkat(op->source, parent, slash + 1));
     } else {
         /* the bind fallback needs a path: the parent's fd path plus the name */
@@ -272,6 +283,8 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
         rc = make_device(op, parent, slash + 1, target);
     }
     close(parent);
+    if (rc == -EEXIST && (op->options & ISOLATE_OP_KEEP_EXISTING))
+        return 0;
     return rc;
 }
 
@@ -291,6 +304,72 @@ static int op_mask(const char *target, int fd)
 static int op_readonly_path(const char *target, int fd)
 {
     return bind_readonly(target, fd, target);
+}
+
+/* 1 when a comma-separated mount data string has key=... */
+static int data_has(const char *data, const char *key)
+{
+    size_t len = strlen(key);
+    for (const char *p = data; p != NULL && *p != '\0';) {
+        if (strncmp(p, key, len) == 0 && p[len] == '=')
+            return 1;
+        p = strchr(p, ',');
+        if (p != NULL)
+            p++;
+    }
+    return 0;
+}
+
+/* A filesystem as configured. KEEP_MODE (runc's tmpfs): the root of the new mount takes
+ * the mode its mount point had, given to the kernel as mode= so nothing is changed
+ * through a path afterwards. */
+static int op_filesystem(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int fd)
+{
+    const char *data = op->data;
+    char buf[4096];
+    struct stat where;
+    if ((op->options & ISOLATE_OP_KEEP_MODE) && !st->created && fd >= 0 && !data_has(data, "mode")
+        && fstat(fd, &where) == 0) {
+        size_t len = data != NULL ? strlen(data) : 0;
+        if (len + 16 > sizeof buf)
+            return -E2BIG;
+        if (len > 0)
+            memcpy(buf, data, len);
+        char *p = buf + len;
+        if (len > 0)
+            *p++ = ',';
+        memcpy(p, "mode=0", 6);
+        p += 6;
+        unsigned mode = where.st_mode & 07777;
+        for (int shift = 9; shift >= 0; shift -= 3)
+            *p++ = (char)('0' + ((mode >> shift) & 7));
+        *p = '\0';
+        data = buf;
+    }
+    return check(mount(op->source, target, op->fstype, op->flags, data));
+}
+
+/* A bind's flags can only be set by a remount of it. In a user namespace the kernel
+ * locks the flags a bind came with (nosuid, ro, atime ...): a remount that would
+ * drop one is refused (EPERM), so it is tried again keeping them. */
+static int op_remount(const struct isolate_mount_op *op, const char *target)
+{
+    unsigned long flags = MS_BIND | MS_REMOUNT | op->flags;
+    if (mount(NULL, target, NULL, flags, NULL) == 0)
+        return 0;
+    if (errno != EPERM)
+        return -errno;
+    struct statfs fs;
+    if (statfs(target, &fs) < 0)
+        return -errno;
+    flags |= (fs.f_flags & ST_NOSUID ? MS_NOSUID : 0) | (fs.f_flags & ST_NODEV ? MS_NODEV : 0)
+        | (fs.f_flags & ST_NOEXEC ? MS_NOEXEC : 0) | (fs.f_flags & ST_RDONLY ? MS_RDONLY : 0);
+    if (fs.f_flags & (ST_NOATIME | ST_NODIRATIME | ST_RELATIME)) {
+        flags &= ~(unsigned long)(MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME);
+        flags |= (fs.f_flags & ST_NOATIME ? MS_NOATIME : 0) | (fs.f_flags & ST_NODIRATIME ? MS_NODIRATIME : 0)
+            | (fs.f_flags & ST_RELATIME ? MS_RELATIME : 0);
+    }
+    return check(mount(NULL, target, NULL, flags, NULL));
 }
 
 static int op_open_root(struct plan_state *st, const char *target)
@@ -365,7 +444,13 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
         rc = op_bind(st, op, target, fd);
         break;
     case ISOLATE_MOUNT_FILESYSTEM:
-        rc = check(mount(op->source, target, op->fstype, op->flags, op->data));
+        rc = op_filesystem(st, op, target, fd);
+        break;
+    case ISOLATE_MOUNT_REMOUNT:
+        rc = op_remount(op, target);
+        break;
+    case ISOLATE_MOUNT_PROPAGATION:
+        rc = check(mount(NULL, target, NULL, op->flags, NULL));
         break;
     case ISOLATE_MOUNT_READONLY:
         rc = make_readonly(target, (op->options & ISOLATE_OP_RECURSIVE) != 0, 1);
@@ -395,11 +480,11 @@ static void release(struct plan_state *st)
 }
 
 int isolate_run_mount_ops(const struct isolate_mount_op *ops, uint32_t count, int sync_fd, int tree_fd,
-                          int32_t tree_slot, int32_t *failed_index)
+                          int32_t tree_slot, const int *trees, int32_t *failed_index)
 {
     struct plan_state st = { .root = { .fd = -1, .path = NULL }, .sync_fd = sync_fd };
     for (int i = 0; i < ISOLATE_MAX_CAPTURES; i++)
-        st.captures[i] = -1;
+        st.captures[i] = trees != NULL ? trees[i] : -1;
     if (tree_fd >= 0 && tree_slot >= 0 && tree_slot < ISOLATE_MAX_CAPTURES)
         st.captures[tree_slot] = tree_fd;
     else if (tree_fd >= 0)

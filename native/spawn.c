@@ -229,8 +229,21 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
 /* sync 1; a tree fd travels with the GO message (SCM_RIGHTS). */
 int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot)
 {
-    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .detail = tree_fd >= 0 ? slot : -1 };
-    return isolate_msg_send(sync_fd, &go, tree_fd);
+    return isolate_shim_release_trees(sync_fd, tree_fd, slot, NULL, NULL, 0);
+}
+
+/* The TREE messages follow GO: the child takes them once it has closed what it
+ * inherited, which would otherwise close them too. */
+int isolate_shim_release_trees(int sync_fd, int32_t tree_fd, int32_t slot, const int32_t *trees, const int32_t *slots,
+                               uint32_t count)
+{
+    struct isolate_msg go = { .type = ISOLATE_MSG_GO, .step = count, .detail = tree_fd >= 0 ? slot : -1 };
+    int rc = isolate_msg_send(sync_fd, &go, tree_fd);
+    for (uint32_t i = 0; rc == 0 && i < count; i++) {
+        struct isolate_msg tree = { .type = ISOLATE_MSG_TREE, .detail = slots[i] };
+        rc = isolate_msg_send(sync_fd, &tree, trees[i]);
+    }
+    return rc;
 }
 
 /* sync 2 */

@@ -27,3 +27,19 @@ int isolate_shim_idmapped_tree(const char *path, int32_t userns_fd)
     }
     return tree;
 }
+
+int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t readonly)
+{
+    if (path == NULL)
+        return -EINVAL;
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? ISOLATE_AT_RECURSIVE : 0));
+    if (tree < 0)
+        return -errno;
+    struct isolate_mount_attr attr = { .attr_set = ISOLATE_MOUNT_ATTR_RDONLY };
+    if (readonly && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ISOLATE_AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        int err = errno;
+        close(tree);
+        return -err;
+    }
+    return tree;
+}

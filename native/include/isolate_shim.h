@@ -73,6 +73,12 @@ enum isolate_mount_kind {
                                        into capture slot `slot`, read-only already if flags has
                                        MS_RDONLY; BIND ops name the slot. Runs before anything is
                                        staged, so no staging mount can cover the source.       */
+    ISOLATE_MOUNT_REMOUNT = 13,     /* the mount at target: MS_BIND|MS_REMOUNT|flags (a bind's
+                                       nosuid, nodev, noexec, ro, atime); flags the mount is
+                                       locked with are kept where the kernel insists (EPERM)   */
+    ISOLATE_MOUNT_PROPAGATION = 14, /* the mount at target: mount(NULL, target, NULL, flags) with
+                                       flags MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE
+                                       (and MS_REC)                                            */
 };
 
 /* isolate_mount_op.options */
@@ -83,6 +89,11 @@ enum isolate_op_options {
     ISOLATE_OP_CREATE_FILE = 1u << 3, /* create target as an empty file (parents as dirs)       */
     ISOLATE_OP_RECURSIVE = 1u << 4,   /* READONLY: the whole tree; fail where the kernel cannot */
     ISOLATE_OP_OPTIONAL = 1u << 5,    /* a missing target is skipped, not an error             */
+    ISOLATE_OP_KEEP_EXISTING = 1u << 6,/* MKNOD, SYMLINK: a name that exists is left as it is  */
+    ISOLATE_OP_REPLACE = 1u << 7,     /* SYMLINK: what is at the name is removed first          */
+    ISOLATE_OP_KEEP_MODE = 1u << 8,   /* FILESYSTEM (tmpfs): the mount's root takes the mode the
+                                         target directory had (mode= appended to data), unless
+                                         data has mode= or the target was created for it       */
 };
 
 #define ISOLATE_MAX_CAPTURES 64
@@ -319,6 +330,10 @@ enum isolate_msg_type {
     ISOLATE_MSG_NOTE = 3,   /* child -> parent: something worth a --debug line; more follow */
     ISOLATE_MSG_TTY = 4,    /* child -> parent: carries the pty master (SCM_RIGHTS); more follow */
     ISOLATE_MSG_CREATED = 5,/* child -> parent (detached): set up, waiting on the exec FIFO */
+    ISOLATE_MSG_TREE = 6,   /* parent -> child, right after GO (whose `step` counts them): one
+                               detached mount tree (SCM_RIGHTS) for capture slot `detail`, a
+                               bind source the parent opened with its own rights (user
+                               namespaces: the child's may not reach it) */
 };
 
 /* Notes the child sends (step, detail as in FAILED). */
@@ -330,7 +345,7 @@ enum isolate_note {
 
 struct isolate_msg {
     uint32_t type;
-    uint32_t step;  /* isolate_step; for NOTE: isolate_note */
+    uint32_t step;  /* isolate_step; for NOTE: isolate_note; for GO: how many TREE follow */
     int32_t err;    /* errno */
     int32_t detail; /* per step, see isolate_step; otherwise -1 */
 };
@@ -361,6 +376,14 @@ int isolate_shim_spawn(const struct isolate_spawn_config *config, struct isolate
 /* tree_fd >= 0 goes with the GO message into the child's capture slot `slot` (a BIND
  * op naming that slot attaches it); the parent's copy stays the caller's to close. */
 int isolate_shim_release(int sync_fd, int32_t tree_fd, int32_t slot);
+/* The same GO, followed by count TREE messages: trees[i] for capture slot slots[i]
+ * (the parent's copies stay the caller's to close). */
+int isolate_shim_release_trees(int sync_fd, int32_t tree_fd, int32_t slot, const int32_t *trees, const int32_t *slots,
+                               uint32_t count);
+/* Parent side: a detached copy of the tree at path (open_tree), recursive when asked,
+ * read-only (the whole copy) when asked: what a CAPTURE op takes, taken with the
+ * caller's rights. Returns its fd (close-on-exec) or -errno. */
+int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t readonly);
 
 /* Parent side, for a user namespace: a detached copy of the tree at path (open_tree),
  * id-mapped through the user namespace userns_fd (mount_setattr MOUNT_ATTR_IDMAP,

@@ -133,6 +133,8 @@ static void enums(void)
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_MASK);
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_READONLY_PATH);
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_CAPTURE);
+    CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_REMOUNT);
+    CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_PROPAGATION);
 
     CONSTANT(isolate_op_options, ISOLATE_OP_IN_ROOT);
     CONSTANT(isolate_op_options, ISOLATE_OP_NO_SYMLINKS);
@@ -140,6 +142,9 @@ static void enums(void)
     CONSTANT(isolate_op_options, ISOLATE_OP_CREATE_FILE);
     CONSTANT(isolate_op_options, ISOLATE_OP_RECURSIVE);
     CONSTANT(isolate_op_options, ISOLATE_OP_OPTIONAL);
+    CONSTANT(isolate_op_options, ISOLATE_OP_KEEP_EXISTING);
+    CONSTANT(isolate_op_options, ISOLATE_OP_REPLACE);
+    CONSTANT(isolate_op_options, ISOLATE_OP_KEEP_MODE);
 
     CONSTANT(isolate_step, ISOLATE_STEP_SETSID);
     CONSTANT(isolate_step, ISOLATE_STEP_HOSTNAME);
@@ -214,6 +219,7 @@ static void enums(void)
     CONSTANT(isolate_msg_type, ISOLATE_MSG_NOTE);
     CONSTANT(isolate_msg_type, ISOLATE_MSG_TTY);
     CONSTANT(isolate_msg_type, ISOLATE_MSG_CREATED);
+    CONSTANT(isolate_msg_type, ISOLATE_MSG_TREE);
 
     CONSTANT(isolate_note, ISOLATE_NOTE_NO_PIVOT);
     CONSTANT(isolate_note, ISOLATE_NOTE_EXEC_PID);

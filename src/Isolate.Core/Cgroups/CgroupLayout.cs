@@ -18,12 +18,17 @@ public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IR
     /// <summary>The v1 controllers Isolate uses.</summary>
     public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer"];
 
+    /// <summary>Where every v1 hierarchy is mounted (/sys/fs/cgroup/memory, .../cpu,cpuacct,
+    /// .../systemd ...): what an OCI bundle's `cgroup` mount shows on a v1 host.</summary>
+    public IReadOnlyList<string> V1MountPoints { get; init; } = [];
+
     public static CgroupLayout Detect() => Parse(Interop.SmallFile.Read("/proc/self/mountinfo") ?? "");
 
     public static CgroupLayout Parse(string mountinfo)
     {
         string? unified = null;
         var v1 = new Dictionary<string, string>(StringComparer.Ordinal);
+        var hierarchies = new List<string>();
         foreach (string line in mountinfo.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
@@ -37,6 +42,8 @@ public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IR
                 unified ??= mountPoint;
             else if (fsType == "cgroup")
             {
+                if (!hierarchies.Contains(mountPoint))
+                    hierarchies.Add(mountPoint);
                 foreach (string option in fields[dash + 3].Split(','))
                 {
                     if (V1Controllers.Contains(option))
@@ -47,7 +54,7 @@ public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IR
         var version = v1.ContainsKey("memory") || v1.ContainsKey("pids") || v1.ContainsKey("cpu") ? CgroupVersion.V1
             : unified != null ? CgroupVersion.V2
             : CgroupVersion.None;
-        return new CgroupLayout(version, unified, v1);
+        return new CgroupLayout(version, unified, v1) { V1MountPoints = hierarchies };
     }
 
     /// <summary>mountinfo escapes space, tab, newline and backslash as \ooo.</summary>

@@ -44,6 +44,7 @@ internal enum ShimMessageType : uint
     Note = 3,
     Tty = 4,
     Created = 5,
+    Tree = 6,
 }
 
 internal enum ShimNote : uint
@@ -261,6 +262,12 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_release")]
     internal static partial int Release(int syncFd, int treeFd, int slot);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_release_trees")]
+    internal static partial int ReleaseTrees(int syncFd, int treeFd, int slot, int* trees, int* slots, uint count);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_capture_tree", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int CaptureTree(string path, int recursive, int readOnly);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_idmapped_tree", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int IdmappedTree(string path, int usernsFd);

@@ -106,7 +106,13 @@ public static unsafe partial class Launcher
     {
         string scratch = HostScratch.Find(HostPathsUsed(spec));
         var layer = HostLayer.MissingPaths(spec).Count > 0 ? HostLayer.Submounts(scratch) : null;
-        return SpawnPlan.From(spec, scratch, inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize, layer);
+        // an OCI bundle's `cgroup` mount on a v1 host shows each v1 hierarchy the container has a group in
+        var v1 = cgroup is CgroupV1 && spec.Mounts?.Any(m => m.Type == "cgroup") == true
+            ? CgroupLayout.Detect().V1MountPoints
+                .Where(mp => cgroup.Directories.Any(d => d.StartsWith(mp.TrimEnd('/') + "/", StringComparison.Ordinal)))
+                .Select(Path.GetFileName).OfType<string>().ToList()
+            : null;
+        return SpawnPlan.From(spec, scratch, inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize, layer, v1);
     }
 
     /// <summary>OCI create: the container set up, its command found, and its PID 1 waiting on
@@ -187,6 +193,37 @@ public static unsafe partial class Launcher
     /// died before reporting (killed by a forwarded signal, say) is not an error here:
     /// its wait status tells what happened.</summary>
     /// <returns>The pty master the container sent (-t), or -1.</returns>
+    /// <summary>Opens the gate. In a user namespace the child may not reach a bind source (a
+    /// directory only root may enter), so the parent takes each one itself, as runc opens
+    /// them before entering, and sends them with the GO message; one it cannot take is left
+    /// to the child, whose failure then names it.</summary>
+    private static int Release(int syncFd, int rootfsTree, SpawnPlan plan)
+    {
+        var captures = plan.UserNamespace is null ? [] : plan.Mounts.Where(op => op.Kind == MountKind.Capture).ToList();
+        var trees = new List<(int Fd, int Slot)>();
+        try
+        {
+            foreach (var op in captures)
+            {
+                int tree = Shim.CaptureTree(op.Source!, op.Flags.HasFlag(MountFlags.Rec) ? 1 : 0, op.Flags.HasFlag(MountFlags.ReadOnly) ? 1 : 0);
+                if (tree >= 0)
+                    trees.Add((tree, op.Slot));
+            }
+            if (trees.Count == 0)
+                return Shim.Release(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot);
+            int* fds = stackalloc int[trees.Count];
+            int* slots = stackalloc int[trees.Count];
+            for (int i = 0; i < trees.Count; i++)
+                (fds[i], slots[i]) = trees[i];
+            return Shim.ReleaseTrees(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot, fds, slots, (uint)trees.Count);
+        }
+        finally
+        {
+            foreach (var (fd, _) in trees)
+                Libc.Close(fd);
+        }
+    }
+
     private static int StartChild(int pid, int syncFd, int rootfsTree, SpawnPlan plan, Action<string>? debug, Action? abandon,
         out bool created, out int execPid)
     {
@@ -197,7 +234,7 @@ public static unsafe partial class Launcher
         ShimMessage* notes = stackalloc ShimMessage[MaxNotes];
         uint noteCount = 0;
         int ttyFd = -1;
-        if (Shim.Release(syncFd, rootfsTree, MountPlanBuilder.RootfsSlot) < 0)
+        if (Release(syncFd, rootfsTree, plan) < 0)
             return -1; // the child is gone already
         int rc = Shim.AwaitExec(syncFd, &failure, notes, MaxNotes, &noteCount, &ttyFd);
         for (int i = 0; i < noteCount; i++)

@@ -163,7 +163,7 @@ public static partial class OciBundleLoader
             string rootfs = Rootfs(config.Root);
             var network = Namespaces(linux.Namespaces);
             var userns = UserNamespace(linux);
-            var (volumes, tmpfs) = Mounts(config.Mounts ?? []);
+            var mounts = Mounts(config.Mounts ?? []);
             var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp), rootfs);
             Unsupported(linux);
             var (hostname, domainname) = UtsNames(config.Hostname, config.Domainname);
@@ -171,7 +171,7 @@ public static partial class OciBundleLoader
             var (cgroupParent, cgroupName) = CgroupPath(linux.CgroupsPath);
             if (host.Rootless && resources.Any)
                 throw Error("linux.resources", $"limits need a cgroup, which a non-root user (uid {host.Euid}) cannot create: run isolate as root, or remove them");
-            CheckPropagation(linux.RootfsPropagation);
+            var rootPropagation = RootPropagation(linux.RootfsPropagation);
             var sysctl = Sysctl(linux.Sysctl, network);
             bool terminal = process.Terminal ?? false;
 
@@ -183,8 +183,8 @@ public static partial class OciBundleLoader
                 HostNamespaces = _hostNamespaces,
                 Process = processSpec,
                 Network = network,
-                Volumes = volumes,
-                Tmpfs = tmpfs,
+                Mounts = mounts,
+                RootPropagation = rootPropagation,
                 ReadOnlyRoot = config.Root?.Readonly ?? false,
                 RootfsWrites = RootfsWrites.Direct,
                 MaskedPaths = PathList("linux.maskedPaths", linux.MaskedPaths),

@@ -19,149 +19,138 @@ public static partial class OciBundleLoader
     {
         // ---- mounts ----
 
-        /// <summary>The mounts Isolate's mount plan makes itself, with the types config.json may
-        /// give them: such entries are taken as asking for what Isolate does anyway.</summary>
-        private static readonly Dictionary<string, string[]> Provided = new(StringComparer.Ordinal)
+        /// <summary>mount(8)'s flag words, as runc reads them: (flag, set or clear).</summary>
+        private static readonly Dictionary<string, (MountFlags Flag, bool Set)> FlagWords = new(StringComparer.Ordinal)
         {
-            ["/proc"] = ["proc"],
-            ["/dev"] = ["tmpfs"],
-            ["/dev/pts"] = ["devpts"],
-            ["/dev/shm"] = ["tmpfs", "bind"],
-            ["/dev/mqueue"] = ["mqueue", "bind"],
-            ["/sys"] = ["sysfs", "bind"],
-            ["/sys/fs/cgroup"] = ["cgroup", "cgroup2", "bind"],
+            ["ro"] = (MountFlags.ReadOnly, true), ["rw"] = (MountFlags.ReadOnly, false),
+            ["nosuid"] = (MountFlags.NoSuid, true), ["suid"] = (MountFlags.NoSuid, false),
+            ["nodev"] = (MountFlags.NoDev, true), ["dev"] = (MountFlags.NoDev, false),
+            ["noexec"] = (MountFlags.NoExec, true), ["exec"] = (MountFlags.NoExec, false),
+            ["sync"] = (MountFlags.Synchronous, true), ["async"] = (MountFlags.Synchronous, false),
+            ["dirsync"] = (MountFlags.DirSync, true),
+            ["mand"] = (MountFlags.MandLock, true), ["nomand"] = (MountFlags.MandLock, false),
+            ["noatime"] = (MountFlags.NoAtime, true), ["atime"] = (MountFlags.NoAtime, false),
+            ["nodiratime"] = (MountFlags.NoDirAtime, true), ["diratime"] = (MountFlags.NoDirAtime, false),
+            ["relatime"] = (MountFlags.RelAtime, true), ["norelatime"] = (MountFlags.RelAtime, false),
+            ["strictatime"] = (MountFlags.StrictAtime, true), ["nostrictatime"] = (MountFlags.StrictAtime, false),
+            ["lazytime"] = (MountFlags.LazyTime, true), ["nolazytime"] = (MountFlags.LazyTime, false),
+            ["silent"] = (MountFlags.Silent, true), ["loud"] = (MountFlags.Silent, false),
+            ["bind"] = (MountFlags.Bind, true), ["rbind"] = (MountFlags.Bind | MountFlags.Rec, true),
+            ["defaults"] = (MountFlags.None, true),
         };
 
-        /// <summary>Options that do not change what a bind or tmpfs gives the container
-        /// (propagation: Isolate makes every mount private; atime: the kernel's default;
-        /// tmpcopyup: crun's and podman's extension, not supported).</summary>
-        private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal)
+        private static readonly Dictionary<string, MountFlags> PropagationWords = new(StringComparer.Ordinal)
         {
-            "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable",
-            "relatime", "norelatime", "noatime", "atime", "strictatime", "nostrictatime", "nodiratime", "diratime",
-            "sync", "async", "dirsync", "lazytime", "nolazytime", "mand", "nomand", "silent", "loud",
-            "nosuid", "suid", "nodev", "dev", "noexec", "exec", "tmpcopyup", "notmpcopyup",
+            ["private"] = MountFlags.Private, ["rprivate"] = MountFlags.Private | MountFlags.Rec,
+            ["slave"] = MountFlags.Slave, ["rslave"] = MountFlags.Slave | MountFlags.Rec,
+            ["shared"] = MountFlags.Shared, ["rshared"] = MountFlags.Shared | MountFlags.Rec,
+            ["unbindable"] = MountFlags.Unbindable, ["runbindable"] = MountFlags.Unbindable | MountFlags.Rec,
         };
 
-        private static (List<VolumeSpec>, List<TmpfsSpec>) Mounts(List<OciMount> mounts)
+        /// <summary>config.json's mounts, each made as listed, in the file's order (as runc and
+        /// crun do): flag words become mount flags, propagation words a propagation change
+        /// after the mount, and every other option goes to the filesystem as data (for a
+        /// bind, data the kernel does not read: runc accepts it, so Isolate does).</summary>
+        private static List<ConfiguredMount> Mounts(List<OciMount> mounts)
         {
-            var volumes = new List<VolumeSpec>();
-            var tmpfs = new List<TmpfsSpec>();
-            var destinations = new Dictionary<string, int>(StringComparer.Ordinal);
+            var result = new List<ConfiguredMount>();
+            int binds = 0;
             for (int i = 0; i < mounts.Count; i++)
             {
                 var mount = mounts[i];
                 string where = $"mounts[{i}]";
                 string destination = ContainerPath($"{where}.destination", mount.Destination);
                 var options = mount.Options ?? [];
-                bool bind = mount.Type == "bind" || options.Contains("bind") || options.Contains("rbind");
-                string type = bind ? "bind" : mount.Type ?? throw Error($"{where}.type", "is required (bind, tmpfs, or one of the kernel file systems Isolate mounts itself)");
-                if (Provided.TryGetValue(destination, out var types))
+                var flags = MountFlags.None;
+                var propagation = new List<MountFlags>();
+                var data = new List<string>();
+                for (int j = 0; j < options.Count; j++)
                 {
-                    if (!types.Contains(type))
-                        throw Error($"{where}.type", $"Isolate mounts {destination} itself ({string.Join(" or ", types.Where(t => t != "bind"))}); '{type}' there is not supported");
-                    continue;
+                    string option = options[j];
+                    if (FlagWords.TryGetValue(option, out var word))
+                        flags = word.Set ? flags | word.Flag : flags & ~word.Flag;
+                    else if (PropagationWords.TryGetValue(option, out var change))
+                        propagation.Add(change);
+                    else if (option is "idmap" or "ridmap")
+                        throw Error($"{where}.options[{j}]", $"'{option}' (an id-mapped mount) is not supported; remove it and give the files the container's ids, or use linux.uidMappings for the whole root");
+                    else if (option is "tmpcopyup" or "notmpcopyup")
+                        continue; // crun's and podman's extension: taken, as before, without the copy (see the report)
+                    else if (option is "remount" or "copy-symlink")
+                        throw Error($"{where}.options[{j}]", $"'{option}' is not supported; remove it");
+                    else if (option is "rro" or "rrw")
+                        flags = option == "rro" ? flags | MountFlags.ReadOnly : flags & ~MountFlags.ReadOnly;
+                    else if (option.Length > 1 && option[0] == 'r' && FlagWords.ContainsKey(option[1..]))
+                        throw Error($"{where}.options[{j}]", $"'{option}' (a recursive mount attribute) is not supported; use '{option[1..]}', which applies to the mount itself");
+                    else
+                    {
+                        if (mount.Type == "tmpfs")
+                            CheckTmpfsData($"{where}.options[{j}]", option);
+                        data.Add(option);
+                    }
                 }
-                if (destinations.TryGetValue(destination, out int first))
-                    throw Error($"{where}.destination", $"{destination} is mounted already by mounts[{first}]");
-                destinations[destination] = i;
-                switch (type)
+                bool bind = mount.Type == "bind" || flags.HasFlag(MountFlags.Bind);
+                string type = bind ? "bind" : mount.Type is { Length: > 0 } t ? t
+                    : throw Error($"{where}.type", "is required (bind, or a filesystem type: tmpfs, proc, sysfs, devpts, mqueue, cgroup, overlay ...)");
+                if (bind)
                 {
-                    case "bind":
-                        volumes.Add(Bind(where, mount, destination));
-                        break;
-                    case "tmpfs":
-                        tmpfs.Add(Tmpfs(where, options, destination));
-                        break;
-                    default:
-                        throw Error($"{where}.type", $"'{type}' mounts are not supported: use bind or tmpfs");
+                    flags |= MountFlags.Bind;
+                    result.Add(Bind(where, mount, destination, flags, propagation, string.Join(',', data)));
+                    binds++;
+                }
+                else
+                {
+                    string source = mount.Source is { Length: > 0 } s ? s : type;
+                    result.Add(new ConfiguredMount(type, source, destination, flags, propagation, string.Join(',', data)));
                 }
             }
-            if (volumes.Count > MountPlanBuilder.MaxVolumes)
-                throw Error("mounts", $"{volumes.Count} bind mounts; Isolate takes at most {MountPlanBuilder.MaxVolumes}");
-            return (volumes, tmpfs);
+            if (binds > MountPlanBuilder.MaxVolumes)
+                throw Error("mounts", $"{binds} bind mounts; Isolate takes at most {MountPlanBuilder.MaxVolumes}");
+            return result;
         }
 
-        private static VolumeSpec Bind(string where, OciMount mount, string destination)
+        /// <summary>A tmpfs's size, mode, uid, gid and nr_inodes are checked here, where the error
+        /// can name the option, rather than left to the kernel's EINVAL at start.</summary>
+        private static void CheckTmpfsData(string where, string option)
+        {
+            int eq = option.IndexOf('=');
+            string key = eq < 0 ? option : option[..eq];
+            string arg = eq < 0 ? "" : option[(eq + 1)..];
+            bool good = key switch
+            {
+                "size" => TmpfsSizePattern().IsMatch(arg),
+                "mode" => TmpfsModePattern().IsMatch(arg),
+                "uid" or "gid" or "nr_inodes" => NumberPattern().IsMatch(arg),
+                _ => true,
+            };
+            if (!good)
+            {
+                throw Error(where, $"bad value for {key}: '{arg}'" + key switch
+                {
+                    "size" => "; use a number with k, m or g, or a percentage (64m, 50%)",
+                    "mode" => "; use octal digits (1777)",
+                    _ => "; use a number",
+                });
+            }
+        }
+
+        private static ConfiguredMount Bind(string where, OciMount mount, string destination, MountFlags flags,
+            List<MountFlags> propagation, string data)
         {
             string source = mount.Source is { Length: > 0 } s ? s : throw Error($"{where}.source", "a bind mount needs a source");
             if (!source.StartsWith('/'))
                 throw Error($"{where}.source", $"'{source}' must be an absolute host path");
-            bool readOnly = false;
-            var options = mount.Options ?? [];
-            for (int j = 0; j < options.Count; j++)
-            {
-                switch (options[j])
-                {
-                    case "bind" or "rbind":
-                        break;
-                    case "ro" or "rro":
-                        readOnly = true;
-                        break;
-                    case "rw" or "rrw":
-                        readOnly = false;
-                        break;
-                    case string o when Ignored.Contains(o):
-                        break;
-                    default:
-                        throw Error($"{where}.options[{j}]", $"'{options[j]}' is not supported for a bind mount");
-                }
-            }
             string canonical = Canonical(source, $"{where}.source");
-            return new VolumeSpec(canonical, destination, readOnly, SourceIsFile: !Directory.Exists(canonical));
+            return new ConfiguredMount("bind", canonical, destination, flags, propagation, data, SourceIsFile: !Directory.Exists(canonical));
         }
 
-        /// <summary>As --tmpfs takes it, except that the flags are only those given (OCI has no
-        /// docker-like nosuid,nodev,noexec default).</summary>
-        private static TmpfsSpec Tmpfs(string where, List<string> options, string destination)
-        {
-            bool readOnly = false, noExec = false, noSuid = false, noDev = false;
-            var data = new List<string>();
-            for (int j = 0; j < options.Count; j++)
-            {
-                string option = options[j];
-                int eq = option.IndexOf('=');
-                string key = eq < 0 ? option : option[..eq];
-                string arg = eq < 0 ? "" : option[(eq + 1)..];
-                switch (key)
-                {
-                    case "ro" when eq < 0: readOnly = true; break;
-                    case "rw" when eq < 0: readOnly = false; break;
-                    case "noexec" when eq < 0: noExec = true; break;
-                    case "exec" when eq < 0: noExec = false; break;
-                    case "nosuid" when eq < 0: noSuid = true; break;
-                    case "suid" when eq < 0: noSuid = false; break;
-                    case "nodev" when eq < 0: noDev = true; break;
-                    case "dev" when eq < 0: noDev = false; break;
-                    case "size" when TmpfsSizePattern().IsMatch(arg):
-                    case "mode" when TmpfsModePattern().IsMatch(arg):
-                    case "uid" or "gid" or "nr_inodes" when NumberPattern().IsMatch(arg):
-                        data.Add(option);
-                        break;
-                    case "size" or "mode" or "uid" or "gid" or "nr_inodes":
-                        throw Error($"{where}.options[{j}]", $"bad value for {key}: '{arg}'" + key switch
-                        {
-                            "size" => "; use a number with k, m or g, or a percentage (64m, 50%)",
-                            "mode" => "; use octal digits (1777)",
-                            _ => "; use a number",
-                        });
-                    case string o when eq < 0 && Ignored.Contains(o):
-                        break;
-                    default:
-                        throw Error($"{where}.options[{j}]", $"'{option}' is not supported for a tmpfs");
-                }
-            }
-            return new TmpfsSpec(destination, string.Join(',', data), readOnly, noExec, noSuid, noDev);
-        }
-
-        /// <summary>An absolute container path, lexically normalized; never "/".</summary>
+        /// <summary>An absolute container path, lexically normalized.</summary>
         private static string ContainerPath(string where, string? path)
         {
             if (string.IsNullOrEmpty(path))
                 throw Error(where, "is required");
             if (!path.StartsWith('/'))
                 throw Error(where, $"'{path}' must be an absolute path inside the container");
-            return MountSpecParser.Normalize(path) ?? throw Error(where, "a mount cannot go on the container's / (root.path is the root)");
+            return MountSpecParser.Normalize(path) ?? "/";
         }
 
         private static IReadOnlyList<string>? PathList(string where, List<string>? paths)
@@ -176,11 +165,13 @@ public static partial class OciBundleLoader
             return paths;
         }
 
-        private static void CheckPropagation(string? propagation)
+        /// <summary>linux.rootfsPropagation, made on the container's / once its mounts are in place.</summary>
+        private static MountFlags RootPropagation(string? propagation)
         {
-            if (propagation is null or "" or "private" or "rprivate" or "slave" or "rslave")
-                return;
-            throw Error("linux.rootfsPropagation", $"'{propagation}' is not supported: use private, rprivate, slave or rslave");
+            if (string.IsNullOrEmpty(propagation))
+                return MountFlags.None;
+            return PropagationWords.TryGetValue(propagation, out var flags) ? flags
+                : throw Error("linux.rootfsPropagation", $"'{propagation}' is not a propagation: use private, rprivate, slave, rslave, shared, rshared, unbindable or runbindable");
         }
     }
 }

@@ -39,12 +39,28 @@ public sealed record MountOp
     /// <summary>A detached copy of the host tree at <paramref name="source"/> (open_tree), taken
     /// before anything is staged so no staging mount can cover it; read-only already when asked.
     /// A later Bind with the same slot attaches it.</summary>
-    public static MountOp Capture(string source, int slot, bool readOnly) =>
-        new() { Kind = MountKind.Capture, Source = source, Target = source, Slot = slot, Flags = readOnly ? MountFlags.ReadOnly : 0 };
+    public static MountOp Capture(string source, int slot, bool readOnly, bool recursive = true) =>
+        new()
+        {
+            Kind = MountKind.Capture, Source = source, Target = source, Slot = slot,
+            Flags = (readOnly ? MountFlags.ReadOnly : 0) | (recursive ? MountFlags.Rec : 0),
+        };
 
+    /// <param name="source">What mount(2) is given as the source (config.json's mounts[].source); null: the type.</param>
     public static MountOp Filesystem(string fsType, string target, MountFlags flags, string? data = null,
-        MountOptions options = MountOptions.None, uint mode = 0) =>
-        new() { Kind = MountKind.Filesystem, Source = fsType, FsType = fsType, Target = target, Flags = flags, Data = data, Options = options, Mode = mode };
+        MountOptions options = MountOptions.None, uint mode = 0, string? source = null) =>
+        new() { Kind = MountKind.Filesystem, Source = source ?? fsType, FsType = fsType, Target = target, Flags = flags, Data = data, Options = options, Mode = mode };
+
+    /// <summary>The mount at target remounted (MS_BIND|MS_REMOUNT) with exactly these flags: the
+    /// kernel takes nosuid, nodev, noexec, ro and atime for a bind only this way. Flags the mount
+    /// is locked with (a bind from a user namespace) are kept.</summary>
+    public static MountOp Remount(string target, MountFlags flags, MountOptions options = MountOptions.InRoot) =>
+        new() { Kind = MountKind.Remount, Target = target, Flags = flags, Options = options };
+
+    /// <summary>The mount at target gets this propagation (MS_SHARED, MS_SLAVE, MS_PRIVATE or
+    /// MS_UNBINDABLE, with MS_REC for its whole tree).</summary>
+    public static MountOp Propagation(string target, MountFlags propagation, MountOptions options = MountOptions.InRoot) =>
+        new() { Kind = MountKind.Propagation, Target = target, Flags = propagation, Options = options };
 
     public static MountOp ReadOnly(string target, bool recursive, MountOptions options = MountOptions.None) =>
         new() { Kind = MountKind.ReadOnly, Target = target, Options = options | (recursive ? MountOptions.Recursive : 0) };
@@ -121,6 +137,8 @@ public enum MountKind : uint
     Mask = 10,
     ReadOnlyPath = 11,
     Capture = 12,
+    Remount = 13,
+    Propagation = 14,
 }
 
 /// <summary>enum isolate_op_options in native/include/isolate_shim.h.</summary>
@@ -138,6 +156,14 @@ public enum MountOptions : uint
     Recursive = 1 << 4,
     /// <summary>A missing target is skipped rather than an error.</summary>
     Optional = 1 << 5,
+    /// <summary>Mknod, Symlink: a name that exists already is left as it is (runc's devices
+    /// and /dev links on a /dev that is the rootfs's own directory).</summary>
+    KeepExisting = 1 << 6,
+    /// <summary>Symlink: whatever is at the name is removed first (runc's /dev/ptmx).</summary>
+    Replace = 1 << 7,
+    /// <summary>Filesystem (tmpfs): the target keeps the mode its directory had (runc), unless
+    /// the data gives mode= or the target was created for it.</summary>
+    KeepMode = 1 << 8,
 }
 
 /// <summary>The MS_* flags of mount(2) the plan uses.</summary>
@@ -149,6 +175,19 @@ public enum MountFlags : uint
     NoSuid = 0x2,        // MS_NOSUID
     NoDev = 0x4,         // MS_NODEV
     NoExec = 0x8,        // MS_NOEXEC
+    Synchronous = 0x10,  // MS_SYNCHRONOUS
+    MandLock = 0x40,     // MS_MANDLOCK
+    DirSync = 0x80,      // MS_DIRSYNC
+    NoAtime = 0x400,     // MS_NOATIME
+    NoDirAtime = 0x800,  // MS_NODIRATIME
+    Bind = 0x1000,       // MS_BIND
     Rec = 0x4000,        // MS_REC
+    Silent = 0x8000,     // MS_SILENT
+    Unbindable = 0x20000, // MS_UNBINDABLE
+    Private = 0x40000,   // MS_PRIVATE
+    Slave = 0x80000,     // MS_SLAVE
+    Shared = 0x100000,   // MS_SHARED
+    RelAtime = 0x200000, // MS_RELATIME
     StrictAtime = 0x1000000, // MS_STRICTATIME
+    LazyTime = 0x2000000, // MS_LAZYTIME
 }

@@ -36,14 +36,23 @@ public static class MountPlanBuilder
     /// on a v2 host, in the cgroup namespace the child unshares, its group is the root there.</param>
     /// <param name="hostLayer">The host root as a layer (see Rootfs/HostLayer): the host's mounts
     /// to bind back onto it; null binds the host's / as it is.</param>
+    /// <param name="cgroupV1">On a cgroup v1 (or hybrid) host, with the container in a cgroup of
+    /// its own (and so in a cgroup namespace): the names of the host's v1 hierarchies (the
+    /// directory names under /sys/fs/cgroup: memory, cpu,cpuacct, systemd ...), for a
+    /// configured `cgroup` mount.</param>
     public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp", bool cgroup2 = false,
-        IReadOnlyList<string>? hostLayer = null)
+        IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null)
     {
         if (spec.Rootfs != null)
             hostLayer = null;
         // Private first: on systemd hosts "/" is shared, and every mount below
         // would otherwise propagate back to the host.
         var ops = new List<MountOp> { MountOp.MakePrivate("/") };
+        if (spec.Mounts is { } configured)
+        {
+            BuildConfigured(ops, spec, configured, hostScratchDir, cgroup2, cgroupV1);
+            return ops;
+        }
         if (spec.Volumes.Count > MaxVolumes)
             throw new IsolateException($"too many volumes ({spec.Volumes.Count}): at most {MaxVolumes}");
         for (int slot = 0; slot < spec.Volumes.Count; slot++)
@@ -76,6 +85,116 @@ public static class MountPlanBuilder
             ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot)); // the root mount only: mounts on it keep their mode
         ops.Add(MountOp.PivotRoot());
         return ops;
+    }
+
+    /// <summary>An OCI bundle: the root, then every mount of config.json in its order, as
+    /// runc makes them; then what runc adds itself: the default devices and /dev links
+    /// (unless /dev is a bind), the masked and read-only paths, the read-only root; last,
+    /// pivot_root and the root's propagation.</summary>
+    private static void BuildConfigured(List<MountOp> ops, ContainerSpec spec, IReadOnlyList<ConfiguredMount> mounts,
+        string scratch, bool cgroup2, IReadOnlyList<string>? cgroupV1)
+    {
+        var slots = new Dictionary<ConfiguredMount, int>(ReferenceEqualityComparer.Instance);
+        foreach (var mount in mounts.Where(m => m.IsBind))
+        {
+            if (slots.Count >= MaxVolumes)
+                throw new IsolateException($"too many bind mounts ({mounts.Count(m => m.IsBind)}): at most {MaxVolumes}");
+            ops.Add(MountOp.Capture(mount.Source, slots.Count, mount.Flags.HasFlag(MountFlags.ReadOnly), mount.Flags.HasFlag(MountFlags.Rec)));
+            slots[mount] = slots.Count;
+        }
+        AddRoot(ops, spec, scratch, null);
+        foreach (var mount in mounts)
+        {
+            AddConfigured(ops, spec, mount, slots.GetValueOrDefault(mount, -1), cgroup2, cgroupV1);
+            if (mount.Destination == "/")
+                ops.Add(MountOp.OpenRoot(spec.Rootfs!)); // the new mount is the root from here on
+        }
+        if (!mounts.Any(m => m.IsBind && m.Destination == "/dev"))
+        {
+            ops.Add(MountOp.MakeDirInRoot("/dev"));
+            AddDefaultDevices(ops, existingDev: true);
+        }
+        if (spec.ReadOnlyRoot)
+            ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // runc makes process.cwd before the root is read-only
+        if (!spec.Privileged)
+        {
+            ops.AddRange((spec.MaskedPaths ?? MaskedPaths).Select(MountOp.Mask));
+            ops.AddRange((spec.ReadOnlyPaths ?? ReadOnlyPaths).Select(MountOp.ReadOnlyPath));
+        }
+        if (spec.ReadOnlyRoot)
+            ops.Add(MountOp.ReadOnly("/", recursive: false, InRoot));
+        ops.Add(MountOp.PivotRoot());
+        if (spec.RootPropagation != MountFlags.None)
+            ops.Add(MountOp.Propagation("/", spec.RootPropagation, MountOptions.None));
+    }
+
+    /// <summary>Flags a bind takes only from a remount (all but MS_BIND and MS_REC).</summary>
+    private const MountFlags RemountFlags = ~(MountFlags.Bind | MountFlags.Rec);
+
+    private static void AddConfigured(List<MountOp> ops, ContainerSpec spec, ConfiguredMount mount, int slot, bool cgroup2,
+        IReadOnlyList<string>? cgroupV1)
+    {
+        string dest = mount.Destination;
+        string? data = mount.Data.Length > 0 ? mount.Data : null;
+        switch (mount.Type)
+        {
+            case "bind":
+                var create = mount.SourceIsFile ? MountOptions.CreateFile : MountOptions.CreateDir;
+                ops.Add(MountOp.Bind(mount.Source, dest, mount.Flags.HasFlag(MountFlags.Rec), InRoot | create,
+                    mount.Flags.HasFlag(MountFlags.ReadOnly), slot, mount.SourceIsFile ? 0x1A4u /* 0644 */ : 0x1EDu /* 0755 */));
+                // ro came with the capture; nosuid, nodev, noexec and atime only come from a remount
+                if ((mount.Flags & RemountFlags & ~MountFlags.ReadOnly) != 0)
+                    ops.Add(MountOp.Remount(dest, mount.Flags & RemountFlags));
+                break;
+            case "proc":
+                // only on a real directory (CVE-2019-19921)
+                ops.Add(MountOp.Filesystem("proc", dest, mount.Flags, data, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D, mount.Source));
+                break;
+            case "sysfs" when spec.UserNamespace != null && spec.Network == NetworkMode.Host:
+                // sysfs needs a network namespace of its own in a user namespace: runc binds the host's
+                ops.Add(MountOp.Bind("/sys", dest, recursive: true, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, readOnly: true, mode: 0x16D));
+                break;
+            case "sysfs":
+                ops.Add(MountOp.Filesystem("sysfs", dest, mount.Flags, data, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D, mount.Source));
+                break;
+            case "cgroup":
+                AddCgroup(ops, mount, cgroup2, cgroupV1);
+                break;
+            case "tmpfs":
+                ops.Add(MountOp.Filesystem("tmpfs", dest, mount.Flags, data, InRoot | MountOptions.CreateDir | MountOptions.KeepMode, 0, mount.Source));
+                break;
+            default:
+                ops.Add(MountOp.Filesystem(mount.Type, dest, mount.Flags, data, InRoot | MountOptions.CreateDir, 0, mount.Source));
+                break;
+        }
+        foreach (var propagation in mount.Propagation)
+            ops.Add(MountOp.Propagation(dest, propagation));
+    }
+
+    /// <summary>A `cgroup` mount, as runc makes it: on the unified hierarchy, cgroup2 (the
+    /// container's own group, through its cgroup namespace); on v1 and hybrid hosts a tmpfs
+    /// with each v1 hierarchy under it, mounted in the cgroup namespace so that each shows
+    /// the container's own group, and a link for each controller of a co-mounted one
+    /// (cpu -> cpu,cpuacct). Not in a cgroup (no namespace): the tmpfs alone. The tmpfs stays
+    /// writable, as runc leaves it; the hierarchies take the mount's ro.</summary>
+    private static void AddCgroup(List<MountOp> ops, ConfiguredMount mount, bool cgroup2, IReadOnlyList<string>? cgroupV1)
+    {
+        string dest = mount.Destination;
+        if (cgroup2)
+        {
+            ops.Add(MountOp.Filesystem("cgroup2", dest, mount.Flags, null, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir));
+            return;
+        }
+        ops.Add(MountOp.Filesystem("tmpfs", dest, NoSuidDevExec, "mode=755", InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0, "tmpfs"));
+        foreach (string hierarchy in cgroupV1 ?? [])
+        {
+            string where = dest.TrimEnd('/') + "/" + hierarchy;
+            string options = hierarchy == "systemd" ? "name=systemd" : hierarchy;
+            ops.Add(MountOp.Filesystem("cgroup", where, NoSuidDevExec | (mount.Flags & MountFlags.ReadOnly), options,
+                InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x1ED, hierarchy == "systemd" ? "systemd" : "cgroup"));
+            foreach (string controller in hierarchy.Split(',').Where(c => c != hierarchy))
+                ops.Add(MountOp.Symlink(hierarchy, dest.TrimEnd('/') + "/" + controller, InRoot | MountOptions.KeepExisting));
+        }
     }
 
     /// <summary>The shim's capture slots (ISOLATE_MAX_CAPTURES, 64), but the last: volumes.</summary>
@@ -195,21 +314,31 @@ public static class MountPlanBuilder
     private static void AddDev(List<MountOp> ops, UserNamespaceSpec? userns)
     {
         ops.Add(MountOp.Filesystem("tmpfs", "/dev", MountFlags.NoSuid | MountFlags.StrictAtime, "mode=755,size=65536k", InRoot | MountOptions.CreateDir));
-        foreach (var (name, major, minor) in Devices)
-            ops.Add(MountOp.CharDevice("/dev/" + name, major, minor, "/dev/" + name, InRoot));
 
         // newinstance: the container's ptys are its own, not the host's.
         // gid=5 (tty) only where it exists: a user namespace without it refuses the option.
         string ttyGroup = userns == null || userns.MapsGid(5) ? ",gid=5" : "";
         ops.Add(MountOp.Filesystem("devpts", "/dev/pts", MountFlags.NoSuid | MountFlags.NoExec,
             "newinstance,ptmxmode=0666,mode=0620" + ttyGroup, InRoot | MountOptions.CreateDir));
-        ops.Add(MountOp.Symlink("pts/ptmx", "/dev/ptmx", InRoot));
         ops.Add(MountOp.Filesystem("tmpfs", "/dev/shm", NoSuidDevExec, "mode=1777,size=65536k", InRoot | MountOptions.CreateDir));
+        AddDefaultDevices(ops, existingDev: false);
+    }
 
-        ops.Add(MountOp.Symlink("/proc/self/fd", "/dev/fd", InRoot));
-        ops.Add(MountOp.Symlink("/proc/self/fd/0", "/dev/stdin", InRoot));
-        ops.Add(MountOp.Symlink("/proc/self/fd/1", "/dev/stdout", InRoot));
-        ops.Add(MountOp.Symlink("/proc/self/fd/2", "/dev/stderr", InRoot));
+    /// <summary>The one place the default /dev entries are made, for both faces: the device
+    /// nodes, /dev/ptmx to the container's own devpts, and the fd links. On a /dev Isolate
+    /// did not make empty (<paramref name="existingDev"/>: an OCI bundle's tmpfs, or the
+    /// rootfs's own directory) an entry that exists is kept, as runc keeps it, and /dev/ptmx
+    /// is replaced.</summary>
+    private static void AddDefaultDevices(List<MountOp> ops, bool existingDev)
+    {
+        var keep = existingDev ? MountOptions.KeepExisting : MountOptions.None;
+        foreach (var (name, major, minor) in Devices)
+            ops.Add(MountOp.CharDevice("/dev/" + name, major, minor, "/dev/" + name, InRoot | keep));
+        ops.Add(MountOp.Symlink("pts/ptmx", "/dev/ptmx", InRoot | (existingDev ? MountOptions.Replace : 0)));
+        ops.Add(MountOp.Symlink("/proc/self/fd", "/dev/fd", InRoot | keep));
+        ops.Add(MountOp.Symlink("/proc/self/fd/0", "/dev/stdin", InRoot | keep));
+        ops.Add(MountOp.Symlink("/proc/self/fd/1", "/dev/stdout", InRoot | keep));
+        ops.Add(MountOp.Symlink("/proc/self/fd/2", "/dev/stderr", InRoot | keep));
     }
 
     private static readonly (string Name, uint Major, uint Minor)[] Devices =

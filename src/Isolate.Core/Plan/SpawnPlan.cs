@@ -63,8 +63,10 @@ public sealed record SpawnPlan
 
     /// <param name="inCgroup">The child is placed in a cgroup of its own: it unshares a cgroup namespace.</param>
     /// <param name="cgroup2">That cgroup is on the unified hierarchy: /sys/fs/cgroup shows it.</param>
+    /// <param name="cgroupV1">The host's v1 hierarchies (see <see cref="MountPlanBuilder.Build"/>), for
+    /// a container in a v1 cgroup.</param>
     public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false,
-        (ushort Rows, ushort Cols) ttySize = default, IReadOnlyList<string>? hostLayer = null)
+        (ushort Rows, ushort Cols) ttySize = default, IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null)
     {
         var joins = spec.JoinNamespaces.Select(j => (Type: j.Type switch
         {
@@ -99,7 +101,7 @@ public sealed record SpawnPlan
             Namespaces = namespaces,
             Hostname = ownUts ? spec.Hostname : null, // a joined one keeps its owner's name; the host's, the host's
             Domainname = spec.Domainname,
-            Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer),
+            Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer, inCgroup ? cgroupV1 : null),
             Workdir = spec.Process.Workdir,
             Args = spec.Process.Args,
             Env = spec.Process.Env,

@@ -130,6 +130,8 @@ internal static class StepFailure
             MountKind.Mask => "mask",
             MountKind.ReadOnlyPath => "make read-only",
             MountKind.Capture => "take the volume source",
+            MountKind.Remount => $"remount with {op.Flags}",
+            MountKind.Propagation => $"make {op.Flags} the propagation of",
             _ => $"mount step {op.Kind}",
         };
         string subject = op.Kind == MountKind.PivotRoot ? what : $"{what} {target}";

@@ -30,6 +30,15 @@ public sealed record ContainerSpec
 
     public IReadOnlyList<TmpfsSpec> Tmpfs { get; init; } = [];
 
+    /// <summary>An OCI bundle's mounts, made exactly as config.json lists them (and none of
+    /// Isolate's own /proc, /sys, /dev); null: the docker face's mounts (Isolate's kernel
+    /// filesystems, then <see cref="Volumes"/> and <see cref="Tmpfs"/>).</summary>
+    public IReadOnlyList<ConfiguredMount>? Mounts { get; init; }
+
+    /// <summary>linux.rootfsPropagation: the container's / gets it once every mount is made
+    /// (MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, with MS_REC); None: private.</summary>
+    public Isolate.Plan.MountFlags RootPropagation { get; init; }
+
     /// <summary>--read-only: the root mount is read-only; volumes and tmpfs keep their own mode.</summary>
     public bool ReadOnlyRoot { get; init; }
 

@@ -1,4 +1,16 @@
+using Isolate.Plan;
+
 namespace Isolate.Spec;
+
+/// <summary>One mount of an OCI bundle's config.json, made as listed, in the file's order:
+/// mount(Source, Destination, Type, Flags, Data), then each of Propagation. A bind has
+/// Type "bind" and MS_BIND (MS_REC for rbind) in Flags; its flags other than those are
+/// applied by a remount, as the kernel requires.</summary>
+public sealed record ConfiguredMount(string Type, string Source, string Destination, MountFlags Flags,
+    IReadOnlyList<MountFlags> Propagation, string Data, bool SourceIsFile = false)
+{
+    public bool IsBind => Type == "bind";
+}
 
 /// <summary>-v SRC:DST[:ro]: a host file or directory bound into the container.</summary>
 public sealed record VolumeSpec(string Source, string Destination, bool ReadOnly, bool SourceIsFile);

@@ -47,6 +47,27 @@ public static class SpecJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (spec.Mounts is { } mounts)
+            {
+                w.WriteStartArray("mounts");
+                foreach (var m in mounts)
+                {
+                    w.WriteStartObject();
+                    Text(w, "type", m.Type);
+                    Text(w, "source", m.Source);
+                    Text(w, "destination", m.Destination);
+                    w.WriteNumber("flags", (uint)m.Flags);
+                    w.WriteStartArray("propagation");
+                    foreach (var p in m.Propagation)
+                        w.WriteNumberValue((uint)p);
+                    w.WriteEndArray();
+                    Text(w, "data", m.Data);
+                    w.WriteBoolean("sourceIsFile", m.SourceIsFile);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteNumber("rootPropagation", (uint)spec.RootPropagation);
             w.WriteBoolean("readOnlyRoot", spec.ReadOnlyRoot);
             w.WriteNumber("rootfsWrites", (int)spec.RootfsWrites);
             Text(w, "keepChangesDir", spec.KeepChangesDir);
@@ -219,6 +240,14 @@ public static class SpecJson
                 Tmpfs = [.. o.GetProperty("tmpfs").EnumerateArray().Select(t => new TmpfsSpec(
                     ReadText(t.GetProperty("destination"))!, ReadText(t.GetProperty("data"))!, t.GetProperty("readOnly").GetBoolean(),
                     t.GetProperty("noExec").GetBoolean(), t.GetProperty("noSuid").GetBoolean(), t.GetProperty("noDev").GetBoolean()))],
+                Mounts = o.TryGetProperty("mounts", out var mounts)
+                    ? [.. mounts.EnumerateArray().Select(m => new ConfiguredMount(
+                        ReadText(m.GetProperty("type"))!, ReadText(m.GetProperty("source"))!, ReadText(m.GetProperty("destination"))!,
+                        (Plan.MountFlags)m.GetProperty("flags").GetUInt32(),
+                        [.. m.GetProperty("propagation").EnumerateArray().Select(p => (Plan.MountFlags)p.GetUInt32())],
+                        ReadText(m.GetProperty("data"))!, m.GetProperty("sourceIsFile").GetBoolean()))]
+                    : null,
+                RootPropagation = (Plan.MountFlags)o.GetProperty("rootPropagation").GetUInt32(),
                 ReadOnlyRoot = o.GetProperty("readOnlyRoot").GetBoolean(),
                 RootfsWrites = (RootfsWrites)o.GetProperty("rootfsWrites").GetInt32(),
                 KeepChangesDir = ReadText(o.GetProperty("keepChangesDir")),

@@ -276,4 +276,93 @@ public sealed class MountPlanBuilderTests
         Assert.Equal("/sys", plan[sysfs - 1].Target);
         Assert.DoesNotContain(Build(Spec("/srv/root") with { Network = NetworkMode.Host }), op => op.FsType == "tmpfs" && op.Target == "/sys");
     }
+
+    // ---- an OCI bundle's mounts, as configured ----
+
+    private static ConfiguredMount Fs(string type, string dest, MountFlags flags = MountFlags.None, string data = "", string? source = null,
+        params MountFlags[] propagation) => new(type, source ?? type, dest, flags, propagation, data);
+
+    private static ContainerSpec Oci(params ConfiguredMount[] mounts) => Spec("/srv/root") with { Mounts = mounts };
+
+    [Fact]
+    public void Configured_mounts_are_planned_in_their_order_with_their_sources_and_nothing_of_Isolates_own()
+    {
+        var plan = Build(Oci(Fs("proc", "/proc"), Fs("tmpfs", "/dev", MountFlags.NoSuid, "mode=755"), Fs("tmpfs", "/dev/shm", source: "shm"),
+            Fs("mqueue", "/dev/mqueue"), Fs("sysfs", "/sys", MountFlags.ReadOnly)));
+        var filesystems = plan.Where(op => op.Kind == MountKind.Filesystem).Select(op => (op.FsType, op.Source, op.Target)).ToList();
+        Assert.Equal([("proc", "proc", "/proc"), ("tmpfs", "tmpfs", "/dev"), ("tmpfs", "shm", "/dev/shm"), ("mqueue", "mqueue", "/dev/mqueue"),
+            ("sysfs", "sysfs", "/sys")], filesystems);
+        Assert.DoesNotContain(plan, op => op.FsType == "devpts"); // none listed: none made
+        var dev = plan.Single(op => op.Target == "/dev" && op.Kind == MountKind.Filesystem);
+        Assert.Equal((MountFlags.NoSuid, "mode=755"), (dev.Flags, dev.Data));
+        Assert.True(plan.Single(op => op.Target == "/dev/shm").Options.HasFlag(MountOptions.KeepMode)); // runc keeps the mount point's mode
+
+        // runc's own /dev entries come after the mounts, keeping what the image has
+        int lastMount = plan.FindLastIndex(op => op.Kind == MountKind.Filesystem);
+        int null_ = plan.FindIndex(op => op.Target == "/dev/null");
+        Assert.True(null_ > lastMount);
+        Assert.Equal(InRoot | MountOptions.KeepExisting, plan[null_].Options);
+        Assert.Equal(InRoot | MountOptions.Replace, plan.Single(op => op.Target == "/dev/ptmx").Options);
+    }
+
+    [Fact]
+    public void A_bind_is_captured_first_and_its_flags_come_from_a_remount()
+    {
+        var bind = new ConfiguredMount("bind", "/srv/data", "/data", MountFlags.Bind | MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec,
+            [MountFlags.Shared], "mode=755");
+        var plan = Build(Oci(bind));
+        Assert.Equal(MountOp.Capture("/srv/data", 0, readOnly: true, recursive: false), plan[1]);
+        int at = plan.FindIndex(op => op.Kind == MountKind.Bind && op.Target == "/data");
+        Assert.Equal(MountFlags.ReadOnly, plan[at].Flags); // a bind, not rbind
+        Assert.Equal(MountOp.Remount("/data", MountFlags.ReadOnly | MountFlags.NoSuid | MountFlags.NoExec), plan[at + 1]);
+        Assert.Equal(MountOp.Propagation("/data", MountFlags.Shared), plan[at + 2]);
+    }
+
+    [Fact]
+    public void A_bind_of_dev_keeps_runcs_devices_out()
+    {
+        var plan = Build(Oci(new ConfiguredMount("bind", "/dev", "/dev", MountFlags.Bind | MountFlags.Rec, [], "")));
+        Assert.DoesNotContain(plan, op => op.Kind is MountKind.Mknod or MountKind.Symlink);
+    }
+
+    [Fact]
+    public void A_cgroup_mount_is_cgroup2_on_v2_and_each_v1_hierarchy_on_v1()
+    {
+        var cgroup = Fs("cgroup", "/sys/fs/cgroup", MountFlags.ReadOnly | MountFlags.NoSuid);
+        var v2 = MountPlanBuilder.Build(Oci(cgroup), "/tmp", cgroup2: true).Where(op => op.Target.StartsWith("/sys/fs/cgroup")).ToList();
+        Assert.Equal([("cgroup2", "/sys/fs/cgroup")], v2.Select(op => (op.FsType, op.Target)));
+
+        var v1 = MountPlanBuilder.Build(Oci(cgroup), "/tmp", cgroupV1: ["memory", "cpu,cpuacct", "systemd"])
+            .Where(op => op.Target.StartsWith("/sys/fs/cgroup")).ToList();
+        Assert.Equal(
+        [
+            (MountKind.Filesystem, "tmpfs", "/sys/fs/cgroup", "mode=755"),
+            (MountKind.Filesystem, "cgroup", "/sys/fs/cgroup/memory", "memory"),
+            (MountKind.Filesystem, "cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"),
+            (MountKind.Symlink, "cpu,cpuacct", "/sys/fs/cgroup/cpu", null),
+            (MountKind.Symlink, "cpu,cpuacct", "/sys/fs/cgroup/cpuacct", null),
+            (MountKind.Filesystem, "systemd", "/sys/fs/cgroup/systemd", "name=systemd"),
+        ], v1.Select(op => (op.Kind, op.Source!, op.Target, op.Data)));
+        Assert.All(v1.Skip(1).Where(op => op.Kind == MountKind.Filesystem), op => Assert.True(op.Flags.HasFlag(MountFlags.ReadOnly)));
+    }
+
+    [Fact]
+    public void The_cwd_is_made_before_the_root_is_read_only_and_the_roots_propagation_after_pivot_root()
+    {
+        var spec = Oci(Fs("tmpfs", "/"), Fs("proc", "/proc")) with
+        {
+            ReadOnlyRoot = true,
+            RootPropagation = MountFlags.Shared | MountFlags.Rec,
+            Process = new ProcessSpec { Args = ["true"], Env = [], Workdir = "/work/here" },
+        };
+        var plan = Build(spec);
+        int workdir = plan.IndexOf(MountOp.MakeDirInRoot("/work/here"));
+        int readOnly = plan.IndexOf(MountOp.ReadOnly("/", recursive: false, InRoot));
+        Assert.True(workdir > 0 && readOnly > workdir);
+        Assert.Equal(MountOp.PivotRoot(), plan[^2]);
+        Assert.Equal(MountOp.Propagation("/", MountFlags.Shared | MountFlags.Rec, MountOptions.None), plan[^1]);
+        // a mount on / becomes the root the later mounts go into
+        int onRoot = plan.FindIndex(op => op.Target == "/" && op.FsType == "tmpfs");
+        Assert.Equal(MountOp.OpenRoot("/srv/root"), plan[onRoot + 1]);
+    }
 }

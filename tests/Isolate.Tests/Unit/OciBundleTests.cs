@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Isolate.Oci;
+using Isolate.Plan;
 using Isolate.Security;
 using Isolate.Spec;
 using Isolate.Tests.Support;
@@ -128,7 +129,9 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(NetworkMode.None, spec.Network);
         Assert.Empty(bundle.JoinNamespaces);
         Assert.Null(spec.UserNamespace);
-        Assert.Empty(spec.Volumes); // every default mount is one Isolate makes itself
+        Assert.Equal(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"],
+            spec.Mounts!.Select(m => m.Destination)); // each made as listed, as runc makes them
+        Assert.Empty(spec.Volumes);
         Assert.Empty(spec.Tmpfs);
         Assert.Equal(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"], Capabilities.Describe(spec.Process.Security.Capabilities));
         Assert.True(spec.Process.Security.NoNewPrivileges);
@@ -164,7 +167,8 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal([new IdMapping(0, 1001, 1)], userns.GidMap);
         Assert.True(spec.Process.Security.KeepGroups);
         Assert.False(spec.Cgroups); // a non-root user makes no cgroup
-        Assert.Empty(spec.Volumes); // the /sys bind is Isolate's own /sys
+        Assert.Equal(("bind", "/sys", MountFlags.Bind | MountFlags.Rec | MountFlags.NoSuid | MountFlags.NoExec | MountFlags.NoDev | MountFlags.ReadOnly),
+            spec.Mounts!.Where(m => m.Destination == "/sys").Select(m => (m.Type, m.Source, m.Flags)).Single()); // the host's /sys, bound
     }
 
     [Fact]
@@ -221,14 +225,17 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal([("network", _bundle + "/netns")], bundle.JoinNamespaces);
         Assert.Null(spec.UserNamespace);
 
-        // /proc, /dev, /sys, /dev/pts, /dev/mqueue, /dev/shm (podman's bind) and the cgroup mount are Isolate's own
+        // every mount as podman lists it, its binds with their canonical sources
         Assert.Equal(
         [
-            new VolumeSpec(_bundle + "/userdata/resolv.conf", "/etc/resolv.conf", false, true),
-            new VolumeSpec(_bundle + "/userdata/hosts", "/etc/hosts", false, true),
-            new VolumeSpec(_bundle + "/userdata/.containerenv", "/run/.containerenv", false, true),
-            new VolumeSpec(_bundle + "/userdata/hostname", "/etc/hostname", false, true),
-        ], spec.Volumes);
+            (_bundle + "/userdata/resolv.conf", "/etc/resolv.conf", true),
+            (_bundle + "/userdata/hosts", "/etc/hosts", true),
+            (_bundle + "/userdata/shm", "/dev/shm", false),
+            (_bundle + "/userdata/.containerenv", "/run/.containerenv", true),
+            (_bundle + "/userdata/hostname", "/etc/hostname", true),
+        ], spec.Mounts!.Where(m => m.IsBind).Select(m => (m.Source, m.Destination, m.SourceIsFile)));
+        Assert.Equal(11, spec.Mounts!.Count);
+        Assert.Empty(spec.Volumes);
         Assert.Empty(spec.Tmpfs);
 
         Assert.Equal(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
@@ -563,71 +570,70 @@ public sealed class OciBundleTests : IDisposable
     // ---- mounts ----
 
     [Fact]
-    public void Binds_become_volumes_and_tmpfs_mounts_tmpfs()
+    public void Mounts_are_kept_as_configured_in_order()
     {
         string file = HostFile("data/file.txt", "x");
         string dir = Path.GetDirectoryName(file)!;
         Directory.CreateSymbolicLink(Path.Combine(_bundle, "link"), dir);
-        var spec = Parse(c => c.Mounts!.AddRange(
-        [
+        var spec = Parse(c => c.Mounts = [
             Mount("/data", "bind", dir, "rbind", "ro", "rprivate"),
-            Mount("/etc/app.conf", "none", file, "bind", "nosuid", "nodev"),
+            Mount("/etc/app.conf", "none", file, "bind", "nosuid", "nodev", "mode=755"),
             Mount("/via/./link/../link", "bind", Path.Combine(_bundle, "link"), "rw"),
             Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777", "size=64m", "strictatime"),
-            Mount("/run/secret", "tmpfs", "tmpfs", "ro", "noexec", "uid=10", "gid=20", "nr_inodes=100", "size=50%", "tmpcopyup"),
+            Mount("/run/secret", "tmpfs", "tmpfs", "ro", "noexec", "uid=10", "gid=20", "nr_inodes=100", "size=50%", "huge=always", "shared"),
             Mount("/scratch", "tmpfs", "whatever"),
-        ])).Spec;
+            Mount("/merged", "overlay", "overlay", "lowerdir=/a:/b", "upperdir=/u", "workdir=/w"),
+        ]).Spec;
+        const MountFlags bind = MountFlags.Bind, rbind = MountFlags.Bind | MountFlags.Rec;
+        var mounts = spec.Mounts!.Select(m => (m.Type, m.Source, m.Destination, m.Flags, string.Join(' ', m.Propagation), m.Data, m.SourceIsFile));
         Assert.Equal(
         [
-            new VolumeSpec(dir, "/data", true, false),
-            new VolumeSpec(file, "/etc/app.conf", false, true),
-            new VolumeSpec(dir, "/via/link", false, false), // canonical source, normalized destination
-        ], spec.Volumes);
-        Assert.Equal(
-        [
-            new TmpfsSpec("/tmp", "mode=1777,size=64m", false, false, true, true),
-            new TmpfsSpec("/run/secret", "uid=10,gid=20,nr_inodes=100,size=50%", true, true, false, false),
-            new TmpfsSpec("/scratch", "", false, false, false, false), // OCI: only the flags given
-        ], spec.Tmpfs);
+            ("bind", dir, "/data", rbind | MountFlags.ReadOnly, (MountFlags.Private | MountFlags.Rec).ToString(), "", false),
+            ("bind", file, "/etc/app.conf", bind | MountFlags.NoSuid | MountFlags.NoDev, "", "mode=755", true), // data a bind ignores: runc takes it
+            ("bind", dir, "/via/link", bind, "", "", false), // canonical source, normalized destination
+            ("tmpfs", "tmpfs", "/tmp", MountFlags.NoSuid | MountFlags.NoDev | MountFlags.StrictAtime, "", "mode=1777,size=64m", false),
+            ("tmpfs", "tmpfs", "/run/secret", MountFlags.ReadOnly | MountFlags.NoExec, MountFlags.Shared.ToString(),
+                "uid=10,gid=20,nr_inodes=100,size=50%,huge=always", false),
+            ("tmpfs", "whatever", "/scratch", MountFlags.None, "", "", false), // OCI: only the flags given
+            ("overlay", "overlay", "/merged", MountFlags.None, "", "lowerdir=/a:/b,upperdir=/u,workdir=/w", false),
+        ], mounts);
+        Assert.Empty(spec.Volumes);
+        Assert.Empty(spec.Tmpfs);
     }
 
     [Fact]
-    public void Mounts_Isolate_makes_itself_are_accepted_and_skipped()
+    public void Kernel_filesystems_are_kept_as_listed()
     {
-        string shm = Directory.CreateDirectory(Path.Combine(_bundle, "shm")).FullName;
         var spec = Parse(c => c.Mounts =
         [
             Mount("/proc", "proc", "proc"),
             Mount("/dev", "tmpfs", "tmpfs", "nosuid"),
             Mount("/dev/pts", "devpts", "devpts"),
-            Mount("/dev/shm", "bind", shm, "bind"),
+            Mount("/dev/shm", "tmpfs", "shm"),
             Mount("/dev/mqueue", "mqueue", "mqueue"),
             Mount("/sys/", "sysfs", "sysfs"),
-            Mount("/sys/fs/cgroup", "cgroup2", "cgroup2"),
+            Mount("/sys/fs/cgroup", "cgroup", "cgroup"),
         ]).Spec;
-        Assert.Empty(spec.Volumes);
-        Assert.Empty(spec.Tmpfs);
+        Assert.Equal(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"], spec.Mounts!.Select(m => m.Destination));
+        Assert.Equal("shm", spec.Mounts![3].Source);
     }
 
     public static TheoryData<string, OciMount> MountErrors => new()
     {
-        { "config.json: mounts[7].type: 'nfs' mounts are not supported: use bind or tmpfs", Mount("/mnt", "nfs", "server:/x") },
-        { "config.json: mounts[7].type: 'proc' mounts are not supported: use bind or tmpfs", Mount("/proc2", "proc", "proc") },
-        { "config.json: mounts[7].type: is required (bind, tmpfs, or one of the kernel file systems Isolate mounts itself)", new OciMount { Destination = "/x" } },
-        { "config.json: mounts[7].type: Isolate mounts /proc itself (proc); 'bind' there is not supported", Mount("/proc", "bind", "/proc", "rbind") },
-        { "config.json: mounts[7].type: Isolate mounts /dev itself (tmpfs); 'devtmpfs' there is not supported", Mount("/dev", "devtmpfs", "devtmpfs") },
+        { "config.json: mounts[7].type: is required (bind, or a filesystem type: tmpfs, proc, sysfs, devpts, mqueue, cgroup, overlay ...)", new OciMount { Destination = "/x" } },
         { "config.json: mounts[7].destination: is required", Mount("", "tmpfs", "tmpfs") },
         { "config.json: mounts[7].destination: 'data' must be an absolute path inside the container", Mount("data", "tmpfs", "tmpfs") },
-        { "config.json: mounts[7].destination: a mount cannot go on the container's / (root.path is the root)", Mount("/x/..", "tmpfs", "tmpfs") },
         { "config.json: mounts[7].source: a bind mount needs a source", Mount("/data", "bind", null) },
         { "config.json: mounts[7].source: 'data' must be an absolute host path", Mount("/data", "bind", "data", "rbind") },
         { "config.json: mounts[7].source: /nonexistent/isolate-test: No such file or directory", Mount("/data", "bind", "/nonexistent/isolate-test", "rbind") },
-        { "config.json: mounts[7].options[1]: 'idmap' is not supported for a bind mount", Mount("/data", "bind", "/tmp", "rbind", "idmap") },
+        { "config.json: mounts[7].options[1]: 'idmap' (an id-mapped mount) is not supported; remove it and give the files the container's ids, or use linux.uidMappings for the whole root",
+            Mount("/data", "bind", "/tmp", "rbind", "idmap") },
+        { "config.json: mounts[7].options[1]: 'rnoexec' (a recursive mount attribute) is not supported; use 'noexec', which applies to the mount itself",
+            Mount("/data", "bind", "/tmp", "rbind", "rnoexec") },
         { "config.json: mounts[7].options[0]: bad value for size: ''; use a number with k, m or g, or a percentage (64m, 50%)", Mount("/t", "tmpfs", "tmpfs", "size") },
         { "config.json: mounts[7].options[1]: bad value for size: '1t'; use a number with k, m or g, or a percentage (64m, 50%)", Mount("/t", "tmpfs", "tmpfs", "ro", "size=1t") },
         { "config.json: mounts[7].options[0]: bad value for mode: '999'; use octal digits (1777)", Mount("/t", "tmpfs", "tmpfs", "mode=999") },
         { "config.json: mounts[7].options[0]: bad value for uid: 'root'; use a number", Mount("/t", "tmpfs", "tmpfs", "uid=root") },
-        { "config.json: mounts[7].options[0]: 'huge=always' is not supported for a tmpfs", Mount("/t", "tmpfs", "tmpfs", "huge=always") },
     };
 
     [Theory]
@@ -635,10 +641,10 @@ public sealed class OciBundleTests : IDisposable
     public void Mount_errors_name_the_json_path(string message, OciMount mount) => Assert.Equal(message, Fails(c => c.Mounts!.Add(mount)));
 
     [Fact]
-    public void A_destination_mounted_twice_is_an_error()
+    public void A_destination_mounted_twice_stacks()
     {
-        Assert.Equal("config.json: mounts[8].destination: /data is mounted already by mounts[7]",
-            Fails(c => c.Mounts!.AddRange([Mount("/data", "tmpfs", "tmpfs"), Mount("/data/", "bind", "/tmp", "bind")])));
+        var spec = Parse(c => c.Mounts = [Mount("/data", "tmpfs", "tmpfs"), Mount("/data/", "bind", "/tmp", "bind")]).Spec;
+        Assert.Equal([("tmpfs", "/data"), ("bind", "/data")], spec.Mounts!.Select(m => (m.Type, m.Destination)));
     }
 
     [Fact]
@@ -699,7 +705,8 @@ public sealed class OciBundleTests : IDisposable
         { "config.json: root.path: the host's own / cannot be a container root", c => c.Root!.Path = "/" },
         { "config.json: hostname: '" + new string('h', 65) + "' is longer than the kernel's 64 characters", c => c.Hostname = new string('h', 65) },
         { "config.json: ociVersion: '2.0.0' is not a 1.x version of the runtime spec, the one Isolate implements", c => c.OciVersion = "2.0.0" },
-        { "config.json: linux.rootfsPropagation: 'shared' is not supported: use private, rprivate, slave or rslave", c => c.Linux!.RootfsPropagation = "shared" },
+        { "config.json: linux.rootfsPropagation: 'sideways' is not a propagation: use private, rprivate, slave, rslave, shared, rshared, unbindable or runbindable",
+            c => c.Linux!.RootfsPropagation = "sideways" },
     };
 
     [Theory]
@@ -719,8 +726,10 @@ public sealed class OciBundleTests : IDisposable
     [InlineData("rprivate")]
     [InlineData("slave")]
     [InlineData("rslave")]
-    public void Private_and_slave_root_propagation_are_accepted(string propagation) =>
-        Assert.Equal(["sh"], Parse(c => c.Linux!.RootfsPropagation = propagation).Spec.Process.Args);
+    [InlineData("shared")]
+    [InlineData("runbindable")]
+    public void Every_root_propagation_is_taken(string propagation) =>
+        Assert.NotEqual(MountFlags.None, Parse(c => c.Linux!.RootfsPropagation = propagation).Spec.RootPropagation);
 
     // ---- malformed JSON ----
 

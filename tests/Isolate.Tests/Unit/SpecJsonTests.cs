@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Reflection;
+using Isolate.Plan;
 using Isolate.Security;
 using Isolate.Spec;
 
@@ -44,6 +45,9 @@ public sealed class SpecJsonTests
         Network = NetworkMode.Host,
         Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true)],
         Tmpfs = [new TmpfsSpec("/cache", "size=64m,mode=1777", true, false, true, false)],
+        Mounts = [new ConfiguredMount("bind", "/srv/data", "/data", MountFlags.Bind | MountFlags.Rec | MountFlags.NoExec,
+            [MountFlags.Shared | MountFlags.Rec], "mode=755", SourceIsFile: true)],
+        RootPropagation = MountFlags.Slave | MountFlags.Rec,
         ReadOnlyRoot = true,
         RootfsWrites = RootfsWrites.KeepChanges,
         KeepChangesDir = "/var/keep",
