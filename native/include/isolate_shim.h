@@ -83,6 +83,7 @@ enum isolate_op_options {
     ISOLATE_OP_CREATE_FILE = 1u << 3, /* create target as an empty file (parents as dirs)       */
     ISOLATE_OP_RECURSIVE = 1u << 4,   /* READONLY: the whole tree; fail where the kernel cannot */
     ISOLATE_OP_OPTIONAL = 1u << 5,    /* a missing target is skipped, not an error             */
+    ISOLATE_OP_CHOWN = 1u << 6,       /* MKNOD: a node made by mknod gets owner uid:gid          */
 };
 
 #define ISOLATE_MAX_CAPTURES 64
@@ -99,6 +100,8 @@ struct isolate_mount_op {
     const char *target;
     const char *fstype;
     const char *data;
+    uint32_t uid;     /* MKNOD with ISOLATE_OP_CHOWN: the node's owner */
+    uint32_t gid;
 };
 
 /* Steps the child reports in a FAILED message. Values are ABI. */

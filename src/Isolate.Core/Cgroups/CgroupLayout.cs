@@ -16,7 +16,7 @@ public enum CgroupVersion
 public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IReadOnlyDictionary<string, string> V1Roots)
 {
     /// <summary>The v1 controllers Isolate uses.</summary>
-    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer"];
+    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices", "hugetlb"];
 
     public static CgroupLayout Detect() => Parse(Interop.SmallFile.Read("/proc/self/mountinfo") ?? "");
 

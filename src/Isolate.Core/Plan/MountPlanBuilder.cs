@@ -55,6 +55,7 @@ public static class MountPlanBuilder
         if (cgroup2)
             ops.Add(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", NoSuidDevExec | MountFlags.ReadOnly, null, InRoot | MountOptions.NoSymlinks));
         AddDev(ops, spec.UserNamespace);
+        DeviceNodes.Add(ops, spec.Devices);
         if (spec.Rootfs is null)
         {
             // The read-only host tree gets a private, writable /tmp, and a private /run:
