@@ -92,7 +92,8 @@ public static class LimitsConverter
 
     /// <summary>docker's --device HOST[:CONTAINER[:PERMS]]: the host node as it is (type,
     /// numbers, mode, owner) at CONTAINER (default: the same path); PERMS (default rwm) short of
-    /// rwm becomes device cgroup rules: the node denied, then PERMS allowed again.</summary>
+    /// rw becomes device cgroup rules: reading and writing the node denied, then what PERMS
+    /// names allowed again.</summary>
     public static (IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Rules) Devices(IEnumerable<string> flags)
     {
         var nodes = new List<DeviceNode>();
@@ -119,11 +120,14 @@ public static class LimitsConverter
             };
             if (nodes.Any(n => n.Path == target))
                 throw new IsolateException($"invalid --device '{flag}': {target} is given twice");
-            nodes.Add(new DeviceNode(target, type, stat.RdevMajor, stat.RdevMinor, (uint)stat.Mode & 0xFFF, stat.Uid, stat.Gid));
-            if (perms.Length < 3)
+            nodes.Add(new DeviceNode(target, type, stat.RdevMajor, stat.RdevMinor, (uint)stat.Mode & 0xFFF, stat.Uid, stat.Gid, host));
+            // mknod stays allowed: the node itself is made in the container's cgroup
+            string readWrite = new(perms.Where(c => c is 'r' or 'w').ToArray());
+            if (readWrite.Length < 2)
             {
-                rules.Add(new DeviceRule(false, type, stat.RdevMajor, stat.RdevMinor, "rwm"));
-                rules.Add(new DeviceRule(true, type, stat.RdevMajor, stat.RdevMinor, perms));
+                rules.Add(new DeviceRule(false, type, stat.RdevMajor, stat.RdevMinor, "rw"));
+                if (readWrite.Length > 0)
+                    rules.Add(new DeviceRule(true, type, stat.RdevMajor, stat.RdevMinor, readWrite));
             }
         }
         return (nodes, rules);

@@ -205,7 +205,7 @@ public static partial class OciBundleLoader
             if (limits.CpusetMems != null)
                 Need($"{at}.cpu.mems", host.Missing("cpuset", "cpuset.mems", "cpuset"));
             if (limits.PidsLimit != null)
-                Need($"{at}.pids.limit", host.Missing("pids", "pids.max", "pids"));
+                Need($"{at}.pids.limit", host.Missing("pids", "tasks", "pids"));
             if (limits.IoWeight != null)
                 Need($"{at}.blockIO.weight", v2 ? host.MissingV2("io")
                     : host.MissingV1("blkio", "blkio.weight") is { } noWeight && host.MissingV1("blkio", "blkio.bfq.weight") != null ? noWeight : null);
@@ -259,16 +259,20 @@ public static partial class OciBundleLoader
                     throttles.Add(new IoThrottle(kind, device.Major.Value, device.Minor.Value, device.Rate.Value));
                 }
             }
+            if (throttles.Count == 0)
+                return [];
             return throttles;
         }
 
         private static IReadOnlyList<HugepageLimit> Hugepages(List<OciHugepageLimit>? limits)
         {
+            if (limits is not { Count: > 0 })
+                return [];
             var result = new List<HugepageLimit>();
-            for (int i = 0; i < (limits?.Count ?? 0); i++)
+            for (int i = 0; i < limits.Count; i++)
             {
                 string where = $"linux.resources.hugepageLimits[{i}]";
-                var limit = limits![i];
+                var limit = limits[i];
                 if (limit.PageSize is not { Length: > 0 } size || !HugePageSizePattern().IsMatch(size))
                     throw Error($"{where}.pageSize", $"'{limit.PageSize}' is not a page size as the kernel names it, such as 2MB or 1GB");
                 result.Add(new HugepageLimit(size, limit.Limit switch

@@ -26,7 +26,7 @@ public static class DeviceNodes
         Kind = MountKind.Mknod,
         Target = node.Path,
         // a pipe needs no CAP_MKNOD, so it is never bound
-        Source = node.Type == 'p' ? null : node.Path,
+        Source = node.Type == 'p' ? null : node.HostPath ?? node.Path,
         Mode = TypeBits(node.Type) | (node.FileMode & 0xFFF),
         Device = MountOp.MakeDev(node.Major, node.Minor),
         Options = MountOptions.InRoot | MountOptions.Chown,

@@ -102,5 +102,6 @@ public sealed record ContainerSpec
 }
 
 /// <summary>A device node to make in the container's /dev (OCI linux.devices, --device):
-/// Type 'c', 'b' or 'p'; FileMode the permission bits.</summary>
-public sealed record DeviceNode(string Path, char Type, uint Major, uint Minor, uint FileMode, uint Uid, uint Gid);
+/// Type 'c', 'b' or 'p'; FileMode the permission bits; HostPath the host's node, bound where
+/// mknod is not allowed (null: the same path).</summary>
+public sealed record DeviceNode(string Path, char Type, uint Major, uint Minor, uint FileMode, uint Uid, uint Gid, string? HostPath = null);

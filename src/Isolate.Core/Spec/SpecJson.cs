@@ -114,6 +114,7 @@ public static class SpecJson
                 w.WriteNumber("fileMode", d.FileMode);
                 w.WriteNumber("uid", d.Uid);
                 w.WriteNumber("gid", d.Gid);
+                Text(w, "hostPath", d.HostPath);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -293,7 +294,8 @@ public static class SpecJson
                 Devices = o.TryGetProperty("devices", out var devices)
                     ? [.. devices.EnumerateArray().Select(d => new DeviceNode(ReadText(d.GetProperty("path"))!, ReadText(d.GetProperty("type"))![0],
                         d.GetProperty("major").GetUInt32(), d.GetProperty("minor").GetUInt32(), d.GetProperty("fileMode").GetUInt32(),
-                        d.GetProperty("uid").GetUInt32(), d.GetProperty("gid").GetUInt32()))]
+                        d.GetProperty("uid").GetUInt32(), d.GetProperty("gid").GetUInt32(),
+                        d.TryGetProperty("hostPath", out var hostPath) ? ReadText(hostPath) : null))]
                     : [],
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
                 CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,

@@ -85,7 +85,7 @@ public sealed class SpecJsonTests
         DieWithParent = true,
         JoinNamespaces = [("network", "/proc/42/ns/net")],
         Sysctls = new Dictionary<string, string> { ["net.ipv4.ip_forward"] = "1" },
-        Devices = [new DeviceNode("/dev/fuse", 'c', 10, 229, 0x1B6, 1000, 100)],
+        Devices = [new DeviceNode("/dev/fuse", 'c', 10, 229, 0x1B6, 1000, 100, "/dev/fuse0")],
     };
 
     [Fact]
