@@ -228,8 +228,12 @@ static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, con
 
 static int make_device(const struct isolate_mount_op *op, int parent, const char *name, const char *target)
 {
-    if (mknodat(parent, name, op->mode, (dev_t)op->dev) == 0)
-        return check(fchmodat(parent, name, op->mode & 07777, 0)); /* mknod honours the umask */
+    if (mknodat(parent, name, op->mode, (dev_t)op->dev) == 0) {
+        int rc = check(fchmodat(parent, name, op->mode & 07777, 0)); /* mknod honours the umask */
+        if (rc == 0 && (op->options & ISOLATE_OP_CHOWN))
+            rc = check(fchownat(parent, name, op->uid, op->gid, AT_SYMLINK_NOFOLLOW));
+        return rc;
+    }
     if ((errno != EPERM && errno != EACCES) || op->source == NULL)
         return -errno;
     /* Without CAP_MKNOD (in a user namespace, or with Isolate itself running in a

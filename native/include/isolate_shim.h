@@ -94,6 +94,7 @@ enum isolate_op_options {
     ISOLATE_OP_KEEP_MODE = 1u << 8,   /* FILESYSTEM (tmpfs): the mount's root takes the mode the
                                          target directory had (mode= appended to data), unless
                                          data has mode= or the target was created for it       */
+    ISOLATE_OP_CHOWN = 1u << 9,       /* MKNOD: a node made by mknod gets owner uid:gid          */
 };
 
 #define ISOLATE_MAX_CAPTURES 64
@@ -110,6 +111,8 @@ struct isolate_mount_op {
     const char *target;
     const char *fstype;
     const char *data;
+    uint32_t uid;     /* MKNOD with ISOLATE_OP_CHOWN: the node's owner */
+    uint32_t gid;
 };
 
 /* Steps the child reports in a FAILED message. Values are ABI. */

@@ -32,6 +32,8 @@ static void structs(void)
     FIELD(isolate_mount_op, target);
     FIELD(isolate_mount_op, fstype);
     FIELD(isolate_mount_op, data);
+    FIELD(isolate_mount_op, uid);
+    FIELD(isolate_mount_op, gid);
 
     STRUCT(isolate_bpf_insn);
     FIELD(isolate_bpf_insn, code);
@@ -145,6 +147,7 @@ static void enums(void)
     CONSTANT(isolate_op_options, ISOLATE_OP_KEEP_EXISTING);
     CONSTANT(isolate_op_options, ISOLATE_OP_REPLACE);
     CONSTANT(isolate_op_options, ISOLATE_OP_KEEP_MODE);
+    CONSTANT(isolate_op_options, ISOLATE_OP_CHOWN);
 
     CONSTANT(isolate_step, ISOLATE_STEP_SETSID);
     CONSTANT(isolate_step, ISOLATE_STEP_HOSTNAME);

@@ -19,6 +19,7 @@ public sealed class RunOptions : IRunArguments
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "blkio-weight", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
+            "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
@@ -86,6 +87,24 @@ public sealed class RunOptions : IRunArguments
 
     [Option("io-weight", MetaValue = "N", HelpText = "The same as --blkio-weight.")]
     public string? IoWeight { get; set; }
+
+    [Option("memory-reservation", MetaValue = "SIZE", HelpText = "Soft memory limit: under memory pressure the kernel reclaims the container down to it (-1: none).")]
+    public string? MemoryReservation { get; set; }
+
+    [Option("cpu-quota", MetaValue = "N", HelpText = "CPU time in microseconds per period (--cpus in other units; -1: no limit).")]
+    public string? CpuQuota { get; set; }
+
+    [Option("cpu-period", MetaValue = "N", HelpText = "The period --cpus and --cpu-quota count in, 1000 to 1000000 microseconds (default 100000).")]
+    public string? CpuPeriod { get; set; }
+
+    [Option("cpuset-mems", MetaValue = "LIST", HelpText = "Memory nodes the container may use (0-1).")]
+    public string? CpusetMems { get; set; }
+
+    [Option("kernel-memory", MetaValue = "SIZE", HelpText = "Refused: the kernel no longer limits kernel memory apart (--memory counts it).")]
+    public string? KernelMemory { get; set; }
+
+    [Option("device", MetaValue = "HOST[:CONTAINER[:PERMS]]", HelpText = "Give the container a host device node (/dev/fuse); PERMS, letters of rwm, limits its use through the device cgroup. Repeatable.")]
+    public IEnumerable<string> Device { get; set; } = [];
 
     [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]
     public string? Cgroups { get; set; }

@@ -4,8 +4,32 @@ using Isolate.Containers;
 namespace Isolate.Cli.Commands;
 
 [Verb("update", HelpText = "Change a running container's resource limits (runc update, docker update).")]
-public sealed class UpdateOptions : Isolate.Docker.ILimitArguments
+public sealed class UpdateOptions : Isolate.Docker.IUpdateLimitArguments
 {
+    [Option('r', "resources", MetaValue = "FILE", HelpText = "A linux.resources object (runc's format) from FILE, '-' for stdin; flags given as well win.")]
+    public string? Resources { get; set; }
+
+    [Option("memory-reservation", MetaValue = "SIZE", HelpText = "Soft memory limit, reclaimed down to under pressure (-1: none).")]
+    public string? MemoryReservation { get; set; }
+
+    [Option("kernel-memory", MetaValue = "SIZE", HelpText = "Refused: the kernel no longer limits kernel memory apart (--memory counts it).")]
+    public string? KernelMemory { get; set; }
+
+    [Option("kernel-memory-tcp", MetaValue = "SIZE", HelpText = "TCP buffer memory limit (cgroup v1; -1: none).")]
+    public string? KernelMemoryTcp { get; set; }
+
+    [Option("cpu-quota", MetaValue = "N", HelpText = "CPU time in microseconds per period (-1: no limit).")]
+    public string? CpuQuota { get; set; }
+
+    [Option("cpu-period", MetaValue = "N", HelpText = "CPU period in microseconds, 1000 to 1000000.")]
+    public string? CpuPeriod { get; set; }
+
+    [Option("cpu-share", MetaValue = "N", HelpText = "runc's name for --cpu-shares.")]
+    public string? CpuShare { get; set; }
+
+    [Option("cpuset-mems", MetaValue = "LIST", HelpText = "Memory nodes it may use.")]
+    public string? CpusetMems { get; set; }
+
     [Option('m', "memory", MetaValue = "SIZE", HelpText = "Memory limit (b, k, m, g).")]
     public string? Memory { get; set; }
 
@@ -40,7 +64,7 @@ internal static class UpdateVerb
     /// a checked --cpuset-cpus).</summary>
     public static int Execute(UpdateOptions options, GlobalOptions globals)
     {
-        ContainerCgroupVerbs.Update(globals.Store, options.Id, Isolate.Docker.LimitsConverter.From(options), globals.Warn);
+        ContainerCgroupVerbs.Update(globals.Store, options.Id, Isolate.Docker.LimitsConverter.FromUpdate(options), globals.Warn);
         return 0;
     }
 }

@@ -16,7 +16,7 @@ public enum CgroupVersion
 public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IReadOnlyDictionary<string, string> V1Roots)
 {
     /// <summary>The v1 controllers Isolate uses.</summary>
-    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer"];
+    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices", "hugetlb"];
 
     /// <summary>Where every v1 hierarchy is mounted (/sys/fs/cgroup/memory, .../cpu,cpuacct,
     /// .../systemd ...): what an OCI bundle's `cgroup` mount shows on a v1 host.</summary>

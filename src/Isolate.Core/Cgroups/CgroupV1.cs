@@ -44,17 +44,22 @@ public sealed class CgroupV1 : ContainerCgroup
         var wanted = new List<string> { "freezer", "memory", "pids" }; // always: the kill, the OOM report, PIDs
         if (cpuAccounting)
             wanted.Add("cpuacct");
-        if (limits.CpuQuotaMicros != null || limits.CpuShares != null)
+        if (limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven)
             wanted.Add("cpu");
-        if (limits.CpusetCpus != null)
+        if (limits.CpusetCpus != null || limits.CpusetMems != null)
             wanted.Add("cpuset");
-        if (limits.IoWeight != null)
+        if (limits.IoWeight != null || limits.IoThrottles.Count > 0)
             wanted.Add("blkio");
+        if (limits.HugepageLimits.Count > 0)
+            wanted.Add("hugetlb");
+        if (limits.DeviceRules.Count > 0)
+            wanted.Add("devices");
         foreach (string controller in wanted.Where(c => !roots.ContainsKey(c)))
         {
             bool needed = controller switch
             {
-                "memory" => limits.MemoryBytes != null,
+                "memory" => limits.MemoryBytes != null || limits.MemoryReservationBytes != null || limits.MemorySwappiness != null
+                    || limits.OomKillDisable != null || limits.KernelTcpBytes != null,
                 "pids" => limits.PidsLimit != null,
                 "freezer" or "cpuacct" => false,
                 _ => true,
@@ -128,17 +133,34 @@ public sealed class CgroupV1 : ContainerCgroup
             else if (limits.MemorySwapBytes != null)
                 warn("this kernel does not account swap (no memory.memsw.limit_in_bytes; boot with swapaccount=1): --memory-swap is ignored");
         }
-        if (limits.CpuQuotaMicros is { } quota)
-        {
+        if (limits.MemoryReservationBytes is { } reservation)
+            Set("memory", "memory.soft_limit_in_bytes", reservation.ToString(CultureInfo.InvariantCulture));
+        if (limits.MemorySwappiness is { } swappiness)
+            Set("memory", "memory.swappiness", swappiness.ToString(CultureInfo.InvariantCulture));
+        if (limits.OomKillDisable is { } oomKillDisable)
+            Set("memory", "memory.oom_control", oomKillDisable ? "1" : "0");
+        if (limits.KernelTcpBytes is { } tcp)
+            Set("memory", "memory.kmem.tcp.limit_in_bytes", tcp.ToString(CultureInfo.InvariantCulture));
+        if (limits.CpuQuotaMicros != null || limits.CpuPeriodGiven)
             Set("cpu", "cpu.cfs_period_us", limits.CpuPeriodMicros.ToString(CultureInfo.InvariantCulture));
+        if (limits.CpuQuotaMicros is { } quota)
             Set("cpu", "cpu.cfs_quota_us", quota.ToString(CultureInfo.InvariantCulture));
-        }
         if (limits.CpuShares is { } shares)
             Set("cpu", "cpu.shares", shares.ToString(CultureInfo.InvariantCulture));
         if (limits.CpusetCpus is { } cpus)
             Set("cpuset", "cpuset.cpus", cpus);
+        if (limits.CpusetMems is { } mems)
+            Set("cpuset", "cpuset.mems", mems);
         if (limits.PidsLimit is { } pids)
             Set("pids", "pids.max", pids < 0 ? "max" : pids.ToString(CultureInfo.InvariantCulture));
+        foreach (var huge in limits.HugepageLimits)
+            Set("hugetlb", $"hugetlb.{huge.PageSize}.limit_in_bytes", huge.Bytes.ToString(CultureInfo.InvariantCulture));
+        foreach (var throttle in limits.IoThrottles)
+            Set("blkio", ThrottleFile(throttle.Kind), $"{throttle.Major}:{throttle.Minor} {throttle.Rate}");
+        // In the order given, as runc writes them: a later rule overrides an earlier one
+        // (a deny-all first, then what is allowed, is the usual list).
+        foreach (var rule in limits.DeviceRules)
+            Set("devices", rule.Allow ? "devices.allow" : "devices.deny", rule.CgroupV1Text);
         if (limits.IoWeight is { } weight)
         {
             if (Fs.Exists(File("blkio", "blkio.weight")))
@@ -149,6 +171,16 @@ public sealed class CgroupV1 : ContainerCgroup
                 warn("this kernel has no block I/O weight (no blkio.weight, blkio.bfq.weight): --blkio-weight (--io-weight) is ignored");
         }
     }
+
+    /// <summary>io.max's key onto v1's file.</summary>
+    public static string ThrottleFile(string kind) => kind switch
+    {
+        "rbps" => "blkio.throttle.read_bps_device",
+        "wbps" => "blkio.throttle.write_bps_device",
+        "riops" => "blkio.throttle.read_iops_device",
+        "wiops" => "blkio.throttle.write_iops_device",
+        _ => throw new ArgumentException($"unknown throttle {kind}"),
+    };
 
     public override CgroupUsage ReadUsage()
     {
@@ -165,9 +197,12 @@ public sealed class CgroupV1 : ContainerCgroup
 
     public override void Update(ResourceLimits limits, Action<string> warn)
     {
-        foreach (var (controller, given) in new[] { ("memory", limits.MemoryBytes != null || limits.MemorySwapBytes != null),
-                     ("cpu", limits.CpuQuotaMicros != null || limits.CpuShares != null), ("cpuset", limits.CpusetCpus != null),
-                     ("pids", limits.PidsLimit != null), ("blkio", limits.IoWeight != null) })
+        foreach (var (controller, given) in new[] { ("memory", limits.MemoryBytes != null || limits.MemorySwapBytes != null
+                         || limits.MemoryReservationBytes != null || limits.MemorySwappiness != null || limits.OomKillDisable != null || limits.KernelTcpBytes != null),
+                     ("cpu", limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven),
+                     ("cpuset", limits.CpusetCpus != null || limits.CpusetMems != null),
+                     ("pids", limits.PidsLimit != null), ("blkio", limits.IoWeight != null || limits.IoThrottles.Count > 0),
+                     ("hugetlb", limits.HugepageLimits.Count > 0), ("devices", limits.DeviceRules.Count > 0) })
         {
             if (given && !_byController.ContainsKey(controller))
                 throw new IsolateException($"the container has no {controller} cgroup (it was created without such a limit), so it cannot be updated");

@@ -17,19 +17,22 @@ public sealed class CgroupV2 : ContainerCgroup
     public static CgroupV2 Create(ICgroupFilesystem fs, string root, string parent, string name, ResourceLimits limits, Action<string> warn)
     {
         var wanted = new List<string> { "memory", "pids" }; // always: the OOM report and --stats need them
-        if (limits.CpuQuotaMicros != null || limits.CpuShares != null)
+        if (limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven)
             wanted.Add("cpu");
-        if (limits.CpusetCpus != null)
+        if (limits.CpusetCpus != null || limits.CpusetMems != null)
             wanted.Add("cpuset");
-        if (limits.IoWeight != null)
+        if (limits.IoWeight != null || limits.IoThrottles.Count > 0)
             wanted.Add("io");
+        if (limits.HugepageLimits.Count > 0)
+            wanted.Add("hugetlb");
+        RefuseV1Only(limits);
 
         var available = (fs.Read(Path.Combine(root, "cgroup.controllers")) ?? "").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         foreach (string controller in wanted.Where(c => !available.Contains(c)))
         {
             bool needed = controller switch
             {
-                "memory" => limits.MemoryBytes != null,
+                "memory" => limits.MemoryBytes != null || limits.MemoryReservationBytes != null,
                 "pids" => limits.PidsLimit != null,
                 _ => true,
             };
@@ -80,14 +83,28 @@ public sealed class CgroupV2 : ContainerCgroup
             else if (limits.MemorySwapBytes != null)
                 warn("this kernel does not account swap (no memory.swap.max): --memory-swap is ignored");
         }
+        if (limits.MemoryReservationBytes is { } reservation)
+            Set("memory.low", reservation < 0 ? "max" : reservation.ToString(CultureInfo.InvariantCulture));
         if (limits.CpuQuotaMicros is { } quota)
-            Set("cpu.max", $"{quota} {limits.CpuPeriodMicros}");
+            Set("cpu.max", $"{(quota < 0 ? "max" : quota.ToString(CultureInfo.InvariantCulture))} {limits.CpuPeriodMicros}");
+        else if (limits.CpuPeriodGiven)
+        {
+            // cpu.max is "QUOTA PERIOD": a new period keeps the quota there is
+            string current = (Fs.Read(File("cpu.max")) ?? "max").Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "max";
+            Set("cpu.max", $"{current} {limits.CpuPeriodMicros}");
+        }
         if (limits.CpuShares is { } shares)
             Set("cpu.weight", SharesToWeight(shares).ToString(CultureInfo.InvariantCulture));
         if (limits.CpusetCpus is { } cpus)
             Set("cpuset.cpus", cpus);
+        if (limits.CpusetMems is { } mems)
+            Set("cpuset.mems", mems);
         if (limits.PidsLimit is { } pids)
             Set("pids.max", pids < 0 ? "max" : pids.ToString(CultureInfo.InvariantCulture));
+        foreach (var huge in limits.HugepageLimits)
+            Set($"hugetlb.{huge.PageSize}.max", huge.Bytes < 0 ? "max" : huge.Bytes.ToString(CultureInfo.InvariantCulture));
+        foreach (var throttle in limits.IoThrottles)
+            Set("io.max", $"{throttle.Major}:{throttle.Minor} {throttle.Kind}={throttle.Rate}");
         if (limits.IoWeight is { } weight)
         {
             if (Fs.Exists(File("io.bfq.weight")))
@@ -97,6 +114,18 @@ public sealed class CgroupV2 : ContainerCgroup
             else
                 warn("this kernel has no I/O weight for cgroups (no io.weight, io.bfq.weight): --blkio-weight (--io-weight) is ignored");
         }
+    }
+
+    /// <summary>What only v1 has a file for; the OCI face refuses these first, naming the field.</summary>
+    private static void RefuseV1Only(ResourceLimits limits)
+    {
+        string? what = limits.MemorySwappiness != null ? "memory swappiness"
+            : limits.OomKillDisable != null ? "disabling the OOM killer"
+            : limits.KernelTcpBytes != null ? "a kernel TCP memory limit"
+            : limits.DeviceRules.Count > 0 ? "device cgroup rules (an eBPF program on cgroup v2, which Isolate does not build)"
+            : null;
+        if (what != null)
+            throw new IsolateException($"cgroup v2 has no {what}; drop that limit on this host");
     }
 
     /// <summary>cpu.shares (2..262144, 1024 default) onto cpu.weight (1..10000, 100 default), as runc maps it.</summary>
@@ -117,7 +146,11 @@ public sealed class CgroupV2 : ContainerCgroup
         OomKills: ReadKey(File("memory.events"), "oom_kill") ?? 0,
         MemoryLimitBytes: ReadLong([_dir], "memory.max"));
 
-    public override void Update(ResourceLimits limits, Action<string> warn) => Apply(limits, warn);
+    public override void Update(ResourceLimits limits, Action<string> warn)
+    {
+        RefuseV1Only(limits);
+        Apply(limits, warn);
+    }
 
     public override void Freeze(bool frozen)
     {

@@ -25,7 +25,7 @@ public static class ContainerCgroupVerbs
     public static void Update(StateStore store, string id, ResourceLimits limits, Action<string> warn)
     {
         if (!limits.Any)
-            throw new IsolateException("update: give at least one limit (--memory, --memory-swap, --cpus, --cpu-shares, --cpuset-cpus, --pids-limit, --blkio-weight)");
+            throw new IsolateException("update: give at least one limit (--memory, --memory-swap, --memory-reservation, --kernel-memory-tcp, --cpus, --cpu-quota, --cpu-period, --cpu-shares, --cpuset-cpus, --cpuset-mems, --pids-limit, --blkio-weight, -r FILE)");
         using var held = store.Open(id);
         var state = store.Read(held);
         if (StateStore.Status(held, state) == ContainerStatus.Stopped)

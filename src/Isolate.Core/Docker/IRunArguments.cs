@@ -41,6 +41,8 @@ public interface IRunArguments : ILimitArguments
     string? Name { get; }
     bool DieWithParent { get; }
     bool Debug { get; }
+    /// <summary>--device HOST[:CONTAINER[:PERMS]]: a host device node in the container's /dev.</summary>
+    IEnumerable<string> Device { get; }
     IEnumerable<string> Command { get; }
 }
 
@@ -57,4 +59,19 @@ public interface ILimitArguments
     /// <summary>--blkio-weight (docker's name) and --io-weight (Isolate's first name for it): one limit, two spellings.</summary>
     string? BlkioWeight { get; }
     string? IoWeight { get; }
+    string? MemoryReservation { get; }
+    string? CpuQuota { get; }
+    string? CpuPeriod { get; }
+    string? CpusetMems { get; }
+    /// <summary>--kernel-memory: refused (the kernel no longer limits kernel memory apart).</summary>
+    string? KernelMemory { get; }
+}
+
+/// <summary>What only `update` takes, as runc's update does: its spelling --cpu-share, the TCP
+/// buffer limit, and -r FILE (a linux.resources object; '-' reads stdin).</summary>
+public interface IUpdateLimitArguments : ILimitArguments
+{
+    string? CpuShare { get; }
+    string? KernelMemoryTcp { get; }
+    string? Resources { get; }
 }

@@ -1,3 +1,5 @@
+using System.Globalization;
+using Isolate.Interop;
 using Isolate.Spec;
 
 namespace Isolate.Docker;
@@ -9,17 +11,75 @@ public static class LimitsConverter
     public static ResourceLimits From(ILimitArguments options)
     {
         long? memory = options.Memory is null ? null : ResourceParser.ParseMemory("--memory", options.Memory);
+        if (options.KernelMemory != null)
+            throw new IsolateException($"--kernel-memory {options.KernelMemory}: a separate kernel memory limit is not supported (the kernel deprecated memory.kmem.limit_in_bytes and ignores it; kernel memory counts toward --memory); drop it");
+        long? period = options.CpuPeriod is null ? null : ResourceParser.ParseCpuPeriod(options.CpuPeriod);
+        if (options.Cpus != null && options.CpuQuota != null)
+            throw new IsolateException($"--cpus {options.Cpus} and --cpu-quota {options.CpuQuota} set the same limit: give one");
+        long? quota = options.Cpus != null
+            // the machine's CPUs, not this process's affinity (which taskset may have narrowed)
+            ? ResourceParser.ParseCpus(options.Cpus, Math.Max(1, OnlineCpus().Count), period ?? 100_000)
+            : options.CpuQuota is null ? null : ResourceParser.ParseCpuQuota(options.CpuQuota);
         return new ResourceLimits
         {
             MemoryBytes = memory,
             MemorySwapBytes = options.MemorySwap is null ? null : ResourceParser.ParseMemorySwap(options.MemorySwap, memory),
-            // the machine's CPUs, not this process's affinity (which taskset may have narrowed)
-            CpuQuotaMicros = options.Cpus is null ? null : ResourceParser.ParseCpus(options.Cpus, Math.Max(1, OnlineCpus().Count)),
+            MemoryReservationBytes = options.MemoryReservation is null ? null : ResourceParser.ParseSizeOrUnlimited("--memory-reservation", options.MemoryReservation),
+            CpuQuotaMicros = quota,
+            CpuPeriodMicros = period ?? 100_000,
+            CpuPeriodGiven = period != null && quota is null,
             CpuShares = options.CpuShares is null ? null : ResourceParser.ParseCpuShares(options.CpuShares),
             CpusetCpus = options.CpusetCpus is null ? null : ResourceParser.ParseCpuset(options.CpusetCpus, OnlineCpus()),
+            CpusetMems = options.CpusetMems is null ? null : ResourceParser.ParseCpusetMems(options.CpusetMems),
             PidsLimit = options.PidsLimit is null ? null : ResourceParser.ParsePidsLimit(options.PidsLimit),
             IoWeight = ChosenIoWeight(options) is { } weight ? ResourceParser.ParseIoWeight(weight, options.BlkioWeight != null ? "--blkio-weight" : "--io-weight") : null,
         };
+    }
+
+    /// <summary>runc update: -r's linux.resources first (the same reading as config.json's),
+    /// then every flag given over it, as runc lets flags win.</summary>
+    public static ResourceLimits FromUpdate(IUpdateLimitArguments options, Func<string, string>? readFile = null)
+    {
+        if (options.CpuShare != null && options.CpuShares != null && options.CpuShare != options.CpuShares)
+            throw new IsolateException($"--cpu-share {options.CpuShare} and --cpu-shares {options.CpuShares} set the same limit: give one");
+        var flags = From(options);
+        var json = options.Resources is null
+            ? new ResourceLimits()
+            : Oci.OciBundleLoader.ResourcesFromJson(ReadResources(options.Resources, readFile));
+        long? shares = flags.CpuShares ?? (options.CpuShare is null ? null : ResourceParser.ParseCpuShares(options.CpuShare));
+        long? tcp = options.KernelMemoryTcp is null ? null : ResourceParser.ParseSizeOrUnlimited("--kernel-memory-tcp", options.KernelMemoryTcp);
+        bool quotaGiven = flags.CpuQuotaMicros != null;
+        bool periodGiven = options.CpuPeriod != null;
+        return json with
+        {
+            MemoryBytes = flags.MemoryBytes ?? json.MemoryBytes,
+            MemorySwapBytes = flags.MemorySwapBytes ?? json.MemorySwapBytes,
+            MemoryReservationBytes = flags.MemoryReservationBytes ?? json.MemoryReservationBytes,
+            KernelTcpBytes = tcp ?? json.KernelTcpBytes,
+            CpuQuotaMicros = flags.CpuQuotaMicros ?? json.CpuQuotaMicros,
+            CpuPeriodMicros = periodGiven ? flags.CpuPeriodMicros : json.CpuPeriodMicros,
+            CpuPeriodGiven = quotaGiven || json.CpuQuotaMicros != null ? false : periodGiven || json.CpuPeriodGiven,
+            CpuShares = shares ?? json.CpuShares,
+            CpusetCpus = flags.CpusetCpus ?? json.CpusetCpus,
+            CpusetMems = flags.CpusetMems ?? json.CpusetMems,
+            PidsLimit = flags.PidsLimit ?? json.PidsLimit,
+            IoWeight = flags.IoWeight ?? json.IoWeight,
+        };
+    }
+
+    /// <summary>-r FILE, or '-' for stdin.</summary>
+    private static string ReadResources(string path, Func<string, string>? readFile)
+    {
+        if (readFile != null)
+            return readFile(path);
+        try
+        {
+            return path == "-" ? Console.In.ReadToEnd() : File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"--resources {path}: {e.Message}");
+        }
     }
 
     private static string? ChosenIoWeight(ILimitArguments options) =>
@@ -29,4 +89,47 @@ public static class LimitsConverter
 
     public static IReadOnlySet<int> OnlineCpus() =>
         ResourceParser.ParseCpuList(File.ReadAllText("/sys/devices/system/cpu/online")) ?? new SortedSet<int>();
+
+    /// <summary>docker's --device HOST[:CONTAINER[:PERMS]]: the host node as it is (type,
+    /// numbers, mode, owner) at CONTAINER (default: the same path); PERMS (default rwm) short of
+    /// rw becomes device cgroup rules: reading and writing the node denied, then what PERMS
+    /// names allowed again.</summary>
+    public static (IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Rules) Devices(IEnumerable<string> flags)
+    {
+        var nodes = new List<DeviceNode>();
+        var rules = new List<DeviceRule>();
+        foreach (string flag in flags)
+        {
+            string[] parts = flag.Split(':');
+            string host = parts[0];
+            string target = parts.Length > 1 && parts[1].Length > 0 ? parts[1] : host;
+            string perms = parts.Length > 2 ? parts[2] : "rwm";
+            // HOST:PERMS, as docker reads a second part made only of r, w and m
+            if (parts.Length == 2 && parts[1].Length > 0 && parts[1].All(c => c is 'r' or 'w' or 'm'))
+                (target, perms) = (host, parts[1]);
+            if (parts.Length > 3 || host.Length == 0 || perms.Length == 0 || perms.Any(c => c is not ('r' or 'w' or 'm')) || perms.Distinct().Count() != perms.Length)
+                throw new IsolateException($"invalid --device '{flag}': use HOST[:CONTAINER[:PERMS]], PERMS letters of rwm (/dev/fuse, /dev/sdb:/dev/xvdb:r)");
+            if (!host.StartsWith('/') || !target.StartsWith("/dev/", StringComparison.Ordinal) || target.Split('/').Any(p => p is "." or ".."))
+                throw new IsolateException($"invalid --device '{flag}': the host node is an absolute path, and the container's a path under /dev");
+            var stat = FileStat.Follow(host) ?? throw IsolateException.FromErrno("--device: stat", host, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            char type = (stat.Mode & 0xF000) switch
+            {
+                0x2000 => 'c',
+                0x6000 => 'b',
+                _ => throw new IsolateException($"invalid --device '{flag}': {host} is not a character or block device (a directory of devices is not supported; name each node)"),
+            };
+            if (nodes.Any(n => n.Path == target))
+                throw new IsolateException($"invalid --device '{flag}': {target} is given twice");
+            nodes.Add(new DeviceNode(target, type, stat.RdevMajor, stat.RdevMinor, (uint)stat.Mode & 0xFFF, stat.Uid, stat.Gid, host));
+            // mknod stays allowed: the node itself is made in the container's cgroup
+            string readWrite = new(perms.Where(c => c is 'r' or 'w').ToArray());
+            if (readWrite.Length < 2)
+            {
+                rules.Add(new DeviceRule(false, type, stat.RdevMajor, stat.RdevMinor, "rw"));
+                if (readWrite.Length > 0)
+                    rules.Add(new DeviceRule(true, type, stat.RdevMajor, stat.RdevMinor, readWrite));
+            }
+        }
+        return (nodes, rules);
+    }
 }

@@ -45,7 +45,8 @@ public static class RunConverter
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
-        var resources = LimitsConverter.From(options);
+        var (devices, deviceRules) = LimitsConverter.Devices(options.Device ?? []);
+        var resources = LimitsConverter.From(options) with { DeviceRules = deviceRules };
         string cgroupParent = CgroupParentPath(options.CgroupParent);
         var stats = ParseStats(options.Stats);
         bool cgroups = options.Cgroups switch
@@ -101,6 +102,7 @@ public static class RunConverter
             KeepChangesDir = keepChanges,
             Privileged = options.Privileged,
             Resources = resources,
+            Devices = devices,
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
             UserNamespace = userns,

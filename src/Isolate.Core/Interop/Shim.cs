@@ -141,6 +141,8 @@ internal unsafe struct ShimMountOp
     public byte* Target;
     public byte* FsType;
     public byte* Data;
+    public uint Uid;
+    public uint Gid;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -197,6 +197,7 @@ public static partial class OciBundleLoader
                 Sysctls = sysctl,
                 UserNamespace = userns,
                 OomScoreAdj = OomScoreAdj(process.OomScoreAdj),
+                Devices = Devices(linux.Devices),
                 Id = id,
             };
             return new OciBundle

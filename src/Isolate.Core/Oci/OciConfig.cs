@@ -161,6 +161,21 @@ public sealed class OciLinux
     [JsonPropertyName("timeOffsets")] public JsonElement? TimeOffsets { get; set; }
     [JsonPropertyName("netDevices")] public JsonElement? NetDevices { get; set; }
     [JsonPropertyName("memoryPolicy")] public JsonElement? MemoryPolicy { get; set; }
+    [JsonPropertyName("devices")] public List<OciDevice>? Devices { get; set; }
+}
+
+/// <summary>linux.devices: a node to make in the container's /dev.</summary>
+public sealed class OciDevice
+{
+    /// <summary>c (or u), b or p.</summary>
+    [JsonPropertyName("type")] public string? Type { get; set; }
+    [JsonPropertyName("path")] public string? Path { get; set; }
+    [JsonPropertyName("major")] public long? Major { get; set; }
+    [JsonPropertyName("minor")] public long? Minor { get; set; }
+    /// <summary>Permission bits (0666 as 438 in JSON).</summary>
+    [JsonPropertyName("fileMode")] public uint? FileMode { get; set; }
+    [JsonPropertyName("uid")] public uint? Uid { get; set; }
+    [JsonPropertyName("gid")] public uint? Gid { get; set; }
 }
 
 public sealed class OciNamespace
@@ -185,9 +200,36 @@ public sealed class OciResources
     [JsonPropertyName("cpu")] public OciCpu? Cpu { get; set; }
     [JsonPropertyName("pids")] public OciPids? Pids { get; set; }
     [JsonPropertyName("blockIO")] public OciBlockIo? BlockIo { get; set; }
+    [JsonPropertyName("hugepageLimits")] public List<OciHugepageLimit>? HugepageLimits { get; set; }
+    [JsonPropertyName("network")] public OciNetworkResources? Network { get; set; }
+    [JsonPropertyName("rdma")] public Dictionary<string, System.Text.Json.JsonElement>? Rdma { get; set; }
+    [JsonPropertyName("unified")] public Dictionary<string, string>? Unified { get; set; }
 }
 
-/// <summary>A device cgroup rule (read, not applied: Isolate's /dev has only its own nodes).</summary>
+public sealed class OciHugepageLimit
+{
+    /// <summary>"2MB", "1GB": the kernel's name in hugetlb.SIZE.limit_in_bytes.</summary>
+    [JsonPropertyName("pageSize")] public string? PageSize { get; set; }
+    [JsonPropertyName("limit")] public long? Limit { get; set; }
+}
+
+public sealed class OciNetworkResources
+{
+    [JsonPropertyName("classID")] public uint? ClassId { get; set; }
+    [JsonPropertyName("priorities")] public List<System.Text.Json.JsonElement>? Priorities { get; set; }
+}
+
+/// <summary>One block device's weight or rate (blockIO.weightDevice, blockIO.throttle*).</summary>
+public sealed class OciBlockIoDevice
+{
+    [JsonPropertyName("major")] public long? Major { get; set; }
+    [JsonPropertyName("minor")] public long? Minor { get; set; }
+    [JsonPropertyName("weight")] public ushort? Weight { get; set; }
+    [JsonPropertyName("leafWeight")] public ushort? LeafWeight { get; set; }
+    [JsonPropertyName("rate")] public ulong? Rate { get; set; }
+}
+
+/// <summary>A device cgroup rule (linux.resources.devices), applied in order.</summary>
 public sealed class OciDeviceRule
 {
     [JsonPropertyName("allow")] public bool Allow { get; set; }
@@ -204,6 +246,12 @@ public sealed class OciMemory
     [JsonPropertyName("reservation")] public long? Reservation { get; set; }
     /// <summary>Memory plus swap, in bytes; -1: unlimited swap.</summary>
     [JsonPropertyName("swap")] public long? Swap { get; set; }
+    [JsonPropertyName("kernel")] public long? Kernel { get; set; }
+    [JsonPropertyName("kernelTCP")] public long? KernelTcp { get; set; }
+    [JsonPropertyName("swappiness")] public ulong? Swappiness { get; set; }
+    [JsonPropertyName("disableOOMKiller")] public bool? DisableOomKiller { get; set; }
+    [JsonPropertyName("useHierarchy")] public bool? UseHierarchy { get; set; }
+    [JsonPropertyName("checkBeforeUpdate")] public bool? CheckBeforeUpdate { get; set; }
 }
 
 public sealed class OciCpu
@@ -214,6 +262,11 @@ public sealed class OciCpu
     [JsonPropertyName("period")] public ulong? Period { get; set; }
     /// <summary>A CPU list, "0-1,3".</summary>
     [JsonPropertyName("cpus")] public string? Cpus { get; set; }
+    /// <summary>Memory nodes, "0-1".</summary>
+    [JsonPropertyName("mems")] public string? Mems { get; set; }
+    [JsonPropertyName("realtimeRuntime")] public long? RealtimeRuntime { get; set; }
+    [JsonPropertyName("realtimePeriod")] public ulong? RealtimePeriod { get; set; }
+    [JsonPropertyName("idle")] public long? Idle { get; set; }
 }
 
 public sealed class OciPids
@@ -224,6 +277,12 @@ public sealed class OciPids
 public sealed class OciBlockIo
 {
     [JsonPropertyName("weight")] public ushort? Weight { get; set; }
+    [JsonPropertyName("leafWeight")] public ushort? LeafWeight { get; set; }
+    [JsonPropertyName("weightDevice")] public List<OciBlockIoDevice>? WeightDevice { get; set; }
+    [JsonPropertyName("throttleReadBpsDevice")] public List<OciBlockIoDevice>? ThrottleReadBpsDevice { get; set; }
+    [JsonPropertyName("throttleWriteBpsDevice")] public List<OciBlockIoDevice>? ThrottleWriteBpsDevice { get; set; }
+    [JsonPropertyName("throttleReadIOPSDevice")] public List<OciBlockIoDevice>? ThrottleReadIopsDevice { get; set; }
+    [JsonPropertyName("throttleWriteIOPSDevice")] public List<OciBlockIoDevice>? ThrottleWriteIopsDevice { get; set; }
 }
 
 /// <summary>linux.seccomp: libseccomp's names, the same shape as docker's profile format.</summary>
@@ -261,4 +320,5 @@ public sealed class OciSyscallArg
     IndentCharacter = '\t', IndentSize = 1)]
 [JsonSerializable(typeof(OciConfig))]
 [JsonSerializable(typeof(OciProcess))]
+[JsonSerializable(typeof(OciResources))]
 internal sealed partial class OciJsonContext : JsonSerializerContext;

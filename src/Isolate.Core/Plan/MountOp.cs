@@ -16,6 +16,11 @@ public sealed record MountOp
     public uint Mode { get; init; }
     public ulong Device { get; init; }
 
+    /// <summary>Mknod with <see cref="MountOptions.Chown"/>: the node's owner.</summary>
+    public uint Uid { get; init; }
+
+    public uint Gid { get; init; }
+
     /// <summary>Capture and Bind: which captured host tree (see <see cref="Capture"/>), or -1.</summary>
     public int Slot { get; init; } = -1;
 
@@ -164,6 +169,8 @@ public enum MountOptions : uint
     /// <summary>Filesystem (tmpfs): the target keeps the mode its directory had (runc), unless
     /// the data gives mode= or the target was created for it.</summary>
     KeepMode = 1 << 8,
+    /// <summary>Mknod: the node made gets owner Uid:Gid (a bound host node keeps the host's).</summary>
+    Chown = 1 << 9,
 }
 
 /// <summary>The MS_* flags of mount(2) the plan uses.</summary>

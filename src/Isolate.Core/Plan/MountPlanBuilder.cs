@@ -64,6 +64,7 @@ public static class MountPlanBuilder
         if (cgroup2)
             ops.Add(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", NoSuidDevExec | MountFlags.ReadOnly, null, InRoot | MountOptions.NoSymlinks));
         AddDev(ops, spec.UserNamespace);
+        DeviceNodes.Add(ops, spec.Devices);
         if (spec.Rootfs is null)
         {
             // The read-only host tree gets a private, writable /tmp, and a private /run:
@@ -113,6 +114,7 @@ public static class MountPlanBuilder
         {
             ops.Add(MountOp.MakeDirInRoot("/dev"));
             AddDefaultDevices(ops, existingDev: true);
+            DeviceNodes.Add(ops, spec.Devices); // linux.devices (runc too makes none on a bound /dev)
         }
         if (spec.ReadOnlyRoot)
             ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // runc makes process.cwd before the root is read-only

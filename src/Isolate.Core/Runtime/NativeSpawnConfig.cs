@@ -102,6 +102,8 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
                 Target = Utf8(op.Target),
                 FsType = Utf8(op.FsType),
                 Data = Utf8(op.Data),
+                Uid = op.Uid,
+                Gid = op.Gid,
             };
         }
         config->MountOps = ops;

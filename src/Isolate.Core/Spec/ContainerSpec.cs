@@ -113,4 +113,12 @@ public sealed record ContainerSpec
 
     /// <summary>The container's id: its cgroup's name, and the default hostname.</summary>
     public string Id { get; init; } = "";
+
+    /// <summary>Device nodes made in /dev besides the default ones (OCI linux.devices, --device).</summary>
+    public IReadOnlyList<DeviceNode> Devices { get; init; } = [];
 }
+
+/// <summary>A device node to make in the container's /dev (OCI linux.devices, --device):
+/// Type 'c', 'b' or 'p'; FileMode the permission bits; HostPath the host's node, bound where
+/// mknod is not allowed (null: the same path).</summary>
+public sealed record DeviceNode(string Path, char Type, uint Major, uint Minor, uint FileMode, uint Uid, uint Gid, string? HostPath = null);

@@ -101,6 +101,27 @@ public static partial class ResourceParser
             ? weight
             : throw new IsolateException($"invalid {option} '{value}': use a number from 10 to 1000");
 
+    /// <summary>--memory-reservation, --kernel-memory-tcp: a size, or -1 for none.</summary>
+    public static long ParseSizeOrUnlimited(string option, string value) => value == "-1" ? -1 : ParseSize(option, value);
+
+    /// <summary>--cpu-quota: microseconds per period, at least 1000; -1 for no limit.</summary>
+    public static long ParseCpuQuota(string value) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long quota) && (quota == -1 || quota >= 1000)
+            ? quota
+            : throw new IsolateException($"invalid --cpu-quota '{value}': use microseconds per period, at least 1000 (or -1 for no limit)");
+
+    /// <summary>--cpu-period: 1000 to 1000000 microseconds.</summary>
+    public static long ParseCpuPeriod(string value) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long period) && period is >= 1000 and <= 1_000_000
+            ? period
+            : throw new IsolateException($"invalid --cpu-period '{value}': use 1000 to 1000000 microseconds");
+
+    /// <summary>--cpuset-mems "0-1": memory nodes, in the kernel's list format.</summary>
+    public static string ParseCpusetMems(string value) =>
+        ParseCpuList(value) is not null
+            ? value
+            : throw new IsolateException($"invalid --cpuset-mems '{value}': use memory node numbers and ranges such as 0-1");
+
     /// <summary>"0-1,3": every CPU named must be online (from /sys/devices/system/cpu/online).</summary>
     public static string ParseCpuset(string value, IReadOnlySet<int> online)
     {

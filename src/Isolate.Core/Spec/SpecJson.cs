@@ -84,7 +84,61 @@ public static class SpecJson
             Text(w, "cpusetCpus", r.CpusetCpus);
             Number(w, "pidsLimit", r.PidsLimit);
             Number(w, "ioWeight", r.IoWeight);
+            Number(w, "memoryReservationBytes", r.MemoryReservationBytes);
+            Number(w, "memorySwappiness", r.MemorySwappiness);
+            if (r.OomKillDisable is { } oomKillDisable)
+                w.WriteBoolean("oomKillDisable", oomKillDisable);
+            Number(w, "kernelTcpBytes", r.KernelTcpBytes);
+            w.WriteBoolean("cpuPeriodGiven", r.CpuPeriodGiven);
+            Text(w, "cpusetMems", r.CpusetMems);
+            w.WriteStartArray("hugepageLimits");
+            foreach (var h in r.HugepageLimits)
+            {
+                w.WriteStartObject();
+                Text(w, "pageSize", h.PageSize);
+                w.WriteNumber("bytes", h.Bytes);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("deviceRules");
+            foreach (var d in r.DeviceRules)
+            {
+                w.WriteStartObject();
+                w.WriteBoolean("allow", d.Allow);
+                Text(w, "type", d.Type.ToString());
+                Number(w, "major", d.Major);
+                Number(w, "minor", d.Minor);
+                Text(w, "access", d.Access);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("ioThrottles");
+            foreach (var t in r.IoThrottles)
+            {
+                w.WriteStartObject();
+                Text(w, "kind", t.Kind);
+                w.WriteNumber("major", t.Major);
+                w.WriteNumber("minor", t.Minor);
+                w.WriteNumber("rate", t.Rate);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
+            w.WriteStartArray("devices");
+            foreach (var d in spec.Devices)
+            {
+                w.WriteStartObject();
+                Text(w, "path", d.Path);
+                Text(w, "type", d.Type.ToString());
+                w.WriteNumber("major", d.Major);
+                w.WriteNumber("minor", d.Minor);
+                w.WriteNumber("fileMode", d.FileMode);
+                w.WriteNumber("uid", d.Uid);
+                w.WriteNumber("gid", d.Gid);
+                Text(w, "hostPath", d.HostPath);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteBoolean("cgroups", spec.Cgroups);
             Text(w, "cgroupParent", spec.CgroupParent);
             Text(w, "cgroupName", spec.CgroupName);
@@ -264,7 +318,30 @@ public static class SpecJson
                     CpusetCpus = ReadText(r.GetProperty("cpusetCpus")),
                     PidsLimit = OptionalLong(r, "pidsLimit"),
                     IoWeight = (int?)OptionalLong(r, "ioWeight"),
+                    MemoryReservationBytes = OptionalLong(r, "memoryReservationBytes"),
+                    MemorySwappiness = OptionalLong(r, "memorySwappiness"),
+                    OomKillDisable = r.TryGetProperty("oomKillDisable", out var oom) ? oom.GetBoolean() : null,
+                    KernelTcpBytes = OptionalLong(r, "kernelTcpBytes"),
+                    CpuPeriodGiven = r.TryGetProperty("cpuPeriodGiven", out var pg) && pg.GetBoolean(),
+                    CpusetMems = r.TryGetProperty("cpusetMems", out var mems) ? ReadText(mems) : null,
+                    HugepageLimits = r.TryGetProperty("hugepageLimits", out var hl)
+                        ? [.. hl.EnumerateArray().Select(h => new HugepageLimit(ReadText(h.GetProperty("pageSize"))!, h.GetProperty("bytes").GetInt64()))]
+                        : [],
+                    DeviceRules = r.TryGetProperty("deviceRules", out var dr)
+                        ? [.. dr.EnumerateArray().Select(d => new DeviceRule(d.GetProperty("allow").GetBoolean(), ReadText(d.GetProperty("type"))![0],
+                            OptionalLong(d, "major"), OptionalLong(d, "minor"), ReadText(d.GetProperty("access"))!))]
+                        : [],
+                    IoThrottles = r.TryGetProperty("ioThrottles", out var it)
+                        ? [.. it.EnumerateArray().Select(t => new IoThrottle(ReadText(t.GetProperty("kind"))!, t.GetProperty("major").GetInt64(),
+                            t.GetProperty("minor").GetInt64(), t.GetProperty("rate").GetUInt64()))]
+                        : [],
                 },
+                Devices = o.TryGetProperty("devices", out var devices)
+                    ? [.. devices.EnumerateArray().Select(d => new DeviceNode(ReadText(d.GetProperty("path"))!, ReadText(d.GetProperty("type"))![0],
+                        d.GetProperty("major").GetUInt32(), d.GetProperty("minor").GetUInt32(), d.GetProperty("fileMode").GetUInt32(),
+                        d.GetProperty("uid").GetUInt32(), d.GetProperty("gid").GetUInt32(),
+                        d.TryGetProperty("hostPath", out var hostPath) ? ReadText(hostPath) : null))]
+                    : [],
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
                 CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,
                 CgroupName = ReadText(o.GetProperty("cgroupName")),

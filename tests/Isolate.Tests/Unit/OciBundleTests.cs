@@ -145,7 +145,10 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
             "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"], spec.MaskedPaths);
         Assert.Equal(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"], spec.ReadOnlyPaths);
-        Assert.False(spec.Resources.Any); // the device rules are not limits
+        // the default spec's one device rule (deny all), then the nodes Isolate always makes
+        Assert.Equal(new ResourceLimits(), spec.Resources with { DeviceRules = [] });
+        Assert.Equal(new DeviceRule(false, 'a', null, null, "rwm"), spec.Resources.DeviceRules[0]);
+        Assert.Equal(Isolate.Plan.DeviceNodes.DefaultCgroupRules, spec.Resources.DeviceRules.Skip(1));
         Assert.True(spec.Cgroups);
         Assert.Equal(("isolate", "0123456789abcdef"), (bundle.CgroupParent, bundle.CgroupName));
         Assert.Equal("isolate", spec.CgroupParent);
@@ -774,9 +777,10 @@ public sealed class OciBundleTests : IDisposable
             Memory = new OciMemory { Limit = 256 << 20, Reservation = 128 << 20, Swap = 512 << 20 },
             Cpu = new OciCpu { Shares = 512, Quota = 150_000, Period = 100_000, Cpus = "0-1,3" },
             Pids = new OciPids { Limit = 100 },
-            BlockIo = new OciBlockIo { Weight = 500 },
             Devices = [new OciDeviceRule { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" }],
         });
+        // (blockIO.weight: this host has no blkio.weight, and OciResourceTests checks the refusal)
+        Assert.Equal(new DeviceRule(true, 'c', 1, 3, "rwm"), bundle.Spec.Resources.DeviceRules[0]);
         Assert.Equal(new ResourceLimits
         {
             MemoryBytes = 256 << 20,
@@ -786,8 +790,8 @@ public sealed class OciBundleTests : IDisposable
             CpuShares = 512,
             CpusetCpus = "0-1,3",
             PidsLimit = 100,
-            IoWeight = 500,
-        }, bundle.Spec.Resources);
+            MemoryReservationBytes = 128 << 20,
+        }, bundle.Spec.Resources with { DeviceRules = [] });
     }
 
     [Fact]
@@ -808,7 +812,8 @@ public sealed class OciBundleTests : IDisposable
             Pids = new OciPids { Limit = -1 },
             BlockIo = new OciBlockIo { Weight = 0 },
         }).Spec.Resources;
-        Assert.Equal(new ResourceLimits { CpuPeriodMicros = 50_000, PidsLimit = -1 }, limits);
+        // a period alone is still written, as runc writes cpu.cfs_period_us
+        Assert.Equal(new ResourceLimits { CpuPeriodMicros = 50_000, CpuPeriodGiven = true, PidsLimit = -1 }, limits);
         var unlimitedSwap = Parse(c => c.Linux!.Resources = new OciResources { Memory = new OciMemory { Limit = 1 << 30, Swap = -1 } }).Spec.Resources;
         Assert.Equal((1L << 30, -1L), (unlimitedSwap.MemoryBytes, unlimitedSwap.MemorySwapBytes));
         Assert.Equal(new ResourceLimits(), Parse(c => c.Linux!.Resources = new OciResources { Pids = new OciPids { Limit = 0 } }).Spec.Resources);

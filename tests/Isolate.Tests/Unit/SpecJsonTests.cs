@@ -64,6 +64,15 @@ public sealed class SpecJsonTests
             CpusetCpus = "0-1",
             PidsLimit = 64,
             IoWeight = 300,
+            MemoryReservationBytes = 128 << 20,
+            MemorySwappiness = 10,
+            OomKillDisable = true,
+            KernelTcpBytes = 16 << 20,
+            CpuPeriodGiven = true,
+            CpusetMems = "0",
+            HugepageLimits = [new HugepageLimit("2MB", 4 << 20)],
+            DeviceRules = [new DeviceRule(false, 'a', null, null, "rwm"), new DeviceRule(true, 'c', 1, null, "rw")],
+            IoThrottles = [new IoThrottle("rbps", 8, 0, 1 << 20)],
         },
         Cgroups = false,
         CgroupParent = "batch/jobs",
@@ -85,6 +94,7 @@ public sealed class SpecJsonTests
         Sysctls = new Dictionary<string, string> { ["net.ipv4.ip_forward"] = "1" },
         Domainname = "example.org",
         HostNamespaces = ["pid", "cgroup"],
+        Devices = [new DeviceNode("/dev/fuse", 'c', 10, 229, 0x1B6, 1000, 100, "/dev/fuse0")],
     };
 
     [Fact]
