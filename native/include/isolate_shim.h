@@ -273,6 +273,10 @@ struct isolate_spawn_config {
     uint32_t ns_join_count;
     uint32_t sysctl_count;
     const struct isolate_sysctl *sysctls;
+    /* ISOLATE_SPAWN_DETACHED: a second FIFO (host path), opened with exec_fifo and held
+     * close-on-exec: once `start` lets the child go, a failure (seccomp, exec) is written
+     * there as one FAILED message for `start` to report; end-of-file means it exec'd. */
+    const char *exec_status;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */

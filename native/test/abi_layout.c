@@ -93,6 +93,7 @@ static void structs(void)
     FIELD(isolate_spawn_config, ns_join_count);
     FIELD(isolate_spawn_config, sysctl_count);
     FIELD(isolate_spawn_config, sysctls);
+    FIELD(isolate_spawn_config, exec_status);
 
     STRUCT(isolate_spawn_result);
     FIELD(isolate_spawn_result, pid);

@@ -35,8 +35,12 @@ public static class OciCreate
         try
         {
             string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
-            if (Pipes.MakeFifo(fifo, OpenFlags.ModeOwnerReadWrite) < 0)
-                throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
+            string status = Path.Combine(held.Directory, StateStore.ExecStatusFile);
+            foreach (string path in new[] { fifo, status })
+            {
+                if (Pipes.MakeFifo(path, OpenFlags.ModeOwnerReadWrite) < 0)
+                    throw IsolateException.FromErrno($"create {path}", null, Marshal.GetLastPInvokeError());
+            }
             var state = NewState(id, bundle, CgroupScope.Wanted(spec, CgroupLayout.Detect())) with
             {
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
@@ -49,7 +53,7 @@ public static class OciCreate
             store.Write(held, state);
             StateStore.WriteSpec(held, spec);
             cgroup = CgroupScope.ForCreated(spec, warn);
-            (pid, int ttyFd) = Launcher.Create(spec, cgroup, fifo, bundle.ConsoleSize ?? default, debug, warn);
+            (pid, int ttyFd) = Launcher.Create(spec, cgroup, fifo, status, bundle.ConsoleSize ?? default, debug, warn);
             state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
             store.Write(held, state);
             if (ttyFd >= 0)
@@ -109,7 +113,7 @@ public static class OciCreate
         Owner = Libc.GetEffectiveUserId(),
     };
 
-    internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], [.. hook.Env], hook.Timeout);
+    internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], hook.Env is null ? null : [.. hook.Env], hook.Timeout);
 
     /// <summary>The terminal's master to --console-socket, then closed here.</summary>
     internal static void SendConsole(string socket, int ttyFd)

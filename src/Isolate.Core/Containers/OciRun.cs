@@ -1,3 +1,4 @@
+using Isolate.Interop;
 using Isolate.Launch;
 using Isolate.Runtime;
 using Isolate.State;
@@ -16,7 +17,7 @@ public static class OciRun
             OciCreate.Run(store, id, options, debug, warn);
             try
             {
-                ContainerStart.Run(store, id);
+                ContainerStart.Run(store, id, warn);
             }
             catch (IsolateException)
             {
@@ -46,6 +47,7 @@ public static class OciRun
             store.Write(created, state);
             StateStore.WriteSpec(created, spec);
         }
+        string? poststartFailure = null;
         try
         {
             var result = Launcher.Run(spec, debug, warn, spawned: pid =>
@@ -56,10 +58,24 @@ public static class OciRun
                 string stateJson = ContainerViews.StateJson(state, ContainerStatus.Created);
                 HookRunner.OnHost("prestart", bundle.Hooks.Prestart.Select(OciCreate.ToState), stateJson, fatal: true);
                 HookRunner.OnHost("createRuntime", bundle.Hooks.CreateRuntime.Select(OciCreate.ToState), stateJson, fatal: true);
+            }, started: pid =>
+            {
+                // as start: a failing poststart hook stops the container and fails the run
+                try
+                {
+                    HookRunner.OnHost("poststart", bundle.Hooks.Poststart.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Running), fatal: true);
+                }
+                catch (IsolateException e)
+                {
+                    poststartFailure = e.Message;
+                    Libc.Kill(pid, Signal.SIGKILL);
+                }
             });
-            if (result.OutOfMemory)
+            if (result.OutOfMemory && poststartFailure is null)
                 warn(result.OutOfMemoryMessage);
             HookRunner.OnHost("poststop", bundle.Hooks.Poststop.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
+            if (poststartFailure != null)
+                throw new IsolateException(poststartFailure);
             return result.ExitCode;
         }
         finally

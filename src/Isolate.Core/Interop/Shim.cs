@@ -161,6 +161,7 @@ internal unsafe struct ShimSpawnConfig
     public uint NsJoinCount;
     public uint SysctlCount;
     public ShimSysctl* Sysctls;
+    public byte* ExecStatus;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -25,6 +25,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
             | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0)
             | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0));
         config->ExecFifo = Utf8(plan.ExecFifo);
+        config->ExecStatus = Utf8(plan.ExecStatus);
         var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);
         for (int i = 0; i < plan.JoinNamespaces.Count; i++)
             joins[i] = new ShimNamespaceJoin { Path = Utf8(plan.JoinNamespaces[i].Path), NsType = (uint)plan.JoinNamespaces[i].Type };
