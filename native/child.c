@@ -106,13 +106,14 @@ static int bring_up_loopback(void)
 }
 
 /* Enters the working directory; on failure returns -errno and sets *detail. */
-static int enter_workdir(const char *workdir, int32_t *detail)
+static int enter_workdir(const char *workdir, int may_create, int32_t *detail)
 {
     *detail = ISOLATE_WORKDIR_ENTER;
     if (chdir(workdir) < 0) {
-        if (errno != ENOENT)
+        /* docker and runc create a missing working directory for a new container; a
+         * command exec'd into a running one needs its directory to exist (runc) */
+        if (errno != ENOENT || !may_create)
             return -errno;
-        /* docker and runc create a missing working directory */
         *detail = ISOLATE_WORKDIR_CREATE;
         int rc = isolate_mkdir_p(workdir, 0755);
         if (rc < 0)
@@ -527,7 +528,7 @@ int isolate_child_main(void *arg)
         tree_fd = -1; /* the GO message's fd is the program to execute, not a mount tree */
     if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
-    if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
+    if (config->workdir != NULL && (rc = enter_workdir(config->workdir, !(config->flags & ISOLATE_SPAWN_EXEC_INTO), &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);
 
     if ((config->flags & ISOLATE_SPAWN_TTY) && (rc = isolate_child_pty(config, fd, &detail)) < 0)

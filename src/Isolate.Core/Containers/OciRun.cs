@@ -10,7 +10,10 @@ namespace Isolate.Containers;
 /// container's, and the state directory exists (state, list, kill, exec work on it) while it runs.</summary>
 public static class OciRun
 {
-    public static int Run(StateStore store, string id, OciCreateOptions options, bool detach, Action<string>? debug, Action<string> warn)
+    /// <param name="keep">Foreground: the stopped container stays (runc's --keep) for `state`
+    /// and `delete`, which runs its poststop hooks. Detached containers always stay.</param>
+    public static int Run(StateStore store, string id, OciCreateOptions options, bool detach, Action<string>? debug, Action<string> warn,
+        bool keep = false)
     {
         if (detach)
         {
@@ -26,10 +29,10 @@ public static class OciRun
             }
             return 0;
         }
-        return Foreground(store, id, options, debug, warn);
+        return Foreground(store, id, options, debug, warn, keep);
     }
 
-    private static int Foreground(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn)
+    private static int Foreground(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn, bool keep)
     {
         var bundle = OciCreate.Load(id, options);
         if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
@@ -41,13 +44,17 @@ public static class OciRun
         };
         // The directory is locked only while it is written: `state`, `list` and `kill` work
         // on the container while it runs.
-        var state = OciCreate.NewState(id, bundle, spec.Cgroups);
+        var state = OciCreate.NewState(id, bundle, spec.Cgroups) with
+        {
+            Poststop = keep ? bundle.Hooks.Poststop.Select(OciCreate.ToState).ToList() : [],
+        };
         using (var created = store.CreateNew(id))
         {
             store.Write(created, state);
             StateStore.WriteSpec(created, spec);
         }
         string? poststartFailure = null;
+        bool kept = false;
         try
         {
             var result = Launcher.Run(spec, debug, warn, spawned: pid =>
@@ -73,22 +80,30 @@ public static class OciRun
             });
             if (result.OutOfMemory && poststartFailure is null)
                 warn(result.OutOfMemoryMessage);
-            HookRunner.OnHost("poststop", bundle.Hooks.Poststop.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
+            if (!keep || poststartFailure != null)
+                HookRunner.OnHost("poststop", bundle.Hooks.Poststop.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
             if (poststartFailure != null)
                 throw new IsolateException(poststartFailure);
+            kept = keep;
             return result.ExitCode;
         }
         finally
         {
-            try
-            {
-                using var held = store.Open(id);
-                StateStore.Remove(held);
-            }
-            catch (IsolateException)
-            {
-                // deleted meanwhile (delete --force)
-            }
+            if (!kept)
+                Remove(store, id);
+        }
+    }
+
+    private static void Remove(StateStore store, string id)
+    {
+        try
+        {
+            using var held = store.Open(id);
+            StateStore.Remove(held);
+        }
+        catch (IsolateException)
+        {
+            // deleted meanwhile (delete --force)
         }
     }
 }

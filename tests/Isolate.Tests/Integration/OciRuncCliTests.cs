@@ -234,4 +234,103 @@ public sealed class OciRuncCliTests : ContainerTest, IDisposable
         Assert.Contains("prestart hook 0 (/bin/sh): timed out after 1 s", create.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_root, "slow")));
     }
+
+    // ---- 6. run --keep ----
+
+    [ContainerFact]
+    public void Run_keep_leaves_the_stopped_container_for_state_and_delete()
+    {
+        string log = Path.Combine(_work, "poststop.log");
+        MakeBundle(["sh", "-c", "exit 7"], config => config["hooks"] = new JsonObject
+        {
+            ["poststop"] = new JsonArray(Hook($"echo poststop >> {log}")),
+        });
+        var run = Oci("run", "--keep", "--bundle", _bundle, "kept");
+        Assert.True(run.ExitCode == 7, run.ToString());
+        Assert.Equal("stopped", Status("kept"));
+        Assert.False(File.Exists(log), "poststop ran before delete");
+
+        var delete = Oci("delete", "kept");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.Equal("poststop\n", File.ReadAllText(log));
+        Assert.False(Directory.Exists(Path.Combine(_root, "kept")));
+    }
+
+    // ---- 7. exec --cwd ----
+
+    [ContainerFact]
+    public void Exec_in_a_missing_working_directory_fails_and_creates_nothing()
+    {
+        MakeBundle(["sleep", "30"]);
+        Assert.Equal(0, Create("cwd").ExitCode);
+        Assert.Equal(0, Oci("start", "cwd").ExitCode);
+
+        var missing = Oci("exec", "--cwd", "/no/such/dir", "cwd", "true");
+        Assert.True(missing.ExitCode == 126, missing.ToString());
+        Assert.Equal("isolate: exec: working directory /no/such/dir does not exist in the container; give an existing one (--cwd)\n", missing.Stderr);
+        var look = Oci("exec", "cwd", "sh", "-c", "test -e /no && echo made || echo absent");
+        Assert.Equal("absent\n", look.Stdout);
+        var existing = Oci("exec", "--cwd", "/tmp", "cwd", "sh", "-c", "echo $PWD");
+        Assert.Equal("/tmp\n", existing.Stdout);
+        Assert.Equal(0, Oci("delete", "--force", "cwd").ExitCode);
+    }
+
+    // ---- 8. the command line as runc's ----
+
+    [ContainerTheory]
+    [InlineData("--pid-file pidfile")]
+    [InlineData("--pid-file=pidfile")]
+    [InlineData("--preserve-fds 0")]
+    [InlineData("--keep")]
+    public void Run_in_a_bundle_directory_with_run_options_runs_the_bundle(string options)
+    {
+        MakeBundle(["sh", "-c", "echo from the bundle; exit 3"]);
+        var run = IsolateBinary.RunFromShell($"cd {_bundle} && exec \"$ISOLATE\" --root {_root} run {options} fromdir");
+        Assert.True(run.ExitCode == 3, run.ToString());
+        Assert.Equal("from the bundle\n", run.Stdout);
+        Oci("delete", "fromdir");
+    }
+
+    [ContainerFact]
+    public void A_docker_form_run_beside_a_bundle_still_runs_its_command()
+    {
+        MakeBundle(["true"]);
+        var run = IsolateBinary.RunFromShell($"cd {_bundle} && exec \"$ISOLATE\" --root {_root} run --rootfs {Rootfs.Path} sh -c 'echo docker form'");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("docker form\n", run.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--log-format=invalid", "isolate: invalid --log-format 'invalid': use text or json\n")]
+    [InlineData("--log-format xml", "isolate: invalid --log-format 'xml': use text or json\n")]
+    [InlineData("--log=invalid:/path", "isolate: --log invalid:/path: 'invalid:' is not a log destination Isolate knows; give a file path\n")]
+    [InlineData("--log /no/such/dir/log", "isolate: --log /no/such/dir/log: directory /no/such/dir does not exist\n")]
+    public void Bad_log_options_are_refused(string option, string message)
+    {
+        var result = IsolateBinary.RunFromShell($"exec \"$ISOLATE\" {option} --root {_root} list");
+        Assert.Equal(125, result.ExitCode);
+        Assert.Equal(message, result.Stderr);
+    }
+
+    [Fact]
+    public void Log_format_json_writes_one_object_a_line()
+    {
+        string log = Path.Combine(_work, "isolate.log");
+        var result = Oci("--log", log, "--log-format", "json", "state", "nosuch");
+        Assert.NotEqual(0, result.ExitCode);
+        var entry = JsonNode.Parse(File.ReadAllLines(log).Single())!;
+        Assert.Equal("error", (string)entry["level"]!);
+        Assert.Contains("nosuch", (string)entry["msg"]!);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--help" }, "Usage: isolate [--root DIR]")]
+    [InlineData(new[] { "delete", "--help" }, "Usage: isolate delete [options] ID\n")]
+    [InlineData(new[] { "run", "--help" }, "       isolate run -b BUNDLE [-d] [--keep]")]
+    public void Help_has_a_usage_line(string[] args, string usage)
+    {
+        var help = IsolateBinary.Run(args);
+        Assert.Equal(0, help.ExitCode);
+        Assert.Contains(usage, help.Stdout);
+    }
 }
