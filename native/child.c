@@ -387,10 +387,12 @@ static int lookup_command(const struct isolate_spawn_config *config, int32_t *de
 /* Detached: report CREATED and wait for `start`. PDEATHSIG goes first: `create` exits as
  * soon as it reads CREATED. From then on failures go to the status FIFO, which `start`
  * reads (or, without one, to the container's stderr). */
-static void wait_for_start(int *sync_fd, int fifo_fd, int status_fd)
+static void wait_for_start(int *sync_fd, int fifo_fd, int status_fd, int parent_stays)
 {
-    prctl(PR_SET_PDEATHSIG, 0);
-    detached = 1;
+    if (!parent_stays) {
+        prctl(PR_SET_PDEATHSIG, 0);
+        detached = 1;
+    }
     struct isolate_msg created = { .type = ISOLATE_MSG_CREATED };
     if (isolate_msg_send(*sync_fd, &created, -1) < 0)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* `create` died: nobody knows of us */
@@ -543,7 +545,7 @@ int isolate_child_main(void *arg)
          * fails when they cannot be applied; only a no_new_privs filter waits */
         isolate_apply_credentials(&config->security, fd, 0);
         isolate_child_report_on_stderr(config->argv[0]);
-        wait_for_start(&fd, fifo_fd, status_fd);
+        wait_for_start(&fd, fifo_fd, status_fd, (config->flags & ISOLATE_SPAWN_HELD_BY_PARENT) != 0);
         isolate_apply_late_seccomp(&config->security, fd);
     } else
         isolate_apply_security(&config->security, fd, detached);

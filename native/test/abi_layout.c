@@ -181,6 +181,7 @@ static void enums(void)
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_DETACHED);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_INTO);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_NO_PDEATHSIG);
+    CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_HELD_BY_PARENT);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_FD);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_USERNS);
 

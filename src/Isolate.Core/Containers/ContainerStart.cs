@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Isolate.Interop;
 using Isolate.Runtime;
+using Isolate.Spec;
 using Isolate.State;
 
 namespace Isolate.Containers;
@@ -44,8 +45,18 @@ public static unsafe class ContainerStart
             ContainerHandle.SendSignal(state, Signal.SIGKILL); // the spec: a failing startContainer hook stops the container
             throw;
         }
-        string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
-        string statusFifo = Path.Combine(held.Directory, StateStore.ExecStatusFile);
+        Go(held.Directory, id, () => StateStore.ReadSpec(held.Directory, id).Process);
+        return state;
+    }
+
+    /// <summary>The go byte into the exec FIFO in <paramref name="directory"/>, on which the
+    /// created container's PID 1 waits, then its report on the status FIFO: a failure after
+    /// the go (seccomp, exec) is thrown in the words of <paramref name="process"/>'s plan.
+    /// `start` and a foreground run holding its container for hooks both go through here.</summary>
+    internal static void Go(string directory, string id, Func<ProcessSpec> process)
+    {
+        string fifo = Path.Combine(directory, StateStore.FifoFile);
+        string statusFifo = Path.Combine(directory, StateStore.ExecStatusFile);
         // opened before the go byte: its buffer would be dropped if the child wrote its
         // report and exited while no reader held the FIFO
         int report = Libc.Open(statusFifo, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0);
@@ -66,8 +77,7 @@ public static unsafe class ContainerStart
             if (report >= 0 && ReadFailure(report) is { } failure)
             {
                 File.Delete(statusFifo);
-                var process = StateStore.ReadSpec(held.Directory, id).Process;
-                throw StepFailure.Describe(failure, Plan.SpawnPlan.ForExec(process, [], false, false, default));
+                throw StepFailure.Describe(failure, Plan.SpawnPlan.ForExec(process(), [], false, false, default));
             }
             File.Delete(statusFifo);
         }
@@ -76,7 +86,6 @@ public static unsafe class ContainerStart
             if (report >= 0)
                 Libc.Close(report);
         }
-        return state;
     }
 
     /// <summary>What the child wrote to its status FIFO after the go byte: a FAILED message,

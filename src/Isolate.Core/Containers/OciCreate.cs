@@ -34,13 +34,7 @@ public static class OciCreate
         bool created = false;
         try
         {
-            string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
-            string status = Path.Combine(held.Directory, StateStore.ExecStatusFile);
-            foreach (string path in new[] { fifo, status })
-            {
-                if (Pipes.MakeFifo(path, OpenFlags.ModeOwnerReadWrite) < 0)
-                    throw IsolateException.FromErrno($"create {path}", null, Marshal.GetLastPInvokeError());
-            }
+            var (fifo, status) = MakeFifos(held.Directory);
             var state = NewState(id, bundle, CgroupScope.Wanted(spec, CgroupLayout.Detect())) with
             {
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
@@ -112,6 +106,20 @@ public static class OciCreate
         CgroupName = withCgroup ? bundle.Spec.CgroupName : null,
         Owner = Libc.GetEffectiveUserId(),
     };
+
+    /// <summary>The exec FIFO the held container waits on and the status FIFO it reports a
+    /// failure after the go on, in its state directory.</summary>
+    internal static (string Fifo, string Status) MakeFifos(string directory)
+    {
+        string fifo = Path.Combine(directory, StateStore.FifoFile);
+        string status = Path.Combine(directory, StateStore.ExecStatusFile);
+        foreach (string path in new[] { fifo, status })
+        {
+            if (Pipes.MakeFifo(path, OpenFlags.ModeOwnerReadWrite) < 0)
+                throw IsolateException.FromErrno($"create {path}", null, Marshal.GetLastPInvokeError());
+        }
+        return (fifo, status);
+    }
 
     internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], hook.Env is null ? null : [.. hook.Env], hook.Timeout);
 

@@ -35,8 +35,6 @@ public static class OciRun
     private static int Foreground(StateStore store, string id, OciCreateOptions options, Action<string>? debug, Action<string> warn, bool keep)
     {
         var bundle = OciCreate.Load(id, options);
-        if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
-            throw new IsolateException("config.json: hooks: createContainer and startContainer hooks need create and start: use `isolate create` and `isolate start` (or run -d)");
         var spec = bundle.Spec with
         {
             Process = bundle.Spec.Process with { Interactive = bundle.Terminal && HostTerminal.IsTerminal(0) },
@@ -48,10 +46,25 @@ public static class OciRun
         {
             Poststop = keep ? bundle.Hooks.Poststop.Select(OciCreate.ToState).ToList() : [],
         };
+        LaunchHold? hold = null;
         using (var created = store.CreateNew(id))
         {
             store.Write(created, state);
             StateStore.WriteSpec(created, spec);
+            // in-container hooks run as create and start run them: the container set up and
+            // held on its exec FIFO (status `created` meanwhile), then let go
+            if (bundle.Hooks.CreateContainer.Count > 0 || bundle.Hooks.StartContainer.Count > 0)
+            {
+                var (fifo, status) = OciCreate.MakeFifos(created.Directory);
+                hold = new LaunchHold(fifo, status, pid =>
+                {
+                    HookRunner.InContainer("createContainer", bundle.Hooks.CreateContainer.Select(OciCreate.ToState).ToList(), state,
+                        programInContainer: false, spec.Process.Security);
+                    HookRunner.InContainer("startContainer", bundle.Hooks.StartContainer.Select(OciCreate.ToState).ToList(), state,
+                        programInContainer: true, spec.Process.Security);
+                    ContainerStart.Go(store.DirectoryOf(id), id, () => spec.Process);
+                });
+            }
         }
         string? poststartFailure = null;
         bool kept = false;
@@ -77,7 +90,7 @@ public static class OciRun
                     poststartFailure = e.Message;
                     Libc.Kill(pid, Signal.SIGKILL);
                 }
-            });
+            }, hold: hold);
             if (result.OutOfMemory && poststartFailure is null)
                 warn(result.OutOfMemoryMessage);
             if (!keep || poststartFailure != null)

@@ -110,6 +110,7 @@ internal enum ShimSpawnFlags : uint
     ExecInto = 1u << 6,
     NoParentDeathSignal = 1u << 7,
     ExecFd = 1u << 8,
+    HeldByParent = 1u << 12,
 }
 
 [Flags]

@@ -23,7 +23,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
             | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0)
             | (plan.ExecFifo != null ? ShimSpawnFlags.Detached : 0)
             | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0)
-            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0));
+            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0) | (plan.HeldByParent ? ShimSpawnFlags.HeldByParent : 0));
         config->ExecFifo = Utf8(plan.ExecFifo);
         config->ExecStatus = Utf8(plan.ExecStatus);
         var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);

@@ -333,4 +333,68 @@ public sealed class OciRuncCliTests : ContainerTest, IDisposable
         Assert.Equal(0, help.ExitCode);
         Assert.Contains(usage, help.Stdout);
     }
+
+    // ---- 4. a foreground run honours createContainer and startContainer hooks ----
+
+    [ContainerFact]
+    public void A_foreground_run_runs_createContainer_and_startContainer_hooks_inside_the_container()
+    {
+        using var variant = Rootfs.CreateVariant(); // the hooks write into its /tmp
+        string busybox = Rootfs.HostPath("/bin/busybox"); // static: runs among the container's files
+        MakeBundle(["sh", "-c", "cat /tmp/order; hostname"], config =>
+        {
+            config["hostname"] = "held";
+            config["root"]!["readonly"] = false;
+            config["hooks"] = new JsonObject
+            {
+                // createContainer: the program is the runtime's (a host path); startContainer: the container's
+                ["createContainer"] = new JsonArray(new JsonObject
+                {
+                    ["path"] = busybox,
+                    ["args"] = new JsonArray("sh", "-c", "echo createContainer $(hostname) $(grep -o '\"status\": *\"[a-z]*\"' | grep -o '[a-z]*\"$') >> /tmp/order"),
+                }),
+                ["startContainer"] = new JsonArray(Hook("echo startContainer $(hostname) >> /tmp/order")),
+            };
+        }, rootfs: variant.Path);
+
+        var run = Oci("run", "--bundle", _bundle, "fg-hooks");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("createContainer held created\"\nstartContainer held\nheld\n", run.Stdout);
+        Assert.Contains("does not exist", Oci("state", "fg-hooks").Stderr);
+    }
+
+    [ContainerFact]
+    public void A_failing_startContainer_hook_fails_a_foreground_run_before_its_command()
+    {
+        using var variant = Rootfs.CreateVariant();
+        MakeBundle(["sh", "-c", "echo the command ran > /tmp/ran"], config =>
+        {
+            config["root"]!["readonly"] = false;
+            config["hooks"] = new JsonObject { ["startContainer"] = new JsonArray(Hook("exit 9")) };
+        }, rootfs: variant.Path);
+
+        var run = Oci("run", "--bundle", _bundle, "fg-fail");
+        Assert.Equal(125, run.ExitCode);
+        Assert.Contains("startContainer hook 0 (/bin/sh): exited with 9", run.Stderr);
+        AssertOneLine(run);
+        Assert.False(File.Exists(variant.HostPath("/tmp/ran")), "the command ran");
+        Assert.Contains("does not exist", Oci("state", "fg-fail").Stderr);
+    }
+
+    // ---- 9. seccomp user notification: refused, naming the field ----
+
+    [ContainerFact]
+    public void A_seccomp_listener_path_is_refused_at_create()
+    {
+        MakeBundle(["true"], config => config["linux"]!["seccomp"] = new JsonObject
+        {
+            ["defaultAction"] = "SCMP_ACT_ALLOW",
+            ["listenerPath"] = "/run/notify.sock",
+        });
+        var create = Create("notify");
+        Assert.Equal(125, create.ExitCode);
+        Assert.StartsWith("isolate: config.json: linux.seccomp.listenerPath: ", create.Stderr);
+        AssertOneLine(create);
+        Assert.False(Directory.Exists(Path.Combine(_root, "notify")));
+    }
 }
