@@ -128,13 +128,14 @@ static int bring_up_loopback(void)
 }
 
 /* Enters the working directory; on failure returns -errno and sets *detail. */
-static int enter_workdir(const char *workdir, int32_t *detail)
+static int enter_workdir(const char *workdir, int may_create, int32_t *detail)
 {
     *detail = ISOLATE_WORKDIR_ENTER;
     if (chdir(workdir) < 0) {
-        if (errno != ENOENT)
+        /* docker and runc create a missing working directory for a new container; a
+         * command exec'd into a running one needs its directory to exist (runc) */
+        if (errno != ENOENT || !may_create)
             return -errno;
-        /* docker and runc create a missing working directory */
         *detail = ISOLATE_WORKDIR_CREATE;
         int rc = isolate_mkdir_p(workdir, 0755);
         if (rc < 0)
@@ -406,16 +407,19 @@ static int lookup_command(const struct isolate_spawn_config *config, int32_t *de
 }
 
 /* Detached: report CREATED and wait for `start`. PDEATHSIG goes first: `create` exits as
- * soon as it reads CREATED. */
-static void wait_for_start(int *sync_fd, int fifo_fd)
+ * soon as it reads CREATED. From then on failures go to the status FIFO, which `start`
+ * reads (or, without one, to the container's stderr). */
+static void wait_for_start(int *sync_fd, int fifo_fd, int status_fd, int parent_stays)
 {
-    prctl(PR_SET_PDEATHSIG, 0);
-    detached = 1;
+    if (!parent_stays) {
+        prctl(PR_SET_PDEATHSIG, 0);
+        detached = 1;
+    }
     struct isolate_msg created = { .type = ISOLATE_MSG_CREATED };
     if (isolate_msg_send(*sync_fd, &created, -1) < 0)
         _exit(ISOLATE_EXIT_SETUP_FAILED); /* `create` died: nobody knows of us */
     close(*sync_fd);
-    *sync_fd = -1;
+    *sync_fd = status_fd;
     char byte;
     ssize_t n;
     do {
@@ -544,9 +548,14 @@ int isolate_child_main(void *arg)
     /* Detached: the FIFO `start` writes to, opened while host paths still resolve.
      * O_RDWR: we hold a writer ourselves, so read() waits for `start`'s byte rather
      * than seeing end-of-file, and `start` finds a reader (no ENXIO) while we live. */
-    int fifo_fd = -1;
+    int fifo_fd = -1, status_fd = -1;
     if ((config->flags & ISOLATE_SPAWN_DETACHED)
         && (fifo_fd = open(config->exec_fifo, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        isolate_child_fail(fd, ISOLATE_STEP_EXEC_FIFO, errno, -1);
+    /* O_RDWR as well: writing a report never blocks on a reader, and `start`'s read sees
+     * end-of-file only once this close-on-exec fd is gone (execve, or exit) */
+    if ((config->flags & ISOLATE_SPAWN_DETACHED) && config->exec_status != NULL
+        && (status_fd = open(config->exec_status, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_EXEC_FIFO, errno, -1);
     if (config->flags & ISOLATE_SPAWN_USERNS) {
         if ((rc = become_userns_root(config, &detail)) < 0)
@@ -588,7 +597,7 @@ int isolate_child_main(void *arg)
         tree_fd = -1; /* the GO message's fd is the program to execute, not a mount tree */
     if ((rc = isolate_run_mount_ops(config->mount_ops, config->mount_op_count, fd, tree_fd, tree_slot, parent_trees, &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_MOUNT_OP, -rc, detail);
-    if (config->workdir != NULL && (rc = enter_workdir(config->workdir, &detail)) < 0)
+    if (config->workdir != NULL && (rc = enter_workdir(config->workdir, !(config->flags & ISOLATE_SPAWN_EXEC_INTO), &detail)) < 0)
         isolate_child_fail(fd, ISOLATE_STEP_WORKDIR, -rc, detail);
 
     if ((config->flags & ISOLATE_SPAWN_TTY) && (rc = isolate_child_pty(config, fd, &detail)) < 0)
@@ -600,10 +609,14 @@ int isolate_child_main(void *arg)
     if (config->flags & ISOLATE_SPAWN_DETACHED) {
         if ((rc = lookup_command(config, &detail)) < 0)
             isolate_child_fail(fd, ISOLATE_STEP_EXEC, -rc, detail);
+        /* as runc: user, capabilities and no_new_privs before CREATED, so that `create`
+         * fails when they cannot be applied; only a no_new_privs filter waits */
+        isolate_apply_credentials(&config->security, fd, 0);
         isolate_child_report_on_stderr(config->argv[0]);
-        wait_for_start(&fd, fifo_fd);
-    }
-    isolate_apply_security(&config->security, fd, detached);
+        wait_for_start(&fd, fifo_fd, status_fd, (config->flags & ISOLATE_SPAWN_HELD_BY_PARENT) != 0);
+        isolate_apply_late_seccomp(&config->security, fd);
+    } else
+        isolate_apply_security(&config->security, fd, detached);
     if (config->flags & ISOLATE_SPAWN_INIT)
         isolate_child_init(config, fd, exec_command);
     exec_command(config, fd); /* sync 2: success closes fd */

@@ -56,6 +56,12 @@ __attribute__((noreturn)) void isolate_child_init(const struct isolate_spawn_con
  * on error (error.h). outlives_parent: no PDEATHSIG to re-arm (detached, exec --detach). */
 void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd, int outlives_parent);
 
+/* security.c, the same steps in two halves for a detached child (runc's order): everything
+ * but a no_new_privs seccomp filter before CREATED, so that `create` reports what fails;
+ * the filter after `start`, last before execve. */
+void isolate_apply_credentials(const struct isolate_process_security *sec, int sync_fd, int outlives_parent);
+void isolate_apply_late_seccomp(const struct isolate_process_security *sec, int sync_fd);
+
 /* security.c, after a credential change: PDEATHSIG (unless outlives_parent) and
  * non-dumpable again; exits if the parent is gone already. */
 void isolate_child_rearm(int sync_fd, int outlives_parent);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -31,6 +32,12 @@ int isolate_msg_send(int sock, const struct isolate_msg *msg, int pass_fd)
     do {
         n = sendmsg(sock, &header, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ENOTSOCK && pass_fd < 0) {
+        /* a detached child's status FIFO (child.c): one write of a message is atomic */
+        do {
+            n = write(sock, msg, sizeof *msg);
+        } while (n < 0 && errno == EINTR);
+    }
     if (n < 0)
         return -errno;
     return n == (ssize_t)sizeof *msg ? 0 : -EIO;

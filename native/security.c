@@ -79,6 +79,12 @@ void isolate_child_rearm(int sync_fd, int outlives_parent)
 
 void isolate_apply_security(const struct isolate_process_security *sec, int sync_fd, int outlives_parent)
 {
+    isolate_apply_credentials(sec, sync_fd, outlives_parent);
+    isolate_apply_late_seccomp(sec, sync_fd);
+}
+
+void isolate_apply_credentials(const struct isolate_process_security *sec, int sync_fd, int outlives_parent)
+{
     int rc;
     /* Installing a filter needs no_new_privs or CAP_SYS_ADMIN: without no_new_privs,
      * it goes in first, while the child still holds every capability (the filter
@@ -128,7 +134,12 @@ void isolate_apply_security(const struct isolate_process_security *sec, int sync
 
     if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_NO_NEW_PRIVS, errno, -1);
+}
+
+void isolate_apply_late_seccomp(const struct isolate_process_security *sec, int sync_fd)
+{
+    int rc;
     /* Last of all, so that nothing above has to be allowed by the filter. */
-    if (sec->seccomp_len > 0 && nnp && (rc = install_seccomp(sec)) < 0)
+    if (sec->seccomp_len > 0 && (sec->flags & ISOLATE_SECURITY_NO_NEW_PRIVS) && (rc = install_seccomp(sec)) < 0)
         isolate_child_fail(sync_fd, ISOLATE_STEP_SECCOMP, -rc, -1);
 }

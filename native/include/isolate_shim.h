@@ -188,9 +188,11 @@ enum isolate_spawn_flags {
     ISOLATE_SPAWN_DETACHED = 1u << 5,     /* OCI create: once set up, the child checks that the
                                              command exists, sends CREATED, drops PDEATHSIG (it
                                              outlives `create`) and waits for one byte on the
-                                             exec FIFO (written by `start`); then the security
-                                             steps and execve. Failures after CREATED go to
-                                             stderr, as one line. */
+                                             exec FIFO (written by `start`); then a no_new_privs
+                                             seccomp filter and execve (user, capabilities and
+                                             the rest are applied before CREATED). Failures after
+                                             CREATED go to the exec_status FIFO (without one, to
+                                             stderr as one line). */
     ISOLATE_SPAWN_EXEC_INTO = 1u << 6,    /* exec into a running container: clone_flags is 0,
                                              ns_joins lists its namespaces (user first, mnt
                                              last); after joining them the child forks the
@@ -198,6 +200,10 @@ enum isolate_spawn_flags {
                                              PID namespace, and the caller's child), reports its
                                              PID in an EXEC_PID note and exits */
     ISOLATE_SPAWN_NO_PDEATHSIG = 1u << 7, /* the command must outlive the caller (exec --detach) */
+    ISOLATE_SPAWN_HELD_BY_PARENT = 1u << 12, /* with DETACHED: the parent that waits for the
+                                             container holds it on the exec FIFO (a foreground
+                                             OCI run with createContainer/startContainer hooks):
+                                             PDEATHSIG stays, it dies with its parent */
     ISOLATE_SPAWN_EXEC_FD = 1u << 8,      /* execute the file the GO message carries (execveat,
                                              AT_EMPTY_PATH) rather than looking argv[0] up: an
                                              OCI hook's program, opened by the parent */
@@ -306,6 +312,10 @@ struct isolate_spawn_config {
     uint64_t sched_runtime;
     uint64_t sched_deadline;
     uint64_t sched_period;
+    /* ISOLATE_SPAWN_DETACHED: a second FIFO (host path), opened with exec_fifo and held
+     * close-on-exec: once `start` lets the child go, a failure (seccomp, exec) is written
+     * there as one FAILED message for `start` to report; end-of-file means it exec'd. */
+    const char *exec_status;
 };
 
 /* Which call of isolate_shim_spawn failed, when it returns an error. */

@@ -106,6 +106,7 @@ static void structs(void)
     FIELD(isolate_spawn_config, sched_runtime);
     FIELD(isolate_spawn_config, sched_deadline);
     FIELD(isolate_spawn_config, sched_period);
+    FIELD(isolate_spawn_config, exec_status);
 
     STRUCT(isolate_spawn_result);
     FIELD(isolate_spawn_result, pid);
@@ -203,6 +204,7 @@ static void enums(void)
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_DETACHED);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_INTO);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_NO_PDEATHSIG);
+    CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_HELD_BY_PARENT);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_EXEC_FD);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_SCHEDULER);
     CONSTANT(isolate_spawn_flags, ISOLATE_SPAWN_USERNS);

@@ -47,10 +47,12 @@ public sealed class GlobalOptions
                         throw new IsolateException($"--root {globals.Root}: a state root whose name is not UTF-8 is not supported; choose another directory");
                     break;
                 case "--log":
-                    globals.Log = Value();
+                    globals.Log = CheckLogPath(Value()!);
                     break;
                 case "--log-format":
-                    globals.LogFormat = Value() is "json" ? "json" : "text";
+                    string format = Value()!;
+                    globals.LogFormat = format is "json" or "text" ? format
+                        : throw new IsolateException($"invalid --log-format '{format}': use text or json");
                     break;
                 case "--debug":
                     globals.Debug = true;
@@ -69,6 +71,22 @@ public sealed class GlobalOptions
         }
         arguments = args[i..];
         return globals;
+    }
+
+    /// <summary>--log FILE: a path Isolate can append to (its directory exists). runc's
+    /// `--log` takes no scheme (such as `journald:` or `file:`): a name with one is refused,
+    /// not taken for a relative file called that.</summary>
+    private static string CheckLogPath(string path)
+    {
+        if (path.Length == 0)
+            throw new IsolateException("--log: give a file to append errors to");
+        int colon = path.IndexOf(':');
+        if (colon > 0 && path.IndexOf('/') is int slash && (slash < 0 || colon < slash))
+            throw new IsolateException($"--log {path}: '{path[..colon]}:' is not a log destination Isolate knows; give a file path");
+        string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory != null && !Directory.Exists(directory))
+            throw new IsolateException($"--log {path}: directory {directory} does not exist");
+        return path;
     }
 
     /// <summary>runc's --log: errors also go to FILE, as text or one JSON object a line.</summary>

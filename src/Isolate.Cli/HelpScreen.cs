@@ -24,7 +24,22 @@ internal static class HelpScreen
             .Select(v => (string.Join(", ", [v.Name, .. v.Aliases]), v.Options.GetCustomAttribute<VerbAttribute>()?.HelpText ?? ""))
             .Append(("help", "Display more information on a specific command."))
             .Append(("version", "Display version information."));
-        return Render(rows);
+        return Render(rows, ["isolate [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [OPTIONS] [ARGUMENTS]"]);
+    }
+
+    /// <summary>The usage lines of one command, as runc prints them: its name, [options], its
+    /// operands (optional ones in brackets); `run` shows its OCI form too.</summary>
+    private static List<string> Usage(Verb verb)
+    {
+        var operands = verb.Options.GetProperties()
+            .Select(p => p.GetCustomAttribute<ValueAttribute>())
+            .Where(v => v is { Hidden: false })
+            .OrderBy(v => v!.Index)
+            .Select(v => v!.Required ? v.MetaName : $"[{v.MetaName}]");
+        var usage = new List<string> { string.Join(' ', [$"isolate {verb.Name} [options]", .. operands]) };
+        if (verb.Name == "run")
+            usage.Add("isolate run -b BUNDLE [-d] [--keep] [--pid-file FILE] [--console-socket PATH] [--preserve-fds N] ID");
+        return usage;
     }
 
     /// <summary>One command's options and operands (`isolate run --help`).</summary>
@@ -41,7 +56,7 @@ internal static class HelpScreen
         }
         options.Add(("--help", "Display this help screen."));
         options.Add(("--version", "Display version information."));
-        return Render([.. options, .. operands]);
+        return Render([.. options, .. operands], Usage(verb));
     }
 
     private static string OptionName(OptionAttribute option, Type type)
@@ -57,11 +72,14 @@ internal static class HelpScreen
 
     /// <summary>The heading, the two-column rows with descriptions wrapped under their column, and
     /// the exit statuses.</summary>
-    private static string Render(IEnumerable<(string Name, string Text)> rows)
+    private static string Render(IEnumerable<(string Name, string Text)> rows, IReadOnlyList<string> usage)
     {
         var list = rows.ToList();
         int column = 2 + list.Max(r => r.Name.Length) + 4;
         var text = new StringBuilder(Heading).Append("\n\n");
+        for (int i = 0; i < usage.Count; i++)
+            text.Append(i == 0 ? "Usage: " : "       ").Append(usage[i]).Append('\n');
+        text.Append('\n');
         foreach (var (name, description) in list)
         {
             var lines = Wrap(description, Width - column);

@@ -13,6 +13,10 @@ public sealed class OciRunOptions
     [Option('d', "detach")]
     public bool Detach { get; set; }
 
+    /// <summary>runc's --keep: the container is not deleted when it exits (`delete` does it).</summary>
+    [Option("keep")]
+    public bool Keep { get; set; }
+
     [Option("pid-file", MetaValue = "FILE")]
     public string? PidFile { get; set; }
 
@@ -35,13 +39,13 @@ public sealed class OciRunOptions
 internal static class OciRunVerb
 {
     /// <summary>Options only the OCI form has: an engine's signal that it is runc's `run`.</summary>
-    private static readonly HashSet<string> OciOnly = ["bundle", "console-socket", "no-pivot", "no-new-keyring"];
+    private static readonly HashSet<string> OciOnly = ["bundle", "console-socket", "no-pivot", "no-new-keyring", "keep"];
 
     /// <summary>Options both forms have, which a lone id may carry in the OCI form.</summary>
     private static readonly HashSet<string> Shared = ["detach", "pid-file", "preserve-fds"];
 
     /// <summary>`isolate run` is the OCI form (run ID from a bundle) when an option only runc's
-    /// `run` has is given (-b/--bundle, --console-socket, --no-pivot, --no-new-keyring), which
+    /// `run` has is given (-b/--bundle, --console-socket, --no-pivot, --no-new-keyring, --keep), which
     /// engines always pass. Without one, `cd bundle &amp;&amp; isolate run ID` is the OCI form only
     /// where it is unambiguous: the one operand is not a command (no '/', no such executable on
     /// PATH), no "--" was typed, the options are only -d, --pid-file, --preserve-fds, and
@@ -115,5 +119,5 @@ internal static class OciRunVerb
             PidFile = options.PidFile,
             ConsoleSocket = options.ConsoleSocket,
             PreserveFds = Isolate.Spec.ProcessOptionParser.ParsePreserveFds(options.PreserveFds),
-        }, options.Detach, globals.DebugSink, globals.Warn);
+        }, options.Detach, globals.DebugSink, globals.Warn, keep: options.Keep);
 }

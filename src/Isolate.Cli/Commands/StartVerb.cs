@@ -14,7 +14,7 @@ internal static class StartVerb
 {
     public static int Execute(StartOptions options, GlobalOptions globals)
     {
-        ContainerStart.Run(globals.Store, options.Id);
+        ContainerStart.Run(globals.Store, options.Id, globals.Warn);
         return 0;
     }
 }

@@ -4,8 +4,8 @@ using Isolate.State;
 
 namespace Isolate.Containers;
 
-/// <summary>OCI delete: a stopped container's cgroup and state (with --force, a running one is
-/// killed first), then its poststop hooks.</summary>
+/// <summary>OCI delete: a stopped or created container's cgroup and state (with --force, a
+/// running one is killed first), then its poststop hooks.</summary>
 public static class ContainerDelete
 {
     public static void Run(StateStore store, string id, bool force, Action<string> warn)
@@ -31,7 +31,9 @@ public static class ContainerDelete
         var status = StateStore.Status(held, state);
         if (status != ContainerStatus.Stopped)
         {
-            if (!force)
+            // as runc: a created container's process only waits for `start`: deleting it
+            // needs no --force (it is killed)
+            if (!force && status != ContainerStatus.Created)
                 throw new IsolateException(state.Kind == ContainerKind.Detached
                     ? $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate stop {id}) or use isolate rm -f {id}"
                     : $"cannot delete container {id}: it is {status.Oci()}; stop it first (isolate kill {id} KILL) or use delete --force");

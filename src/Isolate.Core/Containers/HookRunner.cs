@@ -41,12 +41,16 @@ public static unsafe class HookRunner
         };
         foreach (string arg in hook.Args.Skip(1)) // args[0] is the program's own name
             info.ArgumentList.Add(arg);
-        info.Environment.Clear();
-        foreach (string entry in hook.Env)
+        // as runc (Go's exec.Cmd with a nil Env): no env in config.json, Isolate's own
+        if (hook.Env != null)
         {
-            int eq = entry.IndexOf('=');
-            if (eq > 0)
-                info.Environment[entry[..eq]] = entry[(eq + 1)..];
+            info.Environment.Clear();
+            foreach (string entry in hook.Env)
+            {
+                int eq = entry.IndexOf('=');
+                if (eq > 0)
+                    info.Environment[entry[..eq]] = entry[(eq + 1)..];
+            }
         }
         Process process;
         try
@@ -109,7 +113,7 @@ public static unsafe class HookRunner
                 var process = new ProcessSpec
                 {
                     Args = hook.Args.Count > 0 ? hook.Args : [hook.Path],
-                    Env = hook.Env,
+                    Env = hook.Env ?? [], // inside the container, not the host's environment
                     Workdir = "/",
                     Security = confinement with { User = Security.ProcessUser.Root, OciSets = null, PreserveFds = 0 },
                 };

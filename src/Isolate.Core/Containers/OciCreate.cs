@@ -34,9 +34,7 @@ public static class OciCreate
         bool created = false;
         try
         {
-            string fifo = Path.Combine(held.Directory, StateStore.FifoFile);
-            if (Pipes.MakeFifo(fifo, OpenFlags.ModeOwnerReadWrite) < 0)
-                throw IsolateException.FromErrno($"create {fifo}", null, Marshal.GetLastPInvokeError());
+            var (fifo, status) = MakeFifos(held.Directory);
             var state = NewState(id, bundle, CgroupScope.Wanted(spec, CgroupLayout.Detect())) with
             {
                 Poststart = bundle.Hooks.Poststart.Select(ToState).ToList(),
@@ -49,7 +47,7 @@ public static class OciCreate
             store.Write(held, state);
             StateStore.WriteSpec(held, spec);
             cgroup = CgroupScope.ForCreated(spec, warn);
-            (pid, int ttyFd) = Launcher.Create(spec, cgroup, fifo, bundle.ConsoleSize ?? default, debug, warn);
+            (pid, int ttyFd) = Launcher.Create(spec, cgroup, fifo, status, bundle.ConsoleSize ?? default, debug, warn);
             state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
             store.Write(held, state);
             if (ttyFd >= 0)
@@ -104,7 +102,21 @@ public static class OciCreate
         Owner = Libc.GetEffectiveUserId(),
     };
 
-    internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], [.. hook.Env], hook.Timeout);
+    /// <summary>The exec FIFO the held container waits on and the status FIFO it reports a
+    /// failure after the go on, in its state directory.</summary>
+    internal static (string Fifo, string Status) MakeFifos(string directory)
+    {
+        string fifo = Path.Combine(directory, StateStore.FifoFile);
+        string status = Path.Combine(directory, StateStore.ExecStatusFile);
+        foreach (string path in new[] { fifo, status })
+        {
+            if (Pipes.MakeFifo(path, OpenFlags.ModeOwnerReadWrite) < 0)
+                throw IsolateException.FromErrno($"create {path}", null, Marshal.GetLastPInvokeError());
+        }
+        return (fifo, status);
+    }
+
+    internal static HookState ToState(OciHook hook) => new(hook.Path, [.. hook.Args], hook.Env is null ? null : [.. hook.Env], hook.Timeout);
 
     /// <summary>The terminal's master to --console-socket, then closed here.</summary>
     internal static void SendConsole(string socket, int ttyFd)

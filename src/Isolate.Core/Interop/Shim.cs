@@ -116,6 +116,7 @@ internal enum ShimSpawnFlags : uint
     NoParentDeathSignal = 1u << 7,
     ExecFd = 1u << 8,
     Scheduler = 1u << 9,
+    HeldByParent = 1u << 12,
 }
 
 [Flags]
@@ -180,6 +181,7 @@ internal unsafe struct ShimSpawnConfig
     public ulong SchedRuntime;
     public ulong SchedDeadline;
     public ulong SchedPeriod;
+    public byte* ExecStatus;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -19,14 +19,16 @@ public static partial class Launcher
     /// SIGKILL (--stats); otherwise they are read only to tell an OOM kill from another.</param>
     /// <param name="spawned">Told the container's PID once it is placed (OCI run records its state).</param>
     /// <param name="started">Told it once the command has been exec'd (run -d's monitor records it).</param>
+    /// <param name="hold">Hold the set-up container on an exec FIFO, as create does, until
+    /// <see cref="LaunchHold.Release"/> (OCI run's in-container hooks) has let it go.</param>
     public static ContainerResult Run(ContainerSpec spec, Action<string>? debug = null, Action<string>? warn = null, bool readUsage = false,
-        Action<int>? spawned = null, Action<int>? started = null)
+        Action<int>? spawned = null, Action<int>? started = null, LaunchHold? hold = null)
     {
         warn ??= _ => { };
         using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
         if (scope.Cgroup is { } cgroup)
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
-        var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started);
+        var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started, hold);
         bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
         var usage = scope.Cgroup != null && (readUsage || killed) ? scope.Cgroup.ReadUsage() : null;
         return timedOut
@@ -39,9 +41,14 @@ public static partial class Launcher
     }
 
     private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
-        Action<int>? spawned, Action<int>? started)
+        Action<int>? spawned, Action<int>? started, LaunchHold? hold)
     {
-        var plan = ContainerPlan(spec, cgroup, spec.Process.Tty ? HostTerminal.Size() : default);
+        var plan = ContainerPlan(spec, cgroup, spec.Process.Tty ? HostTerminal.Size() : default) with
+        {
+            ExecFifo = hold?.Fifo,
+            ExecStatus = hold?.Status,
+            HeldByParent = hold != null,
+        };
         SignalForwarder.Install(spec.StopSignal, spec.StopTimeout);
         if (spec.DieWithParent || Shim.ForegroundTerminal() == 1)
             SignalForwarder.DieWithParent();
@@ -68,6 +75,8 @@ public static partial class Launcher
         {
             if (child.TtyFd >= 0)
                 relay = TerminalRelay.Start(child.TtyFd, spec.Process.Interactive);
+            if (child.Created)
+                Release(hold!, child.Pid);
             SignalForwarder.ExecDone();
             started?.Invoke(child.Pid);
             var (status, timedOut) = ProcessWait.ForExit(child.Pid, child.Pidfd, spec.Timeout);
@@ -78,6 +87,22 @@ public static partial class Launcher
             relay?.Finish();
             if (pidFileWritten)
                 PidFile.Remove(spec.PidFile!, child.Pid);
+        }
+    }
+
+    /// <summary>A held container let go; when that fails it is killed and reaped first.</summary>
+    private static void Release(LaunchHold hold, int pid)
+    {
+        try
+        {
+            hold.Release(pid);
+        }
+        catch
+        {
+            Libc.Kill(pid, Signal.SIGKILL);
+            SignalForwarder.Detach();
+            ProcessWait.Quietly(pid);
+            throw;
         }
     }
 
@@ -102,3 +127,7 @@ public static partial class Launcher
         }
     }
 }
+
+/// <summary>A foreground container held, set up, on <paramref name="Fifo"/> (reporting on
+/// <paramref name="Status"/>) until <paramref name="Release"/>, told its PID, lets it go.</summary>
+public sealed record LaunchHold(string Fifo, string Status, Action<int> Release);

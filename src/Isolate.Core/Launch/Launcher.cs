@@ -119,10 +119,10 @@ public static unsafe partial class Launcher
     /// <paramref name="execFifo"/> for `start`. Nothing forwards signals or waits for it:
     /// once `create` exits it belongs to whoever reaps orphans (a subreaper such as conmon).</summary>
     /// <returns>Its PID, and the pty master with -t (else -1).</returns>
-    public static (int Pid, int TtyFd) Create(ContainerSpec spec, ContainerCgroup? cgroup, string execFifo,
+    public static (int Pid, int TtyFd) Create(ContainerSpec spec, ContainerCgroup? cgroup, string execFifo, string execStatus,
         (ushort Rows, ushort Cols) ttySize, Action<string>? debug, Action<string> warn)
     {
-        var plan = ContainerPlan(spec, cgroup, ttySize) with { ExecFifo = execFifo };
+        var plan = ContainerPlan(spec, cgroup, ttySize) with { ExecFifo = execFifo, ExecStatus = execStatus };
         var started = Launch(LaunchKind.Created, plan, pid => PlaceAtGate(pid, spec, cgroup, warn, debug), spec.UserNamespace, debug);
         if (started.Pidfd >= 0)
             Libc.Close(started.Pidfd);

@@ -2,9 +2,10 @@
 namespace Isolate.Oci;
 
 /// <summary>One OCI hook: an executable (absolute host path) with its full argv (argv[0]
-/// included; [Path] when config.json gives no args), its environment, and a timeout in
+/// included; [Path] when config.json gives no args), its environment (null when config.json
+/// gives none: a host hook then inherits the runtime's, as runc's do), and a timeout in
 /// seconds (null: none).</summary>
-public sealed record OciHook(string Path, IReadOnlyList<string> Args, IReadOnlyList<string> Env, int? Timeout);
+public sealed record OciHook(string Path, IReadOnlyList<string> Args, IReadOnlyList<string>? Env, int? Timeout);
 
 /// <summary>config.json's hooks, per lifecycle phase, in the file's order.</summary>
 public sealed record OciHooks
@@ -47,7 +48,7 @@ public static partial class OciBundleLoader
                     throw Error($"{where}[{i}].path", $"'{path}' must be an absolute host path");
                 if (hook.Timeout is <= 0)
                     throw Error($"{where}[{i}].timeout", $"{hook.Timeout} is not a number of seconds above 0");
-                result.Add(new OciHook(path, hook.Args is { Count: > 0 } args ? args : [path], hook.Env ?? [], hook.Timeout));
+                result.Add(new OciHook(path, hook.Args is { Count: > 0 } args ? args : [path], hook.Env, hook.Timeout));
             }
             return result;
         }

@@ -52,6 +52,13 @@ public sealed record SpawnPlan
     /// <summary>OCI create: set up, then wait on this FIFO (a host path) for `start`.</summary>
     public string? ExecFifo { get; init; }
 
+    /// <summary>OCI create: the FIFO where a failure after `start` is written for `start` to read.</summary>
+    public string? ExecStatus { get; init; }
+
+    /// <summary>With <see cref="ExecFifo"/>: the process that waits for the container holds it
+    /// there (a foreground OCI run with in-container hooks), so it keeps dying with it.</summary>
+    public bool HeldByParent { get; init; }
+
     /// <summary>-t, with the window size to start with (0 x 0: the kernel's default).</summary>
     public bool Tty { get; init; }
     public ushort TtyRows { get; init; }

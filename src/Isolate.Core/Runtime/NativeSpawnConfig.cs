@@ -23,8 +23,10 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
             | (plan.Init ? ShimSpawnFlags.Init : 0) | (plan.Tty ? ShimSpawnFlags.Tty : 0)
             | (plan.ExecFifo != null ? ShimSpawnFlags.Detached : 0)
             | (plan.ExecInto ? ShimSpawnFlags.ExecInto : 0) | (plan.NoParentDeathSignal ? ShimSpawnFlags.NoParentDeathSignal : 0)
-            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0) | (plan.Scheduler != null ? ShimSpawnFlags.Scheduler : 0));
+            | (plan.ExecFd ? ShimSpawnFlags.ExecFd : 0) | (plan.Scheduler != null ? ShimSpawnFlags.Scheduler : 0)
+            | (plan.HeldByParent ? ShimSpawnFlags.HeldByParent : 0));
         config->ExecFifo = Utf8(plan.ExecFifo);
+        config->ExecStatus = Utf8(plan.ExecStatus);
         var joins = Alloc<ShimNamespaceJoin>(plan.JoinNamespaces.Count);
         for (int i = 0; i < plan.JoinNamespaces.Count; i++)
             joins[i] = new ShimNamespaceJoin { Path = Utf8(plan.JoinNamespaces[i].Path), NsType = (uint)plan.JoinNamespaces[i].Type };

@@ -33,6 +33,11 @@ internal static class StepFailure
                     ShimWorkdirDetail.Create => IsolateException.FromErrno("create working directory", plan.Workdir, errno),
                     ShimWorkdirDetail.OutsideRoot => new IsolateException(
                         $"chdir to working directory {plan.Workdir}: it leads outside the container's root; give a directory inside it"),
+                    // exec: the command cannot run where it was asked to (docker's 126), and
+                    // the directory is not made for it (runc)
+                    _ when plan.ExecInto && errno == Errno.ENOENT => new IsolateException(
+                        $"exec: working directory {plan.Workdir} does not exist in the container; give an existing one (--cwd)", ExitCodes.CannotExecute),
+                    _ when plan.ExecInto => IsolateException.FromErrno("chdir to working directory", plan.Workdir, errno, ExitCodes.CannotExecute),
                     _ => IsolateException.FromErrno("chdir to working directory", plan.Workdir, errno),
                 };
             case ShimStep.Setsid:

@@ -70,7 +70,7 @@ public sealed record ContainerState
     public bool Debug { get; init; }
 }
 
-public sealed record HookState(string Path, List<string> Args, List<string> Env, int? Timeout);
+public sealed record HookState(string Path, List<string> Args, List<string>? Env, int? Timeout);
 
 /// <summary>The OCI state as `state` prints it (the runtime spec's "State" object).</summary>
 public sealed record OciStateView

@@ -35,6 +35,8 @@ public sealed partial class StateStore(string root, string? logRoot = null)
 
     public const string StateFile = "state.json";
     public const string FifoFile = "exec.fifo";
+    /// <summary>Where a created container reports a failure after `start` (seccomp, exec).</summary>
+    public const string ExecStatusFile = "exec.status";
     public const string SpecFile = "spec.json";
 
     /// <summary>/run/isolate for root; for anyone else $XDG_RUNTIME_DIR/isolate, else /tmp/isolate-UID.</summary>

@@ -964,16 +964,17 @@ public sealed class OciBundleTests : IDisposable
             Poststop = [new OciHookConfig { Path = "/bin/stop", Args = ["stop", "--all"], Timeout = 30 }],
         }).Hooks;
         Assert.True(hooks.Any);
-        Assert.Equal([new OciHook("/usr/bin/pre", ["/usr/bin/pre"], [], null)], hooks.Prestart, HookEquals);
-        Assert.Equal([new OciHook("/bin/a", ["a", "1"], [], null), new OciHook("/bin/b", ["/bin/b"], ["X=1"], 5)], hooks.CreateRuntime, HookEquals);
+        // no env: the runtime's own environment, as runc's hooks inherit it (null); env: exactly that
+        Assert.Equal([new OciHook("/usr/bin/pre", ["/usr/bin/pre"], null, null)], hooks.Prestart, HookEquals);
+        Assert.Equal([new OciHook("/bin/a", ["a", "1"], null, null), new OciHook("/bin/b", ["/bin/b"], ["X=1"], 5)], hooks.CreateRuntime, HookEquals);
         Assert.Equal("/bin/cc", hooks.CreateContainer.Single().Path);
         Assert.Equal("/bin/sc", hooks.StartContainer.Single().Path);
         Assert.Equal("/bin/ps", hooks.Poststart.Single().Path);
-        Assert.Equal([new OciHook("/bin/stop", ["stop", "--all"], [], 30)], hooks.Poststop, HookEquals);
+        Assert.Equal([new OciHook("/bin/stop", ["stop", "--all"], null, 30)], hooks.Poststop, HookEquals);
     }
 
     private static readonly IEqualityComparer<OciHook> HookEquals = EqualityComparer<OciHook>.Create(
-        (a, b) => a!.Path == b!.Path && a.Args.SequenceEqual(b.Args) && a.Env.SequenceEqual(b.Env) && a.Timeout == b.Timeout);
+        (a, b) => a!.Path == b!.Path && a.Args.SequenceEqual(b.Args) && (a.Env is null ? b.Env is null : b.Env != null && a.Env.SequenceEqual(b.Env)) && a.Timeout == b.Timeout);
 
     [Theory]
     [InlineData(null, null, "config.json: hooks.poststop[0].path: is required")]
