@@ -61,6 +61,8 @@ public static partial class OciBundleLoader
         }
         if (config is null)
             throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
+        using (var document = JsonDocument.Parse(json))
+            OciSpecFields.Check(document.RootElement);
         return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
     }
 
@@ -79,6 +81,8 @@ public static partial class OciBundleLoader
         }
         if (process is null)
             throw new IsolateException("exec --process: the document is null; it must be a JSON object");
+        using (var document = JsonDocument.Parse(json))
+            OciSpecFields.Check(document.RootElement, "exec --process", "process");
         return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
             .Process(process, container.UserNamespace, container.Process.Security.Seccomp, container.Rootfs ?? "/");
     }
