@@ -60,7 +60,9 @@ static int clear_capabilities(void)
 static int install_seccomp(const struct isolate_process_security *sec)
 {
     struct sock_fprog prog = { .len = (unsigned short)sec->seccomp_len, .filter = (struct sock_filter *)sec->seccomp };
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
+    unsigned flags = (sec->flags & ISOLATE_SECURITY_SECCOMP_LOG ? SECCOMP_FILTER_FLAG_LOG : 0)
+        | (sec->flags & ISOLATE_SECURITY_SECCOMP_SPEC_ALLOW ? SECCOMP_FILTER_FLAG_SPEC_ALLOW : 0);
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0 ? -errno : 0;
 }
 
 /* PR_SET_PDEATHSIG is cleared by the kernel whenever our uid or gid changes, and a

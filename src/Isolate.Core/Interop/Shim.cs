@@ -126,6 +126,8 @@ internal enum ShimSecurityFlags : uint
     NoNewPrivileges = 1u << 0,
     KeepGroups = 1u << 1,
     OciCapabilities = 1u << 2,
+    SeccompLog = 1u << 3,
+    SeccompSpecAllow = 1u << 4,
 }
 
 [StructLayout(LayoutKind.Sequential)]

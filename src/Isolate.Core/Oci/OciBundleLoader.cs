@@ -84,7 +84,7 @@ public static partial class OciBundleLoader
         using (var document = JsonDocument.Parse(json))
             OciSpecFields.Check(document.RootElement, "exec --process", "process");
         return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
-            .Process(process, container.UserNamespace, container.Process.Security.Seccomp, container.Rootfs ?? "/");
+            .Process(process, container.UserNamespace, (container.Process.Security.Seccomp, container.Process.Security.SeccompFlags), container.Rootfs ?? "/");
     }
 
     /// <summary>The JSON path (process.args[1]) of the first string whose bytes are not UTF-8.</summary>
@@ -168,8 +168,7 @@ public static partial class OciBundleLoader
             var network = Namespaces(linux.Namespaces);
             var userns = UserNamespace(linux);
             var mounts = Mounts(config.Mounts ?? []);
-            var processSpec = Process(process, userns, linux.Seccomp is null ? [] : Seccomp(linux.Seccomp), rootfs);
-            Unsupported(linux);
+            var processSpec = Process(process, userns, linux.Seccomp is null ? ([], 0) : Seccomp(linux.Seccomp), rootfs);
             var (hostname, domainname) = UtsNames(config.Hostname, config.Domainname);
             var resources = Resources(linux.Resources);
             var (cgroupParent, cgroupName) = CgroupPath(linux.CgroupsPath);
@@ -218,25 +217,6 @@ public static partial class OciBundleLoader
                 OciVersion = version,
                 JoinNamespaces = _join,
             };
-        }
-
-        /// <summary>Fields of linux Isolate has no way to apply: each is refused when given.</summary>
-        private static void Unsupported(OciLinux linux)
-        {
-            if (!string.IsNullOrEmpty(linux.MountLabel))
-                throw Error("linux.mountLabel", $"'{linux.MountLabel}': SELinux mount labels are not supported (Isolate sets none); remove it");
-            foreach (var (name, value, what) in new[]
-            {
-                ("personality", linux.Personality, "an execution domain (personality(2)) is not supported"),
-                ("intelRdt", linux.IntelRdt, "Intel RDT (resctrl) is not supported"),
-                ("timeOffsets", linux.TimeOffsets, "time namespaces are not supported"),
-                ("netDevices", linux.NetDevices, "moving network devices into the container is not supported"),
-                ("memoryPolicy", linux.MemoryPolicy, "a NUMA memory policy (set_mempolicy(2)) is not supported"),
-            })
-            {
-                if (value is { ValueKind: not JsonValueKind.Null })
-                    throw Error($"linux.{name}", $"{what}; remove it");
-            }
         }
 
         /// <summary>Any 1.x (the spec keeps compatibility within a major version); absent: "".</summary>

@@ -5,7 +5,8 @@ namespace Isolate.Oci;
 
 // The OCI runtime spec's config.json (Linux), as far as Isolate reads or writes it. Property
 // names are the spec's exact JSON names (matching is case-sensitive, as Go's runc is for
-// these names in practice); fields not declared here are skipped when reading. Optional
+// these names in practice). A field of the spec not declared here is one Isolate refuses
+// whenever it is given: OciSpecFields refuses it before this model is read. Optional
 // values are nullable, so that "absent" stays distinct from a zero, and is not written.
 // See OciBundleLoader for what each field becomes.
 
@@ -50,14 +51,8 @@ public sealed class OciProcess
     [JsonPropertyName("rlimits")] public List<OciRlimit>? Rlimits { get; set; }
     [JsonPropertyName("noNewPrivileges")] public bool? NoNewPrivileges { get; set; }
     [JsonPropertyName("oomScoreAdj")] public int? OomScoreAdj { get; set; }
-    // read so that a config giving them is refused or honoured, never silently dropped
-    [JsonPropertyName("apparmorProfile")] public string? ApparmorProfile { get; set; }
-    [JsonPropertyName("selinuxLabel")] public string? SelinuxLabel { get; set; }
     [JsonPropertyName("ioPriority")] public OciIoPriority? IoPriority { get; set; }
     [JsonPropertyName("scheduler")] public OciScheduler? Scheduler { get; set; }
-    [JsonPropertyName("execCPUAffinity")] public OciExecCpuAffinity? ExecCpuAffinity { get; set; }
-    /// <summary>Windows only.</summary>
-    [JsonPropertyName("commandLine")] public string? CommandLine { get; set; }
 }
 
 /// <summary>process.ioPriority (runtime-spec 1.2): ioprio_set(2) for the process.</summary>
@@ -81,13 +76,6 @@ public sealed class OciScheduler
     [JsonPropertyName("period")] public ulong? Period { get; set; }
 }
 
-/// <summary>process.execCPUAffinity (runtime-spec 1.2): CPU lists.</summary>
-public sealed class OciExecCpuAffinity
-{
-    [JsonPropertyName("initial")] public string? Initial { get; set; }
-    [JsonPropertyName("final")] public string? Final { get; set; }
-}
-
 public sealed class OciConsoleSize
 {
     [JsonPropertyName("height")] public uint Height { get; set; }
@@ -100,8 +88,6 @@ public sealed class OciUser
     [JsonPropertyName("gid")] public uint? Gid { get; set; }
     [JsonPropertyName("umask")] public uint? Umask { get; set; }
     [JsonPropertyName("additionalGids")] public List<uint>? AdditionalGids { get; set; }
-    /// <summary>Windows only.</summary>
-    [JsonPropertyName("username")] public string? Username { get; set; }
 }
 
 /// <summary>Capability names as "CAP_CHOWN".</summary>
@@ -154,13 +140,6 @@ public sealed class OciLinux
     [JsonPropertyName("rootfsPropagation")] public string? RootfsPropagation { get; set; }
     [JsonPropertyName("maskedPaths")] public List<string>? MaskedPaths { get; set; }
     [JsonPropertyName("readonlyPaths")] public List<string>? ReadonlyPaths { get; set; }
-    // read so that a config giving them is refused, never silently dropped (any JSON value)
-    [JsonPropertyName("mountLabel")] public string? MountLabel { get; set; }
-    [JsonPropertyName("personality")] public JsonElement? Personality { get; set; }
-    [JsonPropertyName("intelRdt")] public JsonElement? IntelRdt { get; set; }
-    [JsonPropertyName("timeOffsets")] public JsonElement? TimeOffsets { get; set; }
-    [JsonPropertyName("netDevices")] public JsonElement? NetDevices { get; set; }
-    [JsonPropertyName("memoryPolicy")] public JsonElement? MemoryPolicy { get; set; }
     [JsonPropertyName("devices")] public List<OciDevice>? Devices { get; set; }
 }
 
@@ -219,13 +198,11 @@ public sealed class OciNetworkResources
     [JsonPropertyName("priorities")] public List<System.Text.Json.JsonElement>? Priorities { get; set; }
 }
 
-/// <summary>One block device's weight or rate (blockIO.weightDevice, blockIO.throttle*).</summary>
-public sealed class OciBlockIoDevice
+/// <summary>One block device's rate (blockIO.throttle*).</summary>
+public sealed class OciThrottleDevice
 {
     [JsonPropertyName("major")] public long? Major { get; set; }
     [JsonPropertyName("minor")] public long? Minor { get; set; }
-    [JsonPropertyName("weight")] public ushort? Weight { get; set; }
-    [JsonPropertyName("leafWeight")] public ushort? LeafWeight { get; set; }
     [JsonPropertyName("rate")] public ulong? Rate { get; set; }
 }
 
@@ -278,11 +255,10 @@ public sealed class OciBlockIo
 {
     [JsonPropertyName("weight")] public ushort? Weight { get; set; }
     [JsonPropertyName("leafWeight")] public ushort? LeafWeight { get; set; }
-    [JsonPropertyName("weightDevice")] public List<OciBlockIoDevice>? WeightDevice { get; set; }
-    [JsonPropertyName("throttleReadBpsDevice")] public List<OciBlockIoDevice>? ThrottleReadBpsDevice { get; set; }
-    [JsonPropertyName("throttleWriteBpsDevice")] public List<OciBlockIoDevice>? ThrottleWriteBpsDevice { get; set; }
-    [JsonPropertyName("throttleReadIOPSDevice")] public List<OciBlockIoDevice>? ThrottleReadIopsDevice { get; set; }
-    [JsonPropertyName("throttleWriteIOPSDevice")] public List<OciBlockIoDevice>? ThrottleWriteIopsDevice { get; set; }
+    [JsonPropertyName("throttleReadBpsDevice")] public List<OciThrottleDevice>? ThrottleReadBpsDevice { get; set; }
+    [JsonPropertyName("throttleWriteBpsDevice")] public List<OciThrottleDevice>? ThrottleWriteBpsDevice { get; set; }
+    [JsonPropertyName("throttleReadIOPSDevice")] public List<OciThrottleDevice>? ThrottleReadIopsDevice { get; set; }
+    [JsonPropertyName("throttleWriteIOPSDevice")] public List<OciThrottleDevice>? ThrottleWriteIopsDevice { get; set; }
 }
 
 /// <summary>linux.seccomp: libseccomp's names, the same shape as docker's profile format.</summary>
@@ -292,7 +268,6 @@ public sealed class OciSeccomp
     [JsonPropertyName("defaultErrnoRet")] public uint? DefaultErrnoRet { get; set; }
     [JsonPropertyName("architectures")] public List<string>? Architectures { get; set; }
     [JsonPropertyName("flags")] public List<string>? Flags { get; set; }
-    [JsonPropertyName("listenerPath")] public string? ListenerPath { get; set; }
     [JsonPropertyName("syscalls")] public List<OciSyscall>? Syscalls { get; set; }
 }
 

@@ -37,9 +37,8 @@ public static partial class OciBundleLoader
         /// is the container's filter (linux.seccomp), which every process of it gets.</summary>
         /// <param name="root">The container's root directory, where a HOME the environment lacks
         /// is looked up (its /etc/passwd).</param>
-        public ProcessSpec Process(OciProcess process, UserNamespaceSpec? userns, IReadOnlyList<BpfInstruction> seccomp, string root)
+        public ProcessSpec Process(OciProcess process, UserNamespaceSpec? userns, (IReadOnlyList<BpfInstruction> Filter, uint Flags) seccomp, string root)
         {
-            Unsupported(process);
             var env = Env(process.Env);
             var user = User(process.User, env, userns, root);
             return new()
@@ -52,7 +51,8 @@ public static partial class OciBundleLoader
                     Capabilities = CapabilitySet(process.Capabilities),
                     OciSets = CapabilitySets(process.Capabilities),
                     NoNewPrivileges = process.NoNewPrivileges ?? false,
-                    Seccomp = seccomp,
+                    Seccomp = seccomp.Filter,
+                    SeccompFlags = seccomp.Flags,
                     User = user,
                     LastCap = host.LastCap,
                     KeepGroups = userns is { Rootless: true },
@@ -63,21 +63,6 @@ public static partial class OciBundleLoader
                 IoPriority = IoPriority(process.IoPriority),
                 Scheduler = Scheduler(process.Scheduler),
             };
-        }
-
-        /// <summary>Fields of the process object Isolate has no way to apply.</summary>
-        private static void Unsupported(OciProcess process)
-        {
-            if (!string.IsNullOrEmpty(process.ApparmorProfile))
-                throw Error("process.apparmorProfile", $"'{process.ApparmorProfile}': AppArmor profiles are not supported (Isolate loads and applies none); remove it");
-            if (!string.IsNullOrEmpty(process.SelinuxLabel))
-                throw Error("process.selinuxLabel", $"'{process.SelinuxLabel}': SELinux labels are not supported (Isolate sets none); remove it");
-            if (process.ExecCpuAffinity != null)
-                throw Error("process.execCPUAffinity", "is not supported (Isolate sets no CPU affinity of its own); remove it, or limit CPUs with linux.resources.cpu.cpus");
-            if (process.CommandLine != null)
-                throw Error("process.commandLine", "is for Windows containers; on Linux give the command as process.args");
-            if (process.User?.Username != null)
-                throw Error("process.user.username", "is for Windows containers; on Linux give process.user.uid and gid");
         }
 
         /// <summary>runc's default, 022, when absent.</summary>

@@ -12,6 +12,8 @@ public static partial class OciBundleLoader
         OciResources? resources;
         try
         {
+            using (var document = System.Text.Json.JsonDocument.Parse(json))
+                OciSpecFields.Check(document.RootElement, "--resources", "linux.resources");
             resources = System.Text.Json.JsonSerializer.Deserialize(json, OciJsonContext.Default.OciResources);
         }
         catch (System.Text.Json.JsonException e)
@@ -159,8 +161,6 @@ public static partial class OciBundleLoader
             var io = resources.BlockIo;
             if (io?.LeafWeight is { } leaf and not 0)
                 throw Error($"{at}.blockIO.leafWeight", $"{leaf}: leaf weights went with the CFQ scheduler (no blkio.leaf_weight since Linux 5.0); remove it");
-            if (io?.WeightDevice is { Count: > 0 })
-                throw Error($"{at}.blockIO.weightDevice", "per-device weights are not supported; remove it (blockIO.weight sets the weight for every device)");
             if (resources.Network is { } network && (network.ClassId is not (null or 0) || network.Priorities is { Count: > 0 }))
                 throw Error($"{at}.network", CgroupSupport.Host().MissingV1("net_cls", "net_cls.classid") is { } missing
                     ? $"{missing}; remove it"

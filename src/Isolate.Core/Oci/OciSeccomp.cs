@@ -8,11 +8,26 @@ public static partial class OciBundleLoader
     {
         // ---- seccomp ----
 
-        private static IReadOnlyList<BpfInstruction> Seccomp(OciSeccomp seccomp)
+        /// <summary>The seccomp flags runc takes; TSYNC is moot (the child has one thread) and
+        /// so taken; the user-notification flags go with listenerPath, which is refused.</summary>
+        private static readonly (string Name, uint Bit)[] SeccompFlagNames =
+        [
+            ("SECCOMP_FILTER_FLAG_TSYNC", 0), ("SECCOMP_FILTER_FLAG_LOG", ProcessSecurity.SeccompFilterLog),
+            ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", ProcessSecurity.SeccompFilterSpecAllow),
+        ];
+
+        private static (IReadOnlyList<BpfInstruction> Filter, uint Flags) Seccomp(OciSeccomp seccomp)
         {
             const string where = "linux.seccomp";
-            if (!string.IsNullOrEmpty(seccomp.ListenerPath))
-                throw Error($"{where}.listenerPath", "seccomp user notification (SCMP_ACT_NOTIFY) is not supported");
+            uint flags = 0;
+            for (int i = 0; i < (seccomp.Flags?.Count ?? 0); i++)
+            {
+                string name = seccomp.Flags![i];
+                var known = SeccompFlagNames.FirstOrDefault(f => f.Name == name);
+                if (known.Name is null)
+                    throw Error($"{where}.flags[{i}]", $"'{name}' is not supported: use {string.Join(", ", SeccompFlagNames.Select(f => f.Name))}");
+                flags |= known.Bit;
+            }
             var defaultAction = Action(seccomp.DefaultAction ?? throw Error($"{where}.defaultAction", "is required"),
                 seccomp.DefaultErrnoRet, $"{where}.defaultAction");
             var rules = new List<SeccompRule>();
@@ -34,7 +49,7 @@ public static partial class OciBundleLoader
             }
             try
             {
-                return SeccompCompiler.Compile(new SeccompProfile(defaultAction, rules));
+                return (SeccompCompiler.Compile(new SeccompProfile(defaultAction, rules)), flags);
             }
             catch (IsolateException e)
             {

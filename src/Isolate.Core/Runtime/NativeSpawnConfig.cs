@@ -73,7 +73,9 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         config->Security.LastCap = (uint)security.LastCap;
         config->Security.Flags = (uint)((security.NoNewPrivileges ? ShimSecurityFlags.NoNewPrivileges : 0)
             | (security.KeepGroups ? ShimSecurityFlags.KeepGroups : 0)
-            | (security.OciSets != null ? ShimSecurityFlags.OciCapabilities : 0));
+            | (security.OciSets != null ? ShimSecurityFlags.OciCapabilities : 0)
+            | ((security.SeccompFlags & Security.ProcessSecurity.SeccompFilterLog) != 0 ? ShimSecurityFlags.SeccompLog : 0)
+            | ((security.SeccompFlags & Security.ProcessSecurity.SeccompFilterSpecAllow) != 0 ? ShimSecurityFlags.SeccompSpecAllow : 0));
         config->Security.Uid = security.User.Uid;
         config->Security.Gid = security.User.Gid;
         var groups = Alloc<uint>(security.User.Groups.Count);

@@ -12,6 +12,12 @@ public sealed record ProcessSecurity
     /// <summary>The compiled filter; empty: none (--security-opt seccomp=unconfined).</summary>
     public IReadOnlyList<BpfInstruction> Seccomp { get; init; } = [];
 
+    /// <summary>seccomp(2)'s SECCOMP_FILTER_FLAG_* bits the filter is installed with (LOG,
+    /// SPEC_ALLOW; TSYNC is moot: the child has one thread).</summary>
+    public uint SeccompFlags { get; init; }
+
+    public const uint SeccompFilterLog = 1u << 1, SeccompFilterSpecAllow = 1u << 2; // the kernel's values
+
     public ProcessUser User { get; init; } = ProcessUser.Root;
 
     /// <summary>--preserve-fds N: fds 3 .. 3+N-1 reach the container.</summary>

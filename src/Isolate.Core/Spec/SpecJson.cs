@@ -191,6 +191,8 @@ public static class SpecJson
         foreach (var insn in s.Seccomp)
             w.WriteNumberValue(insn.Packed);
         w.WriteEndArray();
+        if (s.SeccompFlags != 0)
+            w.WriteNumber("seccompFlags", s.SeccompFlags);
         w.WriteStartObject("user");
         w.WriteNumber("uid", s.User.Uid);
         w.WriteNumber("gid", s.User.Gid);
@@ -387,6 +389,7 @@ public static class SpecJson
                 Capabilities = s.GetProperty("capabilities").GetUInt64(),
                 NoNewPrivileges = s.GetProperty("noNewPrivileges").GetBoolean(),
                 Seccomp = [.. s.GetProperty("seccomp").EnumerateArray().Select(i => Unpack(i.GetUInt64()))],
+                SeccompFlags = s.TryGetProperty("seccompFlags", out var seccompFlags) ? seccompFlags.GetUInt32() : 0,
                 User = new ProcessUser(user.GetProperty("uid").GetUInt32(), user.GetProperty("gid").GetUInt32(),
                     [.. user.GetProperty("groups").EnumerateArray().Select(g => g.GetUInt32())], ReadText(user.GetProperty("home"))!),
                 PreserveFds = s.GetProperty("preserveFds").GetUInt32(),

@@ -174,7 +174,7 @@ public sealed class ProcessIsolationTests(BusyboxRootfs rootfs) : ContainerTest(
         Assert.All(lines, l => Assert.StartsWith("isolate: debug: ", l));
         Assert.Contains(lines, l => l.Contains("namespaces: NewNs, NewUts, NewIpc, NewPid, NewNet"));
         Assert.Contains(lines, l => l.Contains($"mount overlay on {Rootfs.Path} data=lowerdir={Rootfs.Path},upperdir="));
-        Assert.Contains(lines, l => l.EndsWith($"capture {Rootfs.HostPath("etc")} as 0 flags=ReadOnly"));
+        Assert.Contains(lines, l => l.EndsWith($"capture {Rootfs.HostPath("etc")} as 0 flags=ReadOnly, Rec"));
         Assert.Contains(lines, l => l.EndsWith($"bind {Rootfs.HostPath("etc")} onto /data (in root) flags=ReadOnly, Rec options=CreateDir (capture 0)"));
         Assert.Contains(lines, l => l.EndsWith("pivotroot /"));
     }

@@ -357,9 +357,10 @@ public sealed class OciBundleTests : IDisposable
     [Fact]
     public void Unknown_fields_are_ignored()
     {
-        // other platforms' objects and extensions; a field of the Linux spec is never among them
+        // extensions, and a spec field given as null; a field of the spec is never among them
+        // (another platform's section, "vm": {...}, is refused: OciSpecFieldTests)
         string json = Config().Replace("\"ociVersion\": \"1.2.0\",", """
-            "ociVersion": "1.2.0", "vm": {"hypervisor": {"path": "/x"}}, "windows": null, "org.example.extension": 1,
+            "ociVersion": "1.2.0", "windows": null, "org.example.extension": 1,
             """).Replace("\"cwd\": \"/\",", """
             "cwd": "/", "org.example.knob": true,
             """);
@@ -369,10 +370,10 @@ public sealed class OciBundleTests : IDisposable
 
     public static TheoryData<string, string> RefusedFields => new()
     {
-        { "\"apparmorProfile\": \"p\"", "config.json: process.apparmorProfile: 'p': AppArmor profiles are not supported (Isolate loads and applies none); remove it" },
-        { "\"selinuxLabel\": \"l\"", "config.json: process.selinuxLabel: 'l': SELinux labels are not supported (Isolate sets none); remove it" },
-        { "\"execCPUAffinity\": {\"final\": \"0\"}", "config.json: process.execCPUAffinity: is not supported (Isolate sets no CPU affinity of its own); remove it, or limit CPUs with linux.resources.cpu.cpus" },
-        { "\"commandLine\": \"sh\"", "config.json: process.commandLine: is for Windows containers; on Linux give the command as process.args" },
+        { "\"apparmorProfile\": \"p\"", "config.json: process.apparmorProfile: AppArmor profiles are not supported (Isolate loads and applies none); remove it" },
+        { "\"selinuxLabel\": \"l\"", "config.json: process.selinuxLabel: SELinux labels are not supported (Isolate sets none); remove it" },
+        { "\"execCPUAffinity\": {\"final\": \"0\"}", "config.json: process.execCPUAffinity: exec CPU affinity is not supported; limit the CPUs with linux.resources.cpu.cpus; remove it" },
+        { "\"commandLine\": \"sh\"", "config.json: process.commandLine: Windows only: give the command as process.args; remove it" },
         { "\"ioPriority\": {\"class\": \"IOPRIO_CLASS_XX\"}", "config.json: process.ioPriority.class: 'IOPRIO_CLASS_XX' is not an I/O class: use IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE" },
         { "\"ioPriority\": {\"class\": \"IOPRIO_CLASS_BE\", \"priority\": 8}", "config.json: process.ioPriority.priority: 8 is out of range: use 0 (highest) to 7 (lowest)" },
         { "\"scheduler\": {\"policy\": \"SCHED_ISO\"}", "config.json: process.scheduler.policy: SCHED_ISO is not in the Linux kernel: use SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE or SCHED_DEADLINE" },
@@ -387,12 +388,15 @@ public sealed class OciBundleTests : IDisposable
 
     public static TheoryData<string, string> RefusedLinuxFields => new()
     {
-        { "\"mountLabel\": \"m\"", "config.json: linux.mountLabel: 'm': SELinux mount labels are not supported (Isolate sets none); remove it" },
-        { "\"personality\": {\"domain\": \"LINUX32\"}", "config.json: linux.personality: an execution domain (personality(2)) is not supported; remove it" },
+        { "\"mountLabel\": \"m\"", "config.json: linux.mountLabel: SELinux mount labels are not supported (Isolate sets none); remove it" },
+        { "\"personality\": {\"domain\": \"LINUX32\"}", "config.json: linux.personality: execution domains (personality(2)) are not supported; remove it" },
         { "\"intelRdt\": {\"closID\": \"x\"}", "config.json: linux.intelRdt: Intel RDT (resctrl) is not supported; remove it" },
-        { "\"timeOffsets\": {}", "config.json: linux.timeOffsets: time namespaces are not supported; remove it" },
+        { "\"timeOffsets\": {\"monotonic\": {\"secs\": 1}}", "config.json: linux.timeOffsets: time namespaces are not supported; remove it" },
         { "\"netDevices\": {\"eth1\": {}}", "config.json: linux.netDevices: moving network devices into the container is not supported; remove it" },
-        { "\"memoryPolicy\": {\"mode\": \"MPOL_BIND\"}", "config.json: linux.memoryPolicy: a NUMA memory policy (set_mempolicy(2)) is not supported; remove it" },
+        { "\"memoryPolicy\": {\"mode\": \"MPOL_BIND\"}", "config.json: linux.memoryPolicy: NUMA memory policies (set_mempolicy(2)) are not supported; remove it" },
+        { "\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/run/notify.sock\"}", "config.json: linux.seccomp.listenerPath: seccomp user notification (SCMP_ACT_NOTIFY) is not supported; remove it" },
+        { "\"seccomp\": {\"defaultAction\": \"SCMP_ACT_ALLOW\", \"flags\": [\"SECCOMP_FILTER_FLAG_LOG\", \"SECCOMP_FILTER_FLAG_NEW_LISTENER\"]}", "config.json: linux.seccomp.flags[1]: 'SECCOMP_FILTER_FLAG_NEW_LISTENER' is not supported: use SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW" },
+        { "\"resources\": {\"blockIO\": {\"weightDevice\": [{\"major\": 8, \"minor\": 0, \"weight\": 100}]}}", "config.json: linux.resources.blockIO.weightDevice: per-device weights are not supported: blockIO.weight sets the weight for every device; remove it" },
     };
 
     [Theory]
@@ -927,8 +931,6 @@ public sealed class OciBundleTests : IDisposable
     {
         { "config.json: linux.seccomp.defaultAction: is required", new OciSeccomp() },
         { "config.json: linux.seccomp.defaultAction: unknown action 'SCMP_ACT_MAYBE'", Profile("SCMP_ACT_MAYBE") },
-        { "config.json: linux.seccomp.listenerPath: seccomp user notification (SCMP_ACT_NOTIFY) is not supported",
-            new OciSeccomp { DefaultAction = "SCMP_ACT_ALLOW", ListenerPath = "/run/notify.sock" } },
         { "config.json: linux.seccomp.syscalls[1].action: SCMP_ACT_NOTIFY (seccomp user notification) is not supported",
             Profile("SCMP_ACT_ALLOW", new OciSyscall { Names = ["read"], Action = "SCMP_ACT_ERRNO" }, new OciSyscall { Names = ["mount"], Action = "SCMP_ACT_NOTIFY" }) },
         { "config.json: linux.seccomp.syscalls[0].action: is required", Profile("SCMP_ACT_ALLOW", new OciSyscall { Names = ["read"] }) },
