@@ -154,6 +154,9 @@ public static partial class OciBundleLoader
         private static readonly string[] Shareable = ["pid", "ipc", "uts", "cgroup"];
         private static readonly string[] Known = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
 
+        /// <summary>The namespace types a config may list (time is known, and refused).</summary>
+        internal static IEnumerable<string> Supported => Known.Where(t => t != "time");
+
         private readonly HashSet<string> _namespaces = new(StringComparer.Ordinal);
         private readonly List<(string, string)> _join = [];
         private readonly List<string> _hostNamespaces = [];

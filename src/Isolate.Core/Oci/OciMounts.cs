@@ -20,7 +20,7 @@ public static partial class OciBundleLoader
         // ---- mounts ----
 
         /// <summary>mount(8)'s flag words, as runc reads them: (flag, set or clear).</summary>
-        private static readonly Dictionary<string, (MountFlags Flag, bool Set)> FlagWords = new(StringComparer.Ordinal)
+        internal static readonly Dictionary<string, (MountFlags Flag, bool Set)> FlagWords = new(StringComparer.Ordinal)
         {
             ["ro"] = (MountFlags.ReadOnly, true), ["rw"] = (MountFlags.ReadOnly, false),
             ["nosuid"] = (MountFlags.NoSuid, true), ["suid"] = (MountFlags.NoSuid, false),
@@ -39,13 +39,18 @@ public static partial class OciBundleLoader
             ["defaults"] = (MountFlags.None, true),
         };
 
-        private static readonly Dictionary<string, MountFlags> PropagationWords = new(StringComparer.Ordinal)
+        internal static readonly Dictionary<string, MountFlags> PropagationWords = new(StringComparer.Ordinal)
         {
             ["private"] = MountFlags.Private, ["rprivate"] = MountFlags.Private | MountFlags.Rec,
             ["slave"] = MountFlags.Slave, ["rslave"] = MountFlags.Slave | MountFlags.Rec,
             ["shared"] = MountFlags.Shared, ["rshared"] = MountFlags.Shared | MountFlags.Rec,
             ["unbindable"] = MountFlags.Unbindable, ["runbindable"] = MountFlags.Unbindable | MountFlags.Rec,
         };
+
+        /// <summary>Every option word Isolate takes (the rest of a mount's options is data for
+        /// its filesystem): what `features` lists as mountOptions.</summary>
+        internal static IEnumerable<string> OptionWords =>
+            FlagWords.Keys.Concat(PropagationWords.Keys).Concat(["rro", "rrw", "tmpcopyup", "notmpcopyup"]);
 
         /// <summary>config.json's mounts, each made as listed, in the file's order (as runc and
         /// crun do): flag words become mount flags, propagation words a propagation change

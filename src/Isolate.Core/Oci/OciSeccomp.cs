@@ -4,13 +4,20 @@ namespace Isolate.Oci;
 
 public static partial class OciBundleLoader
 {
+    /// <summary>For `features`: the option words of mounts, the seccomp flags taken.</summary>
+    public static IEnumerable<string> MountOptionWords => Mapper.OptionWords.Order(StringComparer.Ordinal);
+
+    public static IEnumerable<string> SeccompFlags => Mapper.SeccompFlagNames.Select(f => f.Name);
+
+    public static IEnumerable<string> NamespaceTypes => Mapper.Supported;
+
     private sealed partial class Mapper
     {
         // ---- seccomp ----
 
         /// <summary>The seccomp flags runc takes; TSYNC is moot (the child has one thread) and
         /// so taken; the user-notification flags go with listenerPath, which is refused.</summary>
-        private static readonly (string Name, uint Bit)[] SeccompFlagNames =
+        internal static readonly (string Name, uint Bit)[] SeccompFlagNames =
         [
             ("SECCOMP_FILTER_FLAG_TSYNC", 0), ("SECCOMP_FILTER_FLAG_LOG", ProcessSecurity.SeccompFilterLog),
             ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", ProcessSecurity.SeccompFilterSpecAllow),

@@ -54,6 +54,14 @@ public sealed record SeccompRule(IReadOnlyList<int> Syscalls, SeccompAction Acti
 /// whose numbers differ and would slip past every rule, are killed (as docker denies by arch).</summary>
 public sealed record SeccompProfile(SeccompAction DefaultAction, IReadOnlyList<SeccompRule> Rules)
 {
+    /// <summary>Every action name <see cref="ActionByName"/> takes (`features` lists them).</summary>
+    public static readonly string[] ActionNames = ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
+        "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"];
+
+    /// <summary>Every operator name <see cref="OperatorByName"/> takes.</summary>
+    public static readonly string[] OperatorNames = ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+        "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"];
+
     /// <summary>libseccomp's action names, as docker's profiles and OCI bundles spell them; null
     /// for a name this compiler does not know. <paramref name="traceDefault"/>: SCMP_ACT_TRACE's
     /// message without an errnoRet.</summary>

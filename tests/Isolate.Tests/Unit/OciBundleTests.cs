@@ -368,6 +368,47 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(["sh"], Parse(json).Spec.Process.Args);
     }
 
+    /// <summary>What `features` lists is what the loader takes: each mount option on a tmpfs
+    /// (bind words on a bind), each namespace type, seccomp action, operator and flag.</summary>
+    [Fact]
+    public void Everything_features_lists_is_taken()
+    {
+        using var features = JsonDocument.Parse(OciFeatures.Json("test"));
+        var root = features.RootElement;
+        string[] Strings(JsonElement list) => [.. list.EnumerateArray().Select(e => e.GetString()!)];
+        string source = HostFile("src");
+        foreach (string option in Strings(root.GetProperty("mountOptions")))
+        {
+            bool bind = option is "bind" or "rbind";
+            Parse(c => c.Mounts!.Add(bind ? Mount("/x", "bind", source, option) : Mount("/x", "tmpfs", "tmpfs", option)));
+        }
+        var linux = root.GetProperty("linux");
+        foreach (string type in Strings(linux.GetProperty("namespaces")))
+            Parse(c =>
+            {
+                if (!c.Linux!.Namespaces!.Any(n => n.Type == type))
+                    c.Linux.Namespaces!.Add(new OciNamespace { Type = type });
+                if (type == "user")
+                {
+                    c.Linux.UidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+                    c.Linux.GidMappings = [new OciIdMapping { ContainerId = 0, HostId = 100000, Size = 65536 }];
+                }
+            });
+        var seccomp = linux.GetProperty("seccomp");
+        foreach (string action in Strings(seccomp.GetProperty("actions")))
+            Parse(c => c.Linux!.Seccomp = Profile("SCMP_ACT_ALLOW", new OciSyscall { Names = ["mount"], Action = action }));
+        foreach (string op in Strings(seccomp.GetProperty("operators")))
+            Parse(c => c.Linux!.Seccomp = Profile("SCMP_ACT_ALLOW", new OciSyscall { Names = ["read"], Action = "SCMP_ACT_ERRNO",
+                Args = [new OciSyscallArg { Index = 0, Value = 100, ValueTwo = 100, Op = op }] }));
+        var flags = Strings(seccomp.GetProperty("supportedFlags"));
+        Assert.Contains("SECCOMP_FILTER_FLAG_LOG", flags);
+        Assert.Equal(ProcessSecurity.SeccompFilterLog | ProcessSecurity.SeccompFilterSpecAllow,
+            Parse(c => c.Linux!.Seccomp = new OciSeccomp { DefaultAction = "SCMP_ACT_ALLOW", Flags = [.. flags] }).Spec.Process.Security.SeccompFlags);
+        Assert.DoesNotContain("time", Strings(linux.GetProperty("namespaces")));
+        Assert.Equal("config.json: linux.namespaces[6].type: 'time' namespaces are not supported",
+            Fails(c => c.Linux!.Namespaces!.Add(new OciNamespace { Type = "time" })));
+    }
+
     public static TheoryData<string, string> RefusedFields => new()
     {
         { "\"apparmorProfile\": \"p\"", "config.json: process.apparmorProfile: AppArmor profiles are not supported (Isolate loads and applies none); remove it" },
