@@ -225,12 +225,12 @@ enum isolate_security_flags {
     ISOLATE_SECURITY_NO_NEW_PRIVS = 1u << 0, /* prctl(PR_SET_NO_NEW_PRIVS) before exec */
     ISOLATE_SECURITY_KEEP_GROUPS = 1u << 1,  /* never call setgroups: a user namespace whose
                                                 setgroups file says "deny" (rootless) refuses it */
-    ISOLATE_SECURITY_SECCOMP_LOG = 1u << 3,        /* seccomp(2) with SECCOMP_FILTER_FLAG_LOG        */
-    ISOLATE_SECURITY_SECCOMP_SPEC_ALLOW = 1u << 4, /* ... with SECCOMP_FILTER_FLAG_SPEC_ALLOW         */
     ISOLATE_SECURITY_OCI_CAPS = 1u << 2,     /* the OCI capability sets as given, for any user:
                                                 KEEPCAPS across setuid, capset, then the ambient
                                                 set raised (without it: a non-root command starts
                                                 with none, as under docker) */
+    ISOLATE_SECURITY_SECCOMP_LOG = 1u << 3,        /* seccomp(2) with SECCOMP_FILTER_FLAG_LOG        */
+    ISOLATE_SECURITY_SECCOMP_SPEC_ALLOW = 1u << 4, /* ... with SECCOMP_FILTER_FLAG_SPEC_ALLOW         */
 };
 
 /* Who the command runs as and what it may do, applied last, after pivot_root:

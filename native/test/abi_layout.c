@@ -212,6 +212,8 @@ static void enums(void)
     CONSTANT(isolate_security_flags, ISOLATE_SECURITY_NO_NEW_PRIVS);
     CONSTANT(isolate_security_flags, ISOLATE_SECURITY_KEEP_GROUPS);
     CONSTANT(isolate_security_flags, ISOLATE_SECURITY_OCI_CAPS);
+    CONSTANT(isolate_security_flags, ISOLATE_SECURITY_SECCOMP_LOG);
+    CONSTANT(isolate_security_flags, ISOLATE_SECURITY_SECCOMP_SPEC_ALLOW);
 
     CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_CONFIG);
     CONSTANT(isolate_spawn_call, ISOLATE_SPAWN_CALL_SOCKETPAIR);

@@ -349,8 +349,14 @@ public static partial class OciBundleLoader
                     _ => throw Error($"{where}.{field}", $"{value} is not a device number"),
                 };
                 uint mode = device.FileMode ?? 0x1B6; // 0666, as runc's default
-                if (mode > 0xFFF)
-                    throw Error($"{where}.fileMode", $"{mode} holds more than permission bits: give them alone (0666 is 438)");
+                // podman writes the file type in too (S_IFCHR | 0666 = 8630), as stat's st_mode
+                // has it; runc takes that: the type bits must then be the node's own type
+                uint fileType = type switch { 'c' => 0x2000u, 'b' => 0x6000u, _ => 0x1000u };
+                if ((mode & 0xF000) is not 0 and var given && given != fileType)
+                    throw Error($"{where}.fileMode", $"{mode} has the file type bits of another kind of node than type '{device.Type}': give the permission bits alone (0666 is 438)");
+                if (mode > 0xFFFF)
+                    throw Error($"{where}.fileMode", $"{mode} holds more than a file mode: give the permission bits (0666 is 438)");
+                mode &= 0xFFF;
                 result.Add(new DeviceNode(path, type, Number(device.Major, "major"), Number(device.Minor, "minor"), mode, device.Uid ?? 0, device.Gid ?? 0));
             }
             return result;

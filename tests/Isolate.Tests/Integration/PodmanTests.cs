@@ -190,4 +190,48 @@ public sealed class PodmanTests : ContainerTest
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("0\t0\n1\n", result.Stdout);
     }
+
+    [PodmanFact]
+    public void Podman_run_pid_host_sees_the_hosts_processes()
+    {
+        // podman leaves the pid namespace out of config.json: the container shares the host's
+        var result = PodmanRun(RunArgs("--pid host", "cat /proc/1/comm; readlink /proc/self/ns/pid; echo $$"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var lines = result.Stdout.Split('\n');
+        Assert.Equal(File.ReadAllText("/proc/1/comm").Trim(), lines[0]);
+        Assert.Equal(new FileInfo("/proc/self/ns/pid").LinkTarget, lines[1]);
+        Assert.NotEqual("1", lines[2]);
+    }
+
+    [PodmanFact]
+    public void Podman_run_ipc_host_shares_the_hosts_ipc_namespace()
+    {
+        var result = PodmanRun(RunArgs("--ipc host", "readlink /proc/self/ns/ipc"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(new FileInfo("/proc/self/ns/ipc").LinkTarget + "\n", result.Stdout);
+    }
+
+    [PodmanFact]
+    public void Podman_run_device_makes_the_node_and_limits_it_to_its_permissions()
+    {
+        // podman lists the node in linux.devices (fileMode with the type bits, as stat gives
+        // it) and allows it in linux.resources.devices with the permissions given: r only
+        var result = PodmanRun(RunArgs("--device /dev/zero:/dev/z:r",
+            "stat -c '%F %t:%T %a' /dev/z; head -c 3 /dev/z | od -An -tx1; echo x > /dev/z || echo refused"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("character special file 1:5 666\n 00 00 00\nrefused\n", result.Stdout);
+        Assert.Contains("Operation not permitted", result.Stderr);
+    }
+
+    [PodmanFact]
+    public void Podman_run_shm_size_sizes_dev_shm()
+    {
+        var result = PodmanRun(RunArgs("--shm-size 16m", "df -k /dev/shm | tail -1"));
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"^\S+\s+16384\s", result.Stdout);
+    }
 }

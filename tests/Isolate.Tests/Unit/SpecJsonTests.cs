@@ -34,6 +34,7 @@ public sealed class SpecJsonTests
                 LastCap = 39,
                 OciSets = new OciCapabilitySets(1, 2, 4, 8),
                 KeepGroups = true,
+                SeccompFlags = 6,
             },
             Rlimits = [new RlimitSpec("nofile", 7, 1024, 2048), new RlimitSpec("core", 4, 0, ulong.MaxValue)],
             Tty = true,
