@@ -375,9 +375,11 @@ static int copy_data(int in, int out, char buf[PATH_MAX])
             return -errno;
         for (ssize_t done = 0; done < n;) {
             ssize_t w = write(out, buf + done, (size_t)(n - done));
-            if (w < 0 && errno != EINTR)
-                return -errno;
-            done += w > 0 ? w : 0;
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? -errno : -EIO;
+            done += w;
         }
     }
 }
