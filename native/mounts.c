@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h> /* the ST_ flag values statfs reports too */
@@ -324,9 +325,196 @@ static int data_has(const char *data, const char *key)
     return 0;
 }
 
+/* ---- COPY_UP (tmpcopyup): what a directory held, copied into the tmpfs mounted on it ----
+ * An fd opened on the directory before the mount still reads the directory itself (the
+ * lower one) after it; the new mount's root is found again by resolving the target in
+ * the root, which crosses the new mount. The walk recurses with one getdents buffer per
+ * level on the child's stack (256 KiB, spawn.c), so the depth is bounded; file contents
+ * and link targets pass through one buffer shared by every level. Directories, regular
+ * files and symlinks are copied with their modes and owners; sockets, fifos and device
+ * nodes are skipped, hard links become separate files, times are not kept. */
+#define COPY_UP_MAX_DEPTH 32 /* levels below the mount point; deeper fails with ELOOP */
+
+struct dirent64_raw { /* what getdents64 writes; glibc's struct is not in every libc */
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+static int copy_dir(int from, int to, unsigned depth, char buf[PATH_MAX]);
+
+/* chown first: it clears the set-user-ID and set-group-ID bits, which the chmod puts back */
+static int copy_owner_mode(int fd, const struct stat *from)
+{
+    if (fchown(fd, from->st_uid, from->st_gid) < 0 || fchmod(fd, from->st_mode & 07777) < 0)
+        return -errno;
+    return 0;
+}
+
+static int copy_data(int in, int out, char buf[PATH_MAX])
+{
+    for (;;) {
+        ssize_t n = sendfile(out, in, NULL, 1u << 30);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno != EINTR) {
+            if (errno != EINVAL && errno != ENOSYS)
+                return -errno;
+            break; /* a filesystem sendfile cannot read: copy through the buffer */
+        }
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, PATH_MAX);
+        if (n == 0)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return w < 0 ? -errno : -EIO;
+            done += w;
+        }
+    }
+}
+
+static int copy_regular(int from, int to, const char *name, const struct stat *st, char buf[PATH_MAX])
+{
+    int in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = out < 0 ? -errno : copy_data(in, out, buf);
+    if (rc == 0)
+        rc = copy_owner_mode(out, st);
+    close(in);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+static int copy_symlink(int from, int to, const char *name, const struct stat *st, char buf[PATH_MAX])
+{
+    ssize_t n = readlinkat(from, name, buf, PATH_MAX);
+    if (n < 0)
+        return -errno;
+    if (n >= PATH_MAX)
+        return -ENAMETOOLONG;
+    buf[n] = '\0';
+    if (symlinkat(buf, to, name) < 0 || fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    return 0;
+}
+
+static int copy_subdir(int from, int to, const char *name, const struct stat *st, unsigned depth, char buf[PATH_MAX])
+{
+    if (depth >= COPY_UP_MAX_DEPTH)
+        return -ELOOP;
+    if (mkdirat(to, name, 0700) < 0)
+        return -errno;
+    int in = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = out < 0 ? -errno : copy_dir(in, out, depth + 1, buf);
+    if (rc == 0)
+        rc = copy_owner_mode(out, st);
+    close(in);
+    if (out >= 0)
+        close(out);
+    return rc;
+}
+
+static int copy_entry(int from, int to, const char *name, unsigned depth, char buf[PATH_MAX])
+{
+    struct stat st;
+    if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    switch (st.st_mode & S_IFMT) {
+    case S_IFDIR:
+        return copy_subdir(from, to, name, &st, depth, buf);
+    case S_IFREG:
+        return copy_regular(from, to, name, &st, buf);
+    case S_IFLNK:
+        return copy_symlink(from, to, name, &st, buf);
+    default:
+        return 0; /* sockets, fifos, devices: skipped */
+    }
+}
+
+static int copy_dir(int from, int to, unsigned depth, char buf[PATH_MAX])
+{
+    char dents[1024] __attribute__((aligned(8)));
+    for (;;) {
+        long n = syscall(SYS_getdents64, from, dents, sizeof dents);
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        for (long at = 0; at < n;) {
+            const struct dirent64_raw *d = (const struct dirent64_raw *)(dents + at);
+            at += d->reclen;
+            if (strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0)
+                continue;
+            int rc = copy_entry(from, to, d->name, depth, buf);
+            if (rc < 0)
+                return rc;
+        }
+    }
+}
+
+/* The mount, then the copy into it; a read-only mount is made read-only after the copy.
+ * The tmpfs root takes the directory's mode and owner. */
+static int mount_copy_up(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int fd,
+                         const char *data)
+{
+    if (fd < 0)
+        return -EINVAL; /* copy-up needs a target in the root: a bug in the plan builder */
+    int lower = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lower < 0)
+        return -errno;
+    struct stat dir, now;
+    int upper = -1, found = -1;
+    int rc = check(fstat(lower, &dir));
+    if (rc == 0)
+        rc = check(mount(op->source, target, op->fstype, op->flags & ~(uint32_t)MS_RDONLY, data));
+    if (rc == 0) {
+        found = isolate_open_in_root(&st->root, op->target, (op->options & ISOLATE_OP_NO_SYMLINKS) != 0);
+        rc = found < 0 ? found : 0;
+    }
+    if (rc == 0) {
+        upper = openat(found, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = upper < 0 ? -errno : check(fstat(upper, &now));
+    }
+    if (rc == 0 && now.st_dev == dir.st_dev)
+        rc = -EXDEV; /* the target no longer leads to the new mount */
+    if (rc == 0) {
+        char buf[PATH_MAX];
+        rc = copy_dir(lower, upper, 0, buf);
+    }
+    if (rc == 0)
+        rc = copy_owner_mode(upper, &dir);
+    if (rc == 0 && (op->flags & MS_RDONLY)) {
+        char path[ISOLATE_FD_PATH_MAX];
+        isolate_fd_path(path, upper);
+        rc = make_readonly(path, 0, 0);
+    }
+    close(lower);
+    if (found >= 0)
+        close(found);
+    if (upper >= 0)
+        close(upper);
+    return rc;
+}
+
 /* A filesystem as configured. KEEP_MODE (runc's tmpfs): the root of the new mount takes
  * the mode its mount point had, given to the kernel as mode= so nothing is changed
- * through a path afterwards. */
+ * through a path afterwards. COPY_UP: see mount_copy_up; a target made for the mount
+ * had nothing to copy. */
 static int op_filesystem(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int fd)
 {
     const char *data = op->data;
@@ -350,6 +538,8 @@ static int op_filesystem(struct plan_state *st, const struct isolate_mount_op *o
         *p = '\0';
         data = buf;
     }
+    if ((op->options & ISOLATE_OP_COPY_UP) && !st->created)
+        return mount_copy_up(st, op, target, fd, data);
     return check(mount(op->source, target, op->fstype, op->flags, data));
 }
 

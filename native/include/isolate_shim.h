@@ -95,6 +95,9 @@ enum isolate_op_options {
                                          target directory had (mode= appended to data), unless
                                          data has mode= or the target was created for it       */
     ISOLATE_OP_CHOWN = 1u << 9,       /* MKNOD: a node made by mknod gets owner uid:gid          */
+    ISOLATE_OP_COPY_UP = 1u << 10,    /* FILESYSTEM (tmpfs): what the target directory held
+                                         before the mount is copied into the new mount (files,
+                                         directories, symlinks, with modes and owners)         */
 };
 
 #define ISOLATE_MAX_CAPTURES 64

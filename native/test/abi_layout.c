@@ -149,6 +149,7 @@ static void enums(void)
     CONSTANT(isolate_op_options, ISOLATE_OP_REPLACE);
     CONSTANT(isolate_op_options, ISOLATE_OP_KEEP_MODE);
     CONSTANT(isolate_op_options, ISOLATE_OP_CHOWN);
+    CONSTANT(isolate_op_options, ISOLATE_OP_COPY_UP);
 
     CONSTANT(isolate_step, ISOLATE_STEP_SETSID);
     CONSTANT(isolate_step, ISOLATE_STEP_HOSTNAME);

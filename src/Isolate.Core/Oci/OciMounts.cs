@@ -69,6 +69,7 @@ public static partial class OciBundleLoader
                 var flags = MountFlags.None;
                 var propagation = new List<MountFlags>();
                 var data = new List<string>();
+                int copyUp = -1; // the index of the tmpcopyup that is in force
                 for (int j = 0; j < options.Count; j++)
                 {
                     string option = options[j];
@@ -79,7 +80,7 @@ public static partial class OciBundleLoader
                     else if (option is "idmap" or "ridmap")
                         throw Error($"{where}.options[{j}]", $"'{option}' (an id-mapped mount) is not supported; remove it and give the files the container's ids, or use linux.uidMappings for the whole root");
                     else if (option is "tmpcopyup" or "notmpcopyup")
-                        continue; // crun's and podman's extension: taken, as before, without the copy (see the report)
+                        copyUp = option == "tmpcopyup" ? j : -1; // crun's and runc's extension; podman adds it to every --tmpfs
                     else if (option is "remount" or "copy-symlink")
                         throw Error($"{where}.options[{j}]", $"'{option}' is not supported; remove it");
                     else if (option is "rro" or "rrw")
@@ -96,6 +97,8 @@ public static partial class OciBundleLoader
                 bool bind = mount.Type == "bind" || flags.HasFlag(MountFlags.Bind);
                 string type = bind ? "bind" : mount.Type is { Length: > 0 } t ? t
                     : throw Error($"{where}.type", "is required (bind, or a filesystem type: tmpfs, proc, sysfs, devpts, mqueue, cgroup, overlay ...)");
+                if (copyUp >= 0 && type != "tmpfs")
+                    throw Error($"{where}.options[{copyUp}]", $"'tmpcopyup' copies a directory into a tmpfs, and this mount is {(bind ? "a bind mount" : type)}; remove it, or make the mount type tmpfs");
                 if (bind)
                 {
                     flags |= MountFlags.Bind;
@@ -105,7 +108,7 @@ public static partial class OciBundleLoader
                 else
                 {
                     string source = mount.Source is { Length: > 0 } s ? s : type;
-                    result.Add(new ConfiguredMount(type, source, destination, flags, propagation, string.Join(',', data)));
+                    result.Add(new ConfiguredMount(type, source, destination, flags, propagation, string.Join(',', data), CopyUp: copyUp >= 0));
                 }
             }
             if (binds > MountPlanBuilder.MaxVolumes)

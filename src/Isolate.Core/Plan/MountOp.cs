@@ -171,6 +171,9 @@ public enum MountOptions : uint
     KeepMode = 1 << 8,
     /// <summary>Mknod: the node made gets owner Uid:Gid (a bound host node keeps the host's).</summary>
     Chown = 1 << 9,
+    /// <summary>Filesystem (tmpfs): what the target directory held before the mount is copied
+    /// into the new mount, modes and owners kept (OCI option tmpcopyup, as crun and runc do).</summary>
+    CopyUp = 1 << 10,
 }
 
 /// <summary>The MS_* flags of mount(2) the plan uses.</summary>

@@ -163,7 +163,8 @@ public static class MountPlanBuilder
                 AddCgroup(ops, mount, cgroup2, cgroupV1);
                 break;
             case "tmpfs":
-                ops.Add(MountOp.Filesystem("tmpfs", dest, mount.Flags, data, InRoot | MountOptions.CreateDir | MountOptions.KeepMode, 0, mount.Source));
+                ops.Add(MountOp.Filesystem("tmpfs", dest, mount.Flags, data,
+                    InRoot | MountOptions.CreateDir | MountOptions.KeepMode | (mount.CopyUp ? MountOptions.CopyUp : MountOptions.None), 0, mount.Source));
                 break;
             default:
                 ops.Add(MountOp.Filesystem(mount.Type, dest, mount.Flags, data, InRoot | MountOptions.CreateDir, 0, mount.Source));

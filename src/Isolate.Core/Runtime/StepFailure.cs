@@ -125,6 +125,7 @@ internal static class StepFailure
         {
             MountKind.MakePrivate => "make mounts private under",
             MountKind.Bind => $"bind {op.Source} onto",
+            MountKind.Filesystem when op.Options.HasFlag(MountOptions.CopyUp) => $"mount {op.FsType} (tmpcopyup: copying what was there) on",
             MountKind.Filesystem => $"mount {op.FsType} on",
             MountKind.ReadOnly => "make read-only",
             MountKind.Mkdir => "create directory",
@@ -145,6 +146,10 @@ internal static class StepFailure
         string reason = IsolateException.Describe(errno);
         string? hint = (op.Kind, errno) switch
         {
+            (MountKind.Filesystem, Errno.ELOOP) when op.Options.HasFlag(MountOptions.CopyUp) =>
+                "the directory is nested deeper than 32 levels, which tmpcopyup does not copy; remove tmpcopyup or flatten the directory",
+            (MountKind.Filesystem, Errno.ENOSPC) when op.Options.HasFlag(MountOptions.CopyUp) =>
+                "what the directory holds does not fit in the tmpfs; give a larger size= or remove tmpcopyup",
             (_, Errno.ELOOP) when op.Options.HasFlag(MountOptions.NoSymlinks) =>
                 $"the rootfs has a symlink there; {op.FsType} is mounted only on a real directory",
             (_, Errno.EXDEV) when op.InRoot => "it resolves outside the container's root",

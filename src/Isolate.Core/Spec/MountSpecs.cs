@@ -7,7 +7,7 @@ namespace Isolate.Spec;
 /// Type "bind" and MS_BIND (MS_REC for rbind) in Flags; its flags other than those are
 /// applied by a remount, as the kernel requires.</summary>
 public sealed record ConfiguredMount(string Type, string Source, string Destination, MountFlags Flags,
-    IReadOnlyList<MountFlags> Propagation, string Data, bool SourceIsFile = false)
+    IReadOnlyList<MountFlags> Propagation, string Data, bool SourceIsFile = false, bool CopyUp = false)
 {
     public bool IsBind => Type == "bind";
 }

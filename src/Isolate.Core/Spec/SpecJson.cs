@@ -63,6 +63,7 @@ public static class SpecJson
                     w.WriteEndArray();
                     Text(w, "data", m.Data);
                     w.WriteBoolean("sourceIsFile", m.SourceIsFile);
+                    w.WriteBoolean("copyUp", m.CopyUp);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -301,7 +302,8 @@ public static class SpecJson
                         ReadText(m.GetProperty("type"))!, ReadText(m.GetProperty("source"))!, ReadText(m.GetProperty("destination"))!,
                         (Plan.MountFlags)m.GetProperty("flags").GetUInt32(),
                         [.. m.GetProperty("propagation").EnumerateArray().Select(p => (Plan.MountFlags)p.GetUInt32())],
-                        ReadText(m.GetProperty("data"))!, m.GetProperty("sourceIsFile").GetBoolean()))]
+                        ReadText(m.GetProperty("data"))!, m.GetProperty("sourceIsFile").GetBoolean(),
+                        m.TryGetProperty("copyUp", out var copyUp) && copyUp.GetBoolean()))]
                     : null,
                 RootPropagation = (Plan.MountFlags)o.GetProperty("rootPropagation").GetUInt32(),
                 ReadOnlyRoot = o.GetProperty("readOnlyRoot").GetBoolean(),

@@ -47,7 +47,7 @@ public sealed class SpecJsonTests
         Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true)],
         Tmpfs = [new TmpfsSpec("/cache", "size=64m,mode=1777", true, false, true, false)],
         Mounts = [new ConfiguredMount("bind", "/srv/data", "/data", MountFlags.Bind | MountFlags.Rec | MountFlags.NoExec,
-            [MountFlags.Shared | MountFlags.Rec], "mode=755", SourceIsFile: true)],
+            [MountFlags.Shared | MountFlags.Rec], "mode=755", SourceIsFile: true, CopyUp: true)],
         RootPropagation = MountFlags.Slave | MountFlags.Rec,
         ReadOnlyRoot = true,
         RootfsWrites = RootfsWrites.KeepChanges,
