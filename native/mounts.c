@@ -496,8 +496,9 @@ static int mount_copy_up(struct plan_state *st, const struct isolate_mount_op *o
         char buf[PATH_MAX];
         rc = copy_dir(lower, upper, 0, buf);
     }
-    if (rc == 0)
-        rc = copy_owner_mode(upper, &dir);
+    /* the tmpfs's root takes the directory's mode, and keeps its owner (root), as runc does */
+    if (rc == 0 && fchmod(upper, dir.st_mode & 07777) < 0)
+        rc = -errno;
     if (rc == 0 && (op->flags & MS_RDONLY)) {
         char path[ISOLATE_FD_PATH_MAX];
         isolate_fd_path(path, upper);

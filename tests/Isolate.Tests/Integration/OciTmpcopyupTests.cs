@@ -112,8 +112,9 @@ public sealed class OciTmpcopyupTests : ContainerTest, IDisposable
             "-rw-r----- 1000 1000 file\n" +
             "lrwxrwxrwx 1000 1000 file\n" + // ls -ln ends a link's line with its target
             "drwx--x--- 0 50 sub\n", parts[0]);
+        // the tmpfs's root: the directory's mode, owned by root, as runc 1.1.5 gives it
         Assert.Equal(
-            "750 1000 1000 /data\n" +
+            "750 0 0 /data\n" +
             "640 1000 1000 /data/file\n" +
             "710 0 50 /data/sub\n" +
             "600 0 0 /data/sub/inner\n" +
