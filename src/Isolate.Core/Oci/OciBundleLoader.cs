@@ -256,10 +256,12 @@ public static partial class OciBundleLoader
             }
         }
 
-        private string Hostname(string? hostname)
+        /// <summary>As runc: a name given is set (in the container's UTS namespace, new or
+        /// joined); none given ("") leaves the namespace's name as it is.</summary>
+        private static string Hostname(string? hostname)
         {
             if (string.IsNullOrEmpty(hostname))
-                return id.Length > 12 ? id[..12] : id;
+                return "";
             if (hostname.Length > 64)
                 throw Error("hostname", $"'{hostname}' is longer than the kernel's 64 characters");
             return hostname;

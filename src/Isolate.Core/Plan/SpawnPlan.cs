@@ -102,11 +102,13 @@ public sealed record SpawnPlan
             namespaces |= CloneFlags.NewUser;
         // the cgroup namespace is unshared by the child once it is in its cgroup
         bool ownCgroupNamespace = ((joined | shared) & CloneFlags.NewCgroup) == 0;
-        bool ownUts = ((joined | shared) & CloneFlags.NewUts) == 0;
+        bool sharedUts = (shared & CloneFlags.NewUts) != 0;
         return new SpawnPlan
         {
             Namespaces = namespaces,
-            Hostname = ownUts ? spec.Hostname : null, // a joined one keeps its owner's name; the host's, the host's
+            // set in the container's UTS namespace, its own or a joined one (as runc); "" (an
+            // OCI config without hostname): left as it is; the host's is never renamed
+            Hostname = !sharedUts && spec.Hostname.Length > 0 ? spec.Hostname : null,
             Domainname = spec.Domainname,
             Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer, inCgroup ? cgroupV1 : null),
             Workdir = spec.Process.Workdir,

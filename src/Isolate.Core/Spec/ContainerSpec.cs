@@ -19,6 +19,7 @@ public sealed record ContainerSpec
     /// default: the host's own filesystem, read-only.</summary>
     public string? Rootfs { get; init; }
 
+    /// <summary>"": leave the UTS namespace's name as it is (an OCI config without one).</summary>
     public required string Hostname { get; init; }
 
     /// <summary>The container's own command (its PID 1, or PID 2 under --init).</summary>

@@ -557,6 +557,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
             string ns(string name) => new FileInfo($"/proc/{holder.Id}/ns/{name}").LinkTarget!;
             MakeBundle(["sh", "-c", "hostname; for n in net uts ipc; do readlink /proc/self/ns/$n; done"], config =>
             {
+                config.Remove("hostname"); // none given: the joined namespace keeps its name
                 config["linux"]!["namespaces"] = new JsonArray(
                     new JsonObject { ["type"] = "pid" }, new JsonObject { ["type"] = "mount" },
                     new JsonObject { ["type"] = "network", ["path"] = $"/proc/{holder.Id}/ns/net" },
@@ -568,6 +569,15 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
 
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.Equal($"holder-host\n{ns("net")}\n{ns("uts")}\n{ns("ipc")}\n", run.Stdout);
+
+            // one given is set in the joined namespace, as runc sets it
+            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!;
+            config["hostname"] = "renamed-by-config";
+            File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+            var renamed = Oci("run", "--bundle", _bundle, "joiner2");
+            Assert.True(renamed.ExitCode == 0, renamed.ToString());
+            Assert.StartsWith("renamed-by-config\n", renamed.Stdout);
+            Assert.Equal("renamed-by-config\n", IsolateBinary.RunFromShell($"nsenter -t {holder.Id} -u hostname").Stdout);
         }
         finally
         {

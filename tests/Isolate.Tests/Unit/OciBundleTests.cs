@@ -324,7 +324,7 @@ public sealed class OciBundleTests : IDisposable
         Assert.Equal(["HOME=/"], spec.Process.Env);
         Assert.False(spec.Process.Tty);
         Assert.False(spec.ReadOnlyRoot);
-        Assert.Equal("short", spec.Hostname);
+        Assert.Equal("", spec.Hostname); // none given: the UTS namespace keeps its name, as under runc
         Assert.Equal(0UL, spec.Process.Security.Capabilities); // no capabilities object: none
         Assert.False(spec.Process.Security.NoNewPrivileges);
         Assert.Equal((0u, 0u, "/"), (spec.Process.Security.User.Uid, spec.Process.Security.User.Gid, spec.Process.Security.User.Home));
