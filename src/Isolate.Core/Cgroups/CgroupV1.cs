@@ -38,17 +38,19 @@ public sealed class CgroupV1 : ContainerCgroup
 
     /// <param name="cpuAccounting">Join cpuacct too (--stats reads CPU time there); each
     /// hierarchy joined costs the start path a mkdir, a migration and an rmdir.</param>
+    /// <param name="updatable">Join cpu, cpuacct, cpuset and blkio whatever the limits, as runc
+    /// does, so that `update` can set any of them later (an OCI container: engines resize).</param>
     public static CgroupV1 Create(ICgroupFilesystem fs, IReadOnlyDictionary<string, string> roots, string parent, string name,
-        ResourceLimits limits, Action<string> warn, bool cpuAccounting = true)
+        ResourceLimits limits, Action<string> warn, bool cpuAccounting = true, bool updatable = false)
     {
         var wanted = new List<string> { "freezer", "memory", "pids" }; // always: the kill, the OOM report, PIDs
-        if (cpuAccounting)
+        if (cpuAccounting || updatable)
             wanted.Add("cpuacct");
-        if (limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven)
+        if (updatable || limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven)
             wanted.Add("cpu");
-        if (limits.CpusetCpus != null || limits.CpusetMems != null)
+        if (updatable || limits.CpusetCpus != null || limits.CpusetMems != null)
             wanted.Add("cpuset");
-        if (limits.IoWeight != null || limits.IoThrottles.Count > 0)
+        if (updatable || limits.IoWeight != null || limits.IoThrottles.Count > 0)
             wanted.Add("blkio");
         if (limits.HugepageLimits.Count > 0)
             wanted.Add("hugetlb");
@@ -62,6 +64,9 @@ public sealed class CgroupV1 : ContainerCgroup
                     || limits.OomKillDisable != null || limits.KernelTcpBytes != null,
                 "pids" => limits.PidsLimit != null,
                 "freezer" or "cpuacct" => false,
+                "cpu" => limits.CpuQuotaMicros != null || limits.CpuShares != null || limits.CpuPeriodGiven,
+                "cpuset" => limits.CpusetCpus != null || limits.CpusetMems != null,
+                "blkio" => limits.IoWeight != null || limits.IoThrottles.Count > 0,
                 _ => true,
             };
             if (needed)

@@ -186,7 +186,7 @@ public abstract class ContainerCgroup
     /// has no cgroup filesystem and no limit was asked for.</summary>
     /// <param name="cpuAccounting">Whether CPU time will be read (--stats): on v1 that is a hierarchy more.</param>
     public static ContainerCgroup? Create(CgroupLayout layout, string parent, string name, ResourceLimits limits,
-        Action<string> warn, ICgroupFilesystem? fs = null, bool cpuAccounting = true)
+        Action<string> warn, ICgroupFilesystem? fs = null, bool cpuAccounting = true, bool updatable = false)
     {
         fs ??= CgroupFilesystem.Instance;
         for (int attempt = 0; ; attempt++)
@@ -196,7 +196,7 @@ public abstract class ContainerCgroup
                 ContainerCgroup? cgroup = layout.Version switch
                 {
                     CgroupVersion.V2 => CgroupV2.Create(fs, layout.UnifiedRoot!, parent, name, limits, warn),
-                    CgroupVersion.V1 => CgroupV1.Create(fs, layout.V1Roots, parent, name, limits, warn, cpuAccounting),
+                    CgroupVersion.V1 => CgroupV1.Create(fs, layout.V1Roots, parent, name, limits, warn, cpuAccounting, updatable),
                     _ when limits.Any => throw new IsolateException("no cgroup filesystem is mounted here, so no limit can be set; mount /sys/fs/cgroup"),
                     _ => null,
                 };

@@ -50,12 +50,13 @@ public sealed class CgroupScope : IDisposable
     }
 
     /// <summary>A created (OCI) container's cgroup, named as its spec says; it outlives Isolate
-    /// and `delete` removes it, found through the state (recorded before it is made).</summary>
+    /// and `delete` removes it, found through the state (recorded before it is made). On v1 it
+    /// is in the cpu, cpuset and blkio hierarchies too, as runc's: `update` may set them.</summary>
     public static ContainerCgroup? ForCreated(ContainerSpec spec, Action<string> warn)
     {
         var layout = CgroupLayout.Detect();
         return Wanted(spec, layout)
-            ? ContainerCgroup.Create(layout, spec.CgroupParent, spec.CgroupName ?? spec.Id, spec.Resources, warn, cpuAccounting: false)
+            ? ContainerCgroup.Create(layout, spec.CgroupParent, spec.CgroupName ?? spec.Id, spec.Resources, warn, cpuAccounting: false, updatable: true)
             : null;
     }
 

@@ -120,4 +120,28 @@ public sealed class OciResourceTests : ContainerTest, IDisposable
         Assert.Equal(125, refused.ExitCode);
         Assert.Contains("--kernel-memory 64m: a separate kernel memory limit is not supported", refused.Stderr);
     }
+
+    /// <summary>As runc's, an OCI container is in the cpu, cpuset and blkio hierarchies of a v1
+    /// host from the start, so update can set what create did not; and update -r reads its file
+    /// with config.json's table: a field Isolate never sets is refused, not dropped.</summary>
+    [ContainerFact]
+    public void Update_sets_cpu_and_cpuset_on_a_container_created_without_them()
+    {
+        MakeBundle(["sleep", "30"], _ => { });
+        var create = Create("bare");
+        Assert.True(create.ExitCode == 0, create + File.ReadAllText(Path.Combine(_work, "err")));
+
+        var update = Oci("update", "--cpuset-cpus", "0", "--cpus", "0.5", "bare");
+        Assert.True(update.ExitCode == 0, update.ToString());
+        Assert.Equal("0", HostFile("cpuset", "cpuset.cpus"));
+        Assert.Equal("50000", HostFile("cpu", "cpu.cfs_quota_us"));
+        string pid = System.Text.Json.Nodes.JsonNode.Parse(Oci("state", "bare").Stdout)!["pid"]!.ToString();
+        Assert.Equal("0", File.ReadAllText($"/proc/{pid}/status").Split('\n')
+            .Single(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal)).Split(':')[1].Trim());
+
+        File.WriteAllText(Path.Combine(_work, "burst.json"), "{\"cpu\": {\"burst\": 1000}}");
+        var refused = Oci("update", "-r", Path.Combine(_work, "burst.json"), "bare");
+        Assert.Equal(125, refused.ExitCode);
+        Assert.Contains("--resources: cpu.burst: CPU burst is not supported; remove it", refused.Stderr);
+    }
 }
