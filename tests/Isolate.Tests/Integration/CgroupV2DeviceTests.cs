@@ -125,3 +125,45 @@ public sealed class CgroupV2DeviceTests : IDisposable
             Directory.Delete(Path.Combine(Unified, _parent));
     }
 }
+
+/// <summary>The whole path on a pure cgroup v2 host: tests/v2-device-check.sh (what the lead
+/// runs on a v2 machine) inside a VM (Support/QemuVm) whose /init mounts only the unified
+/// hierarchy, with the built binary: `isolate run --device` and OCI bundles with device rules.</summary>
+public sealed class CgroupV2DeviceVmTests(Support.BusyboxRootfs rootfs) : Support.ContainerTest(rootfs)
+{
+    private static string CheckScript([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "v2-device-check.sh"));
+
+    [Support.VmFact]
+    public void The_v2_device_check_passes_on_the_unified_hierarchy()
+    {
+        string init = string.Join('\n',
+            "#!/bin/sh",
+            "/bin/busybox --install -s /bin 2>/dev/null",
+            "mount -t proc proc /proc",
+            "mount -t devtmpfs dev /dev",
+            "mount -t sysfs sys /sys",
+            "mount -t cgroup2 none /sys/fs/cgroup",
+            "mount -t tmpfs tmp /tmp",
+            "mkdir -p /mnt /run", // where isolate stages a container (the rootfs is under /tmp)
+            "cat > /v2-device-check.sh <<'V2_DEVICE_CHECK'",
+            File.ReadAllText(CheckScript()).TrimEnd('\n'),
+            "V2_DEVICE_CHECK",
+            "sh /v2-device-check.sh /isolate /bin/busybox 2>&1 | while IFS= read -r line; do echo \"@@ $line\"; done",
+            "poweroff -f");
+
+        var boot = Support.QemuVm.Run(Rootfs, init);
+        string report = string.Join('\n', boot.Report);
+
+        Assert.True(boot.Report.Any(l => l.StartsWith("INFO cgroup v2 at /sys/fs/cgroup", StringComparison.Ordinal)), report + "\n" + boot.Console);
+        var checks = boot.Report.Where(l => l.StartsWith("PASS ", StringComparison.Ordinal) || l.StartsWith("FAIL ", StringComparison.Ordinal)).ToList();
+        Assert.True(checks.Count == 8, report);
+        // The OCI face still refuses linux.resources.devices on v2 at create (Oci/OciResources.cs,
+        // CheckHost), before the cgroup is made; until that refusal goes, its checks fail with it.
+        bool ociRefuses = report.Contains("linux.resources.devices: cgroup v2 enforces device rules with an eBPF program, which Isolate does not build yet", StringComparison.Ordinal);
+        foreach (string line in checks)
+            Assert.True(line.StartsWith("PASS ", StringComparison.Ordinal) || (ociRefuses && line.StartsWith("FAIL OCI ", StringComparison.Ordinal)), report);
+        if (!ociRefuses)
+            Assert.Contains("ALL PASS", boot.Report);
+    }
+}
