@@ -4,12 +4,15 @@ using System.Text;
 namespace Isolate.Interop;
 
 /// <summary>bpf(2), for the cgroup v2 device program only (Cgroups/DeviceFilter builds it). glibc
-/// has no wrapper, so it goes through syscall(2). union bpf_attr is passed as a zeroed buffer
-/// with only the fields each command reads: the kernel takes a shorter attr than its own and
-/// requires every byte it does not know to be zero.</summary>
+/// has no wrapper, so it goes through syscall(2). union bpf_attr is a zeroed buffer larger than
+/// any kernel's union (which requires every byte past its own to be zero) with only the fields
+/// each command reads set: some commands write results back into the union at offsets past
+/// the fields they read (BPF_PROG_QUERY's revision, Linux 6.6+), whatever size was passed.</summary>
 internal static unsafe partial class Bpf
 {
     private static readonly long SYS_bpf = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 280 : 321;
+
+    private const int AttrSize = 256;
 
     private const int BPF_PROG_LOAD = 5;
     private const int BPF_PROG_ATTACH = 8;
@@ -24,45 +27,63 @@ internal static unsafe partial class Bpf
     private const uint BPF_F_ALLOW_MULTI = 2;
 
     /// <summary>BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program: its fd, or an invalid
-    /// handle with errno in Marshal.GetLastPInvokeError() and the verifier's log (when it
-    /// refused the program) in <paramref name="verifierLog"/>.</summary>
+    /// handle with errno in Marshal.GetLastPInvokeError() and, when the verifier refused the
+    /// program, its log in <paramref name="verifierLog"/>.</summary>
     public static FileDescriptor LoadCgroupDevice(byte[] instructions, out string verifierLog)
     {
+        verifierLog = "";
+        int size = AttrSize;
+        long fd = Load(instructions, size, null);
+        int errno = Marshal.GetLastPInvokeError();
+        if (fd < 0 && errno == Errno.E2BIG)
+        {
+            // a kernel older than 4.17 refuses the expected_attach_type it does not know (a
+            // non-zero byte past its union): again without it and the name
+            size = 48;
+            fd = Load(instructions, size, null);
+            errno = Marshal.GetLastPInvokeError();
+        }
+        if (fd < 0 && errno is Errno.EINVAL or Errno.EACCES)
+        {
+            // the verifier's words, asked for only now: a log on every load costs time, and
+            // before 6.4 a full log buffer fails a load that would have passed (ENOSPC)
+            var log = new byte[64 * 1024];
+            using (new FileDescriptor((int)Load(instructions, size, log)))
+            {
+            }
+            int end = Array.IndexOf(log, (byte)0);
+            verifierLog = Encoding.UTF8.GetString(log, 0, end < 0 ? log.Length : end).Trim();
+        }
+        Marshal.SetLastPInvokeError(errno);
+        return new FileDescriptor((int)fd);
+    }
+
+    private static long Load(byte[] instructions, int size, byte[]? log)
+    {
         byte[] license = "Apache-2.0\0"u8.ToArray(); // no GPL-only helper is called
-        byte[] name = "isolate_dev\0"u8.ToArray();
-        var log = new byte[64 * 1024];
-        var attr = new byte[72];
+        var attr = new byte[AttrSize];
         fixed (byte* insns = instructions, lic = license, logBuffer = log, a = attr)
         {
             Put32(attr, 0, BPF_PROG_TYPE_CGROUP_DEVICE);
             Put32(attr, 4, (uint)(instructions.Length / 8));
             Put64(attr, 8, (ulong)insns);
             Put64(attr, 16, (ulong)lic);
-            Put32(attr, 24, 1); // log_level: the log is filled only when the verifier refuses
-            Put32(attr, 28, (uint)log.Length);
-            Put64(attr, 32, (ulong)logBuffer);
-            name.CopyTo(attr, 48); // prog_name (4.15+), what bpftool prog shows
-            Put32(attr, 68, BPF_CGROUP_DEVICE); // expected_attach_type
-            long fd = Syscall(SYS_bpf, BPF_PROG_LOAD, (long)a, attr.Length);
-            int errno = Marshal.GetLastPInvokeError();
-            if (fd < 0 && errno == Errno.EINVAL && log[0] == 0)
+            if (log != null)
             {
-                // before 4.15 a prog_name, before 4.17 an expected_attach_type is not known:
-                // try again without them (the attr is shorter than those kernels' own)
-                fd = Syscall(SYS_bpf, BPF_PROG_LOAD, (long)a, 48);
-                errno = Marshal.GetLastPInvokeError();
+                Put32(attr, 24, 1); // log_level
+                Put32(attr, 28, (uint)log.Length);
+                Put64(attr, 32, (ulong)logBuffer);
             }
-            int end = Array.IndexOf(log, (byte)0);
-            verifierLog = Encoding.UTF8.GetString(log, 0, end < 0 ? log.Length : end).Trim();
-            Marshal.SetLastPInvokeError(errno);
-            return new FileDescriptor((int)fd);
+            "isolate_dev\0"u8.CopyTo(attr.AsSpan(48)); // prog_name (4.15+), what bpftool prog shows
+            Put32(attr, 68, BPF_CGROUP_DEVICE); // expected_attach_type (4.17+)
+            return Syscall(SYS_bpf, BPF_PROG_LOAD, (long)a, size);
         }
     }
 
     /// <summary>BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI to the cgroup open at <paramref name="cgroup"/>: 0 or -1 (errno).</summary>
     public static int AttachCgroupDevice(FileDescriptor cgroup, FileDescriptor program)
     {
-        var attr = new byte[20];
+        var attr = new byte[AttrSize];
         Put32(attr, 0, (uint)cgroup.Number);
         Put32(attr, 4, (uint)program.Number);
         Put32(attr, 8, BPF_CGROUP_DEVICE);
@@ -73,7 +94,7 @@ internal static unsafe partial class Bpf
     /// <summary>BPF_PROG_DETACH of one program attached with BPF_F_ALLOW_MULTI: 0 or -1 (errno).</summary>
     public static int DetachCgroupDevice(FileDescriptor cgroup, FileDescriptor program)
     {
-        var attr = new byte[20];
+        var attr = new byte[AttrSize];
         Put32(attr, 0, (uint)cgroup.Number);
         Put32(attr, 4, (uint)program.Number);
         Put32(attr, 8, BPF_CGROUP_DEVICE);
@@ -85,7 +106,7 @@ internal static unsafe partial class Bpf
     public static uint[]? QueryCgroupDevice(FileDescriptor cgroup)
     {
         var ids = new uint[64];
-        var attr = new byte[28];
+        var attr = new byte[AttrSize];
         fixed (uint* idBuffer = ids)
         {
             Put32(attr, 0, (uint)cgroup.Number);
@@ -101,7 +122,7 @@ internal static unsafe partial class Bpf
     /// <summary>BPF_PROG_GET_FD_BY_ID: an fd of an attached program, for its detach.</summary>
     public static FileDescriptor ProgramById(uint id)
     {
-        var attr = new byte[12];
+        var attr = new byte[AttrSize];
         Put32(attr, 0, id);
         return new FileDescriptor(Call(BPF_PROG_GET_FD_BY_ID, attr));
     }
