@@ -24,6 +24,10 @@ public interface ICgroupFilesystem
 
     /// <summary>The groups directly inside a group (none when it is gone).</summary>
     IReadOnlyList<string> Subgroups(string path) => Directory.Exists(path) ? Directory.GetDirectories(path) : [];
+
+    /// <summary>cgroup v2's device rules: <paramref name="program"/> (DeviceFilter.Build) attached to
+    /// the group in place of the device program it had, if any.</summary>
+    void SetDeviceProgram(string path, byte[] program);
 }
 
 /// <summary>The real thing: system calls, errno kept for the message.</summary>
@@ -77,4 +81,49 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
             return false;
         throw IsolateException.FromErrno("remove cgroup", path, errno);
     }
+
+    /// <summary>Attaches the new program before detaching the old ones, so the group is never
+    /// without one (several are allowed side by side with BPF_F_ALLOW_MULTI; all must allow).
+    /// The program's fd is closed after: the attachment holds the program.</summary>
+    public void SetDeviceProgram(string path, byte[] program)
+    {
+        const string what = "cgroup v2 device rules: ";
+        using var group = FileDescriptor.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY);
+        if (group.IsInvalid)
+            throw IsolateException.FromErrno(what + "open", path, Marshal.GetLastPInvokeError());
+        using var loaded = Bpf.LoadCgroupDevice(program, out string verifierLog);
+        if (loaded.IsInvalid)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw IsolateException.FromErrno(what + "load the eBPF program for", path, errno).WithHint(BpfHint(errno, verifierLog));
+        }
+        uint[] old = Bpf.QueryCgroupDevice(group) ?? throw IsolateException.FromErrno(what + "list the eBPF programs of", path, Marshal.GetLastPInvokeError());
+        if (Bpf.AttachCgroupDevice(group, loaded) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw IsolateException.FromErrno(what + "attach the eBPF program to", path, errno).WithHint(BpfHint(errno, ""));
+        }
+        foreach (uint id in old)
+        {
+            using var previous = Bpf.ProgramById(id);
+            if (previous.IsInvalid)
+            {
+                if (Marshal.GetLastPInvokeError() == Errno.ENOENT)
+                    continue; // detached and freed meanwhile
+                throw IsolateException.FromErrno(what + $"open the replaced eBPF program {id} of", path, Marshal.GetLastPInvokeError());
+            }
+            if (Bpf.DetachCgroupDevice(group, previous) < 0 && Marshal.GetLastPInvokeError() != Errno.ENOENT)
+                throw IsolateException.FromErrno(what + $"detach the replaced eBPF program {id} from", path, Marshal.GetLastPInvokeError());
+        }
+    }
+
+    private static string? BpfHint(int errno, string verifierLog) => errno switch
+    {
+        Errno.EPERM => "loading and attaching an eBPF program needs CAP_SYS_ADMIN (or CAP_BPF with Linux 5.8+): run as root, or drop linux.resources.devices / --device",
+        Errno.ENOSYS => "this kernel has no bpf(2) (CONFIG_BPF_SYSCALL), so it cannot enforce device rules on cgroup v2",
+        _ when verifierLog.Length > 0 => "the verifier said: " + string.Join(" / ", verifierLog.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => string.Join(' ', line.Split(' ', StringSplitOptions.RemoveEmptyEntries)))),
+        Errno.EINVAL => "this kernel has no cgroup device programs (CONFIG_CGROUP_BPF, Linux 4.15+), so it cannot enforce device rules on cgroup v2",
+        _ => null,
+    };
 }

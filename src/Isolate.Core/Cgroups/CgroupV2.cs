@@ -114,6 +114,10 @@ public sealed class CgroupV2 : ContainerCgroup
             else
                 warn("this kernel has no I/O weight for cgroups (no io.weight, io.bfq.weight): --blkio-weight (--io-weight) is ignored");
         }
+        // no devices.* files on v2: the rules become an eBPF program on the group (an update
+        // with rules replaces the one there is; one without leaves it)
+        if (limits.DeviceRules.Count > 0)
+            Fs.SetDeviceProgram(_dir, DeviceFilter.Build(limits.DeviceRules));
     }
 
     /// <summary>What only v1 has a file for; the OCI face refuses these first, naming the field.</summary>
@@ -122,7 +126,6 @@ public sealed class CgroupV2 : ContainerCgroup
         string? what = limits.MemorySwappiness != null ? "memory swappiness"
             : limits.OomKillDisable != null ? "disabling the OOM killer"
             : limits.KernelTcpBytes != null ? "a kernel TCP memory limit"
-            : limits.DeviceRules.Count > 0 ? "device cgroup rules (an eBPF program on cgroup v2, which Isolate does not build)"
             : null;
         if (what != null)
             throw new IsolateException($"cgroup v2 has no {what}; drop that limit on this host");

@@ -9,6 +9,7 @@ internal static class Errno
     public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int ENXIO = 6;
+    public const int E2BIG = 7;
     public const int ECHILD = 10;
     public const int EAGAIN = 11;
     public const int EWOULDBLOCK = EAGAIN;

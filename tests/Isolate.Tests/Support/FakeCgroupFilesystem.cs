@@ -55,5 +55,15 @@ public sealed class FakeCgroupFilesystem : ICgroupFilesystem, IDisposable
         return true;
     }
 
+    /// <summary>The device programs attached, by group, in order (the last is what the group has).</summary>
+    public List<(string Path, byte[] Program)> DevicePrograms { get; } = [];
+
+    public void SetDeviceProgram(string path, byte[] program)
+    {
+        if (!Directory.Exists(path))
+            throw new IsolateException($"cgroup v2 device rules: open {path}: No such file or directory");
+        DevicePrograms.Add((System.IO.Path.GetRelativePath(Root, path), program));
+    }
+
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
