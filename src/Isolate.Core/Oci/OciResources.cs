@@ -222,10 +222,9 @@ public static partial class OciBundleLoader
                     throw Error($"{at}.hugepageLimits[{i}].pageSize", $"this host has no {size} huge pages (it has: {(sizes.Count == 0 ? "none" : string.Join(", ", sizes))}); remove the limit");
                 Need($"{at}.hugepageLimits[{i}]", host.Missing("hugetlb", $"hugetlb.{size}.limit_in_bytes", "hugetlb"));
             }
-            if (limits.DeviceRules.Count > 0)
-                Need($"{at}.devices", v2
-                    ? "cgroup v2 enforces device rules with an eBPF program, which Isolate does not build yet"
-                    : host.MissingV1("devices", "devices.allow"));
+            // v2: an eBPF program (Cgroups/DeviceFilter.cs) on the container's group
+            if (limits.DeviceRules.Count > 0 && !v2)
+                Need($"{at}.devices", host.MissingV1("devices", "devices.allow"));
         }
 
         private static readonly (string Field, string Kind)[] ThrottleFields =

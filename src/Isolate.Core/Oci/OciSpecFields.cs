@@ -122,7 +122,7 @@ public static class OciSpecFields
         new("linux.devices.gid", Yes, ""),
         new("linux.cgroupsPath", Part, "cgroupfs paths; systemd slice:prefix:name paths refused"),
         new("linux.resources", Yes, ""),
-        new("linux.resources.devices", Part, "applied in order after runc's default rules; cgroup v1 devices.allow/deny; on cgroup v2 refused (no eBPF device program yet)"),
+        new("linux.resources.devices", Yes, "applied in order, then runc's default rules; cgroup v1: devices.deny/allow; cgroup v2: an eBPF device program attached to the container's group"),
         new("linux.resources.devices.allow", Yes, ""),
         new("linux.resources.devices.type", Yes, ""),
         new("linux.resources.devices.major", Yes, ""),

@@ -63,7 +63,7 @@ public static class MountPlanBuilder
         AddSys(ops, spec);
         if (cgroup2)
             ops.Add(MountOp.Filesystem("cgroup2", "/sys/fs/cgroup", NoSuidDevExec | MountFlags.ReadOnly, null, InRoot | MountOptions.NoSymlinks));
-        AddDev(ops, spec.UserNamespace);
+        AddDev(ops, spec.UserNamespace, spec.Devices);
         DeviceNodes.Add(ops, spec.Devices);
         if (spec.Rootfs is null)
         {
@@ -113,7 +113,7 @@ public static class MountPlanBuilder
         if (!mounts.Any(m => m.IsBind && m.Destination == "/dev"))
         {
             ops.Add(MountOp.MakeDirInRoot("/dev"));
-            AddDefaultDevices(ops, existingDev: true);
+            AddDefaultDevices(ops, existingDev: true, spec.Devices);
             DeviceNodes.Add(ops, spec.Devices); // linux.devices (runc too makes none on a bound /dev)
         }
         if (spec.ReadOnlyRoot)
@@ -314,7 +314,7 @@ public static class MountPlanBuilder
 
     /// <summary>A minimal /dev: a tmpfs with the usual nodes, a private devpts, shm and the
     /// fd links. Resolved in the root, so an image's /dev symlink leads somewhere inside it.</summary>
-    private static void AddDev(List<MountOp> ops, UserNamespaceSpec? userns)
+    private static void AddDev(List<MountOp> ops, UserNamespaceSpec? userns, IReadOnlyList<DeviceNode> requested)
     {
         ops.Add(MountOp.Filesystem("tmpfs", "/dev", MountFlags.NoSuid | MountFlags.StrictAtime, "mode=755,size=65536k", InRoot | MountOptions.CreateDir));
 
@@ -324,18 +324,19 @@ public static class MountPlanBuilder
         ops.Add(MountOp.Filesystem("devpts", "/dev/pts", MountFlags.NoSuid | MountFlags.NoExec,
             "newinstance,ptmxmode=0666,mode=0620" + ttyGroup, InRoot | MountOptions.CreateDir));
         ops.Add(MountOp.Filesystem("tmpfs", "/dev/shm", NoSuidDevExec, "mode=1777,size=65536k", InRoot | MountOptions.CreateDir));
-        AddDefaultDevices(ops, existingDev: false);
+        AddDefaultDevices(ops, existingDev: false, requested);
     }
 
     /// <summary>The one place the default /dev entries are made, for both faces: the device
     /// nodes, /dev/ptmx to the container's own devpts, and the fd links. On a /dev Isolate
     /// did not make empty (<paramref name="existingDev"/>: an OCI bundle's tmpfs, or the
     /// rootfs's own directory) an entry that exists is kept, as runc keeps it, and /dev/ptmx
-    /// is replaced.</summary>
-    private static void AddDefaultDevices(List<MountOp> ops, bool existingDev)
+    /// is replaced. A default node the container asks for itself (docker's --device /dev/null,
+    /// an OCI config listing /dev/null) is left to that request.</summary>
+    private static void AddDefaultDevices(List<MountOp> ops, bool existingDev, IReadOnlyList<DeviceNode> requested)
     {
         var keep = existingDev ? MountOptions.KeepExisting : MountOptions.None;
-        foreach (var (name, major, minor) in Devices)
+        foreach (var (name, major, minor) in Devices.Where(d => !requested.Any(r => r.Path == "/dev/" + d.Name)))
             ops.Add(MountOp.CharDevice("/dev/" + name, major, minor, "/dev/" + name, InRoot | keep));
         ops.Add(MountOp.Symlink("pts/ptmx", "/dev/ptmx", InRoot | (existingDev ? MountOptions.Replace : 0)));
         ops.Add(MountOp.Symlink("/proc/self/fd", "/dev/fd", InRoot | keep));

@@ -158,12 +158,7 @@ public sealed class CgroupV2DeviceVmTests(Support.BusyboxRootfs rootfs) : Suppor
         Assert.True(boot.Report.Any(l => l.StartsWith("INFO cgroup v2 at /sys/fs/cgroup", StringComparison.Ordinal)), report + "\n" + boot.Console);
         var checks = boot.Report.Where(l => l.StartsWith("PASS ", StringComparison.Ordinal) || l.StartsWith("FAIL ", StringComparison.Ordinal)).ToList();
         Assert.True(checks.Count == 8, report);
-        // The OCI face still refuses linux.resources.devices on v2 at create (Oci/OciResources.cs,
-        // CheckHost), before the cgroup is made; until that refusal goes, its checks fail with it.
-        bool ociRefuses = report.Contains("linux.resources.devices: cgroup v2 enforces device rules with an eBPF program, which Isolate does not build yet", StringComparison.Ordinal);
-        foreach (string line in checks)
-            Assert.True(line.StartsWith("PASS ", StringComparison.Ordinal) || (ociRefuses && line.StartsWith("FAIL OCI ", StringComparison.Ordinal)), report);
-        if (!ociRefuses)
-            Assert.Contains("ALL PASS", boot.Report);
+        Assert.All(checks, line => Assert.True(line.StartsWith("PASS ", StringComparison.Ordinal), report));
+        Assert.Contains("ALL PASS", boot.Report);
     }
 }

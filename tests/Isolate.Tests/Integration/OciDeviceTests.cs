@@ -96,4 +96,15 @@ public sealed class OciDeviceTests : ContainerTest, IDisposable
         Assert.Contains("read=0", readOnly.Stdout);
         Assert.Contains("write=1", readOnly.Stdout);
     }
+
+    /// <summary>docker takes --device for a node every container gets (/dev/null): the request
+    /// replaces the default node, with its permissions (Isolate refused it with EEXIST before).</summary>
+    [ContainerFact]
+    public void Docker_device_flag_for_a_default_node_replaces_it()
+    {
+        var result = Sh("ls -ln /dev/null; echo x > /dev/null; echo write=$?", "--device", "/dev/null:/dev/null:r");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"crw-rw-rw-\s+1 0\s+0\s+1,\s+3 .*/dev/null", result.Stdout);
+        Assert.Contains("write=1", result.Stdout);
+    }
 }
