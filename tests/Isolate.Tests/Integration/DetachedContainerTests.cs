@@ -6,13 +6,10 @@ namespace Isolate.Tests.Integration;
 /// on a private state root; checked from the host (processes, exit status) and from inside.</summary>
 public sealed class DetachedContainerTests : StateRootTest
 {
-
     public DetachedContainerTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-detached-")
     {
     }
 
-    private RunResult Detach(string[] options, string script) =>
-        Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "sh", "-c", script]);
 
     private string[] PsRow(string id, bool all = true) =>
         Isolate(all ? ["ps", "-a"] : ["ps"]).Stdout.Split('\n').Skip(1)
@@ -169,8 +166,7 @@ public sealed class DetachedContainerTests : StateRootTest
     public void A_killed_monitor_takes_its_container_with_it_and_rm_cleans_up()
     {
         Assert.Equal(0, Detach(["--name", "orphan"], "sleep 100").ExitCode);
-        int monitor = int.Parse(System.Text.Json.Nodes.JsonNode.Parse(
-            File.ReadAllText(Path.Combine(StateRoot, "orphan", "state.json")))!["monitorPid"]!.ToString());
+        int monitor = MonitorPid("orphan");
 
         Assert.Equal(0, kill(monitor, 9));
         HostProcesses.WaitUntilGone(monitor, TimeSpan.FromSeconds(10));
@@ -189,8 +185,7 @@ public sealed class DetachedContainerTests : StateRootTest
         string held = Path.Combine(StateRoot, "callers-file");
         var run = IsolateBinary.RunFromShell($"exec 7>>'{held}'; exec \"$ISOLATE\" --root '{StateRoot}' run -d --rootfs '{Rootfs.Path}' --name keeper -- sleep 100");
         Assert.True(run.ExitCode == 0, run.ToString());
-        int monitor = int.Parse(System.Text.Json.Nodes.JsonNode.Parse(
-            File.ReadAllText(Path.Combine(StateRoot, "keeper", "state.json")))!["monitorPid"]!.ToString());
+        int monitor = MonitorPid("keeper");
         string[] open = [.. Directory.GetFiles($"/proc/{monitor}/fd").Select(fd => new FileInfo(fd).LinkTarget ?? "")];
         Assert.NotEmpty(open);
         Assert.DoesNotContain(held, open);

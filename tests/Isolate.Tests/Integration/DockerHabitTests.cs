@@ -7,13 +7,10 @@ namespace Isolate.Tests.Integration;
 /// and -s, --rm, the remove command a reused name suggests, and ps's status words and columns.</summary>
 public sealed class DockerHabitTests : StateRootTest
 {
-
     public DockerHabitTests(BusyboxRootfs rootfs) : base(rootfs, "isolate-habits-")
     {
     }
 
-    private RunResult Detach(string[] options, string script) =>
-        Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "sh", "-c", script]);
 
     private void WaitForLog(string id, string text)
     {

@@ -15,6 +15,14 @@ public abstract class StateRootTest : ContainerTest, IDisposable
     /// <summary>isolate --root STATE ARGS...</summary>
     protected RunResult Isolate(params string[] args) => IsolateBinary.Run(["--root", StateRoot, .. args]);
 
+    /// <summary>isolate run -d on the busybox root: sh -c SCRIPT, with OPTIONS before it.</summary>
+    protected RunResult Detach(string[] options, string script) =>
+        Isolate(["run", "-d", "--rootfs", Rootfs.Path, .. options, "--", "sh", "-c", script]);
+
+    /// <summary>The PID of a run -d container's monitor, as its state records it.</summary>
+    protected int MonitorPid(string id) => int.Parse(System.Text.Json.Nodes.JsonNode.Parse(
+        File.ReadAllText(Path.Combine(StateRoot, id, "state.json")))!["monitorPid"]!.ToString());
+
     void IDisposable.Dispose()
     {
         foreach (string dir in Directory.Exists(StateRoot) ? Directory.GetDirectories(StateRoot) : [])
