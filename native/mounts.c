@@ -12,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h> /* the ST_ flag values statfs reports too */
 #include <sys/syscall.h>
@@ -131,10 +132,16 @@ static int attach_tree(int tree, int pending, int target_fd, const char *target)
         : syscall(SYS_move_mount, tree, "", AT_FDCWD, target, ISOLATE_MOVE_MOUNT_F_EMPTY_PATH);
     if (rc < 0)
         return -errno;
-    if (!pending)
-        return 0;
     char path[ISOLATE_FD_PATH_MAX]; /* the tree's fd names the attached mount's root */
     isolate_fd_path(path, tree);
+    /* A clone of a shared mount (the parent takes trees in the host's namespace) is a
+     * peer of the host's: made private at once, so that nothing mounted under it later
+     * (the container's /dev, /proc, binds) propagates to the host. A propagation the
+     * config asks for is applied after this. */
+    if (mount(NULL, path, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    if (!pending)
+        return 0;
     return make_readonly(path, 0, 0);
 }
 
@@ -346,11 +353,13 @@ struct dirent64_raw { /* what getdents64 writes; glibc's struct is not in every 
 static int copy_dir(int from, int to, unsigned depth, char buf[PATH_MAX]);
 
 /* chown first: it clears the set-user-ID and set-group-ID bits, which the chmod puts back */
+/* An owner the user namespace cannot map (shown as the overflow id) cannot be given:
+ * the copy keeps the creator's, as crun does, rather than fail the mount. */
 static int copy_owner_mode(int fd, const struct stat *from)
 {
-    if (fchown(fd, from->st_uid, from->st_gid) < 0 || fchmod(fd, from->st_mode & 07777) < 0)
+    if (fchown(fd, from->st_uid, from->st_gid) < 0 && errno != EINVAL && errno != EPERM)
         return -errno;
-    return 0;
+    return fchmod(fd, from->st_mode & 07777) < 0 ? -errno : 0;
 }
 
 static int copy_data(int in, int out, char buf[PATH_MAX])
@@ -407,8 +416,10 @@ static int copy_symlink(int from, int to, const char *name, const struct stat *s
     if (n >= PATH_MAX)
         return -ENAMETOOLONG;
     buf[n] = '\0';
-    if (symlinkat(buf, to, name) < 0 || fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+    if (symlinkat(buf, to, name) < 0)
         return -errno;
+    if (fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL && errno != EPERM)
+        return -errno; /* an unmappable owner: kept as the creator's, as in copy_owner_mode */
     return 0;
 }
 
@@ -468,7 +479,7 @@ static int copy_dir(int from, int to, unsigned depth, char buf[PATH_MAX])
 }
 
 /* The mount, then the copy into it; a read-only mount is made read-only after the copy.
- * The tmpfs root takes the directory's mode and owner. */
+ * The tmpfs root takes the directory's mode (its owner stays root, as runc has it). */
 static int mount_copy_up(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int fd,
                          const char *data)
 {
@@ -490,8 +501,9 @@ static int mount_copy_up(struct plan_state *st, const struct isolate_mount_op *o
         upper = openat(found, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         rc = upper < 0 ? -errno : check(fstat(upper, &now));
     }
-    if (rc == 0 && now.st_dev == dir.st_dev)
-        rc = -EXDEV; /* the target no longer leads to the new mount */
+    struct statfs fs;
+    if (rc == 0 && (now.st_dev == dir.st_dev || fstatfs(upper, &fs) < 0 || fs.f_type != TMPFS_MAGIC))
+        rc = -EXDEV; /* the target no longer leads to the new mount: the root of a tmpfs */
     if (rc == 0) {
         char buf[PATH_MAX];
         rc = copy_dir(lower, upper, 0, buf);

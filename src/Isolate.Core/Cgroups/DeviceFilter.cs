@@ -109,9 +109,10 @@ public static class DeviceFilter
         }
         if (rule.Type != 'a')
             SkipUnless(R2, rule.Type == 'b' ? DevBlock : DevChar);
-        if (rule.Major is { } major)
+        // a type "a" rule is every device whatever its numbers, as the v1 controller reads "a"
+        if (rule.Type != 'a' && rule.Major is { } major)
             SkipUnless(R4, (int)major);
-        if (rule.Minor is { } minor)
+        if (rule.Type != 'a' && rule.Minor is { } minor)
             SkipUnless(R5, (int)minor);
 
         bool everyAccess = access == AccAll; // the undecided bits are never none here: it decides

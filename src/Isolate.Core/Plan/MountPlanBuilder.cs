@@ -110,7 +110,9 @@ public static class MountPlanBuilder
             if (mount.Destination == "/")
                 ops.Add(MountOp.OpenRoot(spec.Rootfs!)); // the new mount is the root from here on
         }
-        if (!mounts.Any(m => m.IsBind && m.Destination == "/dev"))
+        // a /dev that is another's (a bind, or a devtmpfs: the host's own nodes) is left as it
+        // is: no node is made, replaced or chowned in it
+        if (!mounts.Any(m => (m.IsBind || m.Type == "devtmpfs") && m.Destination == "/dev"))
         {
             ops.Add(MountOp.MakeDirInRoot("/dev"));
             AddDefaultDevices(ops, existingDev: true, spec.Devices);

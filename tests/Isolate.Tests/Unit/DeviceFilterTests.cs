@@ -137,6 +137,16 @@ public sealed class DeviceFilterTests
     }
 
     [Fact]
+    public void A_type_a_rule_is_every_device_whatever_numbers_it_gives()
+    {
+        // v1 reads "a 1:3 rwm" as "a": every device; so does the program
+        byte[] program = DeviceFilter.Build([Allow('c', 1, 3), Deny('a', 1, 3)]);
+
+        Assert.Equal(0, Run(program, Char, 1, 3, R));
+        Assert.Equal(0, Run(program, Block, 8, 0, R));
+    }
+
+    [Fact]
     public void A_device_number_no_kernel_has_matches_nothing_and_an_empty_access_is_no_rule()
     {
         byte[] program = DeviceFilter.Build([DenyAll, Allow('c', 1L << 33, 3), Allow('c', 1, 3, "")]);
