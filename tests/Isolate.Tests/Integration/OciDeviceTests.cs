@@ -26,14 +26,9 @@ public sealed class OciDeviceTests : ContainerTest, IDisposable
 
     private RunResult RunBundle(string script, Action<JsonObject> edit)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("sh", "-c", script);
+        var config = OciBundleWriter.Start(_bundle, Rootfs.Path, ["sh", "-c", script]);
         edit(config["linux"]!.AsObject());
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
         return IsolateBinary.Run(["--root", Path.Combine(_work, "state"), "run", "--bundle", _bundle, "dev-" + Path.GetFileName(_work)]);
     }
 

@@ -35,14 +35,9 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     /// <summary>A bundle from `isolate spec`, pointed at the test rootfs, running <paramref name="args"/>.</summary>
     private void MakeBundle(string[] args, Action<JsonObject>? edit = null)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray(args.Select(a => (JsonNode)a!).ToArray());
+        var config = OciBundleWriter.Start(_bundle, Rootfs.Path, args);
         edit?.Invoke(config);
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
     }
 
     /// <summary>create, with the container's stdio on files (it inherits create's stdio, and
@@ -573,7 +568,7 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
             // one given is set in the joined namespace, as runc sets it
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!;
             config["hostname"] = "renamed-by-config";
-            File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+            OciBundleWriter.Save(_bundle, config);
             var renamed = Oci("run", "--bundle", _bundle, "joiner2");
             Assert.True(renamed.ExitCode == 0, renamed.ToString());
             Assert.StartsWith("renamed-by-config\n", renamed.Stdout);

@@ -33,14 +33,9 @@ public sealed class OciMountTests : ContainerTest, IDisposable
     /// running sh -c <paramref name="script"/>.</summary>
     private void MakeBundle(string script, Action<JsonObject>? edit = null, string? rootfs = null)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = rootfs ?? Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("sh", "-c", script);
+        var config = OciBundleWriter.Start(_bundle, rootfs ?? Rootfs.Path, ["sh", "-c", script]);
         edit?.Invoke(config);
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
     }
 
     /// <summary>OCI run; the id is made unique (a cgroup of the same name may be another test's).</summary>

@@ -31,15 +31,9 @@ public sealed class OciProcessTests : ContainerTest, IDisposable
 
     private RunResult RunBundle(string script, Action<JsonObject>? edit = null)
     {
-        File.Delete(Path.Combine(_bundle, "config.json")); // a test may run several
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("sh", "-c", script);
+        var config = OciBundleWriter.Start(_bundle, Rootfs.Path, ["sh", "-c", script]);
         edit?.Invoke(config);
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
         return IsolateBinary.Run(["--root", _root, "run", "--bundle", _bundle, "c" + Environment.ProcessId], stdin: "");
     }
 

@@ -40,15 +40,10 @@ public sealed class OciResourceTests : ContainerTest, IDisposable
 
     private void MakeBundle(string[] args, Action<JsonObject> edit)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray(args.Select(a => (JsonNode)a!).ToArray());
+        var config = OciBundleWriter.Start(_bundle, Rootfs.Path, args);
         config["linux"]!["cgroupsPath"] = $"/{_cgroup}/c";
         edit(config["linux"]!.AsObject());
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
     }
 
     private RunResult Create(string id) => IsolateBinary.RunFromShell(

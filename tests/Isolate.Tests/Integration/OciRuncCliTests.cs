@@ -36,14 +36,9 @@ public sealed class OciRuncCliTests : ContainerTest, IDisposable
     /// null), running <paramref name="args"/>.</summary>
     private void MakeBundle(string[] args, Action<JsonObject>? edit = null, string? rootfs = null)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = rootfs ?? Rootfs.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray(args.Select(a => (JsonNode)a!).ToArray());
+        var config = OciBundleWriter.Start(_bundle, rootfs ?? Rootfs.Path, args);
         edit?.Invoke(config);
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
     }
 
     /// <summary>create, with the container's stdio on files (it outlives create); create's own

@@ -66,18 +66,13 @@ public sealed class OciTmpcopyupTests : ContainerTest, IDisposable
 
     private void MakeBundle(string script, params JsonObject[] mounts)
     {
-        var spec = IsolateBinary.Run(["spec", "--bundle", _bundle]);
-        Assert.True(spec.ExitCode == 0, spec.ToString());
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_bundle, "config.json")))!.AsObject();
-        config["root"]!["path"] = _variant.Path;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("sh", "-c", script);
+        var config = OciBundleWriter.Start(_bundle, _variant.Path, ["sh", "-c", script]);
         // root without CAP_DAC_OVERRIDE (runc's default set) could not read a file of uid 1000
         foreach (var set in config["process"]!["capabilities"]!.AsObject())
             set.Value!.AsArray().Add("CAP_DAC_OVERRIDE");
         foreach (var mount in mounts)
             config["mounts"]!.AsArray().Add(mount);
-        File.WriteAllText(Path.Combine(_bundle, "config.json"), config.ToJsonString());
+        OciBundleWriter.Save(_bundle, config);
     }
 
     private RunResult Run(string id) =>
