@@ -355,11 +355,17 @@ static int copy_dir(int from, int to, unsigned depth, char buf[PATH_MAX]);
 /* chown first: it clears the set-user-ID and set-group-ID bits, which the chmod puts back */
 /* An owner the user namespace cannot map (shown as the overflow id) cannot be given:
  * the copy keeps the creator's, as crun does, rather than fail the mount. */
+static int copy_owner(int dir, const char *name, const struct stat *from, int flags)
+{
+    if (fchownat(dir, name, from->st_uid, from->st_gid, flags) < 0 && errno != EINVAL && errno != EPERM)
+        return -errno;
+    return 0;
+}
+
 static int copy_owner_mode(int fd, const struct stat *from)
 {
-    if (fchown(fd, from->st_uid, from->st_gid) < 0 && errno != EINVAL && errno != EPERM)
-        return -errno;
-    return fchmod(fd, from->st_mode & 07777) < 0 ? -errno : 0;
+    int rc = copy_owner(fd, "", from, AT_EMPTY_PATH);
+    return rc == 0 && fchmod(fd, from->st_mode & 07777) < 0 ? -errno : rc;
 }
 
 static int copy_data(int in, int out, char buf[PATH_MAX])
@@ -418,9 +424,7 @@ static int copy_symlink(int from, int to, const char *name, const struct stat *s
     buf[n] = '\0';
     if (symlinkat(buf, to, name) < 0)
         return -errno;
-    if (fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EINVAL && errno != EPERM)
-        return -errno; /* an unmappable owner: kept as the creator's, as in copy_owner_mode */
-    return 0;
+    return copy_owner(to, name, st, AT_SYMLINK_NOFOLLOW);
 }
 
 static int copy_subdir(int from, int to, const char *name, const struct stat *st, unsigned depth, char buf[PATH_MAX])
