@@ -77,7 +77,7 @@ public static partial class MountSpecParser
                         {
                             "size" => "; use a number with k, m or g, or a percentage (64m, 50%)",
                             "mode" => "; use octal digits (1777)",
-                            "uid" or "gid" => "; use a number below 4294967295 ((uid_t)-1 means 'unchanged')",
+                            "uid" or "gid" when NumberPattern().IsMatch(arg) => "; use a number below 4294967295 ((uid_t)-1 means 'unchanged')",
                             _ => "; use a number",
                         });
                     default:

@@ -77,8 +77,6 @@ public static class ProcessOptionParser
             string line = lines[i].TrimEnd('\r').TrimStart();
             if (line.Length == 0 || line.StartsWith('#'))
                 continue;
-            if (line.Contains('\0'))
-                throw new IsolateException($"--env-file {path}:{i + 1}: holds a NUL byte, which would cut the variable short where the kernel reads it as a C string; remove it");
             int eq = line.IndexOf('=');
             string key = eq < 0 ? line : line[..eq];
             if (key.Length == 0 || key.Any(char.IsWhiteSpace))
