@@ -156,6 +156,8 @@ public static unsafe class ContainerExec
         if (!uint.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
             || (parts.Length == 2 && !uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out gid)))
             throw new IsolateException($"invalid --user '{user}': use UID[:GID] (numbers)");
+        if (!Security.Ids.Valid(uid) || !Security.Ids.Valid(gid))
+            throw new IsolateException($"invalid --user '{user}': {(Security.Ids.Valid(uid) ? "gid" : "uid")} {Security.Ids.Refusal}");
         return (uid, gid);
     }
 }

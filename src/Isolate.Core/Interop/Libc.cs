@@ -75,6 +75,18 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(FileDescriptor fd, byte* buffer, nint count);
 
+    [LibraryImport(Library, EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int OpenAt(FileDescriptor directory, string path, int flags, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "renameat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int RenameAt(FileDescriptor fromDirectory, string from, FileDescriptor toDirectory, string to);
+
+    [LibraryImport(Library, EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int UnlinkAt(FileDescriptor directory, string path, int flags);
+
+    [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
+    internal static partial int Fsync(int fd);
+
     [LibraryImport(Library, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial byte* RealPath(string path, byte* resolved);
 }

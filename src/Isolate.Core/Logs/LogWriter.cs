@@ -51,7 +51,8 @@ public sealed unsafe class LogWriter : IDisposable
 
     private static FileDescriptor OpenLog(string path)
     {
-        var fd = FileDescriptor.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND, OpenFlags.ModeOwnerReadWrite);
+        // O_NOFOLLOW: a link planted at the log's name is refused, not written through
+        var fd = FileDescriptor.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND | OpenFlags.O_NOFOLLOW, OpenFlags.ModeOwnerReadWrite);
         if (fd.IsInvalid)
             throw IsolateException.FromErrno("open log", path, Marshal.GetLastPInvokeError());
         return fd;

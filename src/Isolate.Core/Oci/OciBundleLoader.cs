@@ -63,6 +63,7 @@ public static partial class OciBundleLoader
             throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
         using (var document = JsonDocument.Parse(json))
             OciSpecFields.Check(document.RootElement);
+        RefuseNul(json, "config.json: ");
         return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
     }
 
@@ -83,12 +84,37 @@ public static partial class OciBundleLoader
             throw new IsolateException("exec --process: the document is null; it must be a JSON object");
         using (var document = JsonDocument.Parse(json))
             OciSpecFields.Check(document.RootElement, "exec --process", "process");
+        RefuseNul(json, "exec --process: ");
         return new Mapper(new OciConfig(), "/", container.Id, OciHost.Current())
             .Process(process, container.UserNamespace, (container.Process.Security.Seccomp, container.Process.Security.SeccompFlags), container.Rootfs ?? "/");
     }
 
     /// <summary>The JSON path (process.args[1]) of the first string whose bytes are not UTF-8.</summary>
-    private static string InvalidUtf8Field(byte[] bytes)
+    private static string InvalidUtf8Field(byte[] bytes) =>
+        FirstBadString(bytes, (ref Utf8JsonReader r) => !System.Text.Unicode.Utf8.IsValid(r.ValueSpan), skip: null) ?? "a string";
+
+    /// <summary>Refuses a string holding a NUL byte ("\u0000") wherever it would reach the
+    /// kernel: the shim hands paths, arguments, the environment, hostnames, mount options and
+    /// sysctls over as C strings, which end at the NUL, so the kernel would get a shorter value
+    /// than the file names. annotations never reach the kernel (hooks read them as JSON) and
+    /// may hold one.</summary>
+    private static void RefuseNul(string json, string prefix)
+    {
+        if (!json.Contains("\\u0000", StringComparison.OrdinalIgnoreCase))
+            return; // JSON writes a NUL only as that escape
+        string? field = FirstBadString(System.Text.Encoding.UTF8.GetBytes(json),
+            (ref Utf8JsonReader r) => r.ValueIsEscaped && r.GetString()!.Contains('\0'),
+            skip: f => f == "annotations" || f.StartsWith("annotations.", StringComparison.Ordinal) || f.StartsWith("a key in annotations", StringComparison.Ordinal));
+        if (field != null)
+            throw new IsolateException($"{prefix}{field}: holds a NUL byte (\\u0000), which would cut the value short where the kernel reads it as a C string; remove it");
+    }
+
+    private delegate bool StringTest(ref Utf8JsonReader reader);
+
+    /// <summary>The JSON path (process.args[1]) of the first string or key that
+    /// <paramref name="bad"/> picks, passing over those whose path <paramref name="skip"/> picks;
+    /// null when there is none.</summary>
+    private static string? FirstBadString(byte[] bytes, StringTest bad, Func<string, bool>? skip)
     {
         var reader = new Utf8JsonReader(bytes);
         var path = new List<string>();
@@ -101,8 +127,8 @@ public static partial class OciBundleLoader
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        if (!System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
-                            return $"a key in {Describe(path, index, null)}";
+                        if (bad(ref reader) && $"a key in {Describe(path, index, null)}" is var key && skip?.Invoke(key) != true)
+                            return key;
                         property = reader.GetString();
                         continue;
                     case JsonTokenType.StartObject or JsonTokenType.StartArray:
@@ -115,8 +141,13 @@ public static partial class OciBundleLoader
                         index.RemoveAt(index.Count - 1);
                         Advance(index);
                         continue;
-                    case JsonTokenType.String when !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan):
-                        return Describe(path, index, property) is { Length: > 0 } field ? field : "the document";
+                    case JsonTokenType.String when bad(ref reader):
+                        string field = Describe(path, index, property) is { Length: > 0 } named ? named : "the document";
+                        if (skip?.Invoke(field) != true)
+                            return field;
+                        property = null;
+                        Advance(index);
+                        continue;
                     default:
                         property = null;
                         Advance(index);
@@ -127,7 +158,7 @@ public static partial class OciBundleLoader
         catch (JsonException)
         {
         }
-        return "a string";
+        return null;
     }
 
     private static void Advance(List<int> index)

@@ -127,7 +127,8 @@ public static partial class OciBundleLoader
             {
                 "size" => TmpfsSizePattern().IsMatch(arg),
                 "mode" => TmpfsModePattern().IsMatch(arg),
-                "uid" or "gid" or "nr_inodes" => NumberPattern().IsMatch(arg),
+                "uid" or "gid" => Security.Ids.TryParse(arg, out _),
+                "nr_inodes" => NumberPattern().IsMatch(arg),
                 _ => true,
             };
             if (!good)
@@ -136,6 +137,7 @@ public static partial class OciBundleLoader
                 {
                     "size" => "; use a number with k, m or g, or a percentage (64m, 50%)",
                     "mode" => "; use octal digits (1777)",
+                    "uid" or "gid" when NumberPattern().IsMatch(arg) => "; use a number below 4294967295 ((uid_t)-1 means 'unchanged')",
                     _ => "; use a number",
                 });
             }

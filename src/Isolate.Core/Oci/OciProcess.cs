@@ -135,6 +135,15 @@ public static partial class OciBundleLoader
         {
             uint uid = user?.Uid ?? 0, gid = user?.Gid ?? 0;
             var groups = user?.AdditionalGids ?? [];
+            if (!Ids.Valid(uid))
+                throw Error("process.user.uid", Ids.Refusal);
+            if (!Ids.Valid(gid))
+                throw Error("process.user.gid", Ids.Refusal);
+            for (int i = 0; i < groups.Count; i++)
+            {
+                if (!Ids.Valid(groups[i]))
+                    throw Error($"process.user.additionalGids[{i}]", Ids.Refusal);
+            }
             if (userns != null)
             {
                 string mapped = $"the user namespace maps {userns.Describe()}";

@@ -356,6 +356,10 @@ public static partial class OciBundleLoader
                 if (mode > 0xFFFF)
                     throw Error($"{where}.fileMode", $"{mode} holds more than a file mode: give the permission bits (0666 is 438)");
                 mode &= 0xFFF;
+                if (device.Uid is { } owner && !Security.Ids.Valid(owner))
+                    throw Error($"{where}.uid", Security.Ids.Refusal);
+                if (device.Gid is { } group && !Security.Ids.Valid(group))
+                    throw Error($"{where}.gid", Security.Ids.Refusal);
                 result.Add(new DeviceNode(path, type, Number(device.Major, "major"), Number(device.Minor, "minor"), mode, device.Uid ?? 0, device.Gid ?? 0));
             }
             return result;

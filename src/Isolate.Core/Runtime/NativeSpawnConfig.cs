@@ -126,6 +126,10 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
     {
         if (value is null)
             return null;
+        // the loaders name the field (config.json, --env-file); this is the last guard for
+        // every string the shim hands the kernel, which would read it only up to the NUL
+        if (value.Contains('\0'))
+            throw new IsolateException($"'{value.Replace("\0", "\\0", StringComparison.Ordinal)}' holds a NUL byte, which the kernel would read as the end of the string; remove it");
         byte[] encoded = ByteStrings.Encode(value); // the caller's bytes, exactly
         byte* bytes = Alloc<byte>(encoded.Length + 1);
         encoded.CopyTo(new Span<byte>(bytes, encoded.Length));

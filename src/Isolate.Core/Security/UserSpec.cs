@@ -8,6 +8,23 @@ public sealed record ProcessUser(uint Uid, uint Gid, IReadOnlyList<uint> Groups,
     public static readonly ProcessUser Root = new(0, 0, [], "/root");
 }
 
+/// <summary>What every uid and gid a user gives must not be: 4294967295 is (uid_t)-1, which
+/// setresuid, setresgid, chown and the tmpfs options read as "leave unchanged", so a process
+/// asked to run as it keeps root (runc refuses it too). One check for every face's ids.</summary>
+public static class Ids
+{
+    public const uint Unchanged = uint.MaxValue;
+
+    /// <summary>The end of an error line: "{field}: " + <see cref="Refusal"/>.</summary>
+    public const string Refusal = "4294967295 is (uid_t)-1, which the kernel reads as 'leave unchanged' (the process would stay root); give another id";
+
+    public static bool Valid(uint id) => id != Unchanged;
+
+    /// <summary>A decimal id below 4294967295 (tmpfs uid=/gid=, user strings).</summary>
+    public static bool TryParse(string text, out uint id) =>
+        uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out id) && Valid(id);
+}
+
 /// <summary>-u/--user and --group-add, resolved from the container's own /etc/passwd and
 /// /etc/group - never the host's, never NSS (a static binary has no NSS, and the host's
 /// names mean nothing inside). Numeric ids need no entry, as docker allows.</summary>
@@ -69,6 +86,12 @@ public static class UserResolver
             if (!supplementary.Contains(id))
                 supplementary.Add(id);
         }
+        if (!Ids.Valid(uid))
+            throw new IsolateException($"invalid --user '{user}': uid {Ids.Refusal}");
+        if (!Ids.Valid(gid))
+            throw new IsolateException($"invalid --user '{user}': gid {Ids.Refusal}");
+        if (!supplementary.All(Ids.Valid))
+            throw new IsolateException($"invalid --group-add (or a group in /etc/group that lists the user): gid {Ids.Refusal}");
         return new ProcessUser(uid, gid, supplementary, home);
     }
 

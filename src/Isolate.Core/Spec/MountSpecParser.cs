@@ -68,7 +68,8 @@ public static partial class MountSpecParser
                         data.Add($"{key}={arg}");
                         break;
                     case "mode" when ModePattern().IsMatch(arg):
-                    case "uid" or "gid" or "nr_inodes" when NumberPattern().IsMatch(arg):
+                    case "uid" or "gid" when Security.Ids.TryParse(arg, out _):
+                    case "nr_inodes" when NumberPattern().IsMatch(arg):
                         data.Add($"{key}={arg}");
                         break;
                     case "size" or "mode" or "uid" or "gid" or "nr_inodes":
@@ -76,6 +77,7 @@ public static partial class MountSpecParser
                         {
                             "size" => "; use a number with k, m or g, or a percentage (64m, 50%)",
                             "mode" => "; use octal digits (1777)",
+                            "uid" or "gid" when NumberPattern().IsMatch(arg) => "; use a number below 4294967295 ((uid_t)-1 means 'unchanged')",
                             _ => "; use a number",
                         });
                     default:
