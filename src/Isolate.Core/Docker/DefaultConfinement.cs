@@ -24,9 +24,12 @@ public static class DefaultConfinement
     {
         if (!privileged && HasController(layout, "devices"))
         {
-            // deny all first: on v1 it clears the inherited allow-all; then what is allowed,
-            // runc's defaults last as it appends them
-            limits = limits with { DeviceRules = [new DeviceRule(false, 'a', null, null, "rwm"), .. deviceAllows, .. DeviceNodes.DefaultCgroupRules] };
+            // Deny all first: on v1 it clears the inherited allow-all. Then the standard nodes,
+            // then each --device: the later rule decides, so a --device short of rw keeps its
+            // word for a standard node too (/dev/null:/dev/null:r is not writable; docker
+            // would let its own default rwm win there) - its deny-and-allow pair, already in
+            // the limits, comes last.
+            limits = limits with { DeviceRules = [new DeviceRule(false, 'a', null, null, "rwm"), .. DeviceNodes.DefaultCgroupRules, .. deviceAllows, .. limits.DeviceRules] };
         }
         if (!pidsLimitGiven && HasController(layout, "pids"))
             limits = limits with { PidsLimit = PidsLimit };
