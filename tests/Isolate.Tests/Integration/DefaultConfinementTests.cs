@@ -139,3 +139,44 @@ public sealed class DefaultConfinementTests(BusyboxRootfs rootfs) : ContainerTes
         Assert.Equal("100", LimitsOf("--pids-limit", "100").PidsMax);
     }
 }
+
+/// <summary>Which defaults <see cref="Isolate.Docker.DefaultConfinement"/> adds on which host,
+/// without a container: the rules and the limit as the cgroup writers receive them.</summary>
+public sealed class DefaultConfinementRuleTests
+{
+    private static readonly Isolate.Spec.DeviceRule DenyAll = new(false, 'a', null, null, "rwm");
+
+    private static Isolate.Cgroups.CgroupLayout V1(params string[] controllers) =>
+        new(Isolate.Cgroups.CgroupVersion.V1, null, controllers.ToDictionary(c => c, c => "/sys/fs/cgroup/" + c));
+
+    [Fact]
+    public void Deny_all_then_the_standard_nodes_then_each_device_and_2048_pids()
+    {
+        var loop = new Isolate.Spec.DeviceRule(true, 'b', 7, 0, "r");
+        var partial = new Isolate.Spec.DeviceRule(false, 'b', 7, 0, "rw");
+        var limits = Isolate.Docker.DefaultConfinement.Apply(new Isolate.Spec.ResourceLimits { DeviceRules = [partial, loop] }, [loop],
+            privileged: false, pidsLimitGiven: false, V1("memory", "pids", "devices"));
+        Assert.Equal([DenyAll, .. Isolate.Plan.DeviceNodes.DefaultCgroupRules, loop, partial, loop], limits.DeviceRules);
+        Assert.Equal(2048, limits.PidsLimit);
+    }
+
+    [Fact]
+    public void Privileged_keeps_every_device_and_a_given_pids_limit_stays()
+    {
+        var partial = new Isolate.Spec.DeviceRule(false, 'b', 7, 0, "rw");
+        var limits = Isolate.Docker.DefaultConfinement.Apply(new Isolate.Spec.ResourceLimits { DeviceRules = [partial], PidsLimit = -1 }, [],
+            privileged: true, pidsLimitGiven: true, V1("memory", "pids", "devices"));
+        Assert.Equal([partial], limits.DeviceRules);
+        Assert.Equal(-1, limits.PidsLimit);
+    }
+
+    [Fact]
+    public void A_host_without_the_controllers_gets_no_defaults_rather_than_a_refusal()
+    {
+        var limits = Isolate.Docker.DefaultConfinement.Apply(new Isolate.Spec.ResourceLimits(), [], privileged: false, pidsLimitGiven: false, V1("memory"));
+        Assert.Empty(limits.DeviceRules);
+        Assert.Null(limits.PidsLimit);
+        var none = new Isolate.Cgroups.CgroupLayout(Isolate.Cgroups.CgroupVersion.None, null, new Dictionary<string, string>());
+        Assert.False(Isolate.Docker.DefaultConfinement.Apply(new Isolate.Spec.ResourceLimits(), [], false, false, none).Any);
+    }
+}
