@@ -138,6 +138,31 @@ public sealed class DefaultConfinementTests(BusyboxRootfs rootfs) : ContainerTes
         Assert.Equal("max", LimitsOf("--pids-limit", "-1").PidsMax);
         Assert.Equal("100", LimitsOf("--pids-limit", "100").PidsMax);
     }
+
+    /// <summary>The same defaults on cgroup v2 (an eBPF device program, pids.max), in a VM whose
+    /// /init mounts only the unified hierarchy; there the container sees its own pids.max.</summary>
+    [VmFact]
+    public void On_cgroup_v2_a_made_node_is_denied_and_pids_max_is_2048()
+    {
+        const string init = """
+            #!/bin/sh
+            mount -t proc proc /proc
+            mount -t devtmpfs dev /dev
+            mount -t sysfs sys /sys
+            mount -t cgroup2 none /sys/fs/cgroup
+            /isolate run --rootfs /rootfs --no-overlay -- sh -c 'mknod /tmp/d0 c 4 0; (exec 3</tmp/d0) 2>&1 | sed "s/^/@@ default error /"; (exec 3</dev/null) && echo "@@ default null ok"; echo "@@ default pids $(cat /sys/fs/cgroup/pids.max)"'
+            /isolate run --rootfs /rootfs --no-overlay --privileged -- sh -c 'mknod /tmp/p0 c 4 0; (exec 3</tmp/p0) && echo "@@ privileged opened"'
+            /isolate run --rootfs /rootfs --no-overlay --pids-limit -1 -- sh -c 'echo "@@ lifted pids $(cat /sys/fs/cgroup/pids.max)"'
+            poweroff -f
+            """;
+        var boot = QemuVm.Run(Rootfs, init);
+        string report = string.Join('\n', boot.Report) + "\n" + boot.Console;
+        Assert.True(boot.Report.Any(l => l.StartsWith("default error", StringComparison.Ordinal) && l.Contains("Operation not permitted")), report);
+        Assert.True(boot.Report.Contains("default null ok"), report);
+        Assert.True(boot.Report.Contains("default pids 2048"), report);
+        Assert.True(boot.Report.Contains("privileged opened"), report);
+        Assert.True(boot.Report.Contains("lifted pids max"), report);
+    }
 }
 
 /// <summary>Which defaults <see cref="Isolate.Docker.DefaultConfinement"/> adds on which host,
