@@ -91,13 +91,16 @@ public static class LimitsConverter
         ResourceParser.ParseCpuList(File.ReadAllText("/sys/devices/system/cpu/online")) ?? new SortedSet<int>();
 
     /// <summary>docker's --device HOST[:CONTAINER[:PERMS]]: the host node as it is (type,
-    /// numbers, mode, owner) at CONTAINER (default: the same path); PERMS (default rwm) short of
-    /// rw becomes device cgroup rules: reading and writing the node denied, then what PERMS
-    /// names allowed again.</summary>
-    public static (IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Rules) Devices(IEnumerable<string> flags)
+    /// numbers, mode, owner) at CONTAINER (default: the same path). Two readings of PERMS
+    /// (default rwm) for the device cgroup: <c>Allows</c>, one allow rule per node with PERMS,
+    /// for a container whose other devices are denied (DefaultConfinement); <c>Rules</c>, for
+    /// one whose are not (--privileged): PERMS short of rw as the node's reading and writing
+    /// denied, then what PERMS names allowed again.</summary>
+    public static (IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Rules, IReadOnlyList<DeviceRule> Allows) Devices(IEnumerable<string> flags)
     {
         var nodes = new List<DeviceNode>();
         var rules = new List<DeviceRule>();
+        var allows = new List<DeviceRule>();
         foreach (string flag in flags)
         {
             string[] parts = flag.Split(':');
@@ -121,6 +124,7 @@ public static class LimitsConverter
             if (nodes.Any(n => n.Path == target))
                 throw new IsolateException($"invalid --device '{flag}': {target} is given twice");
             nodes.Add(new DeviceNode(target, type, stat.RdevMajor, stat.RdevMinor, (uint)stat.Mode & 0xFFF, stat.Uid, stat.Gid, host));
+            allows.Add(new DeviceRule(true, type, stat.RdevMajor, stat.RdevMinor, perms));
             // mknod stays allowed: the node itself is made in the container's cgroup
             string readWrite = new(perms.Where(c => c is 'r' or 'w').ToArray());
             if (readWrite.Length < 2)
@@ -130,6 +134,6 @@ public static class LimitsConverter
                     rules.Add(new DeviceRule(true, type, stat.RdevMajor, stat.RdevMinor, readWrite));
             }
         }
-        return (nodes, rules);
+        return (nodes, rules, allows);
     }
 }

@@ -45,7 +45,7 @@ public static class RunConverter
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
-        var (devices, deviceRules) = LimitsConverter.Devices(options.Device ?? []);
+        var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(options.Device ?? []);
         var resources = LimitsConverter.From(options) with { DeviceRules = deviceRules };
         string cgroupParent = CgroupParentPath(options.CgroupParent);
         var stats = ParseStats(options.Stats);
@@ -65,6 +65,8 @@ public static class RunConverter
                 throw new IsolateException("limits, --stats and --cgroups=enabled need a cgroup, which a non-root user cannot create: run isolate as root, or drop them");
             cgroups = false;
         }
+        if (cgroups)
+            resources = DefaultConfinement.Apply(resources, deviceAllows, options.Privileged, options.PidsLimit != null, Cgroups.CgroupLayout.Detect());
 
         bool tty = options.Tty;
         if (tty && options.Interactive && !HostTerminal.IsTerminal(0))
