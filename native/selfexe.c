@@ -29,6 +29,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -221,6 +222,33 @@ static char **own_arguments(void)
     return argv;
 }
 
+/* The copy's file name would be this process's name in ps and /proc/PID/comm (as the
+ * kernel names a process after the file it executes); it keeps the name it was started
+ * under, argv[0]'s last component, as it had before the re-exec. */
+static void keep_own_name(void)
+{
+    char exe[sizeof SEALED_DIR + 8];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return;
+    exe[n] = '\0';
+    if (strncmp(exe, SEALED_DIR "/", sizeof SEALED_DIR) != 0 && strncmp(exe, "/memfd:", 7) != 0)
+        return;
+    char first[256];
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = read(fd, first, sizeof first - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    first[n] = '\0';
+    const char *slash = strrchr(first, '/');
+    const char *name = slash != NULL ? slash + 1 : first;
+    if (*name != '\0')
+        prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 int isolate_shim_run_sealed(void)
 {
     int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -229,6 +257,7 @@ int isolate_shim_run_sealed(void)
     if (sealed(self)) {
         /* already the copy, or installed on a read-only file system */
         close(self);
+        keep_own_name();
         return 0;
     }
     struct stat st;
