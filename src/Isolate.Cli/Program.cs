@@ -66,6 +66,8 @@ public static class Program
         if (args.Length > 0 && args[0] == "run" && OciRunVerb.Applies(args))
             args = ["oci-run", .. args[1..]];
         var verb = Verbs.Find(args.FirstOrDefault());
+        if (verb is { EntersContainer: true })
+            SealedBinary.Enter();
         using var parser = verb?.Rules == ArgumentRules.Runc ? CreateOciParser() : CreateParser();
         // Only the named command's options type: CommandLineParser reflects over every type it
         // is given, and each costs start time (about 1 ms for all of them); --help gets them all.

@@ -26,6 +26,11 @@ internal sealed record Verb(
 
     public bool Hidden { get; init; }
 
+    /// <summary>It starts a process inside a container (the container, exec's process, an
+    /// in-container hook): it first re-execs from a copy of the binary nothing can write
+    /// (<see cref="Isolate.Runtime.SealedBinary"/>). The others skip that exec's cost.</summary>
+    public bool EntersContainer { get; init; }
+
     /// <summary>Other names it answers to (docker's unpause for resume); the [Verb] attribute lists them too.</summary>
     public IReadOnlyList<string> Aliases { get; init; } = [];
 }
@@ -41,10 +46,12 @@ internal static class Verbs
     [
         Make<RunOptions>("run", ArgumentRules.Posix, RunVerb.Execute) with
         {
+            EntersContainer = true,
             Normalize = args => PosixArguments.Normalize(args, RunOptions.Table, new Dictionary<string, string> { ["stats"] = "text" }),
         },
         Make<ExecOptions>("exec", ArgumentRules.Posix, ExecVerb.Execute) with
         {
+            EntersContainer = true,
             Normalize = args => PosixArguments.Normalize(args, ExecOptions.Table),
         },
         Make<PsOptions>("ps", ArgumentRules.Runc, PsVerb.Execute),
@@ -54,8 +61,8 @@ internal static class Verbs
         Make<RmOptions>("rm", ArgumentRules.Runc, RmVerb.Execute),
         Make<UpdateOptions>("update", ArgumentRules.Runc, UpdateVerb.Execute),
         Make<SpecOptions>("spec", ArgumentRules.Runc, SpecVerb.Execute),
-        Make<CreateOptions>("create", ArgumentRules.Runc, CreateVerb.Execute),
-        Make<StartOptions>("start", ArgumentRules.Runc, StartVerb.Execute),
+        Make<CreateOptions>("create", ArgumentRules.Runc, CreateVerb.Execute) with { EntersContainer = true },
+        Make<StartOptions>("start", ArgumentRules.Runc, StartVerb.Execute) with { EntersContainer = true },
         Make<StateOptions>("state", ArgumentRules.Runc, StateVerb.Execute),
         Make<KillOptions>("kill", ArgumentRules.Runc, KillVerb.Execute),
         Make<DeleteOptions>("delete", ArgumentRules.Runc, DeleteVerb.Execute),
@@ -64,7 +71,7 @@ internal static class Verbs
         Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume) with { Aliases = ["unpause"] },
         Make<FeaturesOptions>("features", ArgumentRules.Runc, FeaturesVerb.Execute),
         // `run` in its OCI form (see OciRunVerb.Applies)
-        Make<OciRunOptions>("oci-run", ArgumentRules.Runc, OciRunVerb.Execute) with { Hidden = true },
+        Make<OciRunOptions>("oci-run", ArgumentRules.Runc, OciRunVerb.Execute) with { Hidden = true, EntersContainer = true },
     ];
 
     public static Verb? Find(string? name) => All.FirstOrDefault(v => v.Name == name || v.Aliases.Contains(name ?? ""));

@@ -103,10 +103,6 @@ internal static class StepFailure
 
     private static IsolateException DescribeExec(string command, int errno, ShimExecDetail detail, string? searchPath)
     {
-        if (detail == ShimExecDetail.OwnBinary)
-            return new IsolateException(
-                $"exec {command}: it is, or its interpreter is, Isolate's own binary; refused, since the container could then overwrite it on the host (CVE-2019-5736)",
-                ExitCodes.CannotExecute);
         if (errno != Errno.ENOENT)
             return IsolateException.FromErrno("exec", command, errno, ExitCodes.CannotExecute);
         if (detail == ShimExecDetail.Found)

@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using Isolate.Tests.Support;
+
+namespace Isolate.Tests.Integration;
+
+/// <summary>CVE-2019-5736: a container gets Isolate's binary run inside it (a command that is a
+/// "#!/proc/self/exe" script), keeps a handle on that process's /proc/PID/exe, and writes the
+/// host's file once Isolate has exited. Every Isolate process that enters a container runs
+/// from a copy nothing can open for writing (native/selfexe.c), so the write fails with EROFS
+/// and the binary is unchanged. The binary under test is a copy of out/isolate in a temp
+/// directory, never out/isolate itself: without the protection the attack does overwrite it.</summary>
+public sealed class SelfExeTests : ContainerTest, IDisposable
+{
+    private readonly string _work;
+    private readonly string _binary;
+    private readonly string _state;
+
+    public SelfExeTests(BusyboxRootfs rootfs) : base(rootfs)
+    {
+        _work = Own(Directory.CreateTempSubdirectory("isolate-selfexe-").FullName);
+        _binary = Path.Combine(_work, "isolate");
+        File.Copy(IsolateBinary.Path, _binary);
+        _state = Path.Combine(_work, "state");
+    }
+
+    void IDisposable.Dispose()
+    {
+        foreach (string dir in Directory.Exists(_state) ? Directory.GetDirectories(_state) : [])
+        {
+            Copy("delete", "--force", Path.GetFileName(dir));
+            Copy("rm", "-f", Path.GetFileName(dir));
+        }
+        Directory.Delete(_work, recursive: true);
+        Dispose();
+    }
+
+    /// <summary>The copy under test, on the test's own state root.</summary>
+    private RunResult Copy(params string[] args)
+    {
+        var info = IsolateBinary.StartInfo(["--root", _state, .. args]);
+        info.FileName = _binary;
+        return IsolateBinary.RunToEnd(info);
+    }
+
+    private string Hash() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(_binary)));
+
+    private static RootfsVariant WithSelfExeScript(BusyboxRootfs rootfs)
+    {
+        var root = rootfs.CreateVariant();
+        File.Copy(rootfs.HostPath("bin/probe"), root.HostPath("bin/probe"));
+        File.WriteAllText(root.HostPath("bin/entry"), "#!/proc/self/exe\n");
+        File.SetUnixFileMode(root.HostPath("bin/entry"), (UnixFileMode)0x1ED);
+        return root;
+    }
+
+    [ContainerFact]
+    public void A_container_that_gets_isolates_binary_run_inside_cannot_overwrite_it()
+    {
+        string before = Hash();
+        using var root = WithSelfExeScript(Rootfs);
+        string bundle = Path.Combine(_work, "bundle");
+        Directory.CreateDirectory(bundle);
+        // the probe waits for a foreign exe, holds it, and writes it once it is no longer
+        // busy; CAP_DAC_OVERRIDE so that only the kernel's mount rule can stop it
+        var config = OciBundleWriter.Start(bundle, root.Path, ["probe", "overwrite-runtime"]);
+        foreach (string set in new[] { "bounding", "effective", "permitted" })
+            config["process"]!["capabilities"]![set]!.AsArray().Add("CAP_DAC_OVERRIDE");
+        OciBundleWriter.Save(bundle, config);
+        string id = "selfexe-" + Guid.NewGuid().ToString("N")[..8];
+        string output = Path.Combine(_work, "out");
+        var info = IsolateBinary.StartInfo([]);
+        info.FileName = "/bin/sh";
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"exec \"$ISOLATE\" --root {_state} create --bundle {bundle} {id} </dev/null >{output} 2>&1");
+        info.Environment["ISOLATE"] = _binary;
+        var create = IsolateBinary.RunToEnd(info);
+        Assert.True(create.ExitCode == 0, create.ToString());
+        var start = Copy("start", id);
+        Assert.True(start.ExitCode == 0, start + File.ReadAllText(output));
+
+        // exec's process runs the script: the kernel runs exec's own binary as its
+        // interpreter, inside the container; again until the probe has caught one
+        string Said() => File.ReadAllText(output).Trim();
+        for (int i = 0; i < 50 && Said() == ""; i++)
+        {
+            var exec = Copy("exec", id, "/bin/entry");
+            if (i == 0) // the probe is still waiting for it: it was Isolate that ran
+                Assert.Contains("unknown command '/bin/entry'", exec.Stderr);
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Said() == "" && DateTime.UtcNow < deadline)
+            Thread.Sleep(50);
+
+        Assert.Equal("errno EROFS", Said());
+        Assert.Equal(before, Hash());
+    }
+
+    [ContainerFact]
+    public void The_container_init_and_the_monitor_run_from_a_read_only_copy_of_the_binary()
+    {
+        var run = Copy("run", "-d", "--init", "--name", "sealed", "--rootfs", Rootfs.Path, "--", "sh", "-c", "sleep 30");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_state, "sealed", "state.json")))!;
+        foreach (string key in new[] { "pid", "monitorPid" })
+        {
+            // the --init (PID 1 of the container) and the monitor are Isolate's processes
+            string exe = new FileInfo($"/proc/{state[key]}/exe").LinkTarget!;
+            Assert.NotEqual(_binary, exe);
+            Assert.StartsWith("/run/isolate.exe/exe-", exe);
+            var mount = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Single(f => f[4] == exe);
+            Assert.Contains("ro", mount[5].Split(','));
+        }
+        var rm = Copy("rm", "-f", "sealed");
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+    }
+
+    [ContainerFact]
+    public void A_command_that_is_a_self_exe_script_runs_the_read_only_copy_not_the_host_file()
+    {
+        // docker's face: the container's first process is then Isolate's binary, from the copy
+        string before = Hash();
+        using var root = WithSelfExeScript(Rootfs);
+        var result = Copy("run", "--rootfs", root.Path, "--", "/bin/entry");
+        Assert.Equal(125, result.ExitCode);
+        Assert.Contains("unknown command '/bin/entry'", result.Stderr);
+        Assert.Equal(before, Hash());
+    }
+}
