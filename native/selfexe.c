@@ -1,4 +1,4 @@
-/* selfexe.c - the Isolate process that makes a container runs from a copy of the binary
+/* selfexe.c - the Isolate process that makes a container runs from a binary
  * that nothing can open for writing (CVE-2019-5736).
  *
  * Every process that enters a container is a clone of Isolate, so its /proc/PID/exe is
@@ -9,26 +9,22 @@
  * check and the exec), so instead the binary that enters is one the kernel refuses to
  * open for writing, whoever asks:
  *
- *   root:     one copy per binary, /run/isolate.exe/exe-DEV-INO-SIZE-MTIME, bind-mounted
- *             read-only onto itself in Isolate's mount namespace. A reopen through the
- *             /proc magic link keeps that read-only vfsmount, so opening it for writing
- *             fails with EROFS; the container cannot remount a mount of the host's
- *             namespace. Made once (under a lock) and then only opened: a start costs
- *             one open, one fstatvfs and one more exec.
- *   otherwise (no mount rights): a sealed memfd (F_SEAL_WRITE and friends), a copy per start.
+ *   with mount rights (root): the binary itself through a read-only bind mount that is
+ *             detached (open_tree + mount_setattr): no namespace holds it, so nobody can
+ *             remount it, and a reopen through the /proc magic link keeps its read-only
+ *             flag and fails with EROFS. No copy is made and no mount is left behind:
+ *             it lives exactly as long as the processes that run from it.
+ *   otherwise: a sealed memfd (F_SEAL_WRITE and friends), a copy per start.
  *
  * Runs before anything else of the verb, on the calling thread, and returns only when
  * it cannot re-exec (or when it need not: the binary is already on a read-only mount). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -37,6 +33,7 @@
 #include <unistd.h>
 
 #include "isolate_shim.h"
+#include "mountapi.h"
 
 #ifndef MFD_ALLOW_SEALING
 #define MFD_ALLOW_SEALING 0x0002U
@@ -46,8 +43,6 @@
 #endif
 
 extern char **environ;
-
-#define SEALED_DIR "/run/isolate.exe"
 
 static int on_read_only_mount(int fd)
 {
@@ -76,88 +71,28 @@ static int copy_all(int from, int to, off_t size)
     return 0;
 }
 
-/* The sealed copy of a file at path is usable when it is on a read-only mount and whole. */
-static int open_sealed(const char *path, off_t size)
+/* A read-only bind of the binary that no mount namespace holds: open_tree clones the
+ * file's mount detached, mount_setattr makes it read-only while it is ours alone, and
+ * the exec'd process keeps it alive through its exe. When this fd closes at exec the
+ * detached mount is dissolved; nobody can reach it to remount it, and a reopen of
+ * /proc/PID/exe for writing meets its read-only flag (EROFS). Nothing is copied and
+ * nothing is left mounted anywhere. Linux 5.12; needs CAP_SYS_ADMIN over our mount
+ * namespace, as root has. */
+static int detached_read_only_bind(void)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC);
+    if (tree < 0)
         return -errno;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == size && on_read_only_mount(fd))
-        return fd;
-    close(fd);
-    return -ESTALE;
-}
-
-/* Copies of other binaries (an older Isolate, a test's copy) are let go: a process
- * running one keeps its own reference, and a later start of that binary makes it again. */
-static void drop_other_copies(const char *keep)
-{
-    DIR *dir = opendir(SEALED_DIR);
-    if (dir == NULL)
-        return;
-    struct dirent *entry;
-    char path[sizeof SEALED_DIR + sizeof entry->d_name + 1];
-    while ((entry = readdir(dir)) != NULL) {
-        if (strncmp(entry->d_name, "exe-", 4) != 0)
-            continue;
-        snprintf(path, sizeof path, SEALED_DIR "/%s", entry->d_name);
-        if (strcmp(path, keep) == 0)
-            continue;
-        umount2(path, MNT_DETACH);
-        unlink(path);
-    }
-    closedir(dir);
-}
-
-/* Makes path a read-only copy of self: written whole, then bound onto itself read-only. */
-static int make_sealed(int self, const char *path, off_t size)
-{
-    umount2(path, MNT_DETACH); /* a copy left half made by a crash */
-    unlink(path);
-    int out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0500);
-    if (out < 0)
-        return -errno;
-    int rc = copy_all(self, out, size);
-    close(out);
-    if (rc == 0 && mount(path, path, NULL, MS_BIND, NULL) < 0)
-        rc = -errno;
-    if (rc == 0 && mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0) {
-        rc = -errno;
-        umount2(path, MNT_DETACH);
-    }
-    if (rc < 0)
-        unlink(path);
-    return rc;
-}
-
-static int shared_copy(int self, const struct stat *st)
-{
-    char path[256];
-    snprintf(path, sizeof path, SEALED_DIR "/exe-%llx-%llx-%llx-%llx.%09ld",
-             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-             (unsigned long long)st->st_size, (unsigned long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-    int fd = open_sealed(path, st->st_size);
-    if (fd >= 0)
-        return fd;
-    if (mkdir(SEALED_DIR, 0700) < 0 && errno != EEXIST)
-        return -errno;
-    int lock = open(SEALED_DIR "/.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock < 0)
-        return -errno;
-    if (flock(lock, LOCK_EX) < 0) {
-        int err = -errno;
-        close(lock);
+    struct isolate_mount_attr attr = {
+        .attr_set = ISOLATE_MOUNT_ATTR_RDONLY | ISOLATE_MOUNT_ATTR_NOSUID | ISOLATE_MOUNT_ATTR_NODEV,
+    };
+    errno = 0;
+    if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 || !on_read_only_mount(tree)) {
+        int err = errno != 0 ? -errno : -EPERM;
+        close(tree);
         return err;
     }
-    fd = open_sealed(path, st->st_size); /* another start may have made it meanwhile */
-    if (fd < 0) {
-        drop_other_copies(path);
-        int rc = make_sealed(self, path, st->st_size);
-        fd = rc < 0 ? rc : open_sealed(path, st->st_size);
-    }
-    close(lock); /* releases the lock */
-    return fd;
+    return tree;
 }
 
 static int memfd_copy(int self, off_t size)
@@ -222,23 +157,15 @@ static char **own_arguments(void)
     return argv;
 }
 
-/* The copy's file name would be this process's name in ps and /proc/PID/comm (as the
- * kernel names a process after the file it executes); it keeps the name it was started
- * under, argv[0]'s last component, as it had before the re-exec. */
+/* An exec through an fd names the process after the fd's number ("3") in ps and
+ * /proc/PID/comm; it keeps the name it was started under, argv[0]'s last component. */
 static void keep_own_name(void)
 {
-    char exe[sizeof SEALED_DIR + 8];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
-        return;
-    exe[n] = '\0';
-    if (strncmp(exe, SEALED_DIR "/", sizeof SEALED_DIR) != 0 && strncmp(exe, "/memfd:", 7) != 0)
-        return;
     char first[256];
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    n = read(fd, first, sizeof first - 1);
+    ssize_t n = read(fd, first, sizeof first - 1);
     close(fd);
     if (n <= 0)
         return;
@@ -260,15 +187,11 @@ int isolate_shim_run_sealed(void)
         keep_own_name();
         return 0;
     }
-    struct stat st;
-    if (fstat(self, &st) < 0) {
-        int err = -errno;
-        close(self);
-        return err;
+    int copy = detached_read_only_bind();
+    if (copy < 0) {
+        struct stat st;
+        copy = fstat(self, &st) < 0 ? -errno : memfd_copy(self, st.st_size);
     }
-    int copy = shared_copy(self, &st);
-    if (copy < 0)
-        copy = memfd_copy(self, st.st_size);
     close(self);
     if (copy < 0)
         return copy;

@@ -61,7 +61,10 @@ public static class Program
     public static int Dispatch(string[] args, GlobalOptions globals)
     {
         if (args.Length == 2 && args[0] == DetachedRun.MonitorVerb)
+        {
+            SealedBinary.Enter(); // started from the read-only binary already: only takes back its name
             return DetachedRun.Monitor(globals.Store, args[1], Output.Error);
+        }
         args = HelpForms(args);
         if (args.Length > 0 && args[0] == "run" && OciRunVerb.Applies(args))
             args = ["oci-run", .. args[1..]];

@@ -128,7 +128,10 @@ public static unsafe class DetachedRun
         int logFd = Libc.Open(output, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_APPEND | OpenFlags.O_CLOEXEC, OpenFlags.ModeOwnerReadWrite);
         if (logFd < 0)
             throw IsolateException.FromErrno($"create {output}", null, Marshal.GetLastPInvokeError());
-        string self = Environment.ProcessPath ?? "/proc/self/exe";
+        // the name this process was started under: its exe is a detached read-only bind
+        // (native/selfexe.c), whose path reads "/"
+        string[] args = Environment.GetCommandLineArgs();
+        string self = args.Length > 0 && args[0].Length > 0 ? args[0] : "isolate";
         var argv = new List<string> { self, "--root", root, MonitorVerb, id };
         var env = HostProcess.Environment().ToList();
         var blocks = new List<nint>();

@@ -42,6 +42,17 @@ public sealed class SelfExeTests : ContainerTest, IDisposable
         return IsolateBinary.RunToEnd(info);
     }
 
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int fstatvfs(Microsoft.Win32.SafeHandles.SafeFileHandle fd, byte[] buf);
+
+    /// <summary>statvfs's f_flag (at byte 72 of struct statvfs on 64-bit Linux) has ST_RDONLY.</summary>
+    private static bool IsReadOnlyMount(Microsoft.Win32.SafeHandles.SafeFileHandle fd)
+    {
+        var buf = new byte[112];
+        Assert.Equal(0, fstatvfs(fd, buf));
+        return (BitConverter.ToUInt64(buf, 72) & 1) != 0;
+    }
+
     private string Hash() => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(_binary)));
 
     private static RootfsVariant WithSelfExeScript(BusyboxRootfs rootfs)
@@ -103,13 +114,16 @@ public sealed class SelfExeTests : ContainerTest, IDisposable
         var state = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_state, "sealed", "state.json")))!;
         foreach (string key in new[] { "pid", "monitorPid" })
         {
-            // the --init (PID 1 of the container) and the monitor are Isolate's processes
-            string exe = new FileInfo($"/proc/{state[key]}/exe").LinkTarget!;
-            Assert.NotEqual(_binary, exe);
-            Assert.StartsWith("/run/isolate.exe/exe-", exe);
-            var mount = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Single(f => f[4] == exe);
-            Assert.Contains("ro", mount[5].Split(','));
+            // the --init (PID 1 of the container) and the monitor are Isolate's processes:
+            // their binary is a read-only bind that no mount namespace holds
+            string pid = state[key]!.ToString();
+            Assert.NotEqual(_binary, new FileInfo($"/proc/{pid}/exe").LinkTarget);
+            using (var exe = File.OpenHandle($"/proc/{pid}/exe"))
+                Assert.True(IsReadOnlyMount(exe), $"{key}'s binary is on a writable mount");
+            Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Contains("isolate.exe") || l.Contains(_work));
         }
+        // ps and pgrep still know the monitor by its name, not by the fd it was exec'd from
+        Assert.Equal("isolate", File.ReadAllText($"/proc/{state["monitorPid"]}/comm").Trim());
         var rm = Copy("rm", "-f", "sealed");
         Assert.True(rm.ExitCode == 0, rm.ToString());
     }
