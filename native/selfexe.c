@@ -21,14 +21,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h> /* the ST_ flag values statfs reports too */
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,8 +45,8 @@ extern char **environ;
 
 static int on_read_only_mount(int fd)
 {
-    struct statvfs vfs;
-    return fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+    struct statfs fs;
+    return fstatfs(fd, &fs) == 0 && (fs.f_flags & ST_RDONLY);
 }
 
 /* The binary we run from is already one nothing can write: a read-only mount, or a
@@ -110,47 +109,50 @@ static int memfd_copy(int self, off_t size)
     return fd;
 }
 
-/* argv again, from the kernel's copy: .NET has not changed it, and it is the bytes given. */
+/* Memory straight from the kernel: this library links no allocator (ShimSymbolTests). */
+static void *pages(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* argv again, from the kernel's copy: .NET has not changed it, and it is the bytes given.
+ * The memory is never given back: the next step is execveat, or an error that ends the verb. */
 static char **own_arguments(void)
 {
     int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
-    size_t size = 0, capacity = 4096;
-    char *text = malloc(capacity + 1);
+    size_t size = 0, capacity = 1 << 16;
+    char *text = pages(capacity);
     for (ssize_t n; text != NULL; size += (size_t)n) {
-        if (size == capacity) {
-            char *bigger = realloc(text, capacity * 2 + 1);
-            if (bigger == NULL) {
-                free(text);
+        if (size == capacity - 1) {
+            void *bigger = mremap(text, capacity, capacity * 2, MREMAP_MAYMOVE);
+            if (bigger == MAP_FAILED) {
                 text = NULL;
                 break;
             }
             text = bigger;
             capacity *= 2;
         }
-        n = read(fd, text + size, capacity - size);
+        n = read(fd, text + size, capacity - 1 - size);
         if (n < 0 && errno == EINTR)
             n = 0;
         else if (n <= 0)
             break;
     }
     close(fd);
-    if (text == NULL || size == 0) {
-        free(text);
+    if (text == NULL || size == 0)
         return NULL;
-    }
-    text[size] = '\0';
+    text[size] = '\0'; /* pages are zeroed; the last argument ends with its own NUL anyway */
     size_t count = 0;
     for (size_t i = 0; i < size; i++)
         count += text[i] == '\0';
     if (text[size - 1] != '\0')
         count++;
-    char **argv = calloc(count + 1, sizeof *argv);
-    if (argv == NULL) {
-        free(text);
+    char **argv = pages((count + 1) * sizeof *argv);
+    if (argv == NULL)
         return NULL;
-    }
     size_t k = 0;
     for (size_t i = 0; i < size && k < count; i += strlen(text + i) + 1)
         argv[k++] = text + i;
