@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Isolate.Tests.Support;
 
@@ -154,5 +155,60 @@ public sealed class OciLifecycleEscapeTests : ContainerTest, IDisposable
         Assert.Equal("refused\n", File.ReadAllText(answer));
         Assert.Equal(before, File.ReadAllBytes(hook));
         Assert.Equal(0, Oci("delete", "--force", "sealed").ExitCode);
+    }
+
+    // ---- 2. the bundle is read once, at create ----
+
+    [ContainerFact]
+    public void Commands_after_create_use_what_it_was_created_with_not_the_edited_bundle()
+    {
+        string log = Path.Combine(_work, "hooks.log");
+        var original = MakeBundle(["sh", "-c", "echo original; sleep 100"], config =>
+        {
+            config["linux"]!["seccomp"] = new JsonObject
+            {
+                ["defaultAction"] = "SCMP_ACT_ALLOW",
+                ["syscalls"] = new JsonArray(new JsonObject
+                {
+                    ["names"] = new JsonArray("keyctl"),
+                    ["action"] = "SCMP_ACT_ERRNO",
+                }),
+            };
+            config["hooks"] = new JsonObject { ["poststop"] = new JsonArray(ShellHook($"echo poststop-original >> {log}")) };
+        });
+        Assert.True(Create("snap").ExitCode == 0, Err);
+
+        // the bundle rewritten: every capability set with CAP_SYS_ADMIN, no filter, another
+        // command, other hooks
+        var edited = original.DeepClone().AsObject();
+        var caps = edited["process"]!["capabilities"]!.AsObject();
+        foreach (string set in new[] { "bounding", "effective", "permitted", "inheritable", "ambient" })
+            caps[set] = new JsonArray("CAP_SYS_ADMIN", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE");
+        edited["linux"]!.AsObject().Remove("seccomp");
+        edited["process"]!["args"] = new JsonArray("sh", "-c", "echo rewritten; sleep 100");
+        edited["hooks"] = new JsonObject
+        {
+            ["poststart"] = new JsonArray(ShellHook($"echo poststart-rewritten >> {log}")),
+            ["poststop"] = new JsonArray(ShellHook($"echo poststop-rewritten >> {log}")),
+        };
+        OciBundleWriter.Save(_bundle, edited);
+
+        var start = Oci("start", "snap");
+        Assert.True(start.ExitCode == 0, start.ToString());
+        WaitFor(() => ContainerOutput.Length > 0, "the command's output");
+        Assert.Equal("original\n", ContainerOutput);
+
+        var exec = Oci("exec", "snap", "cat", "/proc/self/status");
+        Assert.True(exec.ExitCode == 0, exec.ToString());
+        string Field(string name) => exec.Stdout.Split('\n').Single(l => l.StartsWith(name + ":", StringComparison.Ordinal))[(name.Length + 1)..].Trim();
+        ulong effective = ulong.Parse(Field("CapEff"), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+        Assert.True((effective & (1UL << 21)) == 0, $"the exec'd process has CAP_SYS_ADMIN (CapEff {Field("CapEff")})");
+        Assert.Equal("2", Field("Seccomp"));
+
+        Assert.Equal(0, Oci("kill", "snap", "KILL").ExitCode);
+        WaitFor(() => Status("snap") == "stopped", "the container to stop");
+        var delete = Oci("delete", "snap");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+        Assert.Equal("poststop-original\n", File.ReadAllText(log));
     }
 }
