@@ -207,3 +207,15 @@ int isolate_shim_run_sealed(void)
     close(copy);
     return err;
 }
+
+/* The same sealed copy for a host program run inside a container (an OCI createContainer
+ * hook): its /proc/PID/exe, reopened from the container, is the copy, not the host's file. */
+int isolate_shim_sealed_copy(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EACCES;
+    return memfd_copy(fd, st.st_size);
+}

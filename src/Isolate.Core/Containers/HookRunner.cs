@@ -86,8 +86,10 @@ public static unsafe class HookRunner
     /// namespaces and cgroup, as its root with the container's own confinement (bounding
     /// set, seccomp filter, no_new_privs) - they run among the image's files, whose libraries
     /// a host program would load - and the state on stdin. createContainer's program is
-    /// found in Isolate's namespace (the spec's rule), startContainer's in the container's
-    /// root (resolved there, links and all). A failing one is an error; the caller stops
+    /// found in Isolate's namespace (the spec's rule), must be static (config.json's loader
+    /// refused any other: OciHookProgram) and runs from a sealed copy, so the container
+    /// cannot write the host's file through its /proc/PID/exe; startContainer's is the
+    /// container's own, resolved in its root, links and all. A failing one is an error; the caller stops
     /// the container.</summary>
     public static void InContainer(string phase, IReadOnlyList<HookState> hooks, ContainerState state, bool programInContainer,
         Security.ProcessSecurity confinement)
@@ -102,12 +104,9 @@ public static unsafe class HookRunner
             var hook = hooks[index];
             int program = programInContainer
                 ? Shim.OpenInRoot($"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/root", hook.Path)
-                : Libc.Open(hook.Path, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0);
+                : HostProgram(phase, index, hook.Path);
             if (program < 0)
-            {
-                int errno = programInContainer ? -program : Marshal.GetLastPInvokeError();
-                throw new IsolateException($"{phase} hook {index} ({hook.Path}): {IsolateException.Describe(errno)}");
-            }
+                throw new IsolateException($"{phase} hook {index} ({hook.Path}): {IsolateException.Describe(-program)}");
             try
             {
                 var process = new ProcessSpec
@@ -134,6 +133,26 @@ public static unsafe class HookRunner
                 Libc.Close(program);
             }
         }
+    }
+
+    /// <summary>A host program to run inside the container: a sealed copy of it (what runs
+    /// there, checked again: the host's file may have changed since config.json was read), or
+    /// a negative errno.</summary>
+    private static int HostProgram(string phase, int index, string path)
+    {
+        int file = Libc.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0);
+        if (file < 0)
+            return -Marshal.GetLastPInvokeError();
+        int copy = Oci.OciHookProgram.SealedCopy(file);
+        Libc.Close(file);
+        if (copy < 0)
+            return copy;
+        if (Oci.OciHookProgram.Refusal(path, copy) is { } problem)
+        {
+            Libc.Close(copy);
+            throw new IsolateException($"config.json: hooks.{phase}[{index}].path: {problem}");
+        }
+        return copy;
     }
 
     /// <summary>Runs <paramref name="action"/> with Isolate's own stdin a pipe holding

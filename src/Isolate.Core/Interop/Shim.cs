@@ -93,6 +93,16 @@ internal enum ShimExecDetail
     OwnBinary = 2,
 }
 
+/// <summary>enum isolate_program_kind: what the kernel opens by path to run a file
+/// (isolate_shim_program_kind).</summary>
+internal enum ShimProgramKind
+{
+    Static = 0,
+    Dynamic = 1,
+    Script = 2,
+    Other = 3,
+}
+
 internal enum ShimSpawnCall : uint
 {
     Config = 1,
@@ -265,6 +275,12 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_run_sealed")]
     internal static partial int RunSealed();
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_program_kind")]
+    internal static partial int ProgramKind(int fd);
+
+    [LibraryImport(Library, EntryPoint = "isolate_shim_sealed_copy")]
+    internal static partial int SealedCopy(int fd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_features")]
     internal static partial uint Features();

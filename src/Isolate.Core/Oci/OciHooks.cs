@@ -1,3 +1,4 @@
+using Isolate.Interop;
 
 namespace Isolate.Oci;
 
@@ -21,6 +22,35 @@ public sealed record OciHooks
     public bool Any => Prestart.Count + CreateRuntime.Count + CreateContainer.Count + StartContainer.Count + Poststart.Count + Poststop.Count > 0;
 }
 
+/// <summary>A createContainer hook's program is a host file that runs inside the container,
+/// after its root changed: whatever the kernel opens by path to run it (an ELF loader, a
+/// "#!" interpreter, a binfmt_misc handler) would be the container's, and the image's ld.so
+/// would run with the host's program in hand. Only a statically linked program runs there as
+/// the host's alone; it runs from a sealed copy (<see cref="SealedCopy"/>), so that its
+/// /proc/PID/exe, reopened from the container, is not the host's file.</summary>
+public static class OciHookProgram
+{
+    /// <summary>Why the program <paramref name="fd"/> holds (opened in Isolate's own mount
+    /// namespace) cannot run inside the container, as "PATH is ...; what to do"; null when it can.</summary>
+    public static string? Refusal(string path, int fd)
+    {
+        int kind = Shim.ProgramKind(fd);
+        if (kind < 0)
+            return $"read {path}: {IsolateException.Describe(-kind)}; give a statically linked program";
+        return (ShimProgramKind)kind switch
+        {
+            ShimProgramKind.Static => null,
+            ShimProgramKind.Dynamic => $"{path} is dynamically linked (its loader would be the container's); give a statically linked program",
+            ShimProgramKind.Script => $"{path} is a #! script (its interpreter would be the container's); give a statically linked program",
+            _ => $"{path} is not an ELF program of this machine (its interpreter would be looked up in the container); give a statically linked program",
+        };
+    }
+
+    /// <summary>A memfd sealed against writing with what <paramref name="fd"/> holds, to execute
+    /// instead of the host's file (native/selfexe.c), or a negative errno.</summary>
+    public static int SealedCopy(int fd) => Shim.SealedCopy(fd);
+}
+
 public static partial class OciBundleLoader
 {
     private sealed partial class Mapper
@@ -31,13 +61,13 @@ public static partial class OciBundleLoader
         {
             Prestart = HookList("hooks.prestart", hooks.Prestart),
             CreateRuntime = HookList("hooks.createRuntime", hooks.CreateRuntime),
-            CreateContainer = HookList("hooks.createContainer", hooks.CreateContainer),
+            CreateContainer = HookList("hooks.createContainer", hooks.CreateContainer, hostProgramInContainer: true),
             StartContainer = HookList("hooks.startContainer", hooks.StartContainer),
             Poststart = HookList("hooks.poststart", hooks.Poststart),
             Poststop = HookList("hooks.poststop", hooks.Poststop),
         };
 
-        private static IReadOnlyList<OciHook> HookList(string where, List<OciHookConfig>? hooks)
+        private static IReadOnlyList<OciHook> HookList(string where, List<OciHookConfig>? hooks, bool hostProgramInContainer = false)
         {
             var result = new List<OciHook>();
             for (int i = 0; i < (hooks?.Count ?? 0); i++)
@@ -48,9 +78,30 @@ public static partial class OciBundleLoader
                     throw Error($"{where}[{i}].path", $"'{path}' must be an absolute host path");
                 if (hook.Timeout is <= 0)
                     throw Error($"{where}[{i}].timeout", $"{hook.Timeout} is not a number of seconds above 0");
+                if (hostProgramInContainer)
+                    RefuseForContainer($"{where}[{i}].path", path);
                 result.Add(new OciHook(path, hook.Args is { Count: > 0 } args ? args : [path], hook.Env, hook.Timeout));
             }
             return result;
+        }
+
+        /// <summary>A host program that runs inside the container must be static (read here,
+        /// before anything is made; the runner checks its sealed copy again). One it cannot
+        /// open is left to the runner, which reports it as it runs.</summary>
+        private static void RefuseForContainer(string where, string path)
+        {
+            int fd = Libc.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0);
+            if (fd < 0)
+                return;
+            try
+            {
+                if (OciHookProgram.Refusal(path, fd) is { } problem)
+                    throw Error(where, problem);
+            }
+            finally
+            {
+                Libc.Close(fd);
+            }
         }
     }
 }

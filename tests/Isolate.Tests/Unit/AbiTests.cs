@@ -50,6 +50,7 @@ public sealed class AbiTests
         ["isolate_msg_type"] = (typeof(ShimMessageType), "ISOLATE_MSG_"),
         ["isolate_note"] = (typeof(ShimNote), "ISOLATE_NOTE_"),
         ["isolate_feature"] = (typeof(KernelFeatures), "ISOLATE_FEATURE_"),
+        ["isolate_program_kind"] = (typeof(ShimProgramKind), "ISOLATE_PROGRAM_"),
     };
 
     /// <summary>The C side's abbreviations, word by word, as the C# names may spell them out. A

@@ -1001,7 +1001,7 @@ public sealed class OciBundleTests : IDisposable
         {
             Prestart = [new OciHookConfig { Path = "/usr/bin/pre" }],
             CreateRuntime = [new OciHookConfig { Path = "/bin/a", Args = ["a", "1"] }, new OciHookConfig { Path = "/bin/b", Env = ["X=1"], Timeout = 5 }],
-            CreateContainer = [new OciHookConfig { Path = "/bin/cc" }],
+            CreateContainer = [new OciHookConfig { Path = "/no-such-dir/cc" }], // one that is not there is the runner's to report
             StartContainer = [new OciHookConfig { Path = "/bin/sc" }],
             Poststart = [new OciHookConfig { Path = "/bin/ps" }],
             Poststop = [new OciHookConfig { Path = "/bin/stop", Args = ["stop", "--all"], Timeout = 30 }],
@@ -1010,10 +1010,35 @@ public sealed class OciBundleTests : IDisposable
         // no env: the runtime's own environment, as runc's hooks inherit it (null); env: exactly that
         Assert.Equal([new OciHook("/usr/bin/pre", ["/usr/bin/pre"], null, null)], hooks.Prestart, HookEquals);
         Assert.Equal([new OciHook("/bin/a", ["a", "1"], null, null), new OciHook("/bin/b", ["/bin/b"], ["X=1"], 5)], hooks.CreateRuntime, HookEquals);
-        Assert.Equal("/bin/cc", hooks.CreateContainer.Single().Path);
+        Assert.Equal("/no-such-dir/cc", hooks.CreateContainer.Single().Path);
         Assert.Equal("/bin/sc", hooks.StartContainer.Single().Path);
         Assert.Equal("/bin/ps", hooks.Poststart.Single().Path);
         Assert.Equal([new OciHook("/bin/stop", ["stop", "--all"], null, 30)], hooks.Poststop, HookEquals);
+    }
+
+    [Fact]
+    public void A_createContainer_hook_that_is_no_static_program_is_refused_at_load()
+    {
+        // the test host (dotnet) is dynamically linked; a #! script in a temp file
+        string host = Environment.ProcessPath!;
+        Assert.Equal($"config.json: hooks.createContainer[0].path: {host} is dynamically linked (its loader would be the container's); give a statically linked program",
+            Fails(c => c.Hooks = new OciHooksConfig { CreateContainer = [new OciHookConfig { Path = host }] }));
+        string script = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(script, "#!/bin/sh\n");
+            Assert.Equal($"config.json: hooks.createContainer[0].path: {script} is a #! script (its interpreter would be the container's); give a statically linked program",
+                Fails(c => c.Hooks = new OciHooksConfig { CreateContainer = [new OciHookConfig { Path = script }] }));
+            File.WriteAllText(script, "plain text");
+            Assert.Equal($"config.json: hooks.createContainer[0].path: {script} is not an ELF program of this machine (its interpreter would be looked up in the container); give a statically linked program",
+                Fails(c => c.Hooks = new OciHooksConfig { CreateContainer = [new OciHookConfig { Path = script }] }));
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+        // a host program that runs where it is (prestart) may be any program
+        Assert.Single(Parse(c => c.Hooks = new OciHooksConfig { Prestart = [new OciHookConfig { Path = host }] }).Hooks.Prestart);
     }
 
     private static readonly IEqualityComparer<OciHook> HookEquals = EqualityComparer<OciHook>.Create(
