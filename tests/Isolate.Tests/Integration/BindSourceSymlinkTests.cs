@@ -58,6 +58,22 @@ public sealed class BindSourceSymlinkTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_link_root_plants_from_a_user_namespace_is_another_uids_and_refused()
+    {
+        // root in a user namespace is uid 100000 on the host: its link needs no chown to be caught
+        File.SetUnixFileMode(_volume, (UnixFileMode)0x1FF); // 0777: the namespace's root is nobody here
+        var planted = Sh("ln -s /etc /vol/link", "--userns", "0:100000:65536", "-v", $"{_volume}:/vol");
+        Assert.True(planted.ExitCode == 0, planted.ToString());
+        string link = Path.Combine(_volume, "link");
+
+        var run = Sh("cat /data/hostname", "-v", $"{link}:/data");
+
+        Assert.True(run.ExitCode == 125, run.ToString());
+        Assert.Equal("", run.Stdout);
+        Assert.Contains($"component {link} is a symlink owned by uid 100000", run.Stderr);
+    }
+
+    [ContainerFact]
     public void The_resolved_path_or_a_symlink_root_owns_is_bound()
     {
         string target = Path.Combine(_work, "target");
