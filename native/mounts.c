@@ -205,9 +205,10 @@ static int op_capture(struct plan_state *st, const struct isolate_mount_op *op)
     if (st->captures[op->slot] >= 0)
         return 0; /* the parent took it, with its rights (isolate_shim_capture_tree) */
     unsigned recursive = (op->flags & MS_REC) ? ISOLATE_AT_RECURSIVE : 0; /* rbind, or bind: the mount alone */
-    /* the source walked as the parent checked it (a link only root owns is followed),
-     * and the tree taken from that fd: a link swapped in since cannot redirect it */
-    int source = isolate_open_host_path(op->source, NULL, 0, NULL);
+    /* the source is the canonical path the parent's walk gave (resolve.c): walked again
+     * following no symlink at all, and the tree taken from that fd, so a link swapped in
+     * since the check fails the run instead of redirecting the bind */
+    int source = isolate_open_host_path(op->source, 0, NULL, 0, NULL);
     if (source < 0)
         return source;
     char source_path[ISOLATE_FD_PATH_MAX];
@@ -250,7 +251,7 @@ static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, con
     if (slot < 0)
         return bind_source(op, op->source, target, target_fd);
     /* a volume before Linux 5.2 (no capture): bound from the walked fd, as op_capture does */
-    int source = isolate_open_host_path(op->source, NULL, 0, NULL);
+    int source = isolate_open_host_path(op->source, 0, NULL, 0, NULL);
     if (source < 0)
         return source;
     char source_path[ISOLATE_FD_PATH_MAX];

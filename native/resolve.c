@@ -354,7 +354,7 @@ static void describe_link(int dir, const char *name, char *link, size_t link_len
     memcpy(link + n + 1, name, name_len + 1);
 }
 
-int isolate_open_host_path(const char *path, char *link, size_t link_len, uint32_t *link_uid)
+int isolate_open_host_path(const char *path, int follow_root_links, char *link, size_t link_len, uint32_t *link_uid)
 {
     if (link != NULL && link_len > 0)
         link[0] = '\0';
@@ -399,7 +399,7 @@ int isolate_open_host_path(const char *path, char *link, size_t link_len, uint32
             p = end;
             continue;
         }
-        if (st.st_uid != 0) {
+        if (!follow_root_links || st.st_uid != 0) {
             describe_link(dir, p, link, link_len);
             if (link_uid != NULL)
                 *link_uid = (uint32_t)st.st_uid;
@@ -439,5 +439,5 @@ int isolate_shim_open_host_path(const char *path, char *link, uint32_t link_len,
 {
     if (path == NULL)
         return -EINVAL;
-    return isolate_open_host_path(path, link, link_len, link_uid);
+    return isolate_open_host_path(path, 1, link, link_len, link_uid);
 }

@@ -32,13 +32,15 @@ int isolate_is_root(const struct isolate_root *root, int fd);
 int isolate_create_in_root(const struct isolate_root *root, const char *path, int as_file, mode_t mode);
 
 /* An O_PATH fd for a host path (a bind source), walked from / (or the current
- * directory for a relative path) one component at a time with O_NOFOLLOW. A symlink
- * is followed only where uid 0 owns it: one anyone else owns - a user, or a
- * container through its volume - could point the bind anywhere on the host, so the
- * walk stops with -ELOOP, its location in link (link_len bytes, may be 0) and its
- * owner in *link_uid. openat2(RESOLVE_NO_SYMLINKS) first, where the kernel has it:
- * a path without links needs no walk. Returns the fd or -errno. The fd is what the
- * bind is then made from, so a link swapped in after the check changes nothing. */
-int isolate_open_host_path(const char *path, char *link, size_t link_len, uint32_t *link_uid);
+ * directory for a relative path) one component at a time with O_NOFOLLOW. With
+ * follow_root_links, a symlink is followed only where uid 0 owns it: one anyone else
+ * owns - a user, or a container through its volume - could point the bind anywhere
+ * on the host. Without it, no symlink is followed: the mount plan's sources are the
+ * canonical paths the parent's walk gave, so a link there now was swapped in since.
+ * A refused link stops the walk with -ELOOP, its location in link (link_len bytes,
+ * may be 0) and its owner in *link_uid. openat2(RESOLVE_NO_SYMLINKS) first, where the
+ * kernel has it: a path without links needs no walk. Returns the fd or -errno; the
+ * bind is then made from the fd, never from the path again. */
+int isolate_open_host_path(const char *path, int follow_root_links, char *link, size_t link_len, uint32_t *link_uid);
 
 #endif

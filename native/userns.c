@@ -33,8 +33,9 @@ int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t reado
 {
     if (path == NULL)
         return -EINVAL;
-    /* the walk the parent checked the source with (resolve.c), and the tree taken from its fd */
-    int source = isolate_open_host_path(path, NULL, 0, NULL);
+    /* the canonical source walked again following no symlink (resolve.c), and the tree
+     * taken from that fd: a link swapped in since the check fails instead of redirecting */
+    int source = isolate_open_host_path(path, 0, NULL, 0, NULL);
     if (source < 0)
         return source;
     int tree = (int)syscall(SYS_open_tree, source, "", ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH
