@@ -410,7 +410,8 @@ int isolate_shim_release_trees(int sync_fd, int32_t tree_fd, int32_t slot, const
                                uint32_t count);
 /* Parent side: a detached copy of the tree at path (open_tree), recursive when asked,
  * read-only (the whole copy) when asked: what a CAPTURE op takes, taken with the
- * caller's rights. Returns its fd (close-on-exec) or -errno. */
+ * caller's rights. path is canonical: any symlink on it fails with -ELOOP, and the
+ * tree is taken from the fd of that walk. Returns its fd (close-on-exec) or -errno. */
 int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t readonly);
 
 /* Parent side, for a user namespace: a detached copy of the tree at path (open_tree),
