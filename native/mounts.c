@@ -205,11 +205,23 @@ static int op_capture(struct plan_state *st, const struct isolate_mount_op *op)
     if (st->captures[op->slot] >= 0)
         return 0; /* the parent took it, with its rights (isolate_shim_capture_tree) */
     unsigned recursive = (op->flags & MS_REC) ? ISOLATE_AT_RECURSIVE : 0; /* rbind, or bind: the mount alone */
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, op->source, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | recursive);
-    if (tree < 0)
-        return errno == ENOSYS ? 0 : -errno; /* before 5.2: BIND binds by path */
+    /* the source is the canonical path the parent's walk gave (resolve.c): walked again
+     * following no symlink at all, and the tree taken from that fd, so a link swapped in
+     * since the check fails the run instead of redirecting the bind */
+    int source = isolate_open_host_path(op->source, 0, NULL, 0, NULL);
+    if (source < 0)
+        return source;
+    char source_path[ISOLATE_FD_PATH_MAX];
+    isolate_fd_path(source_path, source);
+    int tree = (int)syscall(SYS_open_tree, source, "", ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH | recursive);
+    if (tree < 0) {
+        int err = errno;
+        close(source);
+        return err == ENOSYS ? 0 : -err; /* before 5.2: BIND binds by path */
+    }
     int pending = 0;
-    int rc = (op->flags & MS_RDONLY) ? readonly_tree(&tree, op->source, &pending) : 0;
+    int rc = (op->flags & MS_RDONLY) ? readonly_tree(&tree, source_path, &pending) : 0;
+    close(source);
     if (rc < 0) {
         if (tree >= 0)
             close(tree);
@@ -218,6 +230,13 @@ static int op_capture(struct plan_state *st, const struct isolate_mount_op *op)
     st->captures[op->slot] = tree;
     st->readonly_pending[op->slot] = (unsigned char)pending;
     return 0;
+}
+
+static int bind_source(const struct isolate_mount_op *op, const char *source, const char *target, int target_fd)
+{
+    if ((op->flags & MS_RDONLY) && target_fd >= 0)
+        return bind_readonly(source, target_fd, target);
+    return check(mount(source, target, NULL, MS_BIND | (op->flags & MS_REC), NULL));
 }
 
 static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, const char *target, int target_fd)
@@ -229,9 +248,17 @@ static int op_bind(struct plan_state *st, const struct isolate_mount_op *op, con
         st->captures[slot] = -1;
         return rc;
     }
-    if ((op->flags & MS_RDONLY) && target_fd >= 0)
-        return bind_readonly(op->source, target_fd, target);
-    return check(mount(op->source, target, NULL, MS_BIND | (op->flags & MS_REC), NULL));
+    if (slot < 0)
+        return bind_source(op, op->source, target, target_fd);
+    /* a volume before Linux 5.2 (no capture): bound from the walked fd, as op_capture does */
+    int source = isolate_open_host_path(op->source, 0, NULL, 0, NULL);
+    if (source < 0)
+        return source;
+    char source_path[ISOLATE_FD_PATH_MAX];
+    isolate_fd_path(source_path, source);
+    int rc = bind_source(op, source_path, target, target_fd);
+    close(source);
+    return rc;
 }
 
 static int make_device(const struct isolate_mount_op *op, int parent, const char *name, const char *target)

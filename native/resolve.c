@@ -332,3 +332,112 @@ int isolate_shim_open_in_root(const char *root_path, const char *path)
     close(fd);
     return readable < 0 ? -err : readable;
 }
+
+/* Where the walk stopped, for the message: the directory's real path plus the name. */
+static void describe_link(int dir, const char *name, char *link, size_t link_len)
+{
+    if (link == NULL || link_len == 0)
+        return;
+    char fd_path[ISOLATE_FD_PATH_MAX];
+    isolate_fd_path(fd_path, dir);
+    ssize_t n = readlink(fd_path, link, link_len - 1);
+    if (n < 0)
+        n = 0;
+    if (n == 1 && link[0] == '/')
+        n = 0; /* "/" + "/name" would read "//name" */
+    size_t name_len = strlen(name);
+    if ((size_t)n + 1 + name_len + 1 > link_len) {
+        link[0] = '\0';
+        return;
+    }
+    link[n] = '/';
+    memcpy(link + n + 1, name, name_len + 1);
+}
+
+int isolate_open_host_path(const char *path, int follow_root_links, char *link, size_t link_len, uint32_t *link_uid)
+{
+    if (link != NULL && link_len > 0)
+        link[0] = '\0';
+    struct isolate_open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = ISOLATE_RESOLVE_NO_SYMLINKS };
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOSYS && errno != ELOOP)
+        return -errno;
+
+    char buf[PATH_MAX], next_buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len + 1 > sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    int dir = open(path[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -errno;
+    int hops = 0;
+    char *p = buf;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0')
+            return dir;
+        char *end = strchrnul(p, '/');
+        char saved = *end;
+        *end = '\0';
+        int next = strcmp(p, ".") == 0 ? fcntl(dir, F_DUPFD_CLOEXEC, 0) : openat(dir, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (next < 0 || fstat(next, &st) < 0) {
+            int err = errno;
+            if (next >= 0)
+                close(next);
+            close(dir);
+            return -err;
+        }
+        if (!S_ISLNK(st.st_mode)) {
+            *end = saved;
+            close(dir);
+            dir = next;
+            p = end;
+            continue;
+        }
+        if (!follow_root_links || st.st_uid != 0) {
+            describe_link(dir, p, link, link_len);
+            if (link_uid != NULL)
+                *link_uid = (uint32_t)st.st_uid;
+            close(next);
+            close(dir);
+            return -ELOOP;
+        }
+        *end = saved;
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(next, "", target, sizeof target - 1);
+        int err = errno;
+        close(next);
+        if (n < 0 || ++hops > MAX_SYMLINK_HOPS) {
+            close(dir);
+            return n < 0 ? -err : -ELOOP;
+        }
+        target[n] = '\0';
+        size_t rest_len = strlen(end);
+        if ((size_t)n + rest_len + 1 > sizeof next_buf) {
+            close(dir);
+            return -ENAMETOOLONG;
+        }
+        memcpy(next_buf, target, (size_t)n);
+        memcpy(next_buf + n, end, rest_len + 1);
+        memcpy(buf, next_buf, (size_t)n + rest_len + 1);
+        p = buf;
+        if (target[0] == '/') { /* absolute: from / again */
+            close(dir);
+            if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return -errno;
+        }
+    }
+}
+
+/* For the parent: isolate_open_host_path, exported. */
+int isolate_shim_open_host_path(const char *path, char *link, uint32_t link_len, uint32_t *link_uid)
+{
+    if (path == NULL)
+        return -EINVAL;
+    return isolate_open_host_path(path, 1, link, link_len, link_uid);
+}

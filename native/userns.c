@@ -9,6 +9,7 @@
 
 #include "isolate_shim.h"
 #include "mountapi.h"
+#include "resolve.h"
 
 int isolate_shim_idmapped_tree(const char *path, int32_t userns_fd)
 {
@@ -32,9 +33,17 @@ int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t reado
 {
     if (path == NULL)
         return -EINVAL;
-    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? ISOLATE_AT_RECURSIVE : 0));
+    /* the canonical source walked again following no symlink (resolve.c), and the tree
+     * taken from that fd: a link swapped in since the check fails instead of redirecting */
+    int source = isolate_open_host_path(path, 0, NULL, 0, NULL);
+    if (source < 0)
+        return source;
+    int tree = (int)syscall(SYS_open_tree, source, "", ISOLATE_OPEN_TREE_CLONE | O_CLOEXEC | AT_EMPTY_PATH
+                            | (recursive ? ISOLATE_AT_RECURSIVE : 0));
+    int err = errno;
+    close(source);
     if (tree < 0)
-        return -errno;
+        return -err;
     struct isolate_mount_attr attr = { .attr_set = ISOLATE_MOUNT_ATTR_RDONLY };
     if (readonly && syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | ISOLATE_AT_RECURSIVE, &attr, sizeof attr) < 0) {
         int err = errno;

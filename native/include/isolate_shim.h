@@ -377,6 +377,10 @@ struct isolate_msg {
 /* For the parent: an O_RDONLY fd on a regular file of the container's, resolved in
  * root_path as the container would (native/resolve.c), or -errno. */
 int isolate_shim_open_in_root(const char *root_path, const char *path);
+/* For the parent: an O_PATH fd for a host path (a bind source), a symlink followed only
+ * where uid 0 owns it; another's stops the walk with -ELOOP, its location in link
+ * (link_len bytes) and its owner in *link_uid. Returns the fd or -errno. */
+int isolate_shim_open_host_path(const char *path, char *link, uint32_t link_len, uint32_t *link_uid);
 
 /* Called first by a verb that makes a container (native/selfexe.c, CVE-2019-5736):
  * re-execs this process, same argv and environment, from a copy of the binary that
@@ -422,7 +426,8 @@ int isolate_shim_release_trees(int sync_fd, int32_t tree_fd, int32_t slot, const
                                uint32_t count);
 /* Parent side: a detached copy of the tree at path (open_tree), recursive when asked,
  * read-only (the whole copy) when asked: what a CAPTURE op takes, taken with the
- * caller's rights. Returns its fd (close-on-exec) or -errno. */
+ * caller's rights. path is canonical: any symlink on it fails with -ELOOP, and the
+ * tree is taken from the fd of that walk. Returns its fd (close-on-exec) or -errno. */
 int isolate_shim_capture_tree(const char *path, int32_t recursive, int32_t readonly);
 
 /* Parent side, for a user namespace: a detached copy of the tree at path (open_tree),

@@ -84,6 +84,9 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
 
     /// <summary>Attaches the new program before detaching the old ones, so the group is never
     /// without one (several are allowed side by side with BPF_F_ALLOW_MULTI; all must allow).
+    /// Only Isolate's own old programs are detached - those loaded under its name (Bpf.ProgramName),
+    /// which the kernel keeps with each program - never another manager's (systemd's sd_devices
+    /// on a group it delegated, say), whose rules keep applying beside Isolate's.
     /// The program's fd is closed after: the attachment holds the program.</summary>
     public void SetDeviceProgram(string path, byte[] program)
     {
@@ -112,6 +115,10 @@ public sealed unsafe class CgroupFilesystem : ICgroupFilesystem
                     continue; // detached and freed meanwhile
                 throw IsolateException.FromErrno(what + $"open the replaced eBPF program {id} of", path, Marshal.GetLastPInvokeError());
             }
+            string name = Bpf.NameOf(previous)
+                ?? throw IsolateException.FromErrno(what + $"read the name of eBPF program {id} of", path, Marshal.GetLastPInvokeError());
+            if (name != Bpf.ProgramName)
+                continue; // another's: left attached
             if (Bpf.DetachCgroupDevice(group, previous) < 0 && Marshal.GetLastPInvokeError() != Errno.ENOENT)
                 throw IsolateException.FromErrno(what + $"detach the replaced eBPF program {id} from", path, Marshal.GetLastPInvokeError());
         }

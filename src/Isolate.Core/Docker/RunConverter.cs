@@ -42,7 +42,7 @@ public static class RunConverter
         var security = RunSecurity.From(options, rootfs ?? "/", userns);
         var writes = RootfsWritesFor(options, rootfs);
         string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
-        var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.Canonical(p, "volume source"), HostFileKind)).ToList();
+        var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.HostSource(p, "volume source", (link, uid) => $"-v {p}: {p}'s component {link} is a symlink owned by uid {uid} (a container or user could have planted it); give the resolved path"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
         var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(options.Device ?? []);

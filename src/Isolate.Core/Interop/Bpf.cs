@@ -18,6 +18,7 @@ internal static unsafe partial class Bpf
     private const int BPF_PROG_ATTACH = 8;
     private const int BPF_PROG_DETACH = 9;
     private const int BPF_PROG_GET_FD_BY_ID = 13;
+    private const int BPF_OBJ_GET_INFO_BY_FD = 15;
     private const int BPF_PROG_QUERY = 16;
 
     private const uint BPF_PROG_TYPE_CGROUP_DEVICE = 15;
@@ -29,18 +30,32 @@ internal static unsafe partial class Bpf
     /// <summary>BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program: its fd, or an invalid
     /// handle with errno in Marshal.GetLastPInvokeError() and, when the verifier refused the
     /// program, its log in <paramref name="verifierLog"/>.</summary>
-    public static FileDescriptor LoadCgroupDevice(byte[] instructions, out string verifierLog)
+    public static FileDescriptor LoadCgroupDevice(byte[] instructions, out string verifierLog) =>
+        LoadCgroupDevice(instructions, ProgramName, out verifierLog);
+
+    /// <summary>The name Isolate's device programs are loaded under (prog_name, 4.15+, the
+    /// release that brought device programs): what tells its own among a group's programs,
+    /// in any later process (an `update`), without state of its own.</summary>
+    public const string ProgramName = "isolate_dev";
+
+    /// <summary><see cref="LoadCgroupDevice(byte[], out string)"/> under another name (at most
+    /// 15 bytes): a test's stand-in for another manager's program.</summary>
+    public static FileDescriptor LoadCgroupDevice(byte[] instructions, string name, out string verifierLog)
     {
         verifierLog = "";
         int size = AttrSize;
-        long fd = Load(instructions, size, null);
+        byte[] nameBytes = Encoding.ASCII.GetBytes(name + "\0");
+        if (nameBytes.Length > 16)
+            throw new ArgumentException($"a BPF program name has at most 15 bytes: '{name}'", nameof(name));
+        long fd = Load(instructions, size, null, nameBytes);
         int errno = Marshal.GetLastPInvokeError();
         if (fd < 0 && errno == Errno.E2BIG)
         {
             // a kernel older than 4.17 refuses the expected_attach_type it does not know (a
-            // non-zero byte past its union): again without it and the name
-            size = 48;
-            fd = Load(instructions, size, null);
+            // non-zero byte past its union): again without it, keeping the name (4.15+), by
+            // which the program is told from others' when it is replaced
+            size = 64;
+            fd = Load(instructions, size, null, nameBytes);
             errno = Marshal.GetLastPInvokeError();
         }
         if (fd < 0 && errno is Errno.EINVAL or Errno.EACCES)
@@ -48,7 +63,7 @@ internal static unsafe partial class Bpf
             // the verifier's words, asked for only now: a log on every load costs time, and
             // before 6.4 a full log buffer fails a load that would have passed (ENOSPC)
             var log = new byte[64 * 1024];
-            using (new FileDescriptor((int)Load(instructions, size, log)))
+            using (new FileDescriptor((int)Load(instructions, size, log, nameBytes)))
             {
             }
             int end = Array.IndexOf(log, (byte)0);
@@ -58,7 +73,7 @@ internal static unsafe partial class Bpf
         return new FileDescriptor((int)fd);
     }
 
-    private static long Load(byte[] instructions, int size, byte[]? log)
+    private static long Load(byte[] instructions, int size, byte[]? log, byte[] name)
     {
         byte[] license = "Apache-2.0\0"u8.ToArray(); // no GPL-only helper is called
         var attr = new byte[AttrSize];
@@ -74,8 +89,9 @@ internal static unsafe partial class Bpf
                 Put32(attr, 28, (uint)log.Length);
                 Put64(attr, 32, (ulong)logBuffer);
             }
-            "isolate_dev\0"u8.CopyTo(attr.AsSpan(48)); // prog_name (4.15+), what bpftool prog shows
-            Put32(attr, 68, BPF_CGROUP_DEVICE); // expected_attach_type (4.17+)
+            name.CopyTo(attr.AsSpan(48)); // prog_name (4.15+), what bpftool prog shows
+            if (size > 68)
+                Put32(attr, 68, BPF_CGROUP_DEVICE); // expected_attach_type (4.17+)
             return Syscall(SYS_bpf, BPF_PROG_LOAD, (long)a, size);
         }
     }
@@ -125,6 +141,24 @@ internal static unsafe partial class Bpf
         var attr = new byte[AttrSize];
         Put32(attr, 0, id);
         return new FileDescriptor(Call(BPF_PROG_GET_FD_BY_ID, attr));
+    }
+
+    /// <summary>BPF_OBJ_GET_INFO_BY_FD: the name a program was loaded under ("" where it has
+    /// none), or null (errno set).</summary>
+    public static string? NameOf(FileDescriptor program)
+    {
+        var info = new byte[80]; // struct bpf_prog_info up to its name[16] at offset 64
+        var attr = new byte[AttrSize];
+        fixed (byte* i = info)
+        {
+            Put32(attr, 0, (uint)program.Number);
+            Put32(attr, 4, (uint)info.Length);
+            Put64(attr, 8, (ulong)i);
+            if (Call(BPF_OBJ_GET_INFO_BY_FD, attr) < 0)
+                return null;
+        }
+        int end = Array.IndexOf(info, (byte)0, 64, 16);
+        return Encoding.ASCII.GetString(info, 64, (end < 0 ? 80 : end) - 64);
     }
 
     private static int Call(int command, byte[] attr)

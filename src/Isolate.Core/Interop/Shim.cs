@@ -273,6 +273,9 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int OpenInRoot(string root, string path);
 
+    [LibraryImport(Library, EntryPoint = "isolate_shim_open_host_path", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int OpenHostPath(string path, byte* link, uint linkLength, uint* linkUid);
+
     [LibraryImport(Library, EntryPoint = "isolate_shim_run_sealed")]
     internal static partial int RunSealed();
 

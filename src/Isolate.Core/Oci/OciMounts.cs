@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Isolate.Plan;
+using Isolate.Rootfs;
 using Isolate.Spec;
 
 namespace Isolate.Oci;
@@ -149,8 +150,23 @@ public static partial class OciBundleLoader
             string source = mount.Source is { Length: > 0 } s ? s : throw Error($"{where}.source", "a bind mount needs a source");
             if (!source.StartsWith('/'))
                 throw Error($"{where}.source", $"'{source}' must be an absolute host path");
-            string canonical = Canonical(source, $"{where}.source");
+            string canonical = HostSource(source, $"{where}.source");
             return new ConfiguredMount("bind", canonical, destination, flags, propagation, data, SourceIsFile: !Directory.Exists(canonical));
+        }
+
+        /// <summary>A bind source, walked as its bind is made (RootfsResolver.HostSource): a
+        /// symlink only root owns is followed.</summary>
+        private static string HostSource(string source, string where)
+        {
+            try
+            {
+                return RootfsResolver.HostSource(source, where, (link, uid) =>
+                    $"config.json: {where}: {source}'s component {link} is a symlink owned by uid {uid} (a container or user could have planted it); give the resolved path");
+            }
+            catch (IsolateException e) when (e.Errno != 0)
+            {
+                throw Error(where, $"{source}: {IsolateException.Describe(e.Errno)}");
+            }
         }
 
         /// <summary>An absolute container path, lexically normalized.</summary>

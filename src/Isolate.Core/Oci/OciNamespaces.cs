@@ -1,3 +1,4 @@
+using Isolate.Interop;
 using Isolate.Spec;
 
 namespace Isolate.Oci;
@@ -28,6 +29,8 @@ public static partial class OciBundleLoader
                     throw Error($"{where}.path", $"'{path}' must be an absolute path");
                 if (type == "user")
                     throw Error($"{where}.path", "joining an existing user namespace is not supported: Isolate creates its own (remove path; uidMappings and gidMappings map it)");
+                if (type == "mount" && IsOwnMountNamespace(path))
+                    throw Error($"{where}.path", $"'{path}' is the mount namespace Isolate itself runs in (the host's, for /proc/1/ns/mnt): the container's mounts and pivot_root would re-root it; remove the path for a mount namespace of the container's own");
                 _join.Add((type, path));
             }
             foreach (string type in Required)
@@ -47,6 +50,14 @@ public static partial class OciBundleLoader
                 throw Error("linux.namespaces", $"has no 'user' namespace, which a non-root user (uid {host.Euid}) needs: add one with uidMappings and gidMappings (isolate spec --rootless writes them)");
             return _namespaces.Contains("network") ? NetworkMode.None : NetworkMode.Host;
         }
+
+        /// <summary>The namespace file names the mount namespace this process runs in (the same
+        /// nsfs inode as /proc/self/ns/mnt). The child joins a mount namespace to set the
+        /// container's root up in it, which in this one would remount and pivot_root the
+        /// runtime's own - the host's - view of the filesystem.</summary>
+        private static bool IsOwnMountNamespace(string path) =>
+            FileStat.Follow(path) is { } joined && FileStat.Follow("/proc/self/ns/mnt") is { } own
+            && joined.Device == own.Device && joined.Inode == own.Inode;
 
         private UserNamespaceSpec? UserNamespace(OciLinux linux)
         {

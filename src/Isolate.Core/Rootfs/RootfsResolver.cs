@@ -21,6 +21,33 @@ public static unsafe class RootfsResolver
         return canonical;
     }
 
+    /// <summary>A bind source (-v SRC, a config.json bind's source) made canonical by the walk
+    /// its bind is later made from (native/resolve.c): a symlink on the way is followed only
+    /// where root owns it. One another uid owns may have been planted by a user or, through
+    /// its volume, by a container (the Kubernetes subPath escape): <paramref name="refusal"/>
+    /// (the link's location, its owner) makes the message. Other failures read as
+    /// <see cref="Canonical"/>'s.</summary>
+    public static string HostSource(string path, string subject, Func<string, uint, string> refusal)
+    {
+        const int LinkLength = 4097;
+        byte* link = stackalloc byte[LinkLength];
+        uint owner = 0;
+        int fd = Shim.OpenHostPath(path, link, LinkLength, &owner);
+        if (fd == -Errno.ELOOP && link[0] != 0)
+            throw new IsolateException(refusal(ByteStrings.FromNative(link), owner));
+        if (fd < 0)
+            throw IsolateException.FromErrno(subject, path, -fd);
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget
+                ?? throw new IsolateException($"{subject} {path}: its resolved path cannot be read");
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
     /// <summary>realpath(3); a failure is "{subject} {path}: {strerror}".</summary>
     public static string Canonical(string path, string subject)
     {
