@@ -368,5 +368,27 @@ internal static partial class SyscallTable
         ["process_mrelease"] = 448,
         ["futex_waitv"] = 449,
         ["set_mempolicy_home_node"] = 450,
+        // newer than the header above (arch/x86/entry/syscalls/syscall_64.tbl up to 6.17): the
+        // calls docker's default profile names, so that a profile can allow or refuse them
+        ["uretprobe"] = 335,
+        ["cachestat"] = 451,
+        ["fchmodat2"] = 452,
+        ["map_shadow_stack"] = 453,
+        ["futex_wake"] = 454,
+        ["futex_wait"] = 455,
+        ["futex_requeue"] = 456,
+        ["statmount"] = 457,
+        ["listmount"] = 458,
+        ["lsm_get_self_attr"] = 459,
+        ["lsm_set_self_attr"] = 460,
+        ["lsm_list_modules"] = 461,
+        ["mseal"] = 462,
+        ["setxattrat"] = 463,
+        ["getxattrat"] = 464,
+        ["listxattrat"] = 465,
+        ["removexattrat"] = 466,
+        ["open_tree_attr"] = 467,
+        ["file_getattr"] = 468,
+        ["file_setattr"] = 469,
     };
 }

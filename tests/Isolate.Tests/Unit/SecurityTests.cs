@@ -79,7 +79,8 @@ public sealed class SecurityTests
         const ulong SIGCHLD = 17, CLONE_THREAD_FLAGS = 0x003D0F00;
         Assert.Equal(Allow, BpfInterpreter.Run(program, Nr("clone"), args: SIGCHLD));
         Assert.Equal(Allow, BpfInterpreter.Run(program, Nr("clone"), args: CLONE_THREAD_FLAGS));
-        foreach (ulong flag in new ulong[] { 0x10000000, 0x20000000, 0x00020000, 0x40000000, 0x02000000, 0x04000000, 0x08000000, 0x80 })
+        // docker's mask; CLONE_NEWTIME (0x80) is not in it: clone() reads its low byte as the exit signal
+        foreach (ulong flag in new ulong[] { 0x10000000, 0x20000000, 0x00020000, 0x40000000, 0x02000000, 0x04000000, 0x08000000 })
             Assert.Equal(EpermRet, BpfInterpreter.Run(program, Nr("clone"), args: SIGCHLD | flag));
         // the high word of the 64-bit argument is not confused with the flags
         Assert.Equal(Allow, BpfInterpreter.Run(program, Nr("clone"), args: (0x10000000UL << 32) | SIGCHLD));
