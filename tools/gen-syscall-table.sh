@@ -16,6 +16,10 @@ out=src/Isolate.Core/Security/SyscallTable.g.cs
   echo "    public static readonly Dictionary<string, int> X86_64 = new(StringComparer.Ordinal)"
   echo "    {"
   grep -E '^#define __NR_[a-z0-9_]+ [0-9]+$' "$header" | awk '{ sub("__NR_", "", $2); printf "        [\"%s\"] = %s,\n", $2, $3 }'
+  echo "        // newer than that header: tools/syscalls-newer.txt"
+  grep -vE '^(#|$)' tools/syscalls-newer.txt | while read -r name number; do
+    grep -qE "^#define __NR_${name} " "$header" || printf '        ["%s"] = %s,\n' "$name" "$number"
+  done
   echo "    };"
   echo "}"
 } > "$out"

@@ -368,8 +368,7 @@ internal static partial class SyscallTable
         ["process_mrelease"] = 448,
         ["futex_waitv"] = 449,
         ["set_mempolicy_home_node"] = 450,
-        // newer than the header above (arch/x86/entry/syscalls/syscall_64.tbl up to 6.17): the
-        // calls docker's default profile names, so that a profile can allow or refuse them
+        // newer than that header: tools/syscalls-newer.txt
         ["uretprobe"] = 335,
         ["cachestat"] = 451,
         ["fchmodat2"] = 452,
