@@ -157,13 +157,22 @@ public static class DetachedVerbs
         }
     }
 
-    /// <summary>rm: a stopped container's state and log; with force a running one is killed first.</summary>
+    /// <summary>rm: a stopped container's state and log; with force a running one is killed
+    /// first. A half-made one (its `run -d` killed at any moment) goes as completely: no state
+    /// yet (nothing was started), a monitor not yet recorded (it finds no state and makes
+    /// nothing), a monitor recorded before its container started (killed; the cgroup it
+    /// recorded before making it is emptied and removed).</summary>
     public static void Remove(StateStore store, string id, bool force)
     {
-        ContainerState state;
+        ContainerState? state;
         using (var held = store.Open(id))
         {
-            state = store.Read(held);
+            state = store.TryRead(held);
+            if (state is null)
+            {
+                StateStore.Remove(held); // its client was killed before it recorded anything: nothing was started
+                return;
+            }
             if (state.Kind != ContainerKind.Detached)
                 throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
             if (MonitorAlive(state) && !force)
@@ -171,15 +180,58 @@ public static class DetachedVerbs
         }
         if (MonitorAlive(state))
         {
-            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
-                Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
-            Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM);
-            WaitForMonitor(state, TimeSpan.FromSeconds(15));
+            KillRecordedCgroup(state);
+            if (state.Pid > 0)
+            {
+                if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
+                    Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
+                Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM); // it records the exit and removes the cgroup
+                WaitForMonitor(state, TimeSpan.FromSeconds(15));
+            }
+            // still starting the container (or deaf to SIGTERM): the container's PID 1 dies with
+            // it (PDEATHSIG), and its cgroup is removed below
+            if (MonitorAlive(state))
+            {
+                Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGKILL);
+                WaitForMonitor(state, TimeSpan.FromSeconds(15));
+            }
         }
+        RemoveRecordedCgroup(state);
         using (var held = store.Open(id))
         {
             DetachedRun.RemoveLog(state, held.Directory, id);
             StateStore.Remove(held);
+        }
+    }
+
+    /// <summary>Every process in the container's recorded cgroup, killed (none recorded, or gone: nothing to do).</summary>
+    private static void KillRecordedCgroup(ContainerState state)
+    {
+        if (ContainerHandle.OpenCgroup(state) is not { } cgroup)
+            return;
+        try
+        {
+            cgroup.KillAll();
+        }
+        catch (IsolateException) when (!cgroup.Directories.Any(Directory.Exists))
+        {
+            // its monitor removed it meanwhile
+        }
+    }
+
+    /// <summary>The recorded cgroup, emptied and removed if its monitor (or the monitor's reaper) has not.</summary>
+    private static void RemoveRecordedCgroup(ContainerState state)
+    {
+        if (ContainerHandle.OpenCgroup(state) is not { } cgroup)
+            return;
+        try
+        {
+            cgroup.KillAll();
+            cgroup.Remove();
+        }
+        catch (IsolateException) when (!cgroup.Directories.Any(Directory.Exists))
+        {
+            // the monitor's reaper removed it meanwhile
         }
     }
 
