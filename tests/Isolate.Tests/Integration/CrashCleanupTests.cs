@@ -108,4 +108,30 @@ public sealed class CrashCleanupTests : StateRootTest
         string left = Leftovers("sleep 77.");
         Assert.True(left == Nothing, $"after {Rounds} killed exec and rm -f: {left}");
     }
+
+    [ContainerFact]
+    public void After_SIGKILL_to_isolate_the_reaper_removes_groups_the_container_made_inside_its_own()
+    {
+        // as systemd as PID 1 does (init.scope inside its group): the container's PID 1 moved into
+        // a group two levels down in every hierarchy its group is in
+        using (var isolate = IsolateBinary.Start(["run", "--rootfs", Rootfs.Path, "--", "sh", "-c", "echo ready; exec sleep 100"]))
+        {
+            int container = isolate.ContainerPid();
+            int reaper = isolate.ReaperPid();
+            foreach (string parent in TestScope.HierarchyRoots().Select(r => Path.Combine(r, CgroupParent)).Where(Directory.Exists))
+            {
+                string deeper = Path.Combine(Assert.Single(Directory.GetDirectories(parent)), "inner", "deeper");
+                Directory.CreateDirectory(deeper);
+                File.WriteAllText(Path.Combine(deeper, "cgroup.procs"), container.ToString());
+            }
+            Assert.Equal(0, kill(isolate.Pid, 9));
+            isolate.WaitForExit();
+            HostProcesses.WaitUntilGone(reaper, TimeSpan.FromSeconds(10));
+            Assert.False(HostProcesses.Exists(reaper), "the reaper did not finish");
+        }
+        Assert.Empty(LeftCgroups());
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 }
