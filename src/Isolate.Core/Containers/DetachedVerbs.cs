@@ -164,43 +164,55 @@ public static class DetachedVerbs
     /// recorded before making it is emptied and removed).</summary>
     public static void Remove(StateStore store, string id, bool force)
     {
-        ContainerState? state;
-        using (var held = store.Open(id))
+        // The state goes only under its lock while no live monitor is recorded: a monitor that
+        // has not recorded itself yet then finds no state and makes nothing. A live one is
+        // stopped outside the lock (it takes the lock to record its end), then it is read again.
+        for (int round = 0; ; round++)
         {
-            state = store.TryRead(held);
-            if (state is null)
+            ContainerState? state;
+            using (var held = store.Open(id))
             {
-                StateStore.Remove(held); // its client was killed before it recorded anything: nothing was started
-                return;
+                state = store.TryRead(held);
+                if (state is null)
+                {
+                    StateStore.Remove(held); // its client was killed before it recorded anything: nothing was started
+                    return;
+                }
+                if (state.Kind != ContainerKind.Detached)
+                    throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
+                if (MonitorAlive(state) && !force)
+                    throw new IsolateException($"cannot remove container {id}: it is running; stop it first (isolate stop {id}) or use rm -f");
+                if (!MonitorAlive(state))
+                {
+                    RemoveRecordedCgroup(state);
+                    DetachedRun.RemoveLog(state, held.Directory, id);
+                    StateStore.Remove(held);
+                    return;
+                }
             }
-            if (state.Kind != ContainerKind.Detached)
-                throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
-            if (MonitorAlive(state) && !force)
-                throw new IsolateException($"cannot remove container {id}: it is running; stop it first (isolate stop {id}) or use rm -f");
+            if (round == 3)
+                throw new IsolateException($"cannot remove container {id}: its monitor (pid {state.MonitorPid}) does not stop");
+            StopMonitor(state);
+        }
+    }
+
+    /// <summary>rm -f of a live container: its processes killed, then its monitor, gracefully
+    /// when the container had started (it records the exit and removes the cgroup), else with
+    /// SIGKILL (the container's PID 1 dies with it, by PDEATHSIG; its cgroup goes in Remove).</summary>
+    private static void StopMonitor(ContainerState state)
+    {
+        KillRecordedCgroup(state);
+        if (state.Pid > 0)
+        {
+            if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
+                Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
+            Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM);
+            WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
         if (MonitorAlive(state))
         {
-            KillRecordedCgroup(state);
-            if (state.Pid > 0)
-            {
-                if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
-                    Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
-                Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM); // it records the exit and removes the cgroup
-                WaitForMonitor(state, TimeSpan.FromSeconds(15));
-            }
-            // still starting the container (or deaf to SIGTERM): the container's PID 1 dies with
-            // it (PDEATHSIG), and its cgroup is removed below
-            if (MonitorAlive(state))
-            {
-                Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGKILL);
-                WaitForMonitor(state, TimeSpan.FromSeconds(15));
-            }
-        }
-        RemoveRecordedCgroup(state);
-        using (var held = store.Open(id))
-        {
-            DetachedRun.RemoveLog(state, held.Directory, id);
-            StateStore.Remove(held);
+            Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGKILL);
+            WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
     }
 
