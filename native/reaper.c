@@ -8,9 +8,11 @@
  * to an init that may never reap (PID 1 of many containers does not). When Isolate has removed the group itself, it writes one
  * byte and the reaper leaves at once. When the pipe closes with nothing written -
  * Isolate died - the reaper kills whatever is still in the group (the container's
- * PID 1 already got SIGKILL from PDEATHSIG), removes the directories, and exits.
+ * PID 1 already got SIGKILL from PDEATHSIG), in the groups the container made inside its
+ * own too, removes the directories (those inner groups first), and exits.
  * Like the child, it only makes system calls: it is one thread of a .NET process. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -87,6 +89,66 @@ static int kill_listed(const char *dir)
     return listed;
 }
 
+/* What getdents64(2) returns, one record after another. */
+struct dir_record {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+/* The groups the container made inside its own (systemd as PID 1 makes init.scope, a
+ * nested Isolate its own), deepest first: with remove, each is rmdir'd (a group with
+ * children refuses rmdir, so its parent would stay); without, the processes each lists are
+ * killed (cgroup.procs lists a group's own members only). path is a PATH_MAX buffer that
+ * holds the group's directory; it is extended for each child and restored. Returns how
+ * many processes were listed. */
+static int walk_subgroups(char *path, size_t len, int depth, int remove)
+{
+    if (depth > 32)
+        return 0;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int listed = 0;
+    char buf[2048] __attribute__((aligned(8)));
+    long n;
+    while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+        for (long off = 0; off < n;) {
+            const struct dir_record *entry = (const struct dir_record *)(buf + off);
+            off += entry->reclen;
+            if (entry->type != DT_DIR || strcmp(entry->name, ".") == 0 || strcmp(entry->name, "..") == 0)
+                continue;
+            size_t name_len = strlen(entry->name);
+            if (len + 1 + name_len + sizeof "/cgroup.procs" > PATH_MAX)
+                continue;
+            path[len] = '/';
+            memcpy(path + len + 1, entry->name, name_len + 1);
+            listed += walk_subgroups(path, len + 1 + name_len, depth + 1, remove);
+            if (remove) {
+                for (int round = 0; round < 200 && rmdir(path) < 0 && errno == EBUSY; round++)
+                    nap_ms(10);
+            } else
+                listed += kill_listed(path);
+            path[len] = '\0';
+        }
+    }
+    close(fd);
+    return listed;
+}
+
+/* walk_subgroups on one of the group's directories. */
+static int walk_group(const char *dir, int remove)
+{
+    static char path[PATH_MAX];
+    size_t len = strlen(dir);
+    if (len >= sizeof path)
+        return 0;
+    memcpy(path, dir, len + 1);
+    return walk_subgroups(path, len, 0, remove);
+}
+
 static int reaper_main(void *arg)
 {
     const struct reaper_args *args = arg;
@@ -131,12 +193,13 @@ static int reaper_main(void *arg)
     for (int round = 0; round < 500; round++) { /* ~5 s: the dying get that long */
         int listed = 0;
         for (uint32_t i = args->shared; i < args->count; i++)
-            listed += kill_listed(args->dirs[i]);
+            listed += kill_listed(args->dirs[i]) + walk_group(args->dirs[i], 0);
         if (listed == 0)
             break;
         nap_ms(10);
     }
     for (uint32_t i = args->count; i-- > args->shared;) {
+        walk_group(args->dirs[i], 1);
         for (int round = 0; round < 200 && rmdir(args->dirs[i]) < 0 && errno == EBUSY; round++)
             nap_ms(10);
     }

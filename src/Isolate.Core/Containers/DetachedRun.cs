@@ -176,10 +176,15 @@ public static unsafe class DetachedRun
     {
         ContainerState recorded;
         ContainerSpec spec;
-        using (var held = store.Open(id))
+        string cgroupName;
+        using (var held = store.Open(id)) // gone: an `rm -f` came first, and nothing is made
         {
             recorded = store.Read(held);
             spec = StateStore.ReadSpec(held.Directory, id);
+            cgroupName = CgroupJanitor.NameFor(spec.Id, Environment.ProcessId);
+            // this monitor and the cgroup it is about to make, recorded before either does
+            // anything: `rm -f` at any moment from here finds (and kills) both
+            store.Write(held, Monitoring(recorded, spec, cgroupName));
         }
         LogWriter? writer = null;
         LogPump? pump = null;
@@ -189,7 +194,6 @@ public static unsafe class DetachedRun
             pump = LogPump.Start(writer);
         }
         Action<string>? debug = recorded.Debug ? line => error("isolate: debug: " + line) : null;
-        string cgroupName = CgroupJanitor.NameFor(spec.Id, Environment.ProcessId);
         int exitCode;
         Func<ContainerState, ContainerState> ending;
         try
@@ -201,7 +205,13 @@ public static unsafe class DetachedRun
             var result = Launcher.Run(spec with { CgroupName = cgroupName }, debug, line => error("isolate: warning: " + line),
                 readUsage: recorded.Stats != StatsFormat.None,
                 spawned: pid => startTime = ProcessInfo.StartTime(pid),
-                started: pid => Update(store, id, state => Started(state, spec, cgroupName, pid, startTime)));
+                started: pid =>
+                {
+                    // removed while it started (its monitor was not yet recorded when something
+                    // took the state away): nothing could stop it any more, so it stops here
+                    if (!Update(store, id, state => Started(state, spec, cgroupName, pid, startTime)))
+                        Libc.Kill(pid, Signal.SIGKILL);
+                });
             foreach (string line in result.Messages(recorded.Stats))
                 error(line);
             exitCode = result.ExitCode;
@@ -238,28 +248,32 @@ public static unsafe class DetachedRun
         Stats = stats,
     };
 
-    /// <summary>What the state records once the command runs: its PID and start time, this
-    /// process as its monitor, its cgroup (a run -d monitor and a foreground --name run alike).</summary>
-    internal static ContainerState Started(ContainerState state, ContainerSpec spec, string cgroupName, int pid, ulong startTime) => state with
+    /// <summary>What the state records before anything is made: this process as the container's
+    /// monitor, and the cgroup it will make (a run -d monitor and a foreground --name run alike).</summary>
+    internal static ContainerState Monitoring(ContainerState state, ContainerSpec spec, string cgroupName) => state with
     {
-        Pid = pid,
-        PidStartTime = startTime,
         MonitorPid = Environment.ProcessId,
         MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
         CgroupParent = spec.Cgroups ? spec.CgroupParent : null,
         CgroupName = spec.Cgroups ? cgroupName : null,
     };
 
-    internal static void Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
+    /// <summary>What the state adds once the command runs: its PID and start time.</summary>
+    internal static ContainerState Started(ContainerState state, ContainerSpec spec, string cgroupName, int pid, ulong startTime) =>
+        Monitoring(state, spec, cgroupName) with { Pid = pid, PidStartTime = startTime };
+
+    /// <summary>False when the state was removed meanwhile (rm -f): nothing to record.</summary>
+    internal static bool Update(StateStore store, string id, Func<ContainerState, ContainerState> change)
     {
         try
         {
             using var held = store.Open(id);
             store.Write(held, change(store.Read(held)));
+            return true;
         }
         catch (IsolateException)
         {
-            // removed meanwhile (rm -f): nothing to record
+            return false;
         }
     }
 }

@@ -157,29 +157,93 @@ public static class DetachedVerbs
         }
     }
 
-    /// <summary>rm: a stopped container's state and log; with force a running one is killed first.</summary>
+    /// <summary>rm: a stopped container's state and log; with force a running one is killed
+    /// first. A half-made one (its `run -d` killed at any moment) goes as completely: no state
+    /// yet (nothing was started), a monitor not yet recorded (it finds no state and makes
+    /// nothing), a monitor recorded before its container started (killed; the cgroup it
+    /// recorded before making it is emptied and removed).</summary>
     public static void Remove(StateStore store, string id, bool force)
     {
-        ContainerState state;
-        using (var held = store.Open(id))
+        // The state goes only under its lock while no live monitor is recorded: a monitor that
+        // has not recorded itself yet then finds no state and makes nothing. A live one is
+        // stopped outside the lock (it takes the lock to record its end), then it is read again.
+        for (int round = 0; ; round++)
         {
-            state = store.Read(held);
-            if (state.Kind != ContainerKind.Detached)
-                throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
-            if (MonitorAlive(state) && !force)
-                throw new IsolateException($"cannot remove container {id}: it is running; stop it first (isolate stop {id}) or use rm -f");
+            ContainerState? state;
+            using (var held = store.Open(id))
+            {
+                state = store.TryRead(held);
+                if (state is null)
+                {
+                    StateStore.Remove(held); // its client was killed before it recorded anything: nothing was started
+                    return;
+                }
+                if (state.Kind != ContainerKind.Detached)
+                    throw new IsolateException($"container {id} was made from an OCI bundle: remove it with `isolate delete {id}`");
+                if (MonitorAlive(state) && !force)
+                    throw new IsolateException($"cannot remove container {id}: it is running; stop it first (isolate stop {id}) or use rm -f");
+                if (!MonitorAlive(state))
+                {
+                    RemoveRecordedCgroup(state);
+                    DetachedRun.RemoveLog(state, held.Directory, id);
+                    StateStore.Remove(held);
+                    return;
+                }
+            }
+            if (round == 3)
+                throw new IsolateException($"cannot remove container {id}: its monitor (pid {state.MonitorPid}) does not stop");
+            StopMonitor(state);
         }
-        if (MonitorAlive(state))
+    }
+
+    /// <summary>rm -f of a live container: its processes killed, then its monitor, gracefully
+    /// when the container had started (it records the exit and removes the cgroup), else with
+    /// SIGKILL (the container's PID 1 dies with it, by PDEATHSIG; its cgroup goes in Remove).</summary>
+    private static void StopMonitor(ContainerState state)
+    {
+        KillRecordedCgroup(state);
+        if (state.Pid > 0)
         {
             if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime)
                 Interop.Libc.Kill(state.Pid, Interop.Signal.SIGKILL);
             Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGTERM);
             WaitForMonitor(state, TimeSpan.FromSeconds(15));
         }
-        using (var held = store.Open(id))
+        if (MonitorAlive(state))
         {
-            DetachedRun.RemoveLog(state, held.Directory, id);
-            StateStore.Remove(held);
+            Interop.Libc.Kill(state.MonitorPid, Interop.Signal.SIGKILL);
+            WaitForMonitor(state, TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>Every process in the container's recorded cgroup, killed (none recorded, or gone: nothing to do).</summary>
+    private static void KillRecordedCgroup(ContainerState state)
+    {
+        if (ContainerHandle.OpenCgroup(state) is not { } cgroup)
+            return;
+        try
+        {
+            cgroup.KillAll();
+        }
+        catch (IsolateException) when (!cgroup.Directories.Any(Directory.Exists))
+        {
+            // its monitor removed it meanwhile
+        }
+    }
+
+    /// <summary>The recorded cgroup, emptied and removed if its monitor (or the monitor's reaper) has not.</summary>
+    private static void RemoveRecordedCgroup(ContainerState state)
+    {
+        if (ContainerHandle.OpenCgroup(state) is not { } cgroup)
+            return;
+        try
+        {
+            cgroup.KillAll();
+            cgroup.Remove();
+        }
+        catch (IsolateException) when (!cgroup.Directories.Any(Directory.Exists))
+        {
+            // the monitor's reaper removed it meanwhile
         }
     }
 

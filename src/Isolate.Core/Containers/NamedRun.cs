@@ -23,11 +23,7 @@ public static class NamedRun
         {
             // this process is the monitor from the first moment: killed before the command
             // started, it still leaves a state that reads as abandoned (RemoveStale)
-            store.Write(held, DetachedRun.NewState(spec, stats) with
-            {
-                MonitorPid = Environment.ProcessId,
-                MonitorStartTime = ProcessInfo.StartTime(Environment.ProcessId),
-            });
+            store.Write(held, DetachedRun.Monitoring(DetachedRun.NewState(spec, stats), spec, cgroupName));
             StateStore.WriteSpec(held, spec);
         }
         try
