@@ -39,6 +39,8 @@ public static partial class SpecJson
                 ReadOnlyRoot = o.GetProperty("readOnlyRoot").GetBoolean(),
                 RootfsWrites = (RootfsWrites)o.GetProperty("rootfsWrites").GetInt32(),
                 KeepChangesDir = ReadText(o.GetProperty("keepChangesDir")),
+                LayerRoot = o.TryGetProperty("layerRoot", out var layerRoot) ? ReadText(layerRoot) : null,
+                StorageSizeBytes = OptionalLong(o, "storageSizeBytes"),
                 Privileged = o.GetProperty("privileged").GetBoolean(),
                 MaskedPaths = OptionalStrings(o, "maskedPaths"),
                 ReadOnlyPaths = OptionalStrings(o, "readOnlyPaths"),
