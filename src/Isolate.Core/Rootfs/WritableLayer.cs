@@ -32,11 +32,14 @@ public sealed class WritableLayer : IDisposable
 
     /// <summary>A new layer on disk for <paramref name="spec"/>, or null where it gets none: no
     /// copy-on-write --rootfs, --storage-opt size (a tmpfs), or --read-only (the layer takes
-    /// only the mount points Isolate makes, on a tmpfs, before the root turns read-only).</summary>
+    /// only the mount points Isolate makes, on a tmpfs, before the root turns read-only).
+    /// Root's --userns with a map to other ids keeps the tmpfs too, for now: the namespace's
+    /// root, who mounts the overlay, may not reach a directory of host root's under a 0700
+    /// state root (a rootless caller's layer is its own, and so the namespace root's).</summary>
     public static WritableLayer? For(ContainerSpec spec, Action<string> warn)
     {
         if (spec.Rootfs is null || spec.RootfsWrites != RootfsWrites.CopyOnWrite || spec.StorageSizeBytes != null
-            || spec.ReadOnlyRoot || spec.LayerDir != null)
+            || spec.ReadOnlyRoot || spec.LayerDir != null || spec.UserNamespace is { Rootless: false })
             return null;
         string root = spec.LayerRoot ?? StateStore.DefaultLayerRoot();
         Sweep(root, warn);
@@ -44,6 +47,16 @@ public sealed class WritableLayer : IDisposable
     }
 
     private static WritableLayer Create(string root, string name, Action<string> warn)
+    {
+        // another run's Dispose may remove the emptied root between our mkdir -p and mkdir
+        for (int attempt = 1; ; attempt++)
+        {
+            if (TryCreate(root, name, warn, lastAttempt: attempt == 3) is { } layer)
+                return layer;
+        }
+    }
+
+    private static WritableLayer? TryCreate(string root, string name, Action<string> warn, bool lastAttempt)
     {
         try
         {
@@ -71,7 +84,12 @@ public sealed class WritableLayer : IDisposable
         }
         string dir = Path.Combine(root, name);
         if (Libc.Mkdir(dir, 0x1C0 /* 0700 */) < 0)
-            throw IsolateException.FromErrno("create the copy-on-write layer", dir, Marshal.GetLastPInvokeError());
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Errno.ENOENT && !lastAttempt)
+                return null;
+            throw IsolateException.FromErrno("create the copy-on-write layer", dir, errno);
+        }
         var held = CgroupLock.Take(dir);
         try
         {
@@ -110,6 +128,14 @@ public sealed class WritableLayer : IDisposable
         finally
         {
             _lock.Dispose();
+        }
+        try
+        {
+            System.IO.Directory.Delete(Path.GetDirectoryName(Directory)!); // the last one out leaves no empty layer root
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // another container's layer is in it
         }
     }
 

@@ -41,6 +41,7 @@ public static partial class SpecJson
                 KeepChangesDir = ReadText(o.GetProperty("keepChangesDir")),
                 LayerRoot = o.TryGetProperty("layerRoot", out var layerRoot) ? ReadText(layerRoot) : null,
                 StorageSizeBytes = OptionalLong(o, "storageSizeBytes"),
+                LayerDir = o.TryGetProperty("layerDir", out var layerDir) ? ReadText(layerDir) : null,
                 Privileged = o.GetProperty("privileged").GetBoolean(),
                 MaskedPaths = OptionalStrings(o, "maskedPaths"),
                 ReadOnlyPaths = OptionalStrings(o, "readOnlyPaths"),

@@ -75,6 +75,7 @@ public static partial class SpecJson
             Text(w, "keepChangesDir", spec.KeepChangesDir);
             Text(w, "layerRoot", spec.LayerRoot);
             Number(w, "storageSizeBytes", spec.StorageSizeBytes);
+            Text(w, "layerDir", spec.LayerDir);
             w.WriteBoolean("privileged", spec.Privileged);
             Strings(w, "maskedPaths", spec.MaskedPaths);
             Strings(w, "readOnlyPaths", spec.ReadOnlyPaths);
