@@ -20,6 +20,7 @@ public sealed class RunOptions : IRunArguments
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
             "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device",
+            "storage-opt",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
@@ -60,6 +61,9 @@ public sealed class RunOptions : IRunArguments
 
     [Option("keep-changes", MetaValue = "DIR", HelpText = "Copy-on-write, but keep the overlay layer in DIR (DIR/upper, DIR/work); a later run with the same DIR continues from it.")]
     public string? KeepChanges { get; set; }
+
+    [Option("storage-opt", MetaValue = "size=SIZE", HelpText = "With a copy-on-write --rootfs: its writable layer on a tmpfs of SIZE (b, k, m, g), counted in the container's memory, instead of on disk (/var/lib/isolate/layers, removed when the container ends); a write beyond it fails with ENOSPC.")]
+    public IEnumerable<string> StorageOpt { get; set; } = [];
 
     [Option("privileged", HelpText = "Turn the confinement off: every capability Isolate holds, no seccomp filter, no no_new_privs, no masked or read-only /proc and /sys paths. Root inside is then root on the host.")]
     public bool Privileged { get; set; }
@@ -197,7 +201,7 @@ internal static class RunVerb
 {
     public static int Execute(RunOptions options, GlobalOptions globals)
     {
-        var spec = RunConverter.ToSpec(options, HostProcess.Variable);
+        var spec = RunConverter.ToSpec(options, HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         var logOptions = LogOptions.Parse(options.LogDriver, options.LogOpt);
         if (!options.Detach && (options.LogDriver != null || options.LogOpt.Any()))

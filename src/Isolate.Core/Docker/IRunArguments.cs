@@ -16,6 +16,8 @@ public interface IRunArguments : ILimitArguments
     bool Overlay { get; }
     bool NoOverlay { get; }
     string? KeepChanges { get; }
+    /// <summary>--storage-opt KEY=VALUE: size=SIZE, the copy-on-write layer on a tmpfs of that size.</summary>
+    IEnumerable<string> StorageOpt { get; }
     bool Privileged { get; }
     string? Cgroups { get; }
     string? CgroupParent { get; }

@@ -42,6 +42,7 @@ public static class RunConverter
         var security = RunSecurity.From(options, rootfs ?? "/", userns);
         var writes = RootfsWritesFor(options, rootfs);
         string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
+        long? storageSize = StorageSize(options.StorageOpt ?? [], writes, rootfs);
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.HostSource(p, "volume source", (link, uid) => $"-v {p}: {p}'s component {link} is a symlink owned by uid {uid} (a container or user could have planted it); give the resolved path"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
@@ -102,6 +103,7 @@ public static class RunConverter
             ReadOnlyRoot = options.ReadOnly,
             RootfsWrites = writes,
             KeepChangesDir = keepChanges,
+            StorageSizeBytes = storageSize,
             Privileged = options.Privileged,
             Resources = resources,
             Devices = devices,
@@ -174,6 +176,26 @@ public static class RunConverter
         if (options.NoOverlay)
             return RootfsWrites.Direct;
         return RootfsWrites.CopyOnWrite;
+    }
+
+    /// <summary>--storage-opt size=SIZE (docker's spelling, which docker takes on some storage
+    /// drivers only): the copy-on-write layer on a tmpfs of SIZE instead of on disk. It sizes
+    /// that layer only, so it needs one.</summary>
+    private static long? StorageSize(IEnumerable<string> options, RootfsWrites writes, string? rootfs)
+    {
+        long? size = null;
+        foreach (string option in options)
+        {
+            string[] pair = option.Split('=', 2);
+            if (pair.Length != 2 || pair[0] != "size")
+                throw new IsolateException($"invalid --storage-opt '{option}': the one storage option is size=SIZE (the copy-on-write layer on a tmpfs of that size)");
+            size = ResourceParser.ParseSize("--storage-opt size", pair[1]);
+        }
+        if (size != null && (rootfs is null || writes != RootfsWrites.CopyOnWrite))
+            throw new IsolateException(rootfs is null
+                ? "--storage-opt size sizes the copy-on-write layer of a --rootfs: without --rootfs the root is the host's, read-only"
+                : "--storage-opt size sizes the copy-on-write layer: with --no-overlay or --keep-changes the writes go to a directory on disk; drop one or the other");
+        return size;
     }
 
     /// <summary>DIR holds the kept layer: DIR/upper (which becomes the container's writes,

@@ -31,6 +31,19 @@ internal static unsafe partial class FileSystemStat
         return Fstatvfs(fd, &stat) < 0 ? null : stat.BlocksAvailable * stat.FragmentSize;
     }
 
+    /// <summary>fstatfs(2)'s f_type (the filesystem's magic number), or null when that cannot be told.</summary>
+    public static long? TypeOf(FileDescriptor fd)
+    {
+        // struct statfs is 120 bytes on 64-bit Linux and starts with f_type
+        long* buffer = stackalloc long[32];
+        return Fstatfs(fd, buffer) < 0 ? null : buffer[0];
+    }
+
+    public const long OverlayfsMagic = 0x794c7630;
+
+    [LibraryImport(Libc.Library, EntryPoint = "fstatfs", SetLastError = true)]
+    private static partial int Fstatfs(FileDescriptor fd, long* buffer);
+
     [LibraryImport(Libc.Library, EntryPoint = "fstatvfs", SetLastError = true)]
     private static partial int Fstatvfs(FileDescriptor fd, StatVfs* buffer);
 }

@@ -25,6 +25,10 @@ public static partial class Launcher
         Action<int>? spawned = null, Action<int>? started = null, LaunchHold? hold = null)
     {
         warn ??= _ => { };
+        // disposed last: the layer goes once the container and its cgroup are gone
+        using var layer = Rootfs.WritableLayer.For(spec, warn);
+        if (layer != null)
+            spec = spec with { LayerDir = layer.Directory };
         using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
         if (scope.Cgroup is { } cgroup)
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");

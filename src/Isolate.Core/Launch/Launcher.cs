@@ -269,6 +269,8 @@ public static unsafe partial class Launcher
             yield return spec.Rootfs;
         if (spec.KeepChangesDir != null)
             yield return spec.KeepChangesDir;
+        if (spec.LayerDir != null)
+            yield return spec.LayerDir;
         if (!Kernel.Features.HasFlag(KernelFeatures.OpenTree))
         {
             foreach (var volume in spec.Volumes)

@@ -270,17 +270,23 @@ public static class MountPlanBuilder
                 ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true, slot: slot));
                 break;
             case RootfsWrites.CopyOnWrite or RootfsWrites.KeepChanges:
+                // On disk where the launcher made the layer (Rootfs/WritableLayer); else on the
+                // private staging tmpfs: sized by --storage-opt size, its pages charged to the
+                // writer's memory cgroup (--read-only: it only takes Isolate's mount points).
+                bool onTmpfs = spec.RootfsWrites == RootfsWrites.CopyOnWrite && spec.LayerDir is null;
                 string layers = spec.RootfsWrites == RootfsWrites.KeepChanges
                     ? spec.KeepChangesDir ?? throw new ArgumentException("KeepChanges needs KeepChangesDir")
-                    : scratch;
+                    : spec.LayerDir ?? scratch;
                 string upper = Join(layers, "upper"), work = Join(layers, "work");
-                if (spec.RootfsWrites == RootfsWrites.CopyOnWrite)
+                if (onTmpfs)
                 {
-                    ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700"));
+                    string size = spec.StorageSizeBytes is { } bytes ? $",size={bytes}" : "";
+                    ops.Add(MountOp.Filesystem("tmpfs", scratch, MountFlags.NoSuid | MountFlags.NoDev, "mode=0700" + size));
                     ops.Add(MountOp.Mkdir(upper));
                     ops.Add(MountOp.Mkdir(work));
                 }
-                // (--keep-changes: the CLI made DIR/upper and DIR/work, checked to be real directories)
+                // (--keep-changes: the CLI made DIR/upper and DIR/work, checked to be real
+                // directories; a layer on disk: the launcher made them)
                 if (slot >= 0)
                     ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true, slot: slot));
                 // The overlay goes over the rootfs path itself (lowerdir is looked up before

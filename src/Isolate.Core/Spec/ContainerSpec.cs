@@ -49,6 +49,19 @@ public sealed record ContainerSpec
     /// <summary>--keep-changes DIR: where the upper layer goes with <see cref="RootfsWrites.KeepChanges"/>.</summary>
     public string? KeepChangesDir { get; init; }
 
+    /// <summary>Where a <see cref="RootfsWrites.CopyOnWrite"/> layer goes on disk, one directory
+    /// per container (Rootfs/WritableLayer); null: the default for the caller
+    /// (<see cref="State.StateStore.DefaultLayerRoot"/>).</summary>
+    public string? LayerRoot { get; init; }
+
+    /// <summary>--storage-opt size: the copy-on-write layer on a tmpfs of this many bytes instead
+    /// of on disk (its pages are charged to the container's memory cgroup).</summary>
+    public long? StorageSizeBytes { get; init; }
+
+    /// <summary>This container's own layer directory under <see cref="LayerRoot"/>, holding upper
+    /// and work: set by the launcher, which made it and removes it; null: a tmpfs layer.</summary>
+    public string? LayerDir { get; init; }
+
     /// <summary>--privileged: no masked or read-only kernel paths.</summary>
     public bool Privileged { get; init; }
 

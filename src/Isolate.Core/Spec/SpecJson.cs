@@ -73,6 +73,9 @@ public static partial class SpecJson
             w.WriteBoolean("readOnlyRoot", spec.ReadOnlyRoot);
             w.WriteNumber("rootfsWrites", (int)spec.RootfsWrites);
             Text(w, "keepChangesDir", spec.KeepChangesDir);
+            Text(w, "layerRoot", spec.LayerRoot);
+            Number(w, "storageSizeBytes", spec.StorageSizeBytes);
+            Text(w, "layerDir", spec.LayerDir);
             w.WriteBoolean("privileged", spec.Privileged);
             Strings(w, "maskedPaths", spec.MaskedPaths);
             Strings(w, "readOnlyPaths", spec.ReadOnlyPaths);

@@ -33,6 +33,20 @@ public sealed partial class StateStore(string root, string? logRoot = null)
         return Path.Combine(data, "isolate", "containers");
     }
 
+    /// <summary>Where the copy-on-write layers of --rootfs containers go, one directory each
+    /// (Rootfs/WritableLayer): for root with the default store, on disk beside the logs
+    /// (/var/lib/isolate/layers); otherwise in the state root ({root}/.layers: a name no
+    /// container id can take), which is the caller's own.</summary>
+    public string LayerRoot => LogRoot != null && Libc.GetEffectiveUserId() == 0
+        ? Path.Combine(Path.GetDirectoryName(LogRoot)!, "layers")
+        : Path.Combine(Root, ".layers");
+
+    /// <summary>The default store's <see cref="LayerRoot"/>. Not /run, which is often a tmpfs: a
+    /// layer there would take the host's memory as a tmpfs upper layer did. A non-root caller's
+    /// state root is its own ($XDG_RUNTIME_DIR/isolate, which systemd sizes at a tenth of RAM,
+    /// else /tmp/isolate-UID); its data directory may not be (a HOME that is another's).</summary>
+    public static string DefaultLayerRoot() => new StateStore(DefaultRoot(), DefaultLogRoot()).LayerRoot;
+
     public const string StateFile = "state.json";
     public const string FifoFile = "exec.fifo";
     /// <summary>Where a created container reports a failure after `start` (seccomp, exec).</summary>

@@ -76,6 +76,26 @@ public sealed class MountPlanBuilderTests
         Assert.Equal("lowerdir=/srv/root,upperdir=/var/keep/upper,workdir=/var/keep/work", overlay.Data);
     }
 
+    [Fact]
+    public void A_layer_on_disk_puts_upper_and_work_in_the_launchers_directory_and_stages_no_tmpfs()
+    {
+        var plan = Build(Spec("/srv/root", RootfsWrites.CopyOnWrite) with { LayerDir = "/var/lib/isolate/layers/c1.42" }, scratch: "/mnt");
+
+        Assert.DoesNotContain(plan, op => op.FsType == "tmpfs" && !op.InRoot);
+        Assert.DoesNotContain(plan, op => op.Kind == MountKind.Mkdir); // made by the launcher (Rootfs/WritableLayer)
+        var overlay = Assert.Single(plan, op => op.FsType == "overlay");
+        Assert.Equal("lowerdir=/srv/root,upperdir=/var/lib/isolate/layers/c1.42/upper,workdir=/var/lib/isolate/layers/c1.42/work", overlay.Data);
+    }
+
+    [Fact]
+    public void Storage_opt_size_sizes_the_staging_tmpfs_that_holds_the_layer()
+    {
+        var plan = Build(Spec("/srv/root", RootfsWrites.CopyOnWrite) with { StorageSizeBytes = 16 << 20 }, scratch: "/mnt");
+
+        Assert.Equal(MountOp.Filesystem("tmpfs", "/mnt", MountFlags.NoSuid | MountFlags.NoDev, "mode=0700,size=16777216"), plan[1]);
+        Assert.Equal("lowerdir=/srv/root,upperdir=/mnt/upper,workdir=/mnt/work", Assert.Single(plan, op => op.FsType == "overlay").Data);
+    }
+
     [Theory]
     [InlineData("/plain", "/plain")]
     [InlineData("/a,b:c", "/a\\,b\\:c")]
