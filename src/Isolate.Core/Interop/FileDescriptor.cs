@@ -18,7 +18,9 @@ internal sealed class FileDescriptor : SafeHandle
     /// <summary>Takes ownership of <paramref name="fd"/> (negative: an invalid handle).</summary>
     public FileDescriptor(int fd) : base(-1, ownsHandle: true) => SetHandle(fd);
 
-    public override bool IsInvalid => handle < 0;
+    /// <summary>An fd is an int: open(2) returns -1 in a 32-bit register, which a handle
+    /// marshalled from it reads as 0xFFFFFFFF, so the sign is the int's, not the pointer's.</summary>
+    public override bool IsInvalid => (int)handle < 0;
 
     /// <summary>open(2), O_CLOEXEC added. Invalid on failure: errno in Marshal.GetLastPInvokeError().</summary>
     public static FileDescriptor Open(string path, int flags, uint mode = 0) =>
