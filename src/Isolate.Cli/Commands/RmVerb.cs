@@ -19,7 +19,7 @@ internal static class RmVerb
     {
         foreach (string id in options.Ids)
         {
-            DetachedVerbs.Remove(globals.Store, id, options.Force);
+            DetachedVerbs.Remove(globals.Store, id, options.Force, line => Output.Error("isolate: " + line));
             Output.Out(id + "\n");
         }
         return 0;

@@ -162,7 +162,7 @@ public static class DetachedVerbs
     /// yet (nothing was started), a monitor not yet recorded (it finds no state and makes
     /// nothing), a monitor recorded before its container started (killed; the cgroup it
     /// recorded before making it is emptied and removed).</summary>
-    public static void Remove(StateStore store, string id, bool force)
+    public static void Remove(StateStore store, string id, bool force, Action<string> warn)
     {
         // The state goes only under its lock while no live monitor is recorded: a monitor that
         // has not recorded itself yet then finds no state and makes nothing. A live one is
@@ -185,6 +185,8 @@ public static class DetachedVerbs
                 if (!MonitorAlive(state))
                 {
                     RemoveRecordedCgroup(state);
+                    if (state.CgroupName is { } name) // the monitor names its layer as its cgroup
+                        Rootfs.WritableLayer.RemoveLeft(store.LayerRoot, name, warn);
                     DetachedRun.RemoveLog(state, held.Directory, id);
                     StateStore.Remove(held);
                     return;

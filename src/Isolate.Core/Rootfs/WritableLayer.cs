@@ -35,14 +35,18 @@ public sealed class WritableLayer : IDisposable
     /// only the mount points Isolate makes, on a tmpfs, before the root turns read-only).
     /// Root's --userns with a map to other ids keeps the tmpfs too, for now: the namespace's
     /// root, who mounts the overlay, may not reach a directory of host root's under a 0700
-    /// state root (a rootless caller's layer is its own, and so the namespace root's).</summary>
+    /// state root (a rootless caller's layer is its own, and so the namespace root's). So does
+    /// a layer root on overlayfs (Isolate inside another container): an overlay cannot be
+    /// another's upper layer; the tmpfs is charged to the container's memory cgroup, and
+    /// --storage-opt size bounds it.</summary>
     public static WritableLayer? For(ContainerSpec spec, Action<string> warn)
     {
         if (spec.Rootfs is null || spec.RootfsWrites != RootfsWrites.CopyOnWrite || spec.StorageSizeBytes != null
             || spec.ReadOnlyRoot || spec.LayerDir != null || spec.UserNamespace is { Rootless: false })
             return null;
         string root = spec.LayerRoot ?? StateStore.DefaultLayerRoot();
-        Sweep(root, warn);
+        if (OnOverlayfs(root))
+            return null;
         return Create(root, CgroupJanitor.NameFor(spec.Id, Environment.ProcessId), warn);
     }
 
@@ -75,13 +79,6 @@ public sealed class WritableLayer : IDisposable
                 throw new IsolateException($"the copy-on-write layer goes to {root}, and {level} is not a directory of uid {me}'s that no one else may write to: refused; "
                     + $"fix its owner and mode (chmod 700 {level}), or give --root a directory of your own");
         }
-        using (var rootFd = FileDescriptor.Open(root, O_RDONLY | O_DIRECTORY))
-        {
-            // overlayfs refuses another overlay as its upper layer (EINVAL, with no word why)
-            if (!rootFd.IsInvalid && FileSystemStat.TypeOf(rootFd) == FileSystemStat.OverlayfsMagic)
-                throw new IsolateException($"the copy-on-write layer goes to {root}, which is on overlayfs, and an overlay cannot be another's upper layer: "
-                    + "give --root a directory on another filesystem, or use --storage-opt size=SIZE (the layer on a tmpfs of that size)");
-        }
         string dir = Path.Combine(root, name);
         if (Libc.Mkdir(dir, 0x1C0 /* 0700 */) < 0)
         {
@@ -108,13 +105,26 @@ public sealed class WritableLayer : IDisposable
         }
     }
 
+    /// <summary>The layer root, or the nearest directory above it that exists, is on overlayfs.</summary>
+    private static bool OnOverlayfs(string root)
+    {
+        for (string? level = root; level != null; level = Path.GetDirectoryName(level))
+        {
+            using var fd = FileDescriptor.Open(level, O_RDONLY | O_DIRECTORY);
+            if (!fd.IsInvalid)
+                return FileSystemStat.TypeOf(fd) == FileSystemStat.OverlayfsMagic;
+        }
+        return false;
+    }
+
     private static void MakeDir(string path, uint mode)
     {
         if (Libc.Mkdir(path, mode) < 0)
             throw IsolateException.FromErrno("create the copy-on-write layer", path, Marshal.GetLastPInvokeError());
     }
 
-    /// <summary>The container has ended: its writes go.</summary>
+    /// <summary>The container has ended: its writes go, and so do layers that killed runs left
+    /// (swept here, after the container, rather than on the start path).</summary>
     public void Dispose()
     {
         try
@@ -129,13 +139,37 @@ public sealed class WritableLayer : IDisposable
         {
             _lock.Dispose();
         }
+        Sweep(Path.GetDirectoryName(Directory)!, _warn);
+        RemoveRootIfEmpty(Path.GetDirectoryName(Directory)!);
+    }
+
+    /// <summary>rm -f of a container whose monitor is dead (killed, maybe before it could remove
+    /// its layer): the layer named <paramref name="name"/> goes, unless a live run holds it.</summary>
+    public static void RemoveLeft(string root, string name, Action<string> warn)
+    {
+        string dir = Path.Combine(root, name);
         try
         {
-            System.IO.Directory.Delete(Path.GetDirectoryName(Directory)!); // the last one out leaves no empty layer root
+            if (System.IO.Directory.Exists(dir) && !CgroupLock.IsHeld(dir))
+                RemoveTree(dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // another container's layer is in it
+            warn($"could not remove the copy-on-write layer {dir}: {ErrorText.Of(e)}");
+        }
+        RemoveRootIfEmpty(root);
+    }
+
+    /// <summary>The last one out leaves no empty layer root (a --root stays as it was).</summary>
+    private static void RemoveRootIfEmpty(string root)
+    {
+        try
+        {
+            System.IO.Directory.Delete(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // another container's layer is in it, or there is none
         }
     }
 
