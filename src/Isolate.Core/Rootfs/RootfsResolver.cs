@@ -39,8 +39,9 @@ public static unsafe class RootfsResolver
             throw IsolateException.FromErrno(subject, path, -fd);
         try
         {
-            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget
-                ?? throw new IsolateException($"{subject} {path}: its resolved path cannot be read");
+            // the walked fd's path, in its own bytes (a name need not be UTF-8); the bind
+            // walks it again following no link at all
+            return Canonical($"/proc/self/fd/{fd}", subject);
         }
         finally
         {
