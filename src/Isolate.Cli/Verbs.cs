@@ -62,7 +62,7 @@ internal static class Verbs
         Make<UpdateOptions>("update", ArgumentRules.Runc, UpdateVerb.Execute),
         Make<SpecOptions>("spec", ArgumentRules.Runc, SpecVerb.Execute),
         Make<CreateOptions>("create", ArgumentRules.Runc, CreateVerb.Execute) with { EntersContainer = true },
-        Make<StartOptions>("start", ArgumentRules.Runc, StartVerb.Execute) with { EntersContainer = true },
+        Make<StartOptions>("start", ArgumentRules.Runc, StartVerb.Execute), // re-execs only for startContainer hooks (ContainerStart)
         Make<StateOptions>("state", ArgumentRules.Runc, StateVerb.Execute),
         Make<KillOptions>("kill", ArgumentRules.Runc, KillVerb.Execute),
         Make<DeleteOptions>("delete", ArgumentRules.Runc, DeleteVerb.Execute),

@@ -37,8 +37,14 @@ public static unsafe class ContainerStart
         try
         {
             if (state.StartContainer.Count > 0)
+            {
+                // the hooks run in a clone of this process inside the container: from the
+                // read-only binary (CVE-2019-5736); re-execs into this same verb, which nothing
+                // has changed yet. A start without such hooks only writes the go byte.
+                Runtime.SealedBinary.Enter();
                 HookRunner.InContainer("startContainer", state.StartContainer, state, programInContainer: true,
                     StateStore.ReadSpec(held.Directory, id).Process.Security);
+            }
         }
         catch (IsolateException)
         {

@@ -84,9 +84,6 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int UnlinkAt(FileDescriptor directory, string path, int flags);
 
-    [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
-    internal static partial int Fsync(int fd);
-
     [LibraryImport(Library, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial byte* RealPath(string path, byte* resolved);
 }

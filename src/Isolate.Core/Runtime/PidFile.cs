@@ -8,7 +8,7 @@ namespace Isolate.Runtime;
 /// <summary>--pid-file: the host PID of the container's PID 1 (or of an exec'd command), for
 /// init scripts and engines. Written whole and never through a link: the directory is opened
 /// once (O_NOFOLLOW of its last name), a temporary with an unpredictable name is created in it
-/// with O_CREAT|O_EXCL|O_NOFOLLOW, written, synced and renamed over the final name (rename
+/// with O_CREAT|O_EXCL|O_NOFOLLOW, written and renamed over the final name (rename
 /// replaces a symbolic link planted there, it does not follow it), so a directory the
 /// container can write cannot turn the write onto a host file. A run's is removed when the
 /// container ends if it still names it. Through libc, so that a path whose bytes are not UTF-8
@@ -36,13 +36,11 @@ public static unsafe class PidFile
         fixed (byte* p = text)
             written = Libc.Write(fd, p, text.Length);
         int errno = Marshal.GetLastPInvokeError();
-        bool synced = written == text.Length && Libc.Fsync(fd) == 0;
-        if (written == text.Length)
-            errno = Marshal.GetLastPInvokeError();
         Libc.Close(fd);
-        if (!synced || Libc.RenameAt(directory, temporary, directory, name) < 0)
+        // no fsync: the rename alone shows readers the whole file, and a PID means nothing after a crash
+        if (written != text.Length || Libc.RenameAt(directory, temporary, directory, name) < 0)
         {
-            errno = synced ? Marshal.GetLastPInvokeError() : errno;
+            errno = written == text.Length ? Marshal.GetLastPInvokeError() : errno;
             Libc.UnlinkAt(directory, temporary, 0);
             throw IsolateException.FromErrno("--pid-file", path, errno);
         }
