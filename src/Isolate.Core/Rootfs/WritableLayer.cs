@@ -144,14 +144,15 @@ public sealed class WritableLayer : IDisposable
     }
 
     /// <summary>rm -f of a container whose monitor is dead (killed, maybe before it could remove
-    /// its layer): the layer named <paramref name="name"/> goes, unless a live run holds it.</summary>
+    /// its layer) and whose cgroup has been emptied: the layer named <paramref name="name"/>
+    /// goes. Its lock is not asked: a clone of the killed monitor may hold it for the moment it
+    /// takes to die, and the name (the monitor's PID in it) is no one else's.</summary>
     public static void RemoveLeft(string root, string name, Action<string> warn)
     {
         string dir = Path.Combine(root, name);
         try
         {
-            if (System.IO.Directory.Exists(dir) && !CgroupLock.IsHeld(dir))
-                RemoveTree(dir);
+            RemoveTree(dir);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
