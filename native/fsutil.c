@@ -1,11 +1,16 @@
 /* fsutil.c - filesystem helpers for the child: system calls and stack buffers only. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "fsutil.h"
+#include "isolate_shim.h"
 
 static int mkdir_one(const char *path, mode_t mode)
 {
@@ -36,4 +41,81 @@ int isolate_mkdir_p(const char *path, mode_t mode)
             return rc;
     }
     return mkdir_one(buf, mode);
+}
+
+/* What getdents64(2) returns, one record after another. */
+struct fsutil_dirent {
+    uint64_t ino;
+    int64_t off;
+    unsigned short reclen;
+    unsigned char type;
+    char name[];
+};
+
+static int is_dot(const char *name)
+{
+    return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+/* Empties the directory open as fd, whatever bytes its names hold, never following a
+ * link; a directory the caller may not write into (overlayfs's work/work is mode 000) is
+ * opened up to its owner first. Depth-bounded by the fds it holds. 0 or -errno. */
+static int empty_dir(int fd, int depth)
+{
+    if (depth > 64)
+        return -ELOOP;
+    (void)fchmod(fd, 0700);
+    char buf[4096] __attribute__((aligned(8)));
+    int err = 0;
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return err;
+        int removed = 0;
+        for (long off = 0; off < n;) {
+            const struct fsutil_dirent *entry = (const struct fsutil_dirent *)(buf + off);
+            off += entry->reclen;
+            if (is_dot(entry->name))
+                continue;
+            if (unlinkat(fd, entry->name, 0) == 0) {
+                removed++;
+                continue;
+            }
+            if (errno != EISDIR && errno != EPERM) {
+                err = -errno;
+                continue;
+            }
+            int child = openat(fd, entry->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0) {
+                err = -errno;
+                continue;
+            }
+            int rc = empty_dir(child, depth + 1);
+            close(child);
+            if (rc < 0)
+                err = rc;
+            else if (unlinkat(fd, entry->name, AT_REMOVEDIR) == 0)
+                removed++;
+            else
+                err = -errno;
+        }
+        if (err < 0)
+            return err;
+        if (removed > 0 && lseek(fd, 0, SEEK_SET) < 0) /* read again from the start: removing shifts the stream */
+            return -errno;
+    }
+}
+
+int isolate_shim_remove_tree(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = empty_dir(fd, 0);
+    close(fd);
+    if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
+        rc = -errno;
+    return rc;
 }

@@ -9,7 +9,8 @@
  * byte and the reaper leaves at once. When the pipe closes with nothing written -
  * Isolate died - the reaper kills whatever is still in the group (the container's
  * PID 1 already got SIGKILL from PDEATHSIG), in the groups the container made inside its
- * own too, removes the directories (those inner groups first), and exits.
+ * own too, removes the directories (those inner groups first), removes the container's
+ * copy-on-write layer of --rootfs (nothing else would until the next run), and exits.
  * Like the child, it only makes system calls: it is one thread of a .NET process. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +30,7 @@ struct reaper_args {
     const char *const *dirs;
     uint32_t count;
     uint32_t shared; /* dirs[0..shared) are parent levels other containers may share */
+    const char *layer; /* the copy-on-write layer of --rootfs, or NULL */
     int read_fd;
     int write_fd;
 };
@@ -206,15 +208,29 @@ static int reaper_main(void *arg)
     /* the shared parent levels: busy means another container uses them, and that is fine */
     for (uint32_t i = args->shared; i-- > 0;)
         rmdir(args->dirs[i]);
+    /* the container is gone, and its mount namespace with it: its writes go too, and the
+     * layer root if this was the last layer in it */
+    if (args->layer != NULL && isolate_shim_remove_tree(args->layer) == 0) {
+        static char root[PATH_MAX];
+        size_t len = strlen(args->layer);
+        if (len < sizeof root) {
+            memcpy(root, args->layer, len + 1);
+            char *slash = strrchr(root, '/');
+            if (slash != NULL && slash != root) {
+                *slash = '\0';
+                rmdir(root);
+            }
+        }
+    }
     _exit(0);
 }
 
-int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd)
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int32_t *write_fd)
 {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return -errno;
-    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
+    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .layer = layer, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
     pid_t pid = isolate_clone(reaper_main, &args, SIGCHLD, NULL);
     close(pipe_fds[0]);
     if (pid < 0) {

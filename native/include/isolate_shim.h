@@ -445,8 +445,10 @@ int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct iso
 /* The cgroup reaper (native/reaper.c): a process that, if *write_fd closes without a
  * byte written (Isolate died), kills what is left in dirs[shared..count) and removes
  * them from the last, then tries once each of dirs[0..shared), parent levels other
- * containers may be using. Returns its pid or -errno. */
-int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, int32_t *write_fd);
+ * containers may be using; then removes layer (when not NULL: the copy-on-write layer of
+ * --rootfs, whose container is gone with its group) and its parent if that is empty.
+ * Returns its pid or -errno. */
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int32_t *write_fd);
 
 /* -t, parent side (native/relay.c). tty_size reads a terminal's window size;
  * tty_raw saves fd's settings into saved (at least 64 bytes) and makes it raw;
@@ -492,5 +494,9 @@ int isolate_shim_wait_exit(int32_t pid, int32_t pidfd, int64_t timeout_ms, int32
 int isolate_shim_die_with_parent(int32_t expected_parent);
 /* 1 when Isolate is the foreground process group of the terminal on fd 0, 1 or 2. */
 int isolate_shim_foreground_terminal(void);
+
+/* rm -r of path, byte for byte (names need not be UTF-8), never following a link; a
+ * directory its owner may not write into is opened up first. Gone already: 0. 0 or -errno. */
+int isolate_shim_remove_tree(const char *path);
 
 #endif

@@ -20,7 +20,9 @@ public sealed unsafe class CgroupReaper : IDisposable
 
     /// <param name="sharedParents">Parent levels to try removing last (other containers may use them).</param>
     /// <param name="group">The group's own directories, in order of creation.</param>
-    public static CgroupReaper Start(IReadOnlyList<string> sharedParents, IReadOnlyList<string> group)
+    /// <param name="layer">The container's copy-on-write layer (Rootfs/WritableLayer), removed
+    /// after the group if Isolate is killed; null: none.</param>
+    public static CgroupReaper Start(IReadOnlyList<string> sharedParents, IReadOnlyList<string> group, string? layer = null)
     {
         var directories = sharedParents.Concat(group).ToList();
         var blocks = new List<nint>();
@@ -37,7 +39,7 @@ public sealed unsafe class CgroupReaper : IDisposable
                 dirs[i] = copy;
             }
             int writeFd;
-            int pid = Shim.SpawnReaper(dirs, (uint)directories.Count, (uint)sharedParents.Count, &writeFd);
+            int pid = Shim.SpawnReaper(dirs, (uint)directories.Count, (uint)sharedParents.Count, layer, &writeFd);
             if (pid < 0)
                 throw IsolateException.FromErrno("start the cgroup reaper", null, -pid);
             return new CgroupReaper(pid, writeFd);

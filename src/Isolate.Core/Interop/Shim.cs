@@ -267,8 +267,8 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]
     internal static partial int Spawn(ShimSpawnConfig* config, ShimSpawnResult* result);
 
-    [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper")]
-    internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, int* writeFd);
+    [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, string? layer, int* writeFd);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int OpenInRoot(string root, string path);
@@ -323,6 +323,10 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_die_with_parent")]
     internal static partial int DieWithParent(int expectedParent);
+
+    /// <summary>rm -r, byte for byte (names need not be UTF-8), following no link. 0 or -errno.</summary>
+    [LibraryImport(Library, EntryPoint = "isolate_shim_remove_tree", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int RemoveTree(string path);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_foreground_terminal")]
     internal static partial int ForegroundTerminal();

@@ -37,7 +37,7 @@ public sealed class CgroupScope : IDisposable
         // The reaper learns where the group goes before it exists: a kill at any moment of the
         // creation is covered.
         var placement = new CgroupPlacement(layout, spec.CgroupParent, spec.CgroupName ?? CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));
-        var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories);
+        var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories, spec.LayerDir);
         try
         {
             return new CgroupScope(ContainerCgroup.Create(layout, spec.CgroupParent, placement.Name, spec.Resources, warn, cpuAccounting: cpuAccounting)!, reaper);

@@ -204,32 +204,13 @@ public sealed class WritableLayer : IDisposable
         }
     }
 
-    /// <summary>rm -r. overlayfs leaves work/work mode 000, and the container may have left
-    /// directories it cannot be written into: where removing is refused (a caller that is not
-    /// root), the directories are opened up to their owner first.</summary>
+    /// <summary>rm -r in the shim: a container may name its files in any bytes (.NET's own
+    /// Directory.Delete cannot name a file that is not UTF-8 and left such layers behind), and
+    /// overlayfs leaves work/work mode 000.</summary>
     private static void RemoveTree(string dir)
     {
-        try
-        {
-            System.IO.Directory.Delete(dir, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-            OpenUp(dir);
-            System.IO.Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static void OpenUp(string dir)
-    {
-        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        foreach (var sub in new DirectoryInfo(dir).EnumerateDirectories())
-        {
-            if (sub.LinkTarget is null)
-                OpenUp(sub.FullName);
-        }
+        int rc = Shim.RemoveTree(dir);
+        if (rc < 0)
+            throw new IOException($"{dir}: {IsolateException.Describe(-rc)}");
     }
 }

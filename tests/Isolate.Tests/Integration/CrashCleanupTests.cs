@@ -111,12 +111,14 @@ public sealed class CrashCleanupTests : StateRootTest
     }
 
     [ContainerFact]
-    public void After_SIGKILL_to_isolate_the_reaper_removes_groups_the_container_made_inside_its_own()
+    public void After_SIGKILL_to_isolate_the_reaper_removes_groups_the_container_made_inside_its_own_and_its_layer()
     {
         // as systemd as PID 1 does (init.scope inside its group): the container's PID 1 moved into
         // a group two levels down in every hierarchy its group is in
-        using (var isolate = IsolateBinary.Start(["run", "--rootfs", Rootfs.Path, "--", "sh", "-c", "echo ready; exec sleep 100"]))
+        using (var isolate = IsolateBinary.Start(["--root", StateRoot, "run", "--rootfs", Rootfs.Path, "--", "sh", "-c", "echo written > /w; echo ready; exec sleep 100"]))
         {
+            string layers = Path.Combine(StateRoot, ".layers");
+            Assert.True(File.Exists(Path.Combine(Assert.Single(Directory.GetDirectories(layers)), "upper", "w")), "the write is not in the layer");
             int container = isolate.ContainerPid();
             int reaper = isolate.ReaperPid();
             foreach (string parent in TestScope.HierarchyRoots().Select(r => Path.Combine(r, CgroupParent)).Where(Directory.Exists))
@@ -131,6 +133,9 @@ public sealed class CrashCleanupTests : StateRootTest
             Assert.False(HostProcesses.Exists(reaper), "the reaper did not finish");
         }
         Assert.Empty(LeftCgroups());
+        // and the container's copy-on-write layer went with it (no run would sweep it up)
+        Assert.False(Directory.Exists(Path.Combine(StateRoot, ".layers")), "the killed run's layer stays: " +
+            string.Join(", ", Directory.GetFileSystemEntries(StateRoot, "*", SearchOption.AllDirectories)));
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]

@@ -28,6 +28,18 @@ public sealed class WritableLayerTests : StateRootTest
         File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(path, StringComparison.Ordinal)).ToArray();
 
     [ContainerFact]
+    public void A_layer_holding_names_in_any_bytes_and_a_closed_directory_is_removed_whole()
+    {
+        // a name that is not UTF-8 (latin-1 e-acute, 0xff), and a directory nobody may enter
+        var result = Isolate("run", "--rootfs", Rootfs.Path, "--", "sh", "-c",
+            "mkdir -p \"/data-$(printf '\\351\\377')/deep\" && touch \"/data-$(printf '\\351\\377')/deep/f\" && mkdir /closed && touch /closed/f && chmod 000 /closed && ls / | grep -c data-");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("1", result.Stdout.Trim());
+        Assert.Empty(LayerDirs());
+        Assert.False(Directory.Exists(Layers), "the emptied layer root stays");
+    }
+
+    [ContainerFact]
     public void Writes_to_the_root_land_on_disk_in_the_state_roots_layer_and_are_gone_when_it_ends()
     {
         using var running = IsolateBinary.Start(["--root", StateRoot, "run", "--rootfs", Rootfs.Path, "--", "sh", "-c",
