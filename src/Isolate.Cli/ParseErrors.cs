@@ -42,6 +42,8 @@ internal static class ParseErrors
             UnknownOptionError u => $"unknown option '{Dash(u.Token)}'; {see}",
             MissingValueOptionError m => $"option '{Dash(m.NameInfo.NameText)}' needs a value; {see}",
             BadFormatConversionError b => $"option '{Dash(b.NameInfo.NameText)}' has a bad value; {see}",
+            BadVerbSelectedError { Token: "checkpoint" or "restore" } v =>
+                $"{v.Token}: Isolate does not checkpoint or restore containers (it has no CRIU); stop the container and run it again",
             BadVerbSelectedError v => $"unknown command '{v.Token}'; see 'isolate --help'",
             NoVerbSelectedError => "no command given; see 'isolate --help'",
             RepeatedOptionError r => $"option '{Dash(r.NameInfo.NameText)}' given more than once; {see}",

@@ -54,14 +54,17 @@ public static class ContainerHandle
         {
             if (ProcessInfo.StartTime(state.Pid) == state.PidStartTime && Libc.Kill(state.Pid, signal) == 0)
                 return; // before Linux 5.3
-            throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+            throw ContainerKill.NotRunning(state.Id);
         }
         try
         {
             if (ProcessInfo.StartTime(state.Pid) != state.PidStartTime)
-                throw new IsolateException($"cannot kill container {state.Id}: its process is gone");
+                throw ContainerKill.NotRunning(state.Id);
             if (Pidfd.SendSignal(pidfd, signal) < 0)
-                throw IsolateException.FromErrno($"kill container {state.Id}", null, Marshal.GetLastPInvokeError());
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw errno == Errno.ESRCH ? ContainerKill.NotRunning(state.Id) : IsolateException.FromErrno($"kill container {state.Id}", null, errno);
+            }
         }
         finally
         {

@@ -1,3 +1,4 @@
+using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.State;
 
@@ -14,19 +15,43 @@ public static class ContainerKill
     {
         using var held = store.Open(id);
         var state = store.Read(held);
-        if (StateStore.Status(held, state) == ContainerStatus.Stopped)
-            throw new IsolateException($"cannot kill container {id}: it is stopped");
+        var status = StateStore.Status(held, state);
         int sent = signal ?? (state.Kind == ContainerKind.Detached ? Signal.SIGKILL : Signal.SIGTERM);
+        if (status == ContainerStatus.Stopped)
+        {
+            // As runc: with --all, whatever outlived PID 1 in the container's cgroup (its PID
+            // namespace shared, as a Kubernetes pod's may be) gets the signal, and that is not an
+            // error (containerd's shim sends `kill --all ID KILL` after every exit); without, there
+            // is nothing to signal, said in the words the shim recognises.
+            if (!all)
+                throw NotRunning(id);
+            if (ContainerHandle.OpenCgroup(state) is { } left)
+                SignalEach(left, sent);
+            return state.Kind;
+        }
         Kill(state, sent, all);
+        // a paused container's processes cannot die while frozen: KILL thaws them, as runc does
+        // (any other signal waits for resume)
+        if (status == ContainerStatus.Paused && sent == Signal.SIGKILL && ContainerHandle.OpenCgroup(state) is { } frozen)
+            frozen.Freeze(false);
         return state.Kind;
+    }
+
+    /// <summary>"container not running": the text containerd's runc shim matches (a stopped
+    /// container's kill is "process already finished" to it, not a failure to retry).</summary>
+    public static IsolateException NotRunning(string id) => new($"cannot kill container {id}: container not running");
+
+    private static void SignalEach(ContainerCgroup cgroup, int signal)
+    {
+        foreach (int pid in cgroup.Processes())
+            Libc.Kill(pid, signal);
     }
 
     private static void Kill(ContainerState state, int signal, bool all)
     {
         if (all && ContainerHandle.OpenCgroup(state) is { } cgroup)
         {
-            foreach (int pid in cgroup.Processes())
-                Libc.Kill(pid, signal);
+            SignalEach(cgroup, signal);
             return;
         }
         ContainerHandle.SendSignal(state, signal);

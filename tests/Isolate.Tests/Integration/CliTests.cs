@@ -47,6 +47,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Checkpoint_and_restore_are_refused_in_one_line_that_says_so()
+    {
+        // containerd's shim and podman call them as runc's verbs, with runc's options
+        foreach (string verb in new[] { "checkpoint", "restore" })
+        {
+            var result = IsolateBinary.Run(verb, "--image-path", "/tmp/nowhere", "--leave-running", "someid");
+            Assert.Equal(125, result.ExitCode);
+            Assert.Equal($"isolate: {verb}: Isolate does not checkpoint or restore containers (it has no CRIU); stop the container and run it again\n", result.Stderr);
+        }
+    }
+
+    [Fact]
     public void No_command_and_unknown_commands_are_125()
     {
         var none = IsolateBinary.Run();

@@ -118,8 +118,49 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
         Assert.Equal("up\ngot term\n", ContainerOutput);
         var again = Oci("kill", "k2");
         Assert.NotEqual(0, again.ExitCode);
-        Assert.Contains("stopped", again.Stderr);
+        Assert.Contains("container not running", again.Stderr); // runc's words: containerd's shim reads them
         Assert.Equal(0, Oci("delete", "k2").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Kill_all_of_a_stopped_container_kills_what_outlived_its_pid_1_and_succeeds_as_runc()
+    {
+        // the host's PID namespace, as a pod's container may share it: a child outlives PID 1 in
+        // the container's cgroup, and containerd's shim sends `kill --all ID KILL` after every exit
+        MakeBundle(["sh", "-c", "sleep 300 & echo $!"], c =>
+        {
+            var namespaces = c["linux"]!["namespaces"]!.AsArray();
+            namespaces.Remove(namespaces.First(n => (string)n!["type"]! == "pid"));
+        });
+        Assert.Equal(0, Create("left").ExitCode);
+        Assert.Equal(0, Oci("start", "left").ExitCode);
+        WaitForStatus("left", "stopped");
+        int orphan = int.Parse(ContainerOutput.Trim());
+        Assert.True(Directory.Exists($"/proc/{orphan}"), "the child did not outlive PID 1");
+
+        var single = Oci("kill", "left", "KILL");
+        Assert.Equal(125, single.ExitCode);
+        Assert.Equal("isolate: cannot kill container left: container not running\n", single.Stderr);
+        var all = Oci("kill", "--all", "left", "KILL");
+        Assert.True(all.ExitCode == 0, all.ToString());
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (File.Exists($"/proc/{orphan}/stat") && !File.ReadAllText($"/proc/{orphan}/stat").Contains(") Z", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            Thread.Sleep(20);
+        Assert.False(File.Exists($"/proc/{orphan}/stat") && !File.ReadAllText($"/proc/{orphan}/stat").Contains(") Z", StringComparison.Ordinal), "kill --all left the child running");
+        Assert.Equal(0, Oci("delete", "left").ExitCode);
+    }
+
+    [ContainerFact]
+    public void Kill_KILL_of_a_paused_container_thaws_it_so_that_it_dies_as_runc()
+    {
+        MakeBundle(["sleep", "300"]);
+        Assert.Equal(0, Create("frozen").ExitCode);
+        Assert.Equal(0, Oci("start", "frozen").ExitCode);
+        Assert.Equal(0, Oci("pause", "frozen").ExitCode);
+        Assert.Equal("paused", Status("frozen"));
+        Assert.Equal(0, Oci("kill", "frozen", "KILL").ExitCode);
+        WaitForStatus("frozen", "stopped");
+        Assert.Equal(0, Oci("delete", "frozen").ExitCode);
     }
 
     [ContainerFact]
