@@ -57,6 +57,35 @@ static int is_dot(const char *name)
     return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
+/* openat of a directory, never through a link; one its owner may not read (overlayfs's
+ * work/work is mode 000, and a caller that is not root is refused it) is opened up to its
+ * owner first, through a handle that did not follow a link either. */
+static int open_dir_at(int fd, const char *name)
+{
+    int child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child >= 0 || errno != EACCES)
+        return child;
+    int handle = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (handle < 0)
+        return -1;
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int n = 0;
+    for (unsigned v = (unsigned)handle; n == 0 || v > 0; v /= 10)
+        digits[n++] = (char)('0' + v % 10);
+    size_t at = sizeof "/proc/self/fd/" - 1;
+    while (n > 0)
+        path[at++] = digits[--n];
+    path[at] = '\0';
+    int rc = chmod(path, 0700);
+    close(handle);
+    if (rc < 0) {
+        errno = EACCES;
+        return -1;
+    }
+    return openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* Empties the directory open as fd, whatever bytes its names hold, never following a
  * link; a directory the caller may not write into (overlayfs's work/work is mode 000) is
  * opened up to its owner first. Depth-bounded by the fds it holds. 0 or -errno. */
@@ -87,7 +116,7 @@ static int empty_dir(int fd, int depth)
                 err = -errno;
                 continue;
             }
-            int child = openat(fd, entry->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int child = open_dir_at(fd, entry->name);
             if (child < 0) {
                 err = -errno;
                 continue;
