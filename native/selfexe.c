@@ -205,6 +205,43 @@ int isolate_shim_run_sealed(void)
     return err;
 }
 
+/* Whether this process's verb enters a container (Program.cs: Verb.EntersContainer; start
+ * decides later, and only for its startContainer hooks): run (either form), exec, create,
+ * after runc's global options as GlobalOptions.Extract takes them. Reads only the first
+ * page of the command line: a verb comes within it. */
+static int verb_enters_container(void)
+{
+    char text[4096];
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n;
+    while ((n = read(fd, text, sizeof text - 1)) < 0 && errno == EINTR) {
+    }
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    const char *end = text + n;
+    const char *arg = text + strlen(text) + 1; /* past argv[0] */
+    while (arg < end && strncmp(arg, "--", 2) == 0 && strcmp(arg, "--") != 0) {
+        int takes_value = strchr(arg, '=') == NULL
+            && (strcmp(arg, "--root") == 0 || strcmp(arg, "--log") == 0 || strcmp(arg, "--log-format") == 0
+                || strcmp(arg, "--rootless") == 0 || strcmp(arg, "--criu") == 0);
+        arg += strlen(arg) + 1;
+        if (takes_value && arg < end)
+            arg += strlen(arg) + 1;
+    }
+    if (arg >= end)
+        return 0;
+    return strcmp(arg, "run") == 0 || strcmp(arg, "exec") == 0 || strcmp(arg, "create") == 0;
+}
+
+int isolate_shim_run_sealed_early(void)
+{
+    return verb_enters_container() ? isolate_shim_run_sealed() : 0;
+}
+
 /* The same sealed copy for a host program run inside a container (an OCI createContainer
  * hook): its /proc/PID/exe, reopened from the container, is the copy, not the host's file. */
 int isolate_shim_sealed_copy(int fd)

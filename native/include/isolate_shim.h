@@ -499,4 +499,10 @@ int isolate_shim_foreground_terminal(void);
  * directory its owner may not write into is opened up first. Gone already: 0. 0 or -errno. */
 int isolate_shim_remove_tree(const char *path);
 
+/* isolate_shim_run_sealed, for a command line whose verb enters a container (run, exec,
+ * create), else nothing: called from native/early.c before the .NET runtime starts, so
+ * that the runtime starts once, in the re-exec'd process. 0 when it did not re-exec;
+ * otherwise it does not return, or returns -errno (Program's own call then reports it). */
+int isolate_shim_run_sealed_early(void);
+
 #endif

@@ -64,6 +64,36 @@ public sealed class SelfExeTests : ContainerTest, IDisposable
         return root;
     }
 
+    [ContainerFact(Needs = "/usr/bin/strace", Why = "to see the order of the execs and the runtime's first thread")]
+    public void The_re_exec_comes_before_the_runtime_starts_so_that_it_starts_once()
+    {
+        // native/early.c: the exec from the read-only binary is the process's first act for a
+        // verb that enters a container (after global options too), before the .NET runtime
+        // starts its first thread; a verb that does not enter one never re-execs
+        foreach (var (args, reexecs) in new (string[], bool)[]
+        {
+            (["--log-format", "text", "run", "--rootfs", Rootfs.Path, "--", "true"], true),
+            (["state", "nosuch"], false),
+        })
+        {
+            string log = Path.Combine(_work, "strace.log");
+            var info = new System.Diagnostics.ProcessStartInfo("/usr/bin/strace", ["-o", log, "-e", "trace=execve,execveat,clone3", _binary, "--root", _state, .. args])
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            IsolateBinary.RunToEnd(info);
+            var calls = File.ReadAllLines(log).Where(l => l.StartsWith("execve", StringComparison.Ordinal) || l.StartsWith("clone3", StringComparison.Ordinal))
+                .Select(l => l[..l.IndexOf('(')]).ToList();
+            Assert.Equal("execve", calls[0]); // strace starting the binary
+            if (reexecs)
+                Assert.Equal("execveat", calls[1]); // before any thread
+            else
+                Assert.DoesNotContain("execveat", calls);
+        }
+    }
+
     [ContainerFact]
     public void A_container_that_gets_isolates_binary_run_inside_cannot_overwrite_it()
     {
