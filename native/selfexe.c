@@ -29,6 +29,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h> /* the ST_ flag values statfs reports too */
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "isolate_shim.h"
@@ -237,8 +238,18 @@ static int verb_enters_container(void)
     return strcmp(arg, "run") == 0 || strcmp(arg, "exec") == 0 || strcmp(arg, "create") == 0;
 }
 
+static int64_t started_at;
+
+int64_t isolate_shim_started_at(void)
+{
+    return started_at;
+}
+
 int isolate_shim_run_sealed_early(void)
 {
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
+        started_at = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     return verb_enters_container() ? isolate_shim_run_sealed() : 0;
 }
 

@@ -505,4 +505,8 @@ int isolate_shim_remove_tree(const char *path);
  * otherwise it does not return, or returns -errno (Program's own call then reports it). */
 int isolate_shim_run_sealed_early(void);
 
+/* When isolate_shim_run_sealed_early ran (the process's first C code: CLOCK_MONOTONIC, ns);
+ * 0 when it did not (a test host loading the shared library). For ISOLATE_TIMING. */
+int64_t isolate_shim_started_at(void);
+
 #endif

@@ -31,6 +31,23 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
     public static int Main(string[] args)
     {
+        Isolate.Runtime.Timing.Mark("runtime");
+        try
+        {
+            return Run(args);
+        }
+        finally
+        {
+            if (Isolate.Runtime.Timing.Enabled)
+            {
+                Isolate.Runtime.Timing.Mark("teardown");
+                Output.Error("isolate: " + Isolate.Runtime.Timing.Report() + "\n");
+            }
+        }
+    }
+
+    private static int Run(string[] args)
+    {
         Isolate.Runtime.SignalForwarder.RecordParent();
         var globals = new GlobalOptions();
         try
@@ -77,10 +94,16 @@ public static class Program
         var result = parser.ParseArguments(AskedForHelp(NormalizeArguments(args)), verb is null ? Verbs.OptionTypes : [verb.Options]);
         return result switch
         {
-            Parsed<object> parsed => Verbs.All.First(v => v.Options == parsed.Value.GetType()).Execute(parsed.Value, globals),
+            Parsed<object> parsed => Execute(Verbs.All.First(v => v.Options == parsed.Value.GetType()), parsed.Value, globals),
             NotParsed<object> notParsed => ParseErrors.Report(notParsed, verb),
             _ => throw new IsolateException("internal error: unhandled command"),
         };
+    }
+
+    private static int Execute(Verb verb, object options, GlobalOptions globals)
+    {
+        Isolate.Runtime.Timing.Mark("parse");
+        return verb.Execute(options, globals);
     }
 
     /// <summary>runc's rules for its commands: options may follow the id.</summary>

@@ -203,6 +203,7 @@ internal static class RunVerb
     {
         var spec = RunConverter.ToSpec(options, HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
+        Isolate.Runtime.Timing.Mark("spec");
         var logOptions = LogOptions.Parse(options.LogDriver, options.LogOpt);
         if (!options.Detach && (options.LogDriver != null || options.LogOpt.Any()))
             throw new IsolateException("--log-driver and --log-opt set up a detached container's log: use them with -d (a foreground run's output goes to your terminal)");

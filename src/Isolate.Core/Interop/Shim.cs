@@ -328,6 +328,9 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_shim_remove_tree", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int RemoveTree(string path);
 
+    [LibraryImport(Library, EntryPoint = "isolate_shim_started_at")]
+    internal static partial long StartedAt();
+
     [LibraryImport(Library, EntryPoint = "isolate_shim_foreground_terminal")]
     internal static partial int ForegroundTerminal();
 

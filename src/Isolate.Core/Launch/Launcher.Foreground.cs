@@ -29,7 +29,9 @@ public static partial class Launcher
         using var layer = Rootfs.WritableLayer.For(spec, warn);
         if (layer != null)
             spec = spec with { LayerDir = layer.Directory };
+        Timing.Mark("layer");
         using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
+        Timing.Mark("cgroup");
         if (scope.Cgroup is { } cgroup)
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
         var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started, hold);
@@ -53,6 +55,7 @@ public static partial class Launcher
             ExecStatus = hold?.Status,
             HeldByParent = hold != null,
         };
+        Timing.Mark("plan");
         SignalForwarder.Install(spec.StopSignal, spec.StopTimeout);
         if (spec.DieWithParent || Shim.ForegroundTerminal() == 1)
             SignalForwarder.DieWithParent();
@@ -84,6 +87,7 @@ public static partial class Launcher
             SignalForwarder.ExecDone();
             started?.Invoke(child.Pid);
             var (status, timedOut) = ProcessWait.ForExit(child.Pid, child.Pidfd, spec.Timeout);
+            Timing.Mark("wait");
             return (ExitStatus.FromWaitStatus(status, SignalForwarder.StoppedBySignal), timedOut);
         }
         finally

@@ -56,6 +56,7 @@ public static unsafe partial class Launcher
                 throw SpawnFailures.Describe((ShimSpawnCall)child.FailedCall, -rc, userns,
                     child.FailedDetail >= 0 && child.FailedDetail < plan.JoinNamespaces.Count ? plan.JoinNamespaces[child.FailedDetail].Path : null);
         }
+        Timing.Mark("clone");
         spawned?.Invoke(child);
         int rootfsTree = -1;
         try
@@ -63,6 +64,7 @@ public static unsafe partial class Launcher
             try
             {
                 rootfsTree = atGate(child.Pid);
+                Timing.Mark("gate");
             }
             catch
             {
@@ -72,6 +74,7 @@ public static unsafe partial class Launcher
                 throw;
             }
             int ttyFd = StartChild(child.Pid, child.SyncFd, rootfsTree, plan, debug, abandon, out bool created, out int execPid);
+            Timing.Mark("exec");
             return new Started(child.Pid, child.Pidfd, ttyFd, created, execPid);
         }
         catch
