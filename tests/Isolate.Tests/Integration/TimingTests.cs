@@ -29,7 +29,7 @@ public sealed class TimingTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
         Assert.Equal("out\n", result.Stdout); // the container's own output is untouched
         var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("err", lines[0]);
-        var match = Regex.Match(Assert.Single(lines[1..]), @"^isolate: timing:((?: [a-z]+ \d+\.\d\d)+) total (\d+\.\d\d) \(ms\)$");
+        var match = Regex.Match(Assert.Single(lines[1..]), @"^isolate: timing:((?: [a-z]+ \d+\.\d\d)+) total (\d+\.\d\d) \(ms\); allocated \d+ KiB$");
         Assert.True(match.Success, result.Stderr);
         var phases = match.Groups[1].Value.Trim().Split(' ').Chunk(2).Select(p => (Name: p[0], Ms: double.Parse(p[1], CultureInfo.InvariantCulture))).ToList();
         Assert.Equal(RunPhases, phases.Select(p => p.Name));
