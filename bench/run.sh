@@ -9,7 +9,10 @@
 #                                  side by side rather than across runs)
 #
 # Prints the median (and mean, min) per runtime, the ratio of each median to crun's,
-# and the wall time of 200 sequential starts. Needs root and: hyperfine, jq, crun,
+# and the wall time of 200 sequential starts; then `isolate --version` beside the floor of
+# this design (bench/floor: the smallest Native AOT program, published with Isolate's own
+# settings), the peak RSS of one start per runtime, and where an Isolate start spends its
+# time (ISOLATE_TIMING=1: the median of each phase). Needs root and: hyperfine, jq, crun,
 # runc, bubblewrap, busybox-static (apt-get install ...); out/isolate from ./build.sh.
 # The machine is shared and noisy: compare rows of one run, never across runs.
 set -euo pipefail
@@ -17,8 +20,8 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-150}
 SEQUENTIAL=${SEQUENTIAL:-200}
-for tool in hyperfine jq crun runc bwrap busybox unshare; do
-  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (apt-get install hyperfine jq crun runc bubblewrap busybox-static util-linux)" >&2; exit 1; }
+for tool in hyperfine jq crun runc bwrap busybox unshare dotnet /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (apt-get install hyperfine jq crun runc bubblewrap busybox-static util-linux time; dotnet: the SDK build.sh uses)" >&2; exit 1; }
 done
 [ -x out/isolate ] || { echo "bench: out/isolate is missing: run ./build.sh" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (the runtimes create namespaces and cgroups)" >&2; exit 1; }
@@ -57,6 +60,14 @@ mkdir -p "$seccomp_bundle"
 jq '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
     syscalls: [{names: ["keyctl", "add_key", "request_key", "kexec_load", "init_module", "bpf", "perf_event_open", "open_by_handle_at", "unshare", "mount", "reboot"], action: "SCMP_ACT_ERRNO"}]}' \
   "$bundle/config.json" > "$seccomp_bundle/config.json"
+
+# The floor: built here with the same publish settings as out/isolate.
+floor_dir=build/bench-floor
+if [ ! -x "$floor_dir/floor" ] || [ bench/floor/Program.cs -nt "$floor_dir/floor" ] || [ bench/floor/Floor.csproj -nt "$floor_dir/floor" ]; then
+  dotnet publish bench/floor/Floor.csproj -c Release -r linux-x64 -p:PublishAot=true -o "$floor_dir" -nologo -clp:ErrorsOnly >&2 \
+    || { echo "bench: building the AOT floor (bench/floor) failed" >&2; exit 1; }
+fi
+floor="$PWD/$floor_dir/floor"
 
 isolate="$PWD/out/isolate"
 declare -a names commands
@@ -121,6 +132,41 @@ if [ -n "${BASELINE:-}" ]; then
     "$(awk '$1 == 3 { a = $2 } $1 == 13 { b = $2 } END { print a / b }' "$work/sequential.txt")" \
     "$(awk '$1 == 12 { a = $2 } $1 == 14 { b = $2 } END { print a / b }' "$work/sequential.txt")"
 fi
+
+# The fixed cost of this design, before any container work.
+hyperfine -N --style none --warmup 10 --runs "$RUNS" --export-json "$work/floor.json" "$floor" "$isolate --version" >/dev/null 2>>"$work/hyperfine.log"
+floor_ms=$(jq '.results[0].median * 1000' "$work/floor.json"); version_ms=$(jq '.results[1].median * 1000' "$work/floor.json")
+echo
+printf '| %-28s | %9s | %13s | %9s | %9s |\n' "no container" "median ms" "vs AOT floor" "size MiB" "RSS KiB"
+printf '|%s|%s:|%s:|%s:|%s:|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})"
+peak_rss() { # the median of 15 peak RSS readings (KiB) of one command
+  for _ in $(seq 15); do /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; done | sort -n | sed -n 8p
+}
+printf '| %-28s | %9.1f | %12.2fx | %9.1f | %9s |\n' "AOT floor (bench/floor)" "$floor_ms" 1 "$(echo "$(stat -c %s "$floor") / 1048576" | bc -l)" "$(peak_rss "$floor")"
+printf '| %-28s | %9.1f | %12.2fx | %9.1f | %9s |\n' "isolate --version" "$version_ms" "$(echo "$version_ms / $floor_ms" | bc -l)" \
+  "$(echo "$(stat -c %s "$isolate") / 1048576" | bc -l)" "$(peak_rss "$isolate" --version)"
+echo
+printf 'peak RSS of one start, KiB (median of 15): isolate run %s, crun run %s, runc run %s, bwrap %s\n' \
+  "$(peak_rss "$isolate" run --rootfs "$root" -- /bin/true)" \
+  "$(peak_rss crun --root "$work/crun-state" run --bundle "$bundle" bench-crun)" \
+  "$(peak_rss runc --root "$work/runc-state" run --bundle "$bundle" bench-runc)" \
+  "$(peak_rss bwrap --unshare-all --die-with-parent --bind "$root" / --proc /proc --dev /dev /bin/true)"
+
+# Where an Isolate start spends its time: the median of each phase over $RUNS starts.
+for _ in $(seq "$RUNS"); do
+  ISOLATE_TIMING=1 "$isolate" run --rootfs "$root" -- /bin/true 2>&1 >/dev/null | grep '^isolate: timing:'
+done > "$work/phases.txt"
+echo
+echo "isolate run phases, median ms of $RUNS starts (ISOLATE_TIMING=1; from the binary's first C code to the end of Main):"
+awk '{ for (i = 3; i + 1 <= NF; i += 2) { if ($i == "total") { print "total", $(i + 1); break } print $i, $(i + 1) } }' "$work/phases.txt" \
+  | awk '{ order[$1] = order[$1] ? order[$1] : ++n; v[$1, ++c[$1]] = $2 }
+         END { for (p in order) name[order[p]] = p
+               for (k = 1; k <= n; k++) { p = name[k]; m = c[p]
+                 # the median: sort this phase'"'"'s values (insertion sort; a few hundred at most)
+                 for (i = 1; i <= m; i++) a[i] = v[p, i]
+                 for (i = 2; i <= m; i++) { x = a[i]; j = i - 1; while (j > 0 && a[j] > x) { a[j + 1] = a[j]; j-- } a[j + 1] = x }
+                 printf "  %s %.2f", p, (m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2) }
+               print "" }'
 
 # --cpus 0.5 on a busy loop of 5 s of wall time: the cgroup's CPU time over the wall time.
 start=$(date +%s.%N)
