@@ -15,8 +15,12 @@ public enum CgroupVersion
 /// time: v2, v1 and hybrid hosts all exist, and the same binary must be right on each.</summary>
 public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedRoot, IReadOnlyDictionary<string, string> V1Roots)
 {
-    /// <summary>The v1 controllers Isolate uses.</summary>
-    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices", "hugetlb"];
+    /// <summary>The v1 controllers Isolate knows: those it sets limits in, and those an OCI
+    /// container is placed in only because they are mounted (runc joins every hierarchy, and
+    /// a Kubernetes node's pod groups exist in each: net_cls/net_prio classify its traffic,
+    /// perf_event scopes its profiling, rdma and misc count its resources).</summary>
+    public static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "freezer", "devices", "hugetlb",
+        "net_cls", "net_prio", "perf_event", "rdma", "misc"];
 
     /// <summary>Where every v1 hierarchy is mounted (/sys/fs/cgroup/memory, .../cpu,cpuacct,
     /// .../systemd ...): what an OCI bundle's `cgroup` mount shows on a v1 host.</summary>

@@ -38,8 +38,9 @@ public sealed class CgroupV1 : ContainerCgroup
 
     /// <param name="cpuAccounting">Join cpuacct too (--stats reads CPU time there); each
     /// hierarchy joined costs the start path a mkdir, a migration and an rmdir.</param>
-    /// <param name="updatable">Join cpu, cpuacct, cpuset and blkio whatever the limits, as runc
-    /// does, so that `update` can set any of them later (an OCI container: engines resize).</param>
+    /// <param name="updatable">Join every mounted hierarchy whatever the limits, as runc does, so
+    /// that `update` can set any of them later and the container is in each of its
+    /// cgroupsPath's groups (an OCI container: engines resize, kubelets account).</param>
     public static CgroupV1 Create(ICgroupFilesystem fs, IReadOnlyDictionary<string, string> roots, string parent, string name,
         ResourceLimits limits, Action<string> warn, bool cpuAccounting = true, bool updatable = false)
     {
@@ -56,6 +57,8 @@ public sealed class CgroupV1 : ContainerCgroup
             wanted.Add("hugetlb");
         if (limits.DeviceRules.Count > 0)
             wanted.Add("devices");
+        if (updatable) // an OCI container: in every hierarchy there is, as with runc (cgroupsPath in each)
+            wanted.AddRange(CgroupLayout.V1Controllers.Where(c => roots.ContainsKey(c) && !wanted.Contains(c)));
         foreach (string controller in wanted.Where(c => !roots.ContainsKey(c)))
         {
             bool needed = controller switch

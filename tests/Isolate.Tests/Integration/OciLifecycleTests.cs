@@ -402,16 +402,21 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
     public void Create_and_delete_killed_at_any_moment_leave_state_that_list_state_and_delete_force_handle()
     {
         MakeBundle(["sleep", "100"]);
+        // how long one create takes here and now (about 30 ms, far more on a loaded machine):
+        // the kills are spread from 0 to 1.5 times that
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, Create("timed").ExitCode);
+        int window = (int)(clock.ElapsedMilliseconds * 3 / 2);
+        Assert.Equal(0, Oci("delete", "--force", "timed").ExitCode);
         var seen = new HashSet<string>();
         for (int i = 0; i < 24; i++)
         {
             string id = $"k{i}";
-            // SIGKILL after 0 to 46 ms (a create takes about 30): before the state exists, during
-            // the cgroup, the spawn, the setup, after CREATED; every other one then a delete
-            // killed the same way
+            // SIGKILL after 0 to 1.5 creates: before the state exists, during the cgroup, the
+            // spawn, the setup, after CREATED; every other one then a delete killed the same way
             var kill = IsolateBinary.RunFromShell(
                 $"\"$ISOLATE\" --root {_root} create --bundle {_bundle} {id} </dev/null >/dev/null 2>&1 & p=$!; " +
-                $"sleep 0.0{2 * i:D2}; kill -KILL $p; wait $p; " +
+                $"sleep {(window * i / 23 / 1000.0).ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)}; kill -KILL $p; wait $p; " +
                 (i % 2 == 1 ? $"\"$ISOLATE\" --root {_root} delete --force {id} >/dev/null 2>&1 & p=$!; sleep 0.00{i % 7}; kill -KILL $p; wait $p; " : "") +
                 "true");
             Assert.Equal(0, kill.ExitCode);

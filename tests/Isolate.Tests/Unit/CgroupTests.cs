@@ -117,6 +117,9 @@ public sealed class CgroupTests
         ["cpuset"] = ["cgroup.procs", "cpuset.cpus", "cpuset.mems"],
         ["blkio"] = ["cgroup.procs", "blkio.weight"],
         ["freezer"] = ["cgroup.procs", "freezer.state"],
+        ["devices"] = ["cgroup.procs", "devices.allow", "devices.deny"],
+        ["net_cls,net_prio"] = ["cgroup.procs", "net_cls.classid", "net_prio.ifpriomap"],
+        ["perf_event"] = ["cgroup.procs"],
     };
 
     /// <summary>cpu and cpuacct co-mounted, as systemd lays them out.</summary>
@@ -172,6 +175,20 @@ public sealed class CgroupTests
         Assert.Empty(fs.Writes);
         Assert.Equal(["freezer", "memory", "pids"], plain.Directories.Select(d => System.IO.Path.GetRelativePath(fs.Root, d).Split('/')[0]));
         Assert.Equal(["freezer", "memory", "pids", "cpu,cpuacct"], withStats.Directories.Select(d => System.IO.Path.GetRelativePath(fs.Root, d).Split('/')[0]));
+    }
+
+    [Fact]
+    public void V1_an_oci_container_is_in_every_mounted_hierarchy_as_with_runc()
+    {
+        var (fs, roots) = V1();
+        using var _ = fs;
+        var oci = CgroupV1.Create(fs, roots, "kubepods/pod1", "c1", new ResourceLimits(), NoWarnings, cpuAccounting: false, updatable: true);
+        var docker = CgroupV1.Create(fs, roots, "isolate", "c2", new ResourceLimits(), NoWarnings, cpuAccounting: false);
+
+        Assert.Equal(["freezer", "memory", "pids", "cpu,cpuacct", "cpuset", "blkio", "devices", "net_cls,net_prio", "perf_event"],
+            oci.Directories.Select(d => System.IO.Path.GetRelativePath(fs.Root, d).Split('/')[0]));
+        Assert.All(oci.Directories, d => Assert.EndsWith("/kubepods/pod1/c1", d));
+        Assert.Equal(["freezer", "memory", "pids"], docker.Directories.Select(d => System.IO.Path.GetRelativePath(fs.Root, d).Split('/')[0]));
     }
 
     [Fact]
