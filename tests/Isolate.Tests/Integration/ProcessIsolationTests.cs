@@ -110,13 +110,22 @@ public sealed class ProcessIsolationTests(BusyboxRootfs rootfs) : ContainerTest(
     [ContainerFact]
     public void Network_none_is_the_default_and_host_shares_the_hosts_interfaces()
     {
-        int hostInterfaces = Directory.GetDirectories("/sys/class/net").Length;
-
         var byDefault = RunIn("ls", "/sys/class/net");
-        var host = RunIn(["--network", "host"], "ls", "/sys/class/net");
-
         Assert.Equal("lo", byDefault.Stdout.Trim());
-        Assert.Equal(hostInterfaces, host.Stdout.Split((char[])['\n', ' '], StringSplitOptions.RemoveEmptyEntries).Length);
+
+        // the host's interfaces as the container lists them; other containers on the host may
+        // add or remove theirs meanwhile, so the host's list is read before and after, and a
+        // round in which it changed is tried again
+        static string[] HostInterfaces() => Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        for (int round = 0; ; round++)
+        {
+            var before = HostInterfaces();
+            var host = RunIn(["--network", "host"], "ls", "/sys/class/net");
+            if (!before.SequenceEqual(HostInterfaces()) && round < 5)
+                continue;
+            Assert.Equal(before, host.Stdout.Split((char[])['\n', ' '], StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+            break;
+        }
     }
 
     [ContainerFact]

@@ -96,7 +96,9 @@ public sealed class ResourceLimitTests(BusyboxRootfs rootfs) : ContainerTest(roo
         double cpu = (stats.RootElement.GetProperty("cpu_user_usec").GetInt64() + stats.RootElement.GetProperty("cpu_system_usec").GetInt64()) / 1e6;
 
         Assert.Equal(0, result.ExitCode);
-        Assert.InRange(cpu / wall, 0.3, 0.6); // a generous band around 0.5
+        // at most about half a CPU (unlimited, the loop takes a whole one); at least some: on a
+        // machine busy with other work the loop gets less than its half
+        Assert.InRange(cpu / wall, 0.05, 0.6);
     }
 
     [ContainerFact]
