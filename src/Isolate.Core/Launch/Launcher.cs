@@ -109,13 +109,25 @@ public static unsafe partial class Launcher
     {
         string scratch = HostScratch.Find(HostPathsUsed(spec));
         var layer = HostLayer.MissingPaths(spec).Count > 0 ? HostLayer.Submounts(scratch) : null;
-        // an OCI bundle's `cgroup` mount on a v1 host shows each v1 hierarchy the container has a group in
-        var v1 = cgroup is CgroupV1 && spec.Mounts?.Any(m => m.Type == "cgroup") == true
-            ? CgroupLayout.Detect().V1MountPoints
-                .Where(mp => cgroup.Directories.Any(d => d.StartsWith(mp.TrimEnd('/') + "/", StringComparison.Ordinal)))
-                .Select(Path.GetFileName).OfType<string>().ToList()
-            : null;
-        return SpawnPlan.From(spec, scratch, inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize, layer, v1);
+        // an OCI bundle's `cgroup` mount on a v1 host shows each v1 hierarchy the container has a
+        // group in: mounted in its cgroup namespace, or, in the host's (a config without one, as
+        // containerd writes on v1), its group's directory bound from the host, as runc does
+        List<string>? v1 = null;
+        Dictionary<string, string>? groups = null;
+        if (cgroup is CgroupV1 && spec.Mounts?.Any(m => m.Type == "cgroup") == true)
+        {
+            v1 = [];
+            groups = spec.HostNamespaces.Contains("cgroup") ? new(StringComparer.Ordinal) : null;
+            foreach (string mountPoint in CgroupLayout.Detect().V1MountPoints)
+            {
+                string? group = cgroup.Directories.FirstOrDefault(d => d.StartsWith(mountPoint.TrimEnd('/') + "/", StringComparison.Ordinal));
+                if (group is null || Path.GetFileName(mountPoint) is not { Length: > 0 } hierarchy)
+                    continue;
+                v1.Add(hierarchy);
+                groups?.Add(hierarchy, group);
+            }
+        }
+        return SpawnPlan.From(spec, scratch, inCgroup: cgroup != null, cgroup2: cgroup is CgroupV2, ttySize, layer, v1, groups);
     }
 
     /// <summary>OCI create: the container set up, its command found, and its PID 1 waiting on

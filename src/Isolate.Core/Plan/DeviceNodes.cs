@@ -13,6 +13,10 @@ public static class DeviceNodes
     {
         foreach (var node in nodes)
         {
+            // /dev/ptmx stays the link to the container's own devpts's ptmx (a privileged
+            // pod's list names the host's node): runc too puts its link over it
+            if (node.Path == "/dev/ptmx")
+                continue;
             // /dev/net/tun: the directories above it first, as runc makes them
             string parent = node.Path[..node.Path.LastIndexOf('/')];
             if (parent != "/dev")

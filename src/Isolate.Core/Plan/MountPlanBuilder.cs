@@ -40,8 +40,12 @@ public static class MountPlanBuilder
     /// its own (and so in a cgroup namespace): the names of the host's v1 hierarchies (the
     /// directory names under /sys/fs/cgroup: memory, cpu,cpuacct, systemd ...), for a
     /// configured `cgroup` mount.</param>
+    /// <param name="cgroupV1Groups">Where the container shares the host's cgroup namespace (an
+    /// OCI config without one, as containerd writes on v1): each hierarchy's host directory of
+    /// the container's own group, bound in its place as runc does, since a cgroup filesystem
+    /// mounted in the host's namespace shows the host's whole tree.</param>
     public static IReadOnlyList<MountOp> Build(ContainerSpec spec, string hostScratchDir = "/tmp", bool cgroup2 = false,
-        IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null)
+        IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null, IReadOnlyDictionary<string, string>? cgroupV1Groups = null)
     {
         if (spec.Rootfs != null)
             hostLayer = null;
@@ -50,7 +54,7 @@ public static class MountPlanBuilder
         var ops = new List<MountOp> { MountOp.MakePrivate("/") };
         if (spec.Mounts is { } configured)
         {
-            BuildConfigured(ops, spec, configured, hostScratchDir, cgroup2, cgroupV1);
+            BuildConfigured(ops, spec, configured, hostScratchDir, cgroup2, cgroupV1, cgroupV1Groups);
             return ops;
         }
         if (spec.Volumes.Count > MaxVolumes)
@@ -93,7 +97,7 @@ public static class MountPlanBuilder
     /// (unless /dev is a bind), the masked and read-only paths, the read-only root; last,
     /// pivot_root and the root's propagation.</summary>
     private static void BuildConfigured(List<MountOp> ops, ContainerSpec spec, IReadOnlyList<ConfiguredMount> mounts,
-        string scratch, bool cgroup2, IReadOnlyList<string>? cgroupV1)
+        string scratch, bool cgroup2, IReadOnlyList<string>? cgroupV1, IReadOnlyDictionary<string, string>? cgroupV1Groups)
     {
         var slots = new Dictionary<ConfiguredMount, int>(ReferenceEqualityComparer.Instance);
         foreach (var mount in mounts.Where(m => m.IsBind))
@@ -106,7 +110,7 @@ public static class MountPlanBuilder
         AddRoot(ops, spec, scratch, null);
         foreach (var mount in mounts)
         {
-            AddConfigured(ops, spec, mount, slots.GetValueOrDefault(mount, -1), cgroup2, cgroupV1);
+            AddConfigured(ops, spec, mount, slots.GetValueOrDefault(mount, -1), cgroup2, cgroupV1, cgroupV1Groups);
             if (mount.Destination == "/")
                 ops.Add(MountOp.OpenRoot(spec.Rootfs!)); // the new mount is the root from here on
         }
@@ -136,7 +140,7 @@ public static class MountPlanBuilder
     private const MountFlags RemountFlags = ~(MountFlags.Bind | MountFlags.Rec);
 
     private static void AddConfigured(List<MountOp> ops, ContainerSpec spec, ConfiguredMount mount, int slot, bool cgroup2,
-        IReadOnlyList<string>? cgroupV1)
+        IReadOnlyList<string>? cgroupV1, IReadOnlyDictionary<string, string>? cgroupV1Groups)
     {
         string dest = mount.Destination;
         string? data = mount.Data.Length > 0 ? mount.Data : null;
@@ -162,7 +166,7 @@ public static class MountPlanBuilder
                 ops.Add(MountOp.Filesystem("sysfs", dest, mount.Flags, data, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x16D, mount.Source));
                 break;
             case "cgroup":
-                AddCgroup(ops, mount, cgroup2, cgroupV1);
+                AddCgroup(ops, mount, cgroup2, cgroupV1, cgroupV1Groups);
                 break;
             case "tmpfs":
                 ops.Add(MountOp.Filesystem("tmpfs", dest, mount.Flags, data,
@@ -181,8 +185,10 @@ public static class MountPlanBuilder
     /// with each v1 hierarchy under it, mounted in the cgroup namespace so that each shows
     /// the container's own group, and a link for each controller of a co-mounted one
     /// (cpu -> cpu,cpuacct). Not in a cgroup (no namespace): the tmpfs alone. The tmpfs stays
-    /// writable, as runc leaves it; the hierarchies take the mount's ro.</summary>
-    private static void AddCgroup(List<MountOp> ops, ConfiguredMount mount, bool cgroup2, IReadOnlyList<string>? cgroupV1)
+    /// writable, as runc leaves it; the hierarchies take the mount's ro. In the host's cgroup
+    /// namespace each hierarchy is the container's group bound from the host instead.</summary>
+    private static void AddCgroup(List<MountOp> ops, ConfiguredMount mount, bool cgroup2, IReadOnlyList<string>? cgroupV1,
+        IReadOnlyDictionary<string, string>? cgroupV1Groups)
     {
         string dest = mount.Destination;
         if (cgroup2)
@@ -195,8 +201,14 @@ public static class MountPlanBuilder
         {
             string where = dest.TrimEnd('/') + "/" + hierarchy;
             string options = hierarchy == "systemd" ? "name=systemd" : hierarchy;
-            ops.Add(MountOp.Filesystem("cgroup", where, NoSuidDevExec | (mount.Flags & MountFlags.ReadOnly), options,
-                InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x1ED, hierarchy == "systemd" ? "systemd" : "cgroup"));
+            if (cgroupV1Groups != null && cgroupV1Groups.TryGetValue(hierarchy, out string? group))
+            {
+                ops.Add(MountOp.Bind(group, where, recursive: false, InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, mode: 0x1ED));
+                ops.Add(MountOp.Remount(where, NoSuidDevExec | (mount.Flags & MountFlags.ReadOnly)));
+            }
+            else
+                ops.Add(MountOp.Filesystem("cgroup", where, NoSuidDevExec | (mount.Flags & MountFlags.ReadOnly), options,
+                    InRoot | MountOptions.NoSymlinks | MountOptions.CreateDir, 0x1ED, hierarchy == "systemd" ? "systemd" : "cgroup"));
             foreach (string controller in hierarchy.Split(',').Where(c => c != hierarchy))
                 ops.Add(MountOp.Symlink(hierarchy, dest.TrimEnd('/') + "/" + controller, InRoot | MountOptions.KeepExisting));
         }

@@ -72,8 +72,11 @@ public sealed record SpawnPlan
     /// <param name="cgroup2">That cgroup is on the unified hierarchy: /sys/fs/cgroup shows it.</param>
     /// <param name="cgroupV1">The host's v1 hierarchies (see <see cref="MountPlanBuilder.Build"/>), for
     /// a container in a v1 cgroup.</param>
+    /// <param name="cgroupV1Groups">Those hierarchies' directories of the container's group, where
+    /// it shares the host's cgroup namespace (see <see cref="MountPlanBuilder.Build"/>).</param>
     public static SpawnPlan From(ContainerSpec spec, string hostScratchDir, bool inCgroup = false, bool cgroup2 = false,
-        (ushort Rows, ushort Cols) ttySize = default, IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null)
+        (ushort Rows, ushort Cols) ttySize = default, IReadOnlyList<string>? hostLayer = null, IReadOnlyList<string>? cgroupV1 = null,
+        IReadOnlyDictionary<string, string>? cgroupV1Groups = null)
     {
         var joins = spec.JoinNamespaces.Select(j => (Type: j.Type switch
         {
@@ -110,7 +113,7 @@ public sealed record SpawnPlan
             // OCI config without hostname): left as it is; the host's is never renamed
             Hostname = !sharedUts && spec.Hostname.Length > 0 ? spec.Hostname : null,
             Domainname = spec.Domainname,
-            Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer, inCgroup ? cgroupV1 : null),
+            Mounts = MountPlanBuilder.Build(spec, hostScratchDir, inCgroup && cgroup2, hostLayer, inCgroup ? cgroupV1 : null, inCgroup ? cgroupV1Groups : null),
             Workdir = spec.Process.Workdir,
             Args = spec.Process.Args,
             Env = spec.Process.Env,

@@ -53,6 +53,17 @@ public sealed class OciDeviceTests : ContainerTest, IDisposable
     }
 
     [ContainerFact]
+    public void A_listed_dev_ptmx_stays_the_link_to_the_containers_own_ptys_as_runc_leaves_it()
+    {
+        // a privileged Kubernetes pod: containerd lists every host device, /dev/ptmx among them
+        var result = RunBundle("readlink /dev/ptmx; ls -ln /dev/pts/ptmx; ls -ln /dev/fuse", linux =>
+            linux["devices"] = new JsonArray(Node("c", "/dev/ptmx", 5, 2, 0x1B6, 0, 0), Node("c", "/dev/fuse", 10, 229, 0x1B6, 0, 0)));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("pts/ptmx\n", result.Stdout);
+        Assert.Matches(@"crw-rw-rw-\s+1 0\s+0\s+10,\s+229 .*/dev/fuse", result.Stdout);
+    }
+
+    [ContainerFact]
     public void Device_rules_deny_what_they_deny_and_the_default_nodes_stay_usable()
     {
         // /dev/full is c 1:7: denied after the deny-all, then allowed again by Isolate's

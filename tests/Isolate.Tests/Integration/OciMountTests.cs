@@ -96,16 +96,25 @@ public sealed class OciMountTests : ContainerTest, IDisposable
         Assert.Matches(@"(?m)^l.* stderr -> /proc/self/fd/2$", ls);
     }
 
-    [ContainerFact]
-    public void A_cgroup_mount_shows_the_containers_own_groups()
+    [ContainerTheory]
+    [InlineData(true)]
+    [InlineData(false)] // as containerd writes a config on cgroup v1: the host's cgroup namespace
+    public void A_cgroup_mount_shows_the_containers_own_groups(bool cgroupNamespace)
     {
         bool v1 = Directory.Exists("/sys/fs/cgroup/memory");
         string read = v1 ? "/sys/fs/cgroup/memory/memory.limit_in_bytes" : "/sys/fs/cgroup/memory.max";
-        MakeBundle($"cat {read}; grep ' /sys/fs/cgroup' /proc/self/mountinfo", c =>
-            c["linux"]!.AsObject()["resources"] = new JsonObject { ["memory"] = new JsonObject { ["limit"] = 33554432 } });
+        MakeBundle($"cat {read}; find {(v1 ? "/sys/fs/cgroup/memory" : "/sys/fs/cgroup")} -mindepth 1 -maxdepth 1 -type d | wc -l; grep ' /sys/fs/cgroup' /proc/self/mountinfo", c =>
+        {
+            c["linux"]!.AsObject()["resources"] = new JsonObject { ["memory"] = new JsonObject { ["limit"] = 33554432 } };
+            if (!cgroupNamespace)
+            {
+                var namespaces = c["linux"]!["namespaces"]!.AsArray();
+                namespaces.Remove(namespaces.First(n => (string)n!["type"]! == "cgroup"));
+            }
+        });
         var result = Run("cgroup");
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("33554432\n", result.Stdout);
+        Assert.StartsWith("33554432\n0\n", result.Stdout); // its own group's limit, and no group of the host's below it
         var mounts = MountInfo(result.Stdout);
         if (v1)
         {
