@@ -14,8 +14,10 @@ public static class CriNode
 {
     public const string Image = "localhost/isolate-test-busybox:latest";
     public const string PauseImage = "localhost/isolate-test-pause:latest";
-    private const string Bridge = "isotcri0";
-    private const string Subnet = "10.231.77.0/24";
+    // Two test runs on one host (two worktrees) must not share a bridge or hand out the same
+    // addresses, and one's teardown must not delete the other's bridge: both are the run's own.
+    private static readonly string Bridge = $"isotcri{Environment.ProcessId % 100000}";
+    private static readonly string Subnet = $"10.{200 + Environment.ProcessId % 50}.{Environment.ProcessId / 50 % 250}.0/24";
     private static readonly object Gate = new();
     private static RuntimeService.RuntimeServiceClient? _client;
 
