@@ -203,25 +203,53 @@ public sealed class CriPodTests(BusyboxRootfs rootfs) : ContainerTest(CriNode.En
     // what a user checks for the memory limit: the cgroup file the container sees as its own
     private const string MemoryLimit = "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max";
 
+    // the limit of the container's own group, wherever the mount puts it: at the mount's root
+    // (runc mounts the container's group there) or at its path under it (a mount of the whole hierarchy)
+    private const string OwnMemoryLimit = "p=$(grep :memory: /proc/self/cgroup | cut -d: -f3); " +
+        "cat /sys/fs/cgroup/memory$p/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes";
+
+    /// <summary>What the container sees of its cgroups, for a failure's message.</summary>
+    private static string CgroupView(string id) =>
+        "\n--- inside: /proc/self/cgroup (memory) and the memory cgroup mount:\n" +
+        Stdout(Exec(id, "sh", "-c", "grep memory /proc/self/cgroup; grep cgroup /proc/self/mountinfo | grep -w memory"));
+
     [CriTheory]
     [InlineData("runc")]
     [InlineData("isolate")]
-    public void Resources_are_updated_and_stats_are_the_containers_own(string handler)
+    public void Resources_are_set_and_updated_as_the_container_sees_them(string handler)
     {
         using var pod = RunPod(handler);
         string id = StartContainer(pod, "main", Serve, c => c.Linux.Resources.MemoryLimitInBytes = 64 << 20);
-        var before = Exec(id, "sh", "-c", MemoryLimit);
-        Assert.Equal(((64 << 20) + "\n", 0), (Stdout(before), before.ExitCode));
+        var before = Exec(id, "sh", "-c", OwnMemoryLimit);
+        Assert.True(Stdout(before) == (64 << 20) + "\n", $"memory limit at create: {Stdout(before)}" + CgroupView(id));
 
         Step("UpdateContainerResources", () => Cri.UpdateContainerResources(new UpdateContainerResourcesRequest
         {
             ContainerId = id,
             Linux = new LinuxContainerResources { MemoryLimitInBytes = 48 << 20, CpuPeriod = 100000, CpuQuota = 50000, CpuShares = 512 },
         }, CriNode.Within(30)));
-        var after = Exec(id, "sh", "-c", MemoryLimit);
-        Assert.Equal(((48 << 20) + "\n", 0), (Stdout(after), after.ExitCode));
+        var after = Exec(id, "sh", "-c", OwnMemoryLimit);
+        Assert.True(Stdout(after) == (48 << 20) + "\n", $"memory limit after UpdateContainerResources: {Stdout(after)}" + CgroupView(id));
+        var quota = Exec(id, "sh", "-c", "p=$(grep :cpu: /proc/self/cgroup | cut -d: -f3); " +
+            "cat /sys/fs/cgroup/cpu$p/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us");
+        Assert.Equal("50000\n", Stdout(quota));
+        // and where a user looks: the memory cgroup mount shows the container's own group, not the host's root
+        var seen = Exec(id, "sh", "-c", MemoryLimit);
+        Assert.True(Stdout(seen) == (48 << 20) + "\n", $"/sys/fs/cgroup/memory/memory.limit_in_bytes inside: {Stdout(seen)}" + CgroupView(id));
 
-        // some CPU time and some memory of its own, then the stats
+        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
+        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+        StopAndRemove(pod);
+    }
+
+    [CriTheory]
+    [InlineData("runc")]
+    [InlineData("isolate")]
+    public void Stats_are_the_containers_own(string handler)
+    {
+        using var pod = RunPod(handler);
+        string id = StartContainer(pod, "main", Serve, c => c.Linux.Resources.MemoryLimitInBytes = 48 << 20);
+        // some CPU time of its own, then the stats
         Exec(id, "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done");
         var stats = Step("ContainerStats", () => Cri.ContainerStats(new ContainerStatsRequest { ContainerId = id }, CriNode.Within(10))).Stats;
         Assert.NotNull(stats.Cpu?.UsageCoreNanoSeconds);
@@ -300,19 +328,24 @@ public sealed class CriPodTests(BusyboxRootfs rootfs) : ContainerTest(CriNode.En
     }
 
     [CriTheory]
-    [InlineData("runc")]
-    [InlineData("isolate")]
-    public void A_privileged_container_gets_a_device_it_can_use(string handler)
+    [InlineData("runc", false)]
+    [InlineData("runc", true)]
+    [InlineData("isolate", false)]
+    [InlineData("isolate", true)]
+    public void A_container_gets_a_device_it_can_use(string handler, bool privileged)
     {
-        using var pod = RunPod(handler, privileged: true);
+        using var pod = RunPod(handler, privileged: privileged);
         string id = StartContainer(pod, "main", Serve,
             c => c.Devices.Add(new Device { HostPath = "/dev/fuse", ContainerPath = "/dev/test-fuse", Permissions = "rwm" }));
         var stat = Exec(id, "sh", "-c", "stat -c '%F %t:%T' /dev/test-fuse && exec 3<>/dev/test-fuse && echo opened");
         Assert.Equal(("character special file a:e5\nopened\n", 0), (Stdout(stat), stat.ExitCode));
-        // privileged: the host's devices too, and CAP_SYS_ADMIN
-        var priv = Exec(id, "sh", "-c", "test -c /dev/fuse && grep CapEff /proc/self/status");
-        Assert.Equal(0, priv.ExitCode);
-        Assert.DoesNotContain("0000000000000000", Stdout(priv));
+        if (privileged)
+        {
+            // the host's devices too, and all capabilities
+            var priv = Exec(id, "sh", "-c", "test -c /dev/fuse && grep CapEff /proc/self/status");
+            Assert.Equal(0, priv.ExitCode);
+            Assert.Equal(File.ReadAllLines("/proc/self/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal)) + "\n", Stdout(priv));
+        }
         Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
         Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
         StopAndRemove(pod);
