@@ -36,7 +36,8 @@ public static class Containerd
         // The test host is often killed rather than let exit (ProcessExit never runs): a watchdog
         // outside it stops the daemon and removes its directory once the test host is gone.
         IsolateBinary.RunFromShell(
-            $"setsid sh -c 'while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; kill {daemon.Id}; sleep 2; " +
+            $"setsid sh -c 'while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; kill {daemon.Id}; " +
+            $"while kill -0 {daemon.Id} 2>/dev/null; do sleep 0.2; done; " +
             $"{onExit ?? "true"}; rm -rf {dir}' </dev/null >/dev/null 2>&1 &");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!File.Exists(socket))
