@@ -9,8 +9,17 @@ namespace Isolate.Tests.Integration;
 /// would: each test runs with runc (the reference) and with Isolate, in the same run, so that
 /// what differs is seen side by side. The pods live under the test's own cgroup parent and
 /// log directory; the base class checks that no process, mount or cgroup of theirs is left.</summary>
-public sealed class CriPodTests(BusyboxRootfs rootfs) : ContainerTest(CriNode.Ensure(rootfs))
+public sealed class CriPodTests : ContainerTest
 {
+    public CriPodTests(BusyboxRootfs rootfs)
+        : base(CriNode.Ensure(rootfs))
+    {
+        // the containers' root filesystems and the sandboxes' /dev/shm are mounted under
+        // containerd's root and state: none may be left after a pod is removed
+        if (CriNode.Dir.Length > 0)
+            Scope.Own(CriNode.Dir, marker: false);
+    }
+
     private static RuntimeService.RuntimeServiceClient Cri => CriNode.Client;
 
     /// <summary>One pod of the test: made by RunPodSandbox, and on Dispose stopped and removed
@@ -321,7 +330,11 @@ public sealed class CriPodTests(BusyboxRootfs rootfs) : ContainerTest(CriNode.En
         var inside = Interfaces(Stdout(dev));
         host.IntersectWith(Interfaces(File.ReadAllText("/proc/net/dev")));
         host.RemoveWhere(n => n.StartsWith("veth", StringComparison.Ordinal));
-        Assert.Superset(host, inside);
+        // every interface of the host's (a pod's own namespace has lo and eth0, which the host may have too)
+        Assert.True(host.IsSubsetOf(inside), $"inside: {string.Join(' ', inside)}; the host's: {string.Join(' ', host)}");
+        // and the very namespace: the link names its inode
+        var ns = Exec(id, "readlink", "/proc/self/ns/net");
+        Assert.Equal(new FileInfo("/proc/self/ns/net").LinkTarget + "\n", Stdout(ns));
         Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
         Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
         StopAndRemove(pod);
