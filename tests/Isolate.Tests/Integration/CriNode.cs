@@ -45,7 +45,12 @@ public static class CriNode
             Directory.CreateDirectory(Path.Combine(Dir, "cni"));
             File.WriteAllText(Path.Combine(Dir, "cni", "10-isolate-test.conflist"), CniConfig());
             File.WriteAllText(Path.Combine(Dir, "config.toml"), Config(socket));
-            Containerd.StartDaemon(Dir, ["--config", Path.Combine(Dir, "config.toml")], socket, Log, onExit: $"ip link del {Bridge}");
+            // a run whose pods were not removed (a runtime that failed to kill) leaves their shims,
+            // which outlive containerd, and their mounts under Dir: stop those before Dir goes
+            // ([c]: the pattern must not match the watchdog's own command line, which holds it)
+            string leftovers = $"for s in $(pgrep -f \"[c]ontainerd-shim-runc-v2 .*-address {socket}\"); do kill -9 $(pgrep -P $s) $s; done; " +
+                $"cut -d\" \" -f2 /proc/mounts | grep \"^{Dir}/\" | sort -r | xargs -r -n1 umount -l; ip link del {Bridge}";
+            Containerd.StartDaemon(Dir, ["--config", Path.Combine(Dir, "config.toml")], socket, Log, onExit: leftovers);
             ImportImages(rootfs.Path, socket);
             _client = new RuntimeService.RuntimeServiceClient(Channel(socket));
             return rootfs;
