@@ -9,10 +9,45 @@ public static class Containerd
 {
     private static readonly object Gate = new();
     private static string? _socket;
-    private static Process? _daemon;
     public const string Image = "localhost/isolate-test-busybox:latest";
 
     public static string Socket => _socket ?? throw new InvalidOperationException("containerd was not started");
+
+    /// <summary>Starts a containerd of the tests' own with these arguments, waits for its socket,
+    /// and kills it (and removes its directory) when the test process ends.</summary>
+    /// <param name="log">Where its stderr goes (what the shim and the runtime said), or null.</param>
+    /// <param name="onExit">A shell command that undoes what the daemon made outside its directory.</param>
+    public static Process StartDaemon(string dir, IEnumerable<string> arguments, string socket, string? log = null, string? onExit = null)
+    {
+        var info = new ProcessStartInfo("/usr/bin/containerd") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in arguments)
+            info.ArgumentList.Add(arg);
+        var daemon = Process.Start(info)!;
+        var writer = log is null ? null : new StreamWriter(log) { AutoFlush = true };
+        daemon.OutputDataReceived += (_, _) => { };
+        daemon.ErrorDataReceived += (_, e) =>
+        {
+            if (writer != null && e.Data != null)
+                lock (writer)
+                    writer.WriteLine(e.Data);
+        };
+        daemon.BeginOutputReadLine();
+        daemon.BeginErrorReadLine();
+        // The test host is often killed rather than let exit (ProcessExit never runs): a watchdog
+        // outside it stops the daemon and removes its directory once the test host is gone.
+        IsolateBinary.RunFromShell(
+            $"setsid sh -c 'while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; kill {daemon.Id}; " +
+            $"while kill -0 {daemon.Id} 2>/dev/null; do sleep 0.2; done; " +
+            $"{onExit ?? "true"}; rm -rf {dir}' </dev/null >/dev/null 2>&1 &");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!File.Exists(socket))
+        {
+            if (DateTime.UtcNow > deadline || daemon.HasExited)
+                throw new InvalidOperationException("containerd did not start" + (log is null ? "" : ": " + File.ReadAllText(log)));
+            Thread.Sleep(50);
+        }
+        return daemon;
+    }
 
     /// <summary>Starts it (once) before a test's base class looks at the mounts.</summary>
     public static BusyboxRootfs Ensure(BusyboxRootfs rootfs)
@@ -25,32 +60,7 @@ public static class Containerd
                 return rootfs;
             string dir = Directory.CreateTempSubdirectory("isolate-containerd-").FullName;
             string socket = Path.Combine(dir, "containerd.sock");
-            var info = new ProcessStartInfo("/usr/bin/containerd") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string arg in new[] { "--root", Path.Combine(dir, "root"), "--state", Path.Combine(dir, "state"), "--address", socket })
-                info.ArgumentList.Add(arg);
-            _daemon = Process.Start(info)!;
-            _daemon.OutputDataReceived += (_, _) => { };
-            _daemon.ErrorDataReceived += (_, _) => { };
-            _daemon.BeginOutputReadLine();
-            _daemon.BeginErrorReadLine();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-            {
-                _daemon.Kill(entireProcessTree: true);
-                try
-                {
-                    Directory.Delete(dir, recursive: true);
-                }
-                catch (IOException)
-                {
-                }
-            };
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (!File.Exists(socket))
-            {
-                if (DateTime.UtcNow > deadline || _daemon.HasExited)
-                    throw new InvalidOperationException("containerd did not start");
-                Thread.Sleep(50);
-            }
+            StartDaemon(dir, ["--root", Path.Combine(dir, "root"), "--state", Path.Combine(dir, "state"), "--address", socket], socket);
             PodmanImage.Import(rootfs.Path);
             var import = IsolateBinary.RunFromShell(
                 $"podman save --format oci-archive -o {dir}/image.tar {PodmanImage.Name} >/dev/null 2>&1 && " +
