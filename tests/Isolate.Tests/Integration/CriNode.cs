@@ -85,12 +85,24 @@ public static class CriNode
               [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
                 BinaryName = "{{Runc}}"
                 SystemdCgroup = false
-            [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.isolate]
-              runtime_type = "io.containerd.runc.v2"
-              [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.isolate.options]
-                BinaryName = "{{IsolateBinary.Path}}"
-                SystemdCgroup = false
+        {{ReadmeRuntimeHandler()}}
         """;
+
+    /// <summary>The `isolate` runtime handler exactly as the README's Kubernetes section gives
+    /// it (the block after its `cri-runtime-handler` marker), with the binary under test in
+    /// place of /usr/local/bin/isolate: the README's snippet is what these tests run.</summary>
+    private static string ReadmeRuntimeHandler()
+    {
+        string[] lines = File.ReadAllLines(Path.Combine(IsolateBinary.RepoRoot, "README.md"));
+        int marker = Array.FindIndex(lines, l => l.Contains("cri-runtime-handler", StringComparison.Ordinal));
+        if (marker < 0 || marker + 1 >= lines.Length || lines[marker + 1] != "```toml")
+            throw new InvalidOperationException("README.md has no ```toml block after its cri-runtime-handler marker");
+        var block = lines.Skip(marker + 2).TakeWhile(l => !l.StartsWith("```", StringComparison.Ordinal)).ToList();
+        string text = string.Join('\n', block);
+        if (!text.Contains("\"/usr/local/bin/isolate\"", StringComparison.Ordinal))
+            throw new InvalidOperationException("the README's runtime handler does not name /usr/local/bin/isolate");
+        return text.Replace("\"/usr/local/bin/isolate\"", $"\"{IsolateBinary.Path}\"", StringComparison.Ordinal);
+    }
 
     /// <summary>A bridge and a subnet of the tests' own; host-local keeps its leases in the temp
     /// directory, so nothing of it outlives the run but what a leak leaves.</summary>
