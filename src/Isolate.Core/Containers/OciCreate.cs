@@ -86,7 +86,7 @@ public static class OciCreate
         StateStore.ValidateId(id);
         if (options.SystemdCgroup)
             Cgroups.SystemdScope.RefuseWithoutSystemd();
-        var bundle = OciBundleLoader.Load(options.Bundle, id);
+        var bundle = OciBundleLoader.Load(options.Bundle, id, options.SystemdCgroup);
         var process = bundle.Spec.Process;
         return bundle with { Spec = bundle.Spec with { Process = process with { Security = process.Security with { PreserveFds = options.PreserveFds } } } };
     }

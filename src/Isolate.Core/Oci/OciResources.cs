@@ -372,6 +372,11 @@ public static partial class OciBundleLoader
         private (string Parent, string Name) CgroupPath(string? path)
         {
             const string where = "linux.cgroupsPath";
+            if (host.SystemdCgroup)
+            {
+                var (slicePath, unit) = Cgroups.SystemdScope.FromCgroupsPath(path, id, message => Error(where, message));
+                return (slicePath, unit);
+            }
             if (string.IsNullOrEmpty(path))
                 return ("isolate", id);
             if (!path.StartsWith('/') && path.Split(':').Length == 3)

@@ -5,7 +5,9 @@ namespace Isolate.Tests.Integration;
 
 /// <summary>runc's systemd cgroup driver (`isolate --systemd-cgroup create|run -b BUNDLE ID`,
 /// linux.cgroupsPath `slice:prefix:name`): refused in one line where systemd is not the
-/// service manager, nothing made.</summary>
+/// service manager, nothing made; where systemd runs (booted as PID 1 of an Isolate container,
+/// Support/ServiceHost), a transient scope in the slice, with the limits in it, that systemd
+/// shows while the container runs and that is gone after.</summary>
 public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(rootfs, "isolate-systemd-cgroup-")
 {
     private const string Refusal =
@@ -35,6 +37,70 @@ public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(roo
         {
             Directory.Delete(bundle, recursive: true);
         }
+    }
+
+    [ContainerFact(Needs = ServiceHost.Systemd, Why = "to boot as the service manager that makes the scope")]
+    public void Under_systemd_the_container_runs_in_a_transient_scope_of_the_slice_with_its_limits_and_it_is_gone_after()
+    {
+        using var host = new ServiceHost(systemd: true, Rootfs, CgroupParent, Own, "unused\n");
+        // a bundle on the machine: the busybox root, no cgroup namespace (so /proc/self/cgroup
+        // shows the whole path), 48 MiB of memory
+        string scratch = Own(Directory.CreateTempSubdirectory("isolate-systemd-bundle-").FullName);
+        var config = OciBundleWriter.Start(scratch, "/srv/web/rootfs", ["sh", "-c", "cat /proc/self/cgroup; exec sleep 300"]);
+        Directory.Delete(scratch, recursive: true);
+        config["root"]!["readonly"] = true;
+        var namespaces = config["linux"]!["namespaces"]!.AsArray();
+        namespaces.Remove(namespaces.First(n => (string)n!["type"]! == "cgroup"));
+        config["linux"]!["cgroupsPath"] = "system.slice:isolate:sdtest";
+        config["linux"]!["resources"]!["memory"] = JsonNode.Parse("{\"limit\":50331648}");
+        Ok(host, $"mkdir -p /tmp/b && cat > /tmp/b/config.json <<'EOF'\n{config.ToJsonString()}\nEOF");
+        try
+        {
+            Scopes(host);
+        }
+        finally
+        {
+            // the machine's cpuset hierarchy is the host's own (ServiceHost leaves cpuset out), where
+            // systemd keeps no slice: what Isolate made there goes, whatever the test got to
+            host.Run("isolate delete --force sdtest; isolate delete --force sdfg; rmdir /sys/fs/cgroup/cpuset/system.slice");
+        }
+        var halt = host.Halt();
+        Assert.True(halt.ExitCode == 130, $"systemd did not halt cleanly: {halt}");
+    }
+
+    private static void Scopes(ServiceHost host)
+    {
+
+        Ok(host, "isolate --systemd-cgroup create -b /tmp/b sdtest </dev/null >/tmp/out 2>/tmp/err || { cat /tmp/err >&2; exit 125; }");
+        Assert.Equal("active", Ok(host, "systemctl show -p ActiveState --value isolate-sdtest.scope").Trim());
+        Assert.Equal("yes\nsystem.slice", Ok(host, "systemctl show -p Delegate --value isolate-sdtest.scope; systemctl show -p Slice --value isolate-sdtest.scope").Trim());
+        Ok(host, "isolate --systemd-cgroup start sdtest");
+        host.RunUntil("grep -q name=systemd /tmp/out && echo printed", "printed");
+        string seen = Ok(host, "cat /tmp/out");
+        Assert.Contains(":memory:/system.slice/isolate-sdtest.scope\n", seen);
+        Assert.Contains(":name=systemd:/system.slice/isolate-sdtest.scope\n", seen);
+        Assert.Equal("50331648", Ok(host, "cat /sys/fs/cgroup/memory/system.slice/isolate-sdtest.scope/memory.limit_in_bytes").Trim());
+        Assert.Equal("50331648", Ok(host, "isolate exec sdtest sh -c 'cat /sys/fs/cgroup/memory$(grep :memory: /proc/self/cgroup | cut -d: -f3)/memory.limit_in_bytes'").Trim());
+        Assert.Equal("running", System.Text.Json.Nodes.JsonNode.Parse(Ok(host, "isolate --systemd-cgroup state sdtest"))!["status"]!.ToString());
+
+        Ok(host, "isolate --systemd-cgroup kill sdtest KILL");
+        Ok(host, "isolate --systemd-cgroup delete --force sdtest");
+        var gone = host.RunUntil("systemctl show -p ActiveState --value isolate-sdtest.scope", "inactive");
+        Assert.Equal("inactive", gone.Stdout.Trim());
+        Assert.Equal("", Ok(host, "ls -d /sys/fs/cgroup/*/system.slice/isolate-sdtest.scope 2>/dev/null || true"));
+
+        // run in the foreground: in the scope while it runs, the scope gone when it ends
+        Assert.Contains(":memory:/system.slice/isolate-sdfg.scope\n",
+            Ok(host, "sed -i 's/sdtest/sdfg/; s/exec sleep 300/true/' /tmp/b/config.json && isolate --systemd-cgroup run -b /tmp/b sdfg </dev/null"));
+        Assert.Equal("inactive", host.RunUntil("systemctl show -p ActiveState --value isolate-sdfg.scope", "inactive").Stdout.Trim());
+        Assert.Equal("", Ok(host, "ls -d /sys/fs/cgroup/*/system.slice/isolate-sdfg.scope 2>/dev/null || true"));
+    }
+
+    private static string Ok(ServiceHost host, string command)
+    {
+        var result = host.Run(command);
+        Assert.True(result.ExitCode == 0, $"{command}: {result}");
+        return result.Stdout;
     }
 }
 
