@@ -33,6 +33,14 @@ internal sealed class DBusWriter
 
     public void Boolean(bool value) => UInt32(value ? 1u : 0u);
 
+    public void UInt64(ulong value)
+    {
+        Align(8);
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        _bytes.AddRange(b.ToArray());
+    }
+
     /// <summary>s and o: length, UTF-8, NUL.</summary>
     public void String(string value)
     {

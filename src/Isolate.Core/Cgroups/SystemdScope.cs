@@ -1,5 +1,6 @@
 using System.Text;
 using Isolate.Interop;
+using Isolate.Spec;
 
 namespace Isolate.Cgroups;
 
@@ -74,8 +75,9 @@ public static class SystemdScope
 
     /// <summary>StartTransientUnit(unit, "fail", [Description, Slice, Delegate, PIDs], []) and
     /// waits until systemd has put <paramref name="pid"/> in it.</summary>
-    public static void Start(string slice, string unit, int pid, string containerId)
+    public static void Start(string slice, string unit, int pid, string containerId, ResourceLimits limits, bool v2, Action<string> warn)
     {
+        var devices = DeviceAllow(limits.DeviceRules, warn);
         using var bus = Connect();
         var reply = Call(bus, 1, "StartTransientUnit", "ssa(sv)a(sa(sv))", w =>
         {
@@ -97,6 +99,32 @@ public static class SystemdScope
                 // not stopped with the units around it at shutdown ordering: the engine stops it
                 Property("DefaultDependencies", "b", () => w.Boolean(false));
                 Property("PIDs", "au", () => w.Array(4, () => w.UInt32((uint)pid)));
+                // systemd writes a unit's settings into its groups again (on daemon-reload, say):
+                // the limits it would otherwise put back to its defaults are given to it too
+                if (limits.MemoryBytes is { } memory)
+                    Property("MemoryMax", "t", () => w.UInt64(memory < 0 ? ulong.MaxValue : (ulong)memory));
+                if (limits.PidsLimit is { } tasks)
+                    Property("TasksMax", "t", () => w.UInt64(tasks < 0 ? ulong.MaxValue : (ulong)tasks));
+                if (limits.CpuQuotaMicros is { } quota)
+                {
+                    Property("CPUQuotaPerSecUSec", "t", () => w.UInt64(quota < 0 ? ulong.MaxValue : (ulong)(quota * 1_000_000 / limits.CpuPeriodMicros)));
+                    Property("CPUQuotaPeriodUSec", "t", () => w.UInt64((ulong)limits.CpuPeriodMicros));
+                }
+                if (limits.CpuShares is { } shares && !v2)
+                    Property("CPUShares", "t", () => w.UInt64((ulong)shares));
+                if (devices != null)
+                {
+                    Property("DevicePolicy", "s", () => w.String("strict"));
+                    Property("DeviceAllow", "a(ss)", () => w.Array(8, () =>
+                    {
+                        foreach (var (node, access) in devices)
+                        {
+                            w.Align(8);
+                            w.String(node);
+                            w.String(access);
+                        }
+                    }));
+                }
             });
             w.Array(8, () => { });
         });
@@ -112,20 +140,43 @@ public static class SystemdScope
         }
     }
 
-    /// <summary>StopUnit(unit, "replace"): systemd removes a scope by itself once it is empty;
-    /// this ends it now, where a crash or a kept process would leave it. One already gone is not an error.</summary>
-    public static void Stop(string unit)
+    /// <summary>The device rules as systemd's DevicePolicy=strict takes them: a deny-all, then
+    /// what is allowed, each as a node ("/dev/char/1:3"), or a group ("char-pts", "char-*").
+    /// Null: no rules, or an allow-all among them (systemd's default, DevicePolicy=auto).</summary>
+    internal static List<(string Node, string Access)>? DeviceAllow(IReadOnlyList<DeviceRule> rules, Action<string> warn)
     {
-        if (!Directory.Exists(BootedMarker))
-            return;
-        using var bus = Connect();
-        var reply = Call(bus, 1, "StopUnit", "ss", w =>
+        if (rules.Count == 0 || rules.Any(r => r.Allow && r.Type == 'a'))
+            return null;
+        if (rules[0] is not { Allow: false, Type: 'a' } || rules.Skip(1).Any(r => !r.Allow))
+            throw new IsolateException("--systemd-cgroup: linux.resources.devices: systemd takes device rules only as a deny-all followed by what is allowed; give them in that order, or leave --systemd-cgroup out");
+        var allowed = new List<(string, string)>();
+        foreach (var rule in rules.Skip(1))
         {
-            w.String(unit);
-            w.String("replace");
-        });
-        if (reply.Type == DBusReply.Error && reply.ErrorName != "org.freedesktop.systemd1.NoSuchUnit")
-            throw new IsolateException($"--systemd-cgroup: systemd did not stop {unit}: {reply.ErrorName}: {reply.ErrorMessage}");
+            string kind = rule.Type == 'b' ? "block" : "char";
+            if (rule.Major is null)
+                allowed.Add(($"{kind}-*", rule.Access));
+            else if (rule.Minor is { } minor)
+                allowed.Add(($"/dev/{kind}/{rule.Major}:{minor}", rule.Access));
+            else if (DeviceGroup(rule.Type, rule.Major.Value) is { } group)
+                allowed.Add(($"{kind}-{group}", rule.Access));
+            else
+                warn($"--systemd-cgroup: no device group has major {rule.Major} in /proc/devices: systemd is not told of '{rule.CgroupV1Text}' (Isolate sets it; a daemon-reload would drop it)");
+        }
+        return allowed;
+    }
+
+    /// <summary>The /proc/devices name of a major number ("136" is "pts").</summary>
+    private static string? DeviceGroup(char type, long major)
+    {
+        bool inSection = false;
+        foreach (string line in (SmallFile.Read("/proc/devices") ?? "").Split('\n'))
+        {
+            if (line.EndsWith("devices:", StringComparison.Ordinal))
+                inSection = line.StartsWith(type == 'b' ? "Block" : "Character", StringComparison.Ordinal);
+            else if (inSection && line.Trim().Split(' ', 2) is [var number, var name] && number == major.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                return name.Trim();
+        }
+        return null;
     }
 
     /// <summary>Whether /proc/PID/cgroup places it in the unit (on v1 in name=systemd, on v2 in the one hierarchy).</summary>

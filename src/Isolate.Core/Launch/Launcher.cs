@@ -175,7 +175,7 @@ public static unsafe partial class Launcher
         {
             // --systemd-cgroup: the scope is made with its first process; systemd writes its
             // own defaults (no memory limit, devices "a") into it, so the limits go in again
-            SystemdScope.Start(slice, spec.CgroupName!, pid, spec.Id);
+            SystemdScope.Start(slice, spec.CgroupName!, pid, spec.Id, spec.Resources, cgroup is CgroupV2, warn);
             cgroup.MakeMissing();
             cgroup.Update(spec.Resources, warn);
         }

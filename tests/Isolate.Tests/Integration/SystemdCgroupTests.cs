@@ -53,6 +53,7 @@ public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(roo
         namespaces.Remove(namespaces.First(n => (string)n!["type"]! == "cgroup"));
         config["linux"]!["cgroupsPath"] = "system.slice:isolate:sdtest";
         config["linux"]!["resources"]!["memory"] = JsonNode.Parse("{\"limit\":50331648}");
+        config["linux"]!["resources"]!["pids"] = JsonNode.Parse("{\"limit\":77}");
         Ok(host, $"mkdir -p /tmp/b && cat > /tmp/b/config.json <<'EOF'\n{config.ToJsonString()}\nEOF");
         try
         {
@@ -81,6 +82,14 @@ public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(roo
         Assert.Contains(":name=systemd:/system.slice/isolate-sdtest.scope\n", seen);
         Assert.Equal("50331648", Ok(host, "cat /sys/fs/cgroup/memory/system.slice/isolate-sdtest.scope/memory.limit_in_bytes").Trim());
         Assert.Equal("50331648", Ok(host, "isolate exec sdtest sh -c 'cat /sys/fs/cgroup/memory$(grep :memory: /proc/self/cgroup | cut -d: -f3)/memory.limit_in_bytes'").Trim());
+        string before = Ok(host, "cat /sys/fs/cgroup/devices/system.slice/isolate-sdtest.scope/devices.list");
+        Assert.True(before.Contains("c 1:3 rwm\n") && !before.Contains("a *:* rwm"), before);
+        // systemd applies a unit's settings again on daemon-reload: the limits must survive it
+        Ok(host, "systemctl daemon-reload");
+        Assert.Equal("50331648", Ok(host, "cat /sys/fs/cgroup/memory/system.slice/isolate-sdtest.scope/memory.limit_in_bytes").Trim());
+        Assert.Equal("77", Ok(host, "cat /sys/fs/cgroup/pids/system.slice/isolate-sdtest.scope/pids.max").Trim());
+        string devices = Ok(host, "cat /sys/fs/cgroup/devices/system.slice/isolate-sdtest.scope/devices.list");
+        Assert.True(devices.Contains("c 1:3 rwm\n") && !devices.Contains("a *:* rwm"), devices);
         Assert.Equal("running", System.Text.Json.Nodes.JsonNode.Parse(Ok(host, "isolate --systemd-cgroup state sdtest"))!["status"]!.ToString());
 
         Ok(host, "isolate --systemd-cgroup kill sdtest KILL");
