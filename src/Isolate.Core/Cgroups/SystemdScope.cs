@@ -142,15 +142,24 @@ public static class SystemdScope
 
     /// <summary>The device rules as systemd's DevicePolicy=strict takes them: a deny-all, then
     /// what is allowed, each as a node ("/dev/char/1:3"), or a group ("char-pts", "char-*").
-    /// Null: no rules, or an allow-all among them (systemd's default, DevicePolicy=auto).</summary>
+    /// Null: every device allowed (no rules, or an allow-all last): systemd's DevicePolicy=auto.</summary>
     internal static List<(string Node, string Access)>? DeviceAllow(IReadOnlyList<DeviceRule> rules, Action<string> warn)
     {
-        if (rules.Count == 0 || rules.Any(r => r.Allow && r.Type == 'a'))
-            return null;
-        if (rules[0] is not { Allow: false, Type: 'a' } || rules.Skip(1).Any(r => !r.Allow))
+        // only what follows the last rule for all devices counts; a deny among it is a list of
+        // exceptions, which systemd cannot hold (it would open them again on a reload)
+        int last = -1;
+        for (int i = 0; i < rules.Count; i++)
+        {
+            if (rules[i].Type == 'a')
+                last = i;
+        }
+        var after = rules.Skip(last + 1).ToList();
+        if (after.Any(r => !r.Allow))
             throw new IsolateException("--systemd-cgroup: linux.resources.devices: systemd takes device rules only as a deny-all followed by what is allowed; give them in that order, or leave --systemd-cgroup out");
+        if (last < 0 || rules[last].Allow)
+            return null;
         var allowed = new List<(string, string)>();
-        foreach (var rule in rules.Skip(1))
+        foreach (var rule in after)
         {
             string kind = rule.Type == 'b' ? "block" : "char";
             if (rule.Major is null)

@@ -92,6 +92,15 @@ public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(roo
         Assert.True(devices.Contains("c 1:3 rwm\n") && !devices.Contains("a *:* rwm"), devices);
         Assert.Equal("running", System.Text.Json.Nodes.JsonNode.Parse(Ok(host, "isolate --systemd-cgroup state sdtest"))!["status"]!.ToString());
 
+        // the verbs that find the group through the state: ps, update, pause and resume
+        Assert.Contains("sleep", Ok(host, "isolate --systemd-cgroup ps sdtest"));
+        Ok(host, "isolate --systemd-cgroup update --pids-limit 99 sdtest");
+        Assert.Equal("99", Ok(host, "cat /sys/fs/cgroup/pids/system.slice/isolate-sdtest.scope/pids.max").Trim());
+        Ok(host, "isolate --systemd-cgroup pause sdtest");
+        Assert.Equal("FROZEN", Ok(host, "cat /sys/fs/cgroup/freezer/system.slice/isolate-sdtest.scope/freezer.state").Trim());
+        Ok(host, "isolate --systemd-cgroup resume sdtest");
+        Assert.Equal("THAWED", Ok(host, "cat /sys/fs/cgroup/freezer/system.slice/isolate-sdtest.scope/freezer.state").Trim());
+
         Ok(host, "isolate --systemd-cgroup kill sdtest KILL");
         Ok(host, "isolate --systemd-cgroup delete --force sdtest");
         var gone = host.RunUntil("systemctl show -p ActiveState --value isolate-sdtest.scope", "inactive");
