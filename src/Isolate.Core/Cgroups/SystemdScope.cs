@@ -99,32 +99,7 @@ public static class SystemdScope
                 // not stopped with the units around it at shutdown ordering: the engine stops it
                 Property("DefaultDependencies", "b", () => w.Boolean(false));
                 Property("PIDs", "au", () => w.Array(4, () => w.UInt32((uint)pid)));
-                // systemd writes a unit's settings into its groups again (on daemon-reload, say):
-                // the limits it would otherwise put back to its defaults are given to it too
-                if (limits.MemoryBytes is { } memory)
-                    Property("MemoryMax", "t", () => w.UInt64(memory < 0 ? ulong.MaxValue : (ulong)memory));
-                if (limits.PidsLimit is { } tasks)
-                    Property("TasksMax", "t", () => w.UInt64(tasks < 0 ? ulong.MaxValue : (ulong)tasks));
-                if (limits.CpuQuotaMicros is { } quota)
-                {
-                    Property("CPUQuotaPerSecUSec", "t", () => w.UInt64(quota < 0 ? ulong.MaxValue : (ulong)(quota * 1_000_000 / limits.CpuPeriodMicros)));
-                    Property("CPUQuotaPeriodUSec", "t", () => w.UInt64((ulong)limits.CpuPeriodMicros));
-                }
-                if (limits.CpuShares is { } shares && !v2)
-                    Property("CPUShares", "t", () => w.UInt64((ulong)shares));
-                if (devices != null)
-                {
-                    Property("DevicePolicy", "s", () => w.String("strict"));
-                    Property("DeviceAllow", "a(ss)", () => w.Array(8, () =>
-                    {
-                        foreach (var (node, access) in devices)
-                        {
-                            w.Align(8);
-                            w.String(node);
-                            w.String(access);
-                        }
-                    }));
-                }
+                LimitProperties(w, Property, limits, v2, devices);
             });
             w.Array(8, () => { });
         });
@@ -186,6 +161,59 @@ public static class SystemdScope
                 return name.Trim();
         }
         return null;
+    }
+
+    /// <summary>systemd writes a unit's settings into its groups again (on daemon-reload, say):
+    /// the limits it would otherwise put back to its defaults are given to it too.</summary>
+    private static void LimitProperties(DBusWriter w, Action<string, string, Action> property, ResourceLimits limits, bool v2,
+        List<(string Node, string Access)>? devices)
+    {
+        if (limits.MemoryBytes is { } memory)
+            property("MemoryMax", "t", () => w.UInt64(memory < 0 ? ulong.MaxValue : (ulong)memory));
+        if (limits.PidsLimit is { } tasks)
+            property("TasksMax", "t", () => w.UInt64(tasks < 0 ? ulong.MaxValue : (ulong)tasks));
+        if (limits.CpuQuotaMicros is { } quota)
+        {
+            property("CPUQuotaPerSecUSec", "t", () => w.UInt64(quota < 0 ? ulong.MaxValue : (ulong)(quota * 1_000_000 / limits.CpuPeriodMicros)));
+            property("CPUQuotaPeriodUSec", "t", () => w.UInt64((ulong)limits.CpuPeriodMicros));
+        }
+        if (limits.CpuShares is { } shares && !v2)
+            property("CPUShares", "t", () => w.UInt64((ulong)shares));
+        if (devices != null)
+        {
+            property("DevicePolicy", "s", () => w.String("strict"));
+            property("DeviceAllow", "a(ss)", () => w.Array(8, () =>
+            {
+                foreach (var (node, access) in devices)
+                {
+                    w.Align(8);
+                    w.String(node);
+                    w.String(access);
+                }
+            }));
+        }
+    }
+
+    /// <summary>update: the new limits given to systemd as well (SetUnitProperties, for this boot),
+    /// so that a daemon-reload keeps them.</summary>
+    public static void SetProperties(string unit, ResourceLimits limits, bool v2, Action<string> warn)
+    {
+        var devices = DeviceAllow(limits.DeviceRules, warn);
+        using var bus = Connect();
+        var reply = Call(bus, 1, "SetUnitProperties", "sba(sv)", w =>
+        {
+            w.String(unit);
+            w.Boolean(true);
+            w.Array(8, () => LimitProperties(w, (key, type, value) =>
+            {
+                w.Align(8);
+                w.String(key);
+                w.Signature(type);
+                value();
+            }, limits, v2, devices));
+        });
+        if (reply.Type == DBusReply.Error)
+            throw new IsolateException($"--systemd-cgroup: systemd did not take the new limits of {unit}: {reply.ErrorName}: {reply.ErrorMessage}");
     }
 
     /// <summary>Whether /proc/PID/cgroup places it in the unit (on v1 in name=systemd, on v2 in the one hierarchy).</summary>

@@ -96,6 +96,9 @@ public sealed class SystemdCgroupTests(BusyboxRootfs rootfs) : StateRootTest(roo
         Assert.Contains("sleep", Ok(host, "isolate --systemd-cgroup ps sdtest"));
         Ok(host, "isolate --systemd-cgroup update --pids-limit 99 sdtest");
         Assert.Equal("99", Ok(host, "cat /sys/fs/cgroup/pids/system.slice/isolate-sdtest.scope/pids.max").Trim());
+        Ok(host, "systemctl daemon-reload");
+        Assert.Equal("99", Ok(host, "cat /sys/fs/cgroup/pids/system.slice/isolate-sdtest.scope/pids.max").Trim());
+        Assert.Equal("99", Ok(host, "systemctl show -p TasksMax --value isolate-sdtest.scope").Trim());
         Ok(host, "isolate --systemd-cgroup pause sdtest");
         Assert.Equal("FROZEN", Ok(host, "cat /sys/fs/cgroup/freezer/system.slice/isolate-sdtest.scope/freezer.state").Trim());
         Ok(host, "isolate --systemd-cgroup resume sdtest");
