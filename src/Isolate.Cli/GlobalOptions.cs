@@ -11,6 +11,9 @@ public sealed class GlobalOptions
     public string LogFormat { get; set; } = "text";
     public bool Debug { get; set; }
 
+    /// <summary>--systemd-cgroup: the OCI face's cgroup is a transient scope systemd makes.</summary>
+    public bool SystemdCgroup { get; set; }
+
     /// <summary>The state store; with the default root, logs go to the default log root (on disk).</summary>
     public StateStore Store => Root is null ? new(StateStore.DefaultRoot(), StateStore.DefaultLogRoot()) : new(Root);
 
@@ -58,7 +61,9 @@ public sealed class GlobalOptions
                     globals.Debug = true;
                     break;
                 case "--systemd-cgroup":
-                    throw new IsolateException("--systemd-cgroup: Isolate manages cgroups through cgroupfs only; use the cgroupfs manager (podman --cgroup-manager cgroupfs)");
+                    // containerd gives it to every runc command; create and run act on it
+                    globals.SystemdCgroup = true;
+                    break;
                 case "--rootless":
                 case "--criu":
                     Value(); // accepted as runc takes them; rootless is detected from the uid

@@ -38,6 +38,7 @@ internal static class CreateVerb
             PidFile = options.PidFile,
             ConsoleSocket = options.ConsoleSocket,
             PreserveFds = Isolate.Spec.ProcessOptionParser.ParsePreserveFds(options.PreserveFds),
+            SystemdCgroup = globals.SystemdCgroup,
         }, globals.DebugSink, globals.Warn);
         return 0;
     }

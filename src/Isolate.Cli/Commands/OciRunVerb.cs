@@ -119,5 +119,6 @@ internal static class OciRunVerb
             PidFile = options.PidFile,
             ConsoleSocket = options.ConsoleSocket,
             PreserveFds = Isolate.Spec.ProcessOptionParser.ParsePreserveFds(options.PreserveFds),
+            SystemdCgroup = globals.SystemdCgroup,
         }, options.Detach, globals.DebugSink, globals.Warn, keep: options.Keep);
 }

@@ -201,6 +201,8 @@ internal static class RunVerb
 {
     public static int Execute(RunOptions options, GlobalOptions globals)
     {
+        if (globals.SystemdCgroup)
+            throw new IsolateException("--systemd-cgroup: applies to an OCI bundle (isolate --systemd-cgroup run -b BUNDLE ID); the docker face takes --cgroup-parent instead");
         var spec = RunConverter.ToSpec(options, HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");

@@ -115,6 +115,22 @@ public sealed class CgroupV1 : ContainerCgroup
         }
     }
 
+    public override void MakeMissing()
+    {
+        foreach (var (controller, dir) in _byController)
+            MakeWithParents(dir, controller == "cpuset");
+    }
+
+    private void MakeWithParents(string dir, bool cpuset)
+    {
+        if (Fs.Exists(dir))
+            return;
+        MakeWithParents(Path.GetDirectoryName(dir)!, cpuset);
+        Fs.MakeDirectory(dir);
+        if (cpuset)
+            InheritCpuset(Fs, dir);
+    }
+
     private static void InheritCpuset(ICgroupFilesystem fs, string dir)
     {
         string parent = Path.GetDirectoryName(dir)!;

@@ -47,6 +47,13 @@ public abstract class ContainerCgroup
 
     public abstract CgroupUsage ReadUsage();
 
+    /// <summary>--systemd-cgroup: after systemd has made the scope, the group again in the
+    /// hierarchies where systemd removed it (on v1 it keeps a unit only in the controllers it
+    /// manages for it: Isolate's freezer, blkio, cpuset... groups of that name go).</summary>
+    public virtual void MakeMissing()
+    {
+    }
+
     /// <summary>The processes in the group now (cgroup.procs of the first directory).</summary>
     public IReadOnlyList<int> Processes() =>
         (Fs.Read(Path.Combine(Primary, "cgroup.procs")) ?? "")

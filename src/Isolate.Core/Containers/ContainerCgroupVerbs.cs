@@ -32,6 +32,9 @@ public static class ContainerCgroupVerbs
             throw new IsolateException($"cannot update container {id}: it is stopped");
         var cgroup = ContainerHandle.OpenCgroup(state) ?? throw new IsolateException($"cannot update container {id}: it has no cgroup");
         cgroup.Update(limits, warn);
+        // --systemd-cgroup: systemd is told too, or a daemon-reload puts the old limits back
+        if (state.Kind == ContainerKind.Oci && StateStore.ReadSpec(held.Directory, id).SystemdSlice != null)
+            Cgroups.SystemdScope.SetProperties(state.CgroupName!, limits, cgroup is Cgroups.CgroupV2, warn);
     }
 
     /// <summary>The host PIDs of a container's processes (its cgroup).</summary>

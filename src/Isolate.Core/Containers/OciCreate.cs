@@ -15,6 +15,8 @@ public sealed record OciCreateOptions
     public string? PidFile { get; init; }
     public string? ConsoleSocket { get; init; }
     public uint PreserveFds { get; init; }
+    /// <summary>--systemd-cgroup: the container's cgroup is a transient scope made by systemd.</summary>
+    public bool SystemdCgroup { get; init; }
 }
 
 /// <summary>OCI create: the bundle's container set up, its command found, and its PID 1
@@ -82,7 +84,9 @@ public static class OciCreate
     internal static OciBundle Load(string id, OciCreateOptions options)
     {
         StateStore.ValidateId(id);
-        var bundle = OciBundleLoader.Load(options.Bundle, id);
+        if (options.SystemdCgroup)
+            Cgroups.SystemdScope.RefuseWithoutSystemd();
+        var bundle = OciBundleLoader.Load(options.Bundle, id, options.SystemdCgroup);
         var process = bundle.Spec.Process;
         return bundle with { Spec = bundle.Spec with { Process = process with { Security = process.Security with { PreserveFds = options.PreserveFds } } } };
     }

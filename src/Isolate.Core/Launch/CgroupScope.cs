@@ -33,7 +33,8 @@ public sealed class CgroupScope : IDisposable
         var layout = CgroupLayout.Detect();
         if (!Wanted(spec, layout))
             return new CgroupScope(null, null);
-        CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
+        if (spec.SystemdSlice is null) // a slice is systemd's to tidy, not Isolate's janitor's
+            CgroupJanitor.Sweep(layout, spec.CgroupParent, warn);
         // The reaper learns where the group goes before it exists: a kill at any moment of the
         // creation is covered.
         var placement = new CgroupPlacement(layout, spec.CgroupParent, spec.CgroupName ?? CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));

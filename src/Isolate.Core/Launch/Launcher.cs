@@ -183,6 +183,14 @@ public static unsafe partial class Launcher
     /// its OOM score, its user namespace's maps.</summary>
     private static int PlaceAtGate(int pid, ContainerSpec spec, ContainerCgroup? cgroup, Action<string> warn, Action<string>? debug)
     {
+        if (spec.SystemdSlice is { } slice && cgroup != null)
+        {
+            // --systemd-cgroup: the scope is made with its first process; systemd writes its
+            // own defaults (no memory limit, devices "a") into it, so the limits go in again
+            SystemdScope.Start(slice, spec.CgroupName!, pid, spec.Id, spec.Resources, cgroup is CgroupV2, warn);
+            cgroup.MakeMissing();
+            cgroup.Update(spec.Resources, warn);
+        }
         cgroup?.AddProcess(pid);
         if (spec.OomScoreAdj is { } adj)
             WriteOomScoreAdj(pid, adj);

@@ -47,4 +47,7 @@ internal sealed record OciHost(uint Euid, uint Egid, int LastCap)
     public static OciHost Current() => new(HostIdentity.EffectiveUserId, HostIdentity.EffectiveGroupId, Capabilities.LastCap());
 
     public bool Rootless => Euid != 0;
+
+    /// <summary>--systemd-cgroup: linux.cgroupsPath is runc's "slice:prefix:name", a scope systemd makes.</summary>
+    public bool SystemdCgroup { get; init; }
 }

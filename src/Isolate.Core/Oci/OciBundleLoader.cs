@@ -15,7 +15,8 @@ public static partial class OciBundleLoader
     /// <summary>Reads BUNDLE/config.json.</summary>
     /// <param name="bundleDir">The bundle directory (relative: from the current directory).</param>
     /// <param name="id">The container's id: its default hostname (first 12 characters) and cgroup name.</param>
-    public static OciBundle Load(string bundleDir, string id)
+    /// <param name="systemdCgroup">--systemd-cgroup: linux.cgroupsPath names a systemd scope.</param>
+    public static OciBundle Load(string bundleDir, string id, bool systemdCgroup = false)
     {
         string dir = Path.GetFullPath(bundleDir.Length == 0 ? "." : bundleDir);
         if (!Directory.Exists(dir))
@@ -41,7 +42,7 @@ public static partial class OciBundleLoader
         {
             throw new IsolateException($"bundle {bundleDir}: {ConfigFileName}: {ErrorText.Of(e)}");
         }
-        return Parse(json, dir, id);
+        return Parse(json, dir, id, OciHost.Current() with { SystemdCgroup = systemdCgroup });
     }
 
     /// <summary>Parses a config.json's text; relative paths in it (root.path) are taken from
@@ -230,6 +231,7 @@ public static partial class OciBundleLoader
                 Cgroups = !host.Rootless,
                 CgroupParent = cgroupParent,
                 CgroupName = cgroupName,
+                SystemdSlice = host.SystemdCgroup ? Cgroups.SystemdScope.SliceOf(cgroupParent) : null,
                 JoinNamespaces = _join,
                 Sysctls = sysctl,
                 UserNamespace = userns,

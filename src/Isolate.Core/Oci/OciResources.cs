@@ -372,10 +372,15 @@ public static partial class OciBundleLoader
         private (string Parent, string Name) CgroupPath(string? path)
         {
             const string where = "linux.cgroupsPath";
+            if (host.SystemdCgroup)
+            {
+                var (slicePath, unit) = Cgroups.SystemdScope.FromCgroupsPath(path, id, message => Error(where, message));
+                return (slicePath, unit);
+            }
             if (string.IsNullOrEmpty(path))
                 return ("isolate", id);
             if (!path.StartsWith('/') && path.Split(':').Length == 3)
-                throw Error(where, "systemd cgroup paths are not supported; use cgroupfs (podman --cgroup-manager cgroupfs)");
+                throw Error(where, "a systemd slice:prefix:name path needs isolate --systemd-cgroup (where systemd runs); otherwise give a cgroupfs path (podman --cgroup-manager cgroupfs)");
             var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 0)
                 throw Error(where, $"'{path}' names no cgroup");

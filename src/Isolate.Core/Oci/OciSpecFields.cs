@@ -120,7 +120,7 @@ public static class OciSpecFields
         new("linux.devices.fileMode", Yes, ""),
         new("linux.devices.uid", Yes, ""),
         new("linux.devices.gid", Yes, ""),
-        new("linux.cgroupsPath", Part, "cgroupfs paths; systemd slice:prefix:name paths refused"),
+        new("linux.cgroupsPath", Part, "cgroupfs paths; systemd slice:prefix:name only with --systemd-cgroup where systemd runs (a transient scope)"),
         new("linux.resources", Yes, ""),
         new("linux.resources.devices", Yes, "applied in order, then runc's default rules; cgroup v1: devices.deny/allow; cgroup v2: an eBPF device program attached to the container's group"),
         new("linux.resources.devices.allow", Yes, ""),

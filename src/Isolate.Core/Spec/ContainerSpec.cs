@@ -85,6 +85,10 @@ public sealed record ContainerSpec
     /// "{id}.{pid}", which the janitor may remove once no Isolate holds it.</summary>
     public string? CgroupName { get; init; }
 
+    /// <summary>--systemd-cgroup: the transient scope (CgroupName, "prefix-name.scope") that
+    /// systemd makes in this slice with the container's PID at the gate; null: cgroupfs alone.</summary>
+    public string? SystemdSlice { get; init; }
+
     /// <summary>--userns, or the map a non-root caller gets; null: the host's user namespace.</summary>
     public UserNamespaceSpec? UserNamespace { get; init; }
 

@@ -82,6 +82,7 @@ public static partial class SpecJson
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
                 CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,
                 CgroupName = ReadText(o.GetProperty("cgroupName")),
+                SystemdSlice = o.TryGetProperty("systemdSlice", out var systemdSlice) ? ReadText(systemdSlice) : null,
                 UserNamespace = o.TryGetProperty("userNamespace", out var u)
                     ? new UserNamespaceSpec
                     {

@@ -147,6 +147,8 @@ public static partial class SpecJson
             w.WriteBoolean("cgroups", spec.Cgroups);
             Text(w, "cgroupParent", spec.CgroupParent);
             Text(w, "cgroupName", spec.CgroupName);
+            if (spec.SystemdSlice != null)
+                Text(w, "systemdSlice", spec.SystemdSlice);
             if (spec.UserNamespace is { } userns)
             {
                 w.WriteStartObject("userNamespace");

@@ -898,7 +898,7 @@ public sealed class OciBundleTests : IDisposable
     }
 
     [Theory]
-    [InlineData("system.slice:docker:abc", "systemd cgroup paths are not supported; use cgroupfs (podman --cgroup-manager cgroupfs)")]
+    [InlineData("system.slice:docker:abc", "a systemd slice:prefix:name path needs isolate --systemd-cgroup (where systemd runs); otherwise give a cgroupfs path (podman --cgroup-manager cgroupfs)")]
     [InlineData("/", "'/' names no cgroup")]
     [InlineData("/a/../b", "'/a/../b' must not hold '.' or '..'")]
     public void Bad_cgroups_paths_are_errors(string path, string message) =>

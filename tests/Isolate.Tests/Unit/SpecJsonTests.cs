@@ -81,6 +81,7 @@ public sealed class SpecJsonTests
         Cgroups = false,
         CgroupParent = "batch/jobs",
         CgroupName = "web-1.77",
+        SystemdSlice = "system.slice",
         UserNamespace = new UserNamespaceSpec
         {
             UidMap = [new IdMapping(0, 100000, 65536)],
