@@ -57,8 +57,11 @@ public sealed class ProcessControlTests(BusyboxRootfs rootfs) : ContainerTest(ro
             "i=0; while [ $i -lt 5 ]; do sh -c 'sleep 0.2 & exit 0'; i=$((i+1)); done; echo ready; exec sleep 100");
         Thread.Sleep(1000);
 
-        var inside = HostProcesses.OfThisTestInOtherPidNamespaces();
-        Assert.Equal(zombies, inside.Count(p => File.ReadAllText($"/proc/{p}/stat").Split(") ")[1].StartsWith('Z')));
+        // the children of this container's PID 1 (not any process of another pid namespace:
+        // other tests' containers run meanwhile)
+        int pid1 = isolate.ContainerPid();
+        var children = HostProcesses.All().Where(p => HostProcesses.ParentOf(p) == pid1).ToList();
+        Assert.Equal(zombies, children.Count(p => File.ReadAllText($"/proc/{p}/stat").Split(") ")[1].StartsWith('Z')));
         Assert.Equal(0, kill(isolate.Pid, SIGTERM));
         isolate.WaitForExit();
     }
