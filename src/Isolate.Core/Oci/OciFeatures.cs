@@ -21,7 +21,7 @@ public static class OciFeatures
         json.Append("  \"linux\": {\n");
         json.Append("    \"namespaces\": ").Append(List(OciBundleLoader.NamespaceTypes.Order(StringComparer.Ordinal))).Append(",\n");
         json.Append("    \"capabilities\": ").Append(List(Security.Capabilities.Names.Select(n => "CAP_" + n))).Append(",\n");
-        json.Append("    \"cgroup\": { \"v1\": true, \"v2\": true, \"systemd\": false, \"systemdUser\": false, \"rdma\": false },\n");
+        json.Append("    \"cgroup\": { \"v1\": true, \"v2\": true, \"systemd\": true, \"systemdUser\": false, \"rdma\": false },\n");
         json.Append("    \"seccomp\": {\n");
         json.Append("      \"enabled\": true,\n");
         json.Append("      \"actions\": ").Append(List(Security.SeccompProfile.ActionNames)).Append(",\n");

@@ -730,6 +730,8 @@ public sealed class OciLifecycleTests : ContainerTest, IDisposable
         var json = JsonNode.Parse(features.Stdout)!;
         Assert.Contains("prestart", json["hooks"]!.AsArray().Select(h => (string)h!));
         Assert.Contains("pid", json["linux"]!["namespaces"]!.AsArray().Select(n => (string)n!));
+        // --systemd-cgroup (SystemdCgroupTests); not for a rootless user's systemd
+        Assert.Equal((true, false), ((bool)json["linux"]!["cgroup"]!["systemd"]!, (bool)json["linux"]!["cgroup"]!["systemdUser"]!));
     }
 
     [ContainerFact]
