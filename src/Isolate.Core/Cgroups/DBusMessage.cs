@@ -58,6 +58,16 @@ internal sealed class DBusWriter
         _bytes.Add(0);
     }
 
+    /// <summary>One entry of an a(sv) property list: a struct of the name and its value as a
+    /// variant of <paramref name="type"/>.</summary>
+    public void Property(string name, string type, Action value)
+    {
+        Align(8);
+        String(name);
+        Signature(type);
+        value();
+    }
+
     /// <summary>An array: its byte length (patched in after), padding to the element's
     /// alignment (there even when it is empty), then the elements.</summary>
     public void Array(int elementAlignment, Action elements)

@@ -85,21 +85,14 @@ public static class SystemdScope
             w.String("fail");
             w.Array(8, () =>
             {
-                void Property(string key, string type, Action value)
-                {
-                    w.Align(8);
-                    w.String(key);
-                    w.Signature(type);
-                    value();
-                }
-                Property("Description", "s", () => w.String($"isolate container {containerId}"));
-                Property("Slice", "s", () => w.String(slice));
+                w.Property("Description", "s", () => w.String($"isolate container {containerId}"));
+                w.Property("Slice", "s", () => w.String(slice));
                 // the container's own groups below the scope are its (runc sets it too)
-                Property("Delegate", "b", () => w.Boolean(true));
+                w.Property("Delegate", "b", () => w.Boolean(true));
                 // not stopped with the units around it at shutdown ordering: the engine stops it
-                Property("DefaultDependencies", "b", () => w.Boolean(false));
-                Property("PIDs", "au", () => w.Array(4, () => w.UInt32((uint)pid)));
-                LimitProperties(w, Property, limits, v2, devices);
+                w.Property("DefaultDependencies", "b", () => w.Boolean(false));
+                w.Property("PIDs", "au", () => w.Array(4, () => w.UInt32((uint)pid)));
+                LimitProperties(w, limits, v2, devices);
             });
             w.Array(8, () => { });
         });
@@ -165,24 +158,24 @@ public static class SystemdScope
 
     /// <summary>systemd writes a unit's settings into its groups again (on daemon-reload, say):
     /// the limits it would otherwise put back to its defaults are given to it too.</summary>
-    private static void LimitProperties(DBusWriter w, Action<string, string, Action> property, ResourceLimits limits, bool v2,
+    private static void LimitProperties(DBusWriter w, ResourceLimits limits, bool v2,
         List<(string Node, string Access)>? devices)
     {
         if (limits.MemoryBytes is { } memory)
-            property("MemoryMax", "t", () => w.UInt64(memory < 0 ? ulong.MaxValue : (ulong)memory));
+            w.Property("MemoryMax", "t", () => w.UInt64(memory < 0 ? ulong.MaxValue : (ulong)memory));
         if (limits.PidsLimit is { } tasks)
-            property("TasksMax", "t", () => w.UInt64(tasks < 0 ? ulong.MaxValue : (ulong)tasks));
+            w.Property("TasksMax", "t", () => w.UInt64(tasks < 0 ? ulong.MaxValue : (ulong)tasks));
         if (limits.CpuQuotaMicros is { } quota)
         {
-            property("CPUQuotaPerSecUSec", "t", () => w.UInt64(quota < 0 ? ulong.MaxValue : (ulong)(quota * 1_000_000 / limits.CpuPeriodMicros)));
-            property("CPUQuotaPeriodUSec", "t", () => w.UInt64((ulong)limits.CpuPeriodMicros));
+            w.Property("CPUQuotaPerSecUSec", "t", () => w.UInt64(quota < 0 ? ulong.MaxValue : (ulong)(quota * 1_000_000 / limits.CpuPeriodMicros)));
+            w.Property("CPUQuotaPeriodUSec", "t", () => w.UInt64((ulong)limits.CpuPeriodMicros));
         }
         if (limits.CpuShares is { } shares && !v2)
-            property("CPUShares", "t", () => w.UInt64((ulong)shares));
+            w.Property("CPUShares", "t", () => w.UInt64((ulong)shares));
         if (devices != null)
         {
-            property("DevicePolicy", "s", () => w.String("strict"));
-            property("DeviceAllow", "a(ss)", () => w.Array(8, () =>
+            w.Property("DevicePolicy", "s", () => w.String("strict"));
+            w.Property("DeviceAllow", "a(ss)", () => w.Array(8, () =>
             {
                 foreach (var (node, access) in devices)
                 {
@@ -204,13 +197,7 @@ public static class SystemdScope
         {
             w.String(unit);
             w.Boolean(true);
-            w.Array(8, () => LimitProperties(w, (key, type, value) =>
-            {
-                w.Align(8);
-                w.String(key);
-                w.Signature(type);
-                value();
-            }, limits, v2, devices));
+            w.Array(8, () => LimitProperties(w, limits, v2, devices));
         });
         if (reply.Type == DBusReply.Error)
             throw new IsolateException($"--systemd-cgroup: systemd did not take the new limits of {unit}: {reply.ErrorName}: {reply.ErrorMessage}");

@@ -149,6 +149,13 @@ public sealed class CriPodTests : ContainerTest
         File.ReadAllLines(Path.Combine(pod.LogDirectory, name + ".log"))
             .Select(l => l.Split(' ', 4)).Where(p => p.Length == 4 && p[1] == "stdout").Select(p => p[3]).ToArray();
 
+    /// <summary>StopContainer (10 s of grace) and RemoveContainer, each a step of its own.</summary>
+    private static void StopAndRemove(string id)
+    {
+        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
+        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+    }
+
     private void StopAndRemove(Pod pod)
     {
         Step("StopPodSandbox", () => Cri.StopPodSandbox(new StopPodSandboxRequest { PodSandboxId = pod.Id }, CriNode.Within(30)));
@@ -246,8 +253,7 @@ public sealed class CriPodTests : ContainerTest
         var seen = Exec(id, "sh", "-c", MemoryLimit);
         Assert.True(Stdout(seen) == (48 << 20) + "\n", $"/sys/fs/cgroup/memory/memory.limit_in_bytes inside: {Stdout(seen)}" + CgroupView(id));
 
-        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
-        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+        StopAndRemove(id);
         StopAndRemove(pod);
     }
 
@@ -267,8 +273,7 @@ public sealed class CriPodTests : ContainerTest
         Assert.True(cpu > 0 && cpu < 60_000_000_000UL, $"cpu usage {cpu} ns is not the container's own");
         Assert.True(memory > 0 && memory < 48UL << 20, $"working set {memory} bytes is not the container's own (limit 48 MiB)");
 
-        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
-        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+        StopAndRemove(id);
         StopAndRemove(pod);
     }
 
@@ -335,8 +340,7 @@ public sealed class CriPodTests : ContainerTest
         // and the very namespace: the link names its inode
         var ns = Exec(id, "readlink", "/proc/self/ns/net");
         Assert.Equal(new FileInfo("/proc/self/ns/net").LinkTarget + "\n", Stdout(ns));
-        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
-        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+        StopAndRemove(id);
         StopAndRemove(pod);
     }
 
@@ -359,8 +363,7 @@ public sealed class CriPodTests : ContainerTest
             Assert.Equal(0, priv.ExitCode);
             Assert.Equal(File.ReadAllLines("/proc/self/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal)) + "\n", Stdout(priv));
         }
-        Step("StopContainer", () => Cri.StopContainer(new StopContainerRequest { ContainerId = id, Timeout = 10 }, CriNode.Within(30)));
-        Step("RemoveContainer", () => Cri.RemoveContainer(new RemoveContainerRequest { ContainerId = id }, CriNode.Within(30)));
+        StopAndRemove(id);
         StopAndRemove(pod);
     }
 }
