@@ -22,16 +22,12 @@ static char *append(char *at, const char *end, const char *text)
 static char *append_number(char *at, const char *end, long value)
 {
     char digits[24];
-    int n = 0;
-    unsigned long v = value < 0 ? (unsigned long)-value : (unsigned long)value;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    if (value < 0 && at < end)
-        *at++ = '-';
-    while (n > 0 && at < end)
-        *at++ = digits[--n];
+    char *text = digits;
+    if (value < 0)
+        *text++ = '-';
+    isolate_decimal(text, value < 0 ? -(unsigned long)value : (unsigned long)value);
+    for (text = digits; *text != '\0' && at < end; text++)
+        *at++ = *text;
     return at;
 }
 

@@ -80,17 +80,8 @@ static unsigned long long status_mask(const char *status, const char *name)
 /* "/proc/<pid>/status" without snprintf, which is not async-signal-safe. */
 static void status_path(char *buf, int pid)
 {
-    char digits[16];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + pid % 10);
-        pid /= 10;
-    } while (pid > 0);
-    char *p = buf;
-    memcpy(p, "/proc/", 6);
-    p += 6;
-    while (n > 0)
-        *p++ = digits[--n];
+    memcpy(buf, "/proc/", 6);
+    char *p = isolate_decimal(buf + 6, (unsigned long)pid);
     memcpy(p, "/status", 8);
 }
 

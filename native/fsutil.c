@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "internal.h"
 #include "isolate_shim.h"
+#include "resolve.h"
 
 static int mkdir_one(const char *path, mode_t mode)
 {
@@ -68,15 +70,8 @@ static int open_dir_at(int fd, const char *name)
     int handle = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (handle < 0)
         return -1;
-    char path[32] = "/proc/self/fd/";
-    char digits[12];
-    int n = 0;
-    for (unsigned v = (unsigned)handle; n == 0 || v > 0; v /= 10)
-        digits[n++] = (char)('0' + v % 10);
-    size_t at = sizeof "/proc/self/fd/" - 1;
-    while (n > 0)
-        path[at++] = digits[--n];
-    path[at] = '\0';
+    char path[ISOLATE_FD_PATH_MAX];
+    isolate_fd_path(path, handle);
     int rc = chmod(path, 0700);
     close(handle);
     if (rc < 0) {
@@ -147,4 +142,18 @@ int isolate_shim_remove_tree(const char *path)
     if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
         rc = -errno;
     return rc;
+}
+
+char *isolate_decimal(char *at, unsigned long value)
+{
+    char digits[20];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value > 0);
+    while (n > 0)
+        *at++ = digits[--n];
+    *at = '\0';
+    return at;
 }

@@ -36,6 +36,10 @@ ssize_t isolate_msg_recv(int sock, struct isolate_msg *msg, int *received_fd);
  * Returns the pid or -errno. */
 pid_t isolate_clone(int (*fn)(void *), void *arg, int flags, int *pidfd);
 
+/* Writes value in decimal at at, NUL-terminated (at most 21 bytes); returns the NUL's place.
+ * What the shim uses instead of snprintf, which a cloned child may not call. */
+char *isolate_decimal(char *at, unsigned long value);
+
 /* Runs the mount plan; on failure returns -errno and sets *failed_index. tree_fd (or
  * -1) is a detached tree the parent sent, put into capture slot tree_slot; trees
  * (ISOLATE_MAX_CAPTURES entries, -1 where none) are the bind sources the parent took,

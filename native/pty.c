@@ -4,6 +4,7 @@
  * relays it to the caller's terminal (relay.c). Only system calls. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -18,19 +19,8 @@
 /* "/dev/pts/<n>" without snprintf. */
 static void pts_path(char *buf, unsigned n)
 {
-    char digits[12];
-    int count = 0;
-    do {
-        digits[count++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n > 0);
-    const char prefix[] = "/dev/pts/";
-    char *p = buf;
-    for (const char *q = prefix; *q != '\0'; q++)
-        *p++ = *q;
-    while (count > 0)
-        *p++ = digits[--count];
-    *p = '\0';
+    memcpy(buf, "/dev/pts/", sizeof "/dev/pts/" - 1);
+    isolate_decimal(buf + sizeof "/dev/pts/" - 1, n);
 }
 
 static int open_slave(int master)

@@ -11,20 +11,35 @@
  * PID 1 already got SIGKILL from PDEATHSIG), in the groups the container made inside its
  * own too, removes the directories (those inner groups first), removes the container's
  * copy-on-write layer of --rootfs (nothing else would until the next run), and exits.
- * Like the child, it only makes system calls: it is one thread of a .NET process. */
+ *
+ * In the binary, the reaper is the binary itself started afresh (vfork, then exec of
+ * /proc/self/exe with ISOLATE_REAPER_ARG): native/early.c hands it to
+ * isolate_shim_reaper_main before the .NET runtime starts. A fork of the .NET process would
+ * cost the start twice over: copying its page tables (about 1 ms), then a copy-on-write
+ * fault for every page Isolate writes afterwards, for as long as the reaper lives. Where
+ * early.c is not linked (the shared library a test host loads) there is nothing to exec,
+ * and the reaper is a fork of the caller as before; it then only makes system calls, as
+ * the child does. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* native/early.c, linked into the binary only */
+extern int isolate_shim_early __attribute__((weak));
 
 struct reaper_args {
     const char *const *dirs;
@@ -151,10 +166,9 @@ static int walk_group(const char *dir, int remove)
     return walk_subgroups(path, len, 0, remove);
 }
 
-static int reaper_main(void *arg)
+static __attribute__((noreturn)) void reaper_run(const struct reaper_args *args)
 {
-    const struct reaper_args *args = arg;
-    close(args->write_fd);
+    prctl(PR_SET_NAME, "isolate-reaper"); /* first: started from the binary, it is "exe" until now */
     /* Outlive the terminal: its signals (Ctrl-C reaches the whole foreground group)
      * must not stop the cleanup, and its own session takes it out of that group. */
     struct sigaction ignore;
@@ -168,7 +182,6 @@ static int reaper_main(void *arg)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     setsid();
-    prctl(PR_SET_NAME, "isolate-reaper");
     /* keep nothing of Isolate's, stdio included: `$(isolate run ...)` must not wait for us */
     for (int fd = 0; fd < 3; fd++) {
         if (fd != args->read_fd)
@@ -225,13 +238,101 @@ static int reaper_main(void *arg)
     _exit(0);
 }
 
+/* The forked reaper (no early.c): a copy of the caller. */
+static int reaper_forked(void *arg)
+{
+    const struct reaper_args *args = arg;
+    close(args->write_fd);
+    reaper_run(args);
+}
+
+/* The reaper started from the binary: argv is the binary's name, ISOLATE_REAPER_ARG, the
+ * pipe's read end, how many leading directories are shared parent levels, the layer ("" for
+ * none), then the directories. Anything else, or a read end that is not a pipe (someone
+ * typed the argument), and it exits 125 having touched nothing. */
+void isolate_shim_reaper_main(int argc, char **argv)
+{
+    if (argc < 5)
+        _exit(125);
+    char *fd_end, *shared_end;
+    long fd = strtol(argv[2], &fd_end, 10);
+    long shared = strtol(argv[3], &shared_end, 10);
+    struct stat st;
+    if (*fd_end != '\0' || *shared_end != '\0' || fd < 3 || fd > INT_MAX || shared < 0 || shared > argc - 5
+        || fstat((int)fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+        _exit(125);
+    struct reaper_args args = {
+        .dirs = (const char *const *)(argv + 5),
+        .count = (uint32_t)(argc - 5),
+        .shared = (uint32_t)shared,
+        .layer = argv[4][0] != '\0' ? argv[4] : NULL,
+        .read_fd = (int)fd,
+        .write_fd = -1,
+    };
+    reaper_run(&args);
+}
+
+/* The vfork child on its way to exec: it shares the caller's memory (the caller waits until
+ * the exec), so it only makes system calls and writes one result word. */
+struct reaper_exec {
+    char *const *argv;
+    int read_fd;
+    volatile int failed; /* the exec's errno, read by the caller after the vfork */
+};
+
+static int reaper_exec_child(void *arg)
+{
+    struct reaper_exec *exec = arg;
+    static char *const no_environment[] = { NULL };
+    /* the read end crosses the exec; everything else of Isolate's is close-on-exec */
+    if (fcntl(exec->read_fd, F_SETFD, 0) < 0) {
+        exec->failed = errno;
+        _exit(125);
+    }
+    execve("/proc/self/exe", exec->argv, no_environment);
+    exec->failed = errno;
+    _exit(125);
+}
+
+/* Starts the reaper from the binary (vfork + exec); -errno when it cannot be started. */
+#define REAPER_EXEC_MAX_DIRS 64
+
+static pid_t reaper_exec(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int read_fd)
+{
+    char fd_text[24], shared_text[24];
+    isolate_decimal(fd_text, (unsigned long)read_fd);
+    isolate_decimal(shared_text, shared);
+    char *argv[5 + REAPER_EXEC_MAX_DIRS + 1];
+    argv[0] = "isolate-reaper";
+    argv[1] = ISOLATE_REAPER_ARG;
+    argv[2] = fd_text;
+    argv[3] = shared_text;
+    argv[4] = (char *)(layer != NULL ? layer : "");
+    for (uint32_t i = 0; i < count; i++)
+        argv[5 + i] = (char *)dirs[i];
+    argv[5 + count] = NULL;
+    struct reaper_exec exec = { .argv = argv, .read_fd = read_fd, .failed = 0 };
+    pid_t pid = isolate_clone(reaper_exec_child, &exec, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+    if (pid < 0)
+        return pid;
+    if (exec.failed != 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return -exec.failed;
+    }
+    return pid;
+}
+
 int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int32_t *write_fd)
 {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return -errno;
     struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .layer = layer, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
-    pid_t pid = isolate_clone(reaper_main, &args, SIGCHLD, NULL);
+    pid_t pid = &isolate_shim_early != NULL && count <= REAPER_EXEC_MAX_DIRS
+        ? reaper_exec(dirs, count, shared, layer, pipe_fds[0])
+        : isolate_clone(reaper_forked, &args, SIGCHLD, NULL);
     close(pipe_fds[0]);
     if (pid < 0) {
         close(pipe_fds[1]);

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "resolve.h"
 
 #ifndef SYS_openat2
@@ -37,17 +38,8 @@ struct isolate_open_how {
 
 void isolate_fd_path(char buf[ISOLATE_FD_PATH_MAX], int fd)
 {
-    char digits[12];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + fd % 10);
-        fd /= 10;
-    } while (fd > 0);
     memcpy(buf, "/proc/self/fd/", 14);
-    char *p = buf + 14;
-    while (n > 0)
-        *p++ = digits[--n];
-    *p = '\0';
+    isolate_decimal(buf + 14, (unsigned long)fd);
 }
 
 /* Asks the kernel where fd landed: it must be the root or below it. Guards the

@@ -509,4 +509,11 @@ int isolate_shim_run_sealed_early(void);
  * 0 when it did not (a test host loading the shared library). For ISOLATE_TIMING. */
 int64_t isolate_shim_started_at(void);
 
+/* argv[1] of the binary started as the cgroup reaper (native/reaper.c): not an option
+ * anyone types; early.c hands such a start to isolate_shim_reaper_main. */
+#define ISOLATE_REAPER_ARG "--isolate-internal-reaper"
+
+/* The reaper, started from the binary: never returns. */
+void isolate_shim_reaper_main(int argc, char **argv) __attribute__((noreturn));
+
 #endif
