@@ -9,7 +9,7 @@ using Isolate.Spec;
 namespace Isolate.Cli.Commands;
 
 [Verb("run", HelpText = "Run a command in a new container and exit with its status.")]
-public sealed class RunOptions : IRunArguments
+public sealed class RunOptions
 {
     /// <summary>Every option below, for PosixArguments; ArgumentTests checks it against the attributes.</summary>
     internal static readonly OptionTable Table = new(
@@ -203,7 +203,7 @@ internal static class RunVerb
     {
         if (globals.SystemdCgroup)
             throw new IsolateException("--systemd-cgroup: applies to an OCI bundle (isolate --systemd-cgroup run -b BUNDLE ID); the docker face takes --cgroup-parent instead");
-        var spec = RunConverter.ToSpec(options, HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
+        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");
         var logOptions = LogOptions.Parse(options.LogDriver, options.LogOpt);

@@ -4,7 +4,7 @@ using Isolate.Containers;
 namespace Isolate.Cli.Commands;
 
 [Verb("update", HelpText = "Change a running container's resource limits (runc update, docker update).")]
-public sealed class UpdateOptions : Isolate.Docker.IUpdateLimitArguments
+public sealed class UpdateOptions
 {
     [Option('r', "resources", MetaValue = "FILE", HelpText = "A linux.resources object (runc's format) from FILE, '-' for stdin; flags given as well win.")]
     public string? Resources { get; set; }
@@ -64,7 +64,7 @@ internal static class UpdateVerb
     /// a checked --cpuset-cpus).</summary>
     public static int Execute(UpdateOptions options, GlobalOptions globals)
     {
-        ContainerCgroupVerbs.Update(globals.Store, options.Id, Isolate.Docker.LimitsConverter.FromUpdate(options), globals.Warn);
+        ContainerCgroupVerbs.Update(globals.Store, options.Id, Isolate.Docker.LimitsConverter.FromUpdate(new UpdateArguments(options)), globals.Warn);
         return 0;
     }
 }

@@ -16,7 +16,7 @@ public sealed class ArgumentTests
         return Assert.IsType<RunOptions>(Assert.IsType<Parsed<object>>(result).Value);
     }
 
-    private static ContainerSpec ToSpec(params string[] args) => Isolate.Docker.RunConverter.ToSpec(Parse(args), _ => null);
+    private static ContainerSpec ToSpec(params string[] args) => Isolate.Docker.RunConverter.ToSpec(new RunArguments(Parse(args)), _ => null);
 
     [Fact]
     public void Options_end_at_double_dash()
@@ -201,6 +201,35 @@ public sealed class ArgumentTests
 
         using var parser = Program.CreateOciParser();
         var update = Assert.IsType<UpdateOptions>(Assert.IsType<Parsed<object>>(parser.ParseArguments(["update", "--io-weight", "250", "c1"], typeof(UpdateOptions))).Value);
-        Assert.Equal(250, Isolate.Docker.LimitsConverter.From(update).IoWeight);
+        Assert.Equal(250, Isolate.Docker.LimitsConverter.From(new UpdateArguments(update)).IoWeight);
+    }
+
+    /// <summary>The options types implement no interface (CommandLineParser would read its
+    /// properties too, on every start); RunArguments and UpdateArguments hand each value on
+    /// under its own name.</summary>
+    [Fact]
+    public void The_converters_get_every_option_under_its_own_name()
+    {
+        static void Check(object options, object arguments, Type contract)
+        {
+            Assert.Empty(options.GetType().GetInterfaces());
+            var properties = contract.GetProperties().Concat(contract.GetInterfaces().SelectMany(i => i.GetProperties())).ToList();
+            foreach (var property in properties)
+            {
+                var option = options.GetType().GetProperty(property.Name)!;
+                // a value no other property holds: the property's own name
+                object value = option.PropertyType == typeof(bool) ? true
+                    : option.PropertyType == typeof(string) ? property.Name
+                    : new[] { property.Name };
+                option.SetValue(options, value);
+                Assert.Equal(value, property.GetValue(arguments));
+                option.SetValue(options, option.PropertyType == typeof(bool) ? false : option.PropertyType == typeof(string) ? null : Array.Empty<string>());
+            }
+            Assert.True(properties.Count > 10, $"{contract.Name}: {properties.Count} properties");
+        }
+        var run = new RunOptions();
+        Check(run, new RunArguments(run), typeof(Isolate.Docker.IRunArguments));
+        var update = new UpdateOptions();
+        Check(update, new UpdateArguments(update), typeof(Isolate.Docker.IUpdateLimitArguments));
     }
 }
