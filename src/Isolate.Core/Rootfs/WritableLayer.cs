@@ -139,8 +139,14 @@ public sealed class WritableLayer : IDisposable
         {
             _lock.Dispose();
         }
-        Sweep(Path.GetDirectoryName(Directory)!, _warn);
-        RemoveRootIfEmpty(Path.GetDirectoryName(Directory)!);
+        string root = Path.GetDirectoryName(Directory)!;
+        // the usual end: this was the only layer, and the root goes with it; a root that is not
+        // empty holds other runs' layers, running or left by a killed run, and only then is it
+        // listed (a listing through .NET cost each run about 1 ms)
+        if (Libc.Rmdir(root) == 0)
+            return;
+        Sweep(root, _warn);
+        RemoveRootIfEmpty(root);
     }
 
     /// <summary>rm -f of a container whose monitor is dead (killed, maybe before it could remove
