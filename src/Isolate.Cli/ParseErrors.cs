@@ -6,15 +6,19 @@ namespace Isolate.Cli;
 /// names what is wrong and the help to read (the verb's own).</summary>
 internal static class ParseErrors
 {
+    /// <summary>What --version prints (runc's lines: version, spec, features).</summary>
+    public static string VersionText =>
+        $"isolate version {Program.Version}\nspec: {Isolate.Oci.OciDefaultSpec.Version}\n"
+        + "features: oci-runtime (create, start, state, kill, delete, exec, pause, resume, ps, list, features), "
+        + "hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
+        + "cgroup v1, cgroup v2, user namespaces, rootless, pty, init\n";
+
     public static int Report(NotParsed<object> result, Verb? verb)
     {
         var errors = result.Errors.ToList();
         if (errors.Any(e => e is VersionRequestedError))
         {
-            Output.Out($"isolate version {Program.Version}\nspec: {Isolate.Oci.OciDefaultSpec.Version}\n"
-                + "features: oci-runtime (create, start, state, kill, delete, exec, pause, resume, ps, list, features), "
-                + "hooks (prestart, createRuntime, createContainer, startContainer, poststart, poststop), console-socket, seccomp (built-in BPF compiler), "
-                + "cgroup v1, cgroup v2, user namespaces, rootless, pty, init\n");
+            Output.Out(VersionText);
             return 0;
         }
         if (errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError))

@@ -83,6 +83,13 @@ public static class Program
             return DetachedRun.Monitor(globals.Store, args[1], Output.Error);
         }
         args = HelpForms(args);
+        // the version alone needs no parser: the parser's fixed cost (about 3 ms, reflection
+        // over the options types) is the most of what `isolate --version` cost
+        if (args is ["--version"])
+        {
+            Output.Out(ParseErrors.VersionText);
+            return 0;
+        }
         if (args.Length > 0 && args[0] == "run" && OciRunVerb.Applies(args))
             args = ["oci-run", .. args[1..]];
         var verb = Verbs.Find(args.FirstOrDefault());

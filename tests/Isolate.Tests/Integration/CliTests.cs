@@ -44,6 +44,12 @@ public sealed class CliTests
         var result = IsolateBinary.Run("--version");
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"^isolate version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\nfeatures: oci-runtime .*seccomp.*\n$", result.Stdout);
+        // `isolate --version` skips the parser; a verb's --version goes through it: the same text
+        foreach (string[] args in new[] { new[] { "run", "--version" }, ["--root", "/nonexistent-isolate-root", "--version"] })
+        {
+            var parsed = IsolateBinary.Run(args);
+            Assert.Equal((0, result.Stdout), (parsed.ExitCode, parsed.Stdout));
+        }
     }
 
     [Fact]
