@@ -51,19 +51,35 @@ public static partial class OciBundleLoader
 
     internal static OciBundle Parse(string json, string bundleDir, string id, OciHost host)
     {
-        OciConfig? config;
+        // Read by hand from the document the field check walks anyway; what the reader will
+        // not take (bad JSON, a value of the wrong type) goes to System.Text.Json's
+        // deserializer, which reads the same model and names the line and path of the fault.
+        OciConfig? config = null;
         try
         {
-            config = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciConfig);
+            using var document = JsonDocument.Parse(json);
+            if (OciConfigReader.TryRead(document.RootElement, out config))
+                OciSpecFields.Check(document.RootElement);
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
-            throw new IsolateException($"config.json: {ErrorText.Json(e)}");
+            config = null;
         }
         if (config is null)
-            throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
-        using (var document = JsonDocument.Parse(json))
-            OciSpecFields.Check(document.RootElement);
+        {
+            try
+            {
+                config = JsonSerializer.Deserialize(json, OciJsonContext.Default.OciConfig);
+            }
+            catch (JsonException e)
+            {
+                throw new IsolateException($"config.json: {ErrorText.Json(e)}");
+            }
+            if (config is null)
+                throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
+            using (var document = JsonDocument.Parse(json))
+                OciSpecFields.Check(document.RootElement);
+        }
         RefuseNul(json, "config.json: ");
         return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
     }
