@@ -21,7 +21,7 @@ public static class ContainerViews
     };
 
     public static string StateJson(ContainerState state, ContainerStatus status) =>
-        JsonSerializer.Serialize(View(state, status), StateJsonContext.Default.OciStateView);
+        JsonSerializer.Serialize(View(state, status), StateWriteJsonContext.Default.OciStateView);
 
     /// <summary>`state ID`: the OCI state as JSON.</summary>
     public static string State(StateStore store, string id)
@@ -31,7 +31,7 @@ public static class ContainerViews
         return StateJson(state, StateStore.Status(held, state));
     }
 
-    public static string ListJson(List<OciStateView> views) => JsonSerializer.Serialize(views, StateJsonContext.Default.ListOciStateView);
+    public static string ListJson(List<OciStateView> views) => JsonSerializer.Serialize(views, StateWriteJsonContext.Default.ListOciStateView);
 
     /// <summary>Every container under the root with its status, never waiting for a lock: one
     /// held by a running create (or a hook of it) is read from its last state, or shown as

@@ -75,15 +75,19 @@ public static class OciRun
                 state = state with { Pid = pid, PidStartTime = ProcessInfo.StartTime(pid) };
                 using (var held = store.Open(id))
                     store.Write(held, state);
-                string stateJson = ContainerViews.StateJson(state, ContainerStatus.Created);
-                HookRunner.OnHost("prestart", bundle.Hooks.Prestart.Select(OciCreate.ToState), stateJson, fatal: true);
-                HookRunner.OnHost("createRuntime", bundle.Hooks.CreateRuntime.Select(OciCreate.ToState), stateJson, fatal: true);
+                if (bundle.Hooks.Prestart.Count + bundle.Hooks.CreateRuntime.Count > 0) // the state a hook reads, only for one
+                {
+                    string stateJson = ContainerViews.StateJson(state, ContainerStatus.Created);
+                    HookRunner.OnHost("prestart", bundle.Hooks.Prestart.Select(OciCreate.ToState), stateJson, fatal: true);
+                    HookRunner.OnHost("createRuntime", bundle.Hooks.CreateRuntime.Select(OciCreate.ToState), stateJson, fatal: true);
+                }
             }, started: pid =>
             {
                 // as start: a failing poststart hook stops the container and fails the run
                 try
                 {
-                    HookRunner.OnHost("poststart", bundle.Hooks.Poststart.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Running), fatal: true);
+                    if (bundle.Hooks.Poststart.Count > 0)
+                        HookRunner.OnHost("poststart", bundle.Hooks.Poststart.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Running), fatal: true);
                 }
                 catch (IsolateException e)
                 {
@@ -93,7 +97,7 @@ public static class OciRun
             }, hold: hold);
             if (result.OutOfMemory && poststartFailure is null)
                 warn(result.OutOfMemoryMessage);
-            if (!keep || poststartFailure != null)
+            if ((!keep || poststartFailure != null) && bundle.Hooks.Poststop.Count > 0)
                 HookRunner.OnHost("poststop", bundle.Hooks.Poststop.Select(OciCreate.ToState), ContainerViews.StateJson(state, ContainerStatus.Stopped), fatal: false, warn);
             if (poststartFailure != null)
                 throw new IsolateException(poststartFailure);

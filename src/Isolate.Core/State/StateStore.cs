@@ -162,7 +162,7 @@ public sealed partial class StateStore(string root, string? logRoot = null)
     {
         string path = Path.Combine(held.Directory, StateFile);
         string temporary = path + ".tmp";
-        File.WriteAllText(temporary, JsonSerializer.Serialize(state, StateJsonContext.Default.ContainerState));
+        File.WriteAllText(temporary, JsonSerializer.Serialize(state, StateWriteJsonContext.Default.ContainerState));
         File.Move(temporary, path, overwrite: true);
     }
 
