@@ -53,7 +53,8 @@ internal static class OciRunVerb
     /// an application's config.json never changes what `isolate run CMD` does.</summary>
     public static bool Applies(string[] args)
     {
-        var table = RunOptions.Table;
+        // read only past an OCI-only option: an engine's `run --bundle B ID` never builds it
+        OptionTable? table = null;
         var operands = new List<string>();
         bool onlyShared = true;
         for (int i = 1; i < args.Length && operands.Count == 0; i++)
@@ -67,6 +68,7 @@ internal static class OciRunVerb
                 if (OciOnly.Contains(name))
                     return true;
                 onlyShared &= Shared.Contains(name);
+                table ??= RunOptions.Table;
                 if (!token.Contains('=') && table.Long.TryGetValue(name, out bool takesValue) && takesValue)
                     i++;
                 continue;
@@ -77,6 +79,7 @@ internal static class OciRunVerb
                 {
                     if (token[c] == 'b')
                         return true;
+                    table ??= RunOptions.Table;
                     if (!table.Short.TryGetValue(token[c], out string? name))
                         break;
                     onlyShared &= Shared.Contains(name);
