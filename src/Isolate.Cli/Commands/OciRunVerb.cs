@@ -39,10 +39,11 @@ public sealed class OciRunOptions
 internal static class OciRunVerb
 {
     /// <summary>Options only the OCI form has: an engine's signal that it is runc's `run`.</summary>
-    private static readonly HashSet<string> OciOnly = ["bundle", "console-socket", "no-pivot", "no-new-keyring", "keep"];
+    // patterns, not sets: every `isolate run` asks, and a static set costs its start a constructor
+    private static bool OciOnly(string name) => name is "bundle" or "console-socket" or "no-pivot" or "no-new-keyring" or "keep";
 
     /// <summary>Options both forms have, which a lone id may carry in the OCI form.</summary>
-    private static readonly HashSet<string> Shared = ["detach", "pid-file", "preserve-fds"];
+    private static bool Shared(string name) => name is "detach" or "pid-file" or "preserve-fds";
 
     /// <summary>`isolate run` is the OCI form (run ID from a bundle) when an option only runc's
     /// `run` has is given (-b/--bundle, --console-socket, --no-pivot, --no-new-keyring, --keep), which
@@ -65,9 +66,9 @@ internal static class OciRunVerb
             if (token.StartsWith("--", StringComparison.Ordinal))
             {
                 string name = token[2..].Split('=')[0];
-                if (OciOnly.Contains(name))
+                if (OciOnly(name))
                     return true;
-                onlyShared &= Shared.Contains(name);
+                onlyShared &= Shared(name);
                 table ??= RunOptions.Table;
                 if (!token.Contains('=') && table.Long.TryGetValue(name, out bool takesValue) && takesValue)
                     i++;
@@ -82,7 +83,7 @@ internal static class OciRunVerb
                     table ??= RunOptions.Table;
                     if (!table.Short.TryGetValue(token[c], out string? name))
                         break;
-                    onlyShared &= Shared.Contains(name);
+                    onlyShared &= Shared(name);
                     if (table.Long.TryGetValue(name, out bool takesValue) && takesValue)
                     {
                         if (c == token.Length - 1)

@@ -51,6 +51,10 @@ public static partial class CgroupJanitor
 
     private static IEnumerable<string> List(string dir)
     {
+        // the usual case, the last run having removed its parent: no exception to throw and
+        // catch (the first of a process costs it about half a millisecond)
+        if (!Directory.Exists(dir))
+            return [];
         try
         {
             return Directory.EnumerateDirectories(dir).Select(Path.GetFileName).OfType<string>().ToList();
