@@ -88,6 +88,9 @@ add "isolate run --init" "$isolate run --rootfs $root --init -- /bin/true"
 mkdir -p "$work/isolate-state" "$work/baseline-state"
 add "isolate, OCI form (bundle)" "$isolate --root $work/isolate-state run --bundle $bundle bench-isolate"
 isolate_oci_i=12
+# bubblewrap's terms: no cgroup, no copy-on-write layer, no seccomp filter
+add "isolate, as bwrap" "$isolate run --rootfs $root --cgroups disabled --no-overlay --security-opt seccomp=unconfined -- /bin/true"
+isolate_as_bwrap_i=13 bwrap_i=2
 if [ -n "${BASELINE:-}" ]; then
   [ -x "$BASELINE" ] || { echo "bench: BASELINE=$BASELINE is not an executable" >&2; exit 1; }
   add "baseline: isolate run" "$BASELINE run --rootfs $root -- /bin/true"
@@ -124,13 +127,18 @@ printf 'isolate/crun median ratio: %.2f; writing into the rootfs as crun does (-
   "$(echo "$(median $isolate_nocg_i) / $(median $crun_nocg_i)" | bc -l)"
 printf 'like for like - both writing into the rootfs, neither with a seccomp filter: %.2f; both with a filter (isolate --no-overlay, crun + seccomp): %.2f\n' \
   "$(echo "$(median $isolate_bare_i) / $crun_median" | bc -l)" "$(echo "$(median $isolate_direct_i) / $(median $crun_seccomp_i)" | bc -l)"
+printf 'OCI form / crun (both on crun'"'"'s bundle): %.2f; %s sequential, isolate / crun: run %.2f, OCI form %.2f; isolate as bwrap / bwrap: %.2f\n' \
+  "$(echo "$(median $isolate_oci_i) / $crun_median" | bc -l)" "$SEQUENTIAL" \
+  "$(awk -v i=$isolate_i -v c=$crun_i '$1 == i { a = $2 } $1 == c { b = $2 } END { print a / b }' "$work/sequential.txt")" \
+  "$(awk -v i=$isolate_oci_i -v c=$crun_i '$1 == i { a = $2 } $1 == c { b = $2 } END { print a / b }' "$work/sequential.txt")" \
+  "$(echo "$(median $isolate_as_bwrap_i) / $(median $bwrap_i)" | bc -l)"
 printf 'cgroup setup + teardown (median with minus median without): isolate %.1f ms, crun %.1f ms\n' \
   "$(ms "$(median $isolate_i) - $(median $isolate_nocg_i)")" "$(ms "$crun_median - $(median $crun_nocg_i)")"
 if [ -n "${BASELINE:-}" ]; then
   printf 'this build / BASELINE (%s), medians: isolate run %.2f, OCI form %.2f; %s sequential: %.2f, %.2f\n' "$BASELINE" \
-    "$(echo "$(median $isolate_i) / $(median 13)" | bc -l)" "$(echo "$(median $isolate_oci_i) / $(median 14)" | bc -l)" "$SEQUENTIAL" \
-    "$(awk '$1 == 3 { a = $2 } $1 == 13 { b = $2 } END { print a / b }' "$work/sequential.txt")" \
-    "$(awk '$1 == 12 { a = $2 } $1 == 14 { b = $2 } END { print a / b }' "$work/sequential.txt")"
+    "$(echo "$(median $isolate_i) / $(median 14)" | bc -l)" "$(echo "$(median $isolate_oci_i) / $(median 15)" | bc -l)" "$SEQUENTIAL" \
+    "$(awk '$1 == 3 { a = $2 } $1 == 14 { b = $2 } END { print a / b }' "$work/sequential.txt")" \
+    "$(awk '$1 == 12 { a = $2 } $1 == 15 { b = $2 } END { print a / b }' "$work/sequential.txt")"
 fi
 
 # The fixed cost of this design, before any container work.
