@@ -29,6 +29,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ResumeOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunEverydayOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.Timing.Mark("runtime");
@@ -96,9 +97,12 @@ public static class Program
         if (verb is { EntersContainer: true })
             SealedBinary.Enter();
         using var parser = verb?.Rules == ArgumentRules.Runc ? CreateOciParser() : CreateParser();
+        var normalized = AskedForHelp(NormalizeArguments(args));
+        if (verb != null && ParseEveryday(parser, verb, normalized) is { } everyday)
+            return Execute(verb, everyday, globals);
         // Only the named command's options type: CommandLineParser reflects over every type it
         // is given, and each costs start time (about 1 ms for all of them); --help gets them all.
-        var result = parser.ParseArguments(AskedForHelp(NormalizeArguments(args)), verb is null ? Verbs.OptionTypes : [verb.Options]);
+        var result = parser.ParseArguments(normalized, verb is null ? Verbs.OptionTypes : [verb.Options]);
         return result switch
         {
             Parsed<object> parsed => Execute(Verbs.All.First(v => v.Options == parsed.Value.GetType()), parsed.Value, globals),
@@ -106,6 +110,15 @@ public static class Program
             _ => throw new IsolateException("internal error: unhandled command"),
         };
     }
+
+    /// <summary>`run` with only its everyday options, parsed as <see cref="RunEverydayOptions"/>
+    /// (the parser's cost grows with the options it is handed) and returned as the RunOptions
+    /// the full parse would give; null: any other verb or option, or a line that does not
+    /// parse (the full parse then says what is wrong).</summary>
+    internal static object? ParseEveryday(Parser parser, Verb verb, string[] normalized) =>
+        verb.Name == "run" && RunEverydayOptions.Covers(normalized)
+        && parser.ParseArguments(normalized, typeof(RunEverydayOptions)) is Parsed<object> { Value: RunEverydayOptions everyday }
+            ? everyday.ToRunOptions() : null;
 
     private static int Execute(Verb verb, object options, GlobalOptions globals)
     {

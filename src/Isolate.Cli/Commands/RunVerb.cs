@@ -195,6 +195,67 @@ public sealed class RunOptions
     public IEnumerable<string> Command { get; set; } = [];
 }
 
+/// <summary>`run`'s everyday options alone, for a command line that gives no other: what the
+/// parser is handed when it need not be handed all 54 (its cost grows with every option of
+/// the type: reading each one's attributes through AOT reflection, and setting each one's
+/// default; bench/run.sh: about 2 ms of a start). The same names, values and defaults as
+/// <see cref="RunOptions"/> (ArgumentTests holds them to it), no help texts: `run --help` and
+/// every other option go to RunOptions.</summary>
+[Verb("run")]
+public sealed class RunEverydayOptions
+{
+    [Option("rootfs")] public string? Rootfs { get; set; }
+    [Option("hostname")] public string? Hostname { get; set; }
+    [Option('w', "workdir")] public string? Workdir { get; set; }
+    [Option('e', "env")] public IEnumerable<string> Env { get; set; } = [];
+    [Option("network", Default = "none")] public string Network { get; set; } = "none";
+    [Option('v', "volume")] public IEnumerable<string> Volumes { get; set; } = [];
+    [Option("tmpfs")] public IEnumerable<string> Tmpfs { get; set; } = [];
+    [Option("read-only")] public bool ReadOnly { get; set; }
+    [Option('m', "memory")] public string? Memory { get; set; }
+    [Option("cpus")] public string? Cpus { get; set; }
+    [Option('u', "user")] public string? User { get; set; }
+    [Option('t', "tty")] public bool Tty { get; set; }
+    [Option('i', "interactive")] public bool Interactive { get; set; }
+    [Option("init")] public bool Init { get; set; }
+    [Option('d', "detach")] public bool Detach { get; set; }
+    [Option("rm")] public bool Remove { get; set; }
+    [Option("name")] public string? Name { get; set; }
+    [Value(0)] public IEnumerable<string> Command { get; set; } = [];
+
+    /// <summary>The long names above (a pattern, not a set: a set would cost every start its constructor).</summary>
+    internal static bool Has(string name) => name is "rootfs" or "hostname" or "workdir" or "env" or "network" or "volume" or "tmpfs"
+        or "read-only" or "memory" or "cpus" or "user" or "tty" or "interactive" or "init" or "detach" or "rm" or "name";
+
+    /// <summary>Normalized arguments (PosixArguments: long spellings, "--" before the command)
+    /// that name only these options.</summary>
+    internal static bool Covers(string[] normalized)
+    {
+        for (int i = 1; i < normalized.Length; i++)
+        {
+            string token = normalized[i];
+            if (token == "--")
+                return true;
+            if (!token.StartsWith("--", StringComparison.Ordinal))
+                return false;
+            int equals = token.IndexOf('=');
+            string name = equals < 0 ? token[2..] : token[2..equals];
+            if (!Has(name))
+                return false;
+            if (equals < 0 && RunOptions.Table.Long.TryGetValue(name, out bool takesValue) && takesValue)
+                i++;
+        }
+        return true;
+    }
+
+    internal RunOptions ToRunOptions() => new()
+    {
+        Rootfs = Rootfs, Hostname = Hostname, Workdir = Workdir, Env = Env, Network = Network, Volumes = Volumes, Tmpfs = Tmpfs,
+        ReadOnly = ReadOnly, Memory = Memory, Cpus = Cpus, User = User, Tty = Tty, Interactive = Interactive, Init = Init,
+        Detach = Detach, Remove = Remove, Name = Name, Command = Command,
+    };
+}
+
 /// <summary>docker's `run`: the options through the docker face's converter to a spec, then
 /// launched in the foreground, or handed to a monitor (-d).</summary>
 internal static class RunVerb

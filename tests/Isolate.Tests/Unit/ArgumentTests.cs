@@ -232,4 +232,74 @@ public sealed class ArgumentTests
         var update = new UpdateOptions();
         Check(update, new UpdateArguments(update), typeof(Isolate.Docker.IUpdateLimitArguments));
     }
+
+    /// <summary>`run` with only everyday options is parsed as RunEverydayOptions (the parser is
+    /// handed 17 options, not 54) and must come out as the full parse would.</summary>
+    [Theory]
+    [InlineData("run", "--rootfs", "/r", "--", "/bin/true")]
+    [InlineData("run", "--rootfs", "/r", "/bin/true")]
+    [InlineData("run", "-it", "--rm", "--name", "web", "-e", "A=1", "--env=B=2", "-e", "A=3", "-v", "/a:/b:ro", "--volume", "/c:/d", "sh", "-c", "ls -la")]
+    [InlineData("run", "-d", "-w/srv", "-u", "1000:1000", "-m", "64m", "--cpus", "0.5", "--network", "host", "--read-only", "--tmpfs", "/t", "--init", "--hostname", "h", "--", "x", "--rootfs")]
+    [InlineData("run", "-dit", "top")]
+    [InlineData("run", "true")]
+    public void Everyday_options_parse_as_the_full_options_do(params string[] args)
+    {
+        using var parser = Program.CreateParser();
+        var normalized = Program.NormalizeArguments(args);
+        var everyday = Assert.IsType<RunOptions>(Program.ParseEveryday(parser, Verbs.Find("run")!, normalized));
+        var full = Parse(args);
+        foreach (var property in typeof(RunOptions).GetProperties())
+        {
+            object? expected = property.GetValue(full), actual = property.GetValue(everyday);
+            if (expected is IEnumerable<string> list)
+                Assert.Equal(list.ToList(), ((IEnumerable<string>)actual!).ToList());
+            else
+                Assert.Equal(expected, actual);
+        }
+    }
+
+    [Theory]
+    [InlineData("run", "--privileged", "true")]
+    [InlineData("run", "--rootfs", "/r", "--cap-add", "ALL", "true")]
+    [InlineData("run", "--stats", "true")]
+    [InlineData("run", "-x", "true")]
+    [InlineData("run", "--help")]
+    [InlineData("run", "-t=1", "true")]
+    public void Any_other_option_goes_to_the_full_options(params string[] args)
+    {
+        using var parser = Program.CreateParser();
+        Assert.Null(Program.ParseEveryday(parser, Verbs.Find("run")!, Program.AskedForHelp(Program.NormalizeArguments(args))));
+    }
+
+    [Fact]
+    public void The_everyday_options_are_runs_own_under_the_same_names_types_and_defaults()
+    {
+        var everyday = OptionTable.FromAttributes<RunEverydayOptions>();
+        Assert.Equal(17, everyday.Long.Count - 2); // besides help and version
+        foreach (var (name, takesValue) in everyday.Long)
+        {
+            Assert.True(name is "help" or "version" || RunEverydayOptions.Has(name), name);
+            Assert.Equal(RunOptions.Table.Long[name], takesValue);
+        }
+        Assert.Subset(RunOptions.Table.Short.ToHashSet(), everyday.Short.ToHashSet());
+        foreach (string name in RunOptions.Table.Long.Keys.Where(n => !everyday.Long.ContainsKey(n)))
+            Assert.False(RunEverydayOptions.Has(name), name);
+        var fresh = new RunEverydayOptions().ToRunOptions();
+        var reference = new RunOptions();
+        foreach (var property in typeof(RunEverydayOptions).GetProperties())
+        {
+            var full = typeof(RunOptions).GetProperty(property.Name)!;
+            Assert.Equal(full.PropertyType, property.PropertyType);
+            var option = full.GetCustomAttributes(typeof(OptionAttribute), false).OfType<OptionAttribute>().SingleOrDefault();
+            var mine = property.GetCustomAttributes(typeof(OptionAttribute), false).OfType<OptionAttribute>().SingleOrDefault();
+            Assert.Equal((option?.LongName, option?.ShortName, option?.Default), (mine?.LongName, mine?.ShortName, mine?.Default));
+            object? expected = full.GetValue(reference), actual = full.GetValue(fresh);
+            Assert.Equal(expected is IEnumerable<string> e ? string.Join(",", e) : expected, actual is IEnumerable<string> a ? string.Join(",", a) : actual);
+            // each property is handed on under its own name
+            var copy = new RunEverydayOptions();
+            object value = property.PropertyType == typeof(bool) ? true : property.PropertyType == typeof(string) ? property.Name : new[] { property.Name };
+            property.SetValue(copy, value);
+            Assert.Equal(value, full.GetValue(copy.ToRunOptions()));
+        }
+    }
 }
