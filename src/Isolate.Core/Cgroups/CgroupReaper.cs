@@ -51,19 +51,32 @@ public sealed unsafe class CgroupReaper : IDisposable
         }
     }
 
-    /// <summary>Isolate removed the group itself: the reaper may go.</summary>
-    public void Dispose()
+    /// <summary>Isolate removed the group itself: the reaper may go (it exits at once).
+    /// <see cref="Dispose"/> reaps it; in between, Isolate may finish other work while the
+    /// reaper exits.</summary>
+    public void Dismiss()
     {
         if (_write.IsInvalid || _write.IsClosed)
             return;
         byte done = 1;
         Libc.Write(_write, &done, 1);
         _write.Dispose();
+    }
+
+    /// <summary>Dismisses the reaper if that is not done yet, and reaps it.</summary>
+    public void Dispose()
+    {
+        if (_reaped)
+            return;
+        Dismiss();
+        _reaped = true;
         int status;
         while (Libc.WaitPid(_pid, &status, 0) < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
         {
         }
     }
+
+    private bool _reaped;
 
     /// <summary>The reaper's pid, for tests and --debug.</summary>
     public int Pid => _pid;

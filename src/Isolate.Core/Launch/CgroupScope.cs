@@ -61,6 +61,9 @@ public sealed class CgroupScope : IDisposable
             : null;
     }
 
+    /// <summary>Kills what is left in the group and removes it, then dismisses the reaper;
+    /// reaping it is <see cref="Reaper"/>'s Dispose, which the launcher leaves until the
+    /// container's layer is gone too (the reaper exits meanwhile).</summary>
     public void Dispose()
     {
         if (Cgroup != null)
@@ -68,6 +71,9 @@ public sealed class CgroupScope : IDisposable
             Cgroup.KillAll();
             Cgroup.Remove();
         }
-        _reaper?.Dispose();
+        _reaper?.Dismiss();
     }
+
+    /// <summary>The reaper, for the launcher to reap once the scope is disposed; null: none.</summary>
+    public CgroupReaper? Reaper => _reaper;
 }

@@ -25,12 +25,29 @@ public static partial class Launcher
         Action<int>? spawned = null, Action<int>? started = null, LaunchHold? hold = null)
     {
         warn ??= _ => { };
+        CgroupReaper? reaper = null;
+        try
+        {
+            return Run(spec, debug, warn, readUsage, spawned, started, hold, out reaper);
+        }
+        finally
+        {
+            // reaped last: dismissed with the group, it exits while the layer is removed
+            reaper?.Dispose();
+        }
+    }
+
+    private static ContainerResult Run(ContainerSpec spec, Action<string>? debug, Action<string> warn, bool readUsage,
+        Action<int>? spawned, Action<int>? started, LaunchHold? hold, out CgroupReaper? reaper)
+    {
+        reaper = null;
         // disposed last: the layer goes once the container and its cgroup are gone
         using var layer = Rootfs.WritableLayer.For(spec, warn);
         if (layer != null)
             spec = spec with { LayerDir = layer.Directory };
         Timing.Mark("layer");
         using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
+        reaper = scope.Reaper;
         Timing.Mark("cgroup");
         if (scope.Cgroup is { } cgroup)
             debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
