@@ -94,8 +94,7 @@ public static unsafe class DetachedRun
         if (dir == store.DirectoryOf(id))
             return dir;
         Directory.CreateDirectory(store.LogRoot!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (Directory.Exists(dir))
-            Directory.Delete(dir, recursive: true); // a container of this id that was never removed: its state is gone
+        Shim.RemoveTreeOrThrow(dir); // a container of this id that was never removed: its state is gone
         if (Libc.Mkdir(dir, OpenFlags.ModeOwnerOnlyDirectory) < 0)
             throw IsolateException.FromErrno("create log directory", dir, Marshal.GetLastPInvokeError());
         return dir;
@@ -106,8 +105,8 @@ public static unsafe class DetachedRun
     {
         if (state?.LogPath is not { } log || Path.GetDirectoryName(log) is not { } dir)
             return;
-        if (dir != stateDirectory && Path.GetFileName(dir) == id && Directory.Exists(dir))
-            Directory.Delete(dir, recursive: true);
+        if (dir != stateDirectory && Path.GetFileName(dir) == id)
+            Shim.RemoveTreeOrThrow(dir);
     }
 
     private static string MonitorSaid(string path)

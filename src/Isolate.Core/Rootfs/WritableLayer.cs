@@ -213,10 +213,5 @@ public sealed class WritableLayer : IDisposable
     /// <summary>rm -r in the shim: a container may name its files in any bytes (.NET's own
     /// Directory.Delete cannot name a file that is not UTF-8 and left such layers behind), and
     /// overlayfs leaves work/work mode 000.</summary>
-    private static void RemoveTree(string dir)
-    {
-        int rc = Shim.RemoveTree(dir);
-        if (rc < 0)
-            throw new IOException($"{dir}: {IsolateException.Describe(-rc)}");
-    }
+    private static void RemoveTree(string dir) => Shim.RemoveTreeOrThrow(dir);
 }

@@ -195,8 +195,7 @@ public sealed partial class StateStore(string root, string? logRoot = null)
 
     public static void Remove(ContainerLock held)
     {
-        if (Directory.Exists(held.Directory))
-            Directory.Delete(held.Directory, recursive: true);
+        Interop.Shim.RemoveTreeOrThrow(held.Directory);
     }
 
     /// <summary>created (waiting for start), running, paused, or stopped.</summary>
