@@ -294,9 +294,9 @@ static int reaper_exec_child(void *arg)
     _exit(125);
 }
 
-/* Starts the reaper from the binary (vfork + exec); -errno when it cannot be started. */
 #define REAPER_EXEC_MAX_DIRS 64
 
+/* Starts the reaper from the binary (vfork + exec); -errno when it cannot be started. */
 static pid_t reaper_exec(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int read_fd)
 {
     char fd_text[24], shared_text[24];
@@ -330,9 +330,11 @@ int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t 
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return -errno;
     struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .layer = layer, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
+    /* the binary started afresh; where that cannot be (no early.c, no /proc), a fork */
     pid_t pid = &isolate_shim_early != NULL && count <= REAPER_EXEC_MAX_DIRS
-        ? reaper_exec(dirs, count, shared, layer, pipe_fds[0])
-        : isolate_clone(reaper_forked, &args, SIGCHLD, NULL);
+        ? reaper_exec(dirs, count, shared, layer, pipe_fds[0]) : -ENOEXEC;
+    if (pid < 0)
+        pid = isolate_clone(reaper_forked, &args, SIGCHLD, NULL);
     close(pipe_fds[0]);
     if (pid < 0) {
         close(pipe_fds[1]);

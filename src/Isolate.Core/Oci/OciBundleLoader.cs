@@ -55,15 +55,15 @@ public static partial class OciBundleLoader
         // not take (bad JSON, a value of the wrong type) goes to System.Text.Json's
         // deserializer, which reads the same model and names the line and path of the fault.
         OciConfig? config = null;
+        JsonDocument? document = null;
         try
         {
-            using var document = JsonDocument.Parse(json);
-            if (OciConfigReader.TryRead(document.RootElement, out config))
-                OciSpecFields.Check(document.RootElement);
+            document = JsonDocument.Parse(json);
+            if (!OciConfigReader.TryRead(document.RootElement, out config))
+                config = null;
         }
         catch (JsonException)
         {
-            config = null;
         }
         if (config is null)
         {
@@ -77,9 +77,9 @@ public static partial class OciBundleLoader
             }
             if (config is null)
                 throw new IsolateException("config.json: line 1: the document is null; it must be a JSON object");
-            using (var document = JsonDocument.Parse(json))
-                OciSpecFields.Check(document.RootElement);
         }
+        using (document ??= JsonDocument.Parse(json)) // the deserializer took it: the document parses too
+            OciSpecFields.Check(document.RootElement);
         RefuseNul(json, "config.json: ");
         return new Mapper(config, Path.GetFullPath(bundleDir), id, host).Map();
     }
