@@ -28,39 +28,33 @@ public static partial class Launcher
         CgroupReaper? reaper = null;
         try
         {
-            return Run(spec, debug, warn, readUsage, spawned, started, hold, out reaper);
+            // disposed at the end of this block, the layer last: it goes once the container and
+            // its cgroup are gone
+            using var layer = Rootfs.WritableLayer.For(spec, warn);
+            if (layer != null)
+                spec = spec with { LayerDir = layer.Directory };
+            Timing.Mark("layer");
+            using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
+            reaper = scope.Reaper;
+            Timing.Mark("cgroup");
+            if (scope.Cgroup is { } cgroup)
+                debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
+            var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started, hold);
+            bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
+            var usage = scope.Cgroup != null && (readUsage || killed) ? scope.Cgroup.ReadUsage() : null;
+            return timedOut
+                ? new ContainerResult(TimedOutExitCode, usage)
+                {
+                    TimeoutMessage = $"container stopped: it ran longer than --timeout {spec.Timeout!.Value.TotalSeconds:0.###}s"
+                        + (killed ? " (killed)" : ""),
+                }
+                : new ContainerResult(exitCode, usage);
         }
         finally
         {
             // reaped last: dismissed with the group, it exits while the layer is removed
             reaper?.Dispose();
         }
-    }
-
-    private static ContainerResult Run(ContainerSpec spec, Action<string>? debug, Action<string> warn, bool readUsage,
-        Action<int>? spawned, Action<int>? started, LaunchHold? hold, out CgroupReaper? reaper)
-    {
-        reaper = null;
-        // disposed last: the layer goes once the container and its cgroup are gone
-        using var layer = Rootfs.WritableLayer.For(spec, warn);
-        if (layer != null)
-            spec = spec with { LayerDir = layer.Directory };
-        Timing.Mark("layer");
-        using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
-        reaper = scope.Reaper;
-        Timing.Mark("cgroup");
-        if (scope.Cgroup is { } cgroup)
-            debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
-        var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started, hold);
-        bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
-        var usage = scope.Cgroup != null && (readUsage || killed) ? scope.Cgroup.ReadUsage() : null;
-        return timedOut
-            ? new ContainerResult(TimedOutExitCode, usage)
-            {
-                TimeoutMessage = $"container stopped: it ran longer than --timeout {spec.Timeout!.Value.TotalSeconds:0.###}s"
-                    + (killed ? " (killed)" : ""),
-            }
-            : new ContainerResult(exitCode, usage);
     }
 
     private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
