@@ -46,6 +46,7 @@ struct reaper_args {
     uint32_t count;
     uint32_t shared; /* dirs[0..shared) are parent levels other containers may share */
     const char *layer; /* the copy-on-write layer of --rootfs, or NULL */
+    const char *net;   /* the container's network directory (--network bridge), or NULL */
     int read_fd;
     int write_fd;
 };
@@ -235,6 +236,10 @@ static __attribute__((noreturn)) void reaper_run(const struct reaper_args *args)
             }
         }
     }
+    /* its network: the veth went with its namespace; the NAT table, the lease and the
+     * network directory go here (native/netlink.c) */
+    if (args->net != NULL)
+        isolate_net_release(args->net, 1);
     _exit(0);
 }
 
@@ -248,24 +253,25 @@ static int reaper_forked(void *arg)
 
 /* The reaper started from the binary: argv is the binary's name, ISOLATE_REAPER_ARG, the
  * pipe's read end, how many leading directories are shared parent levels, the layer ("" for
- * none), then the directories. Anything else, or a read end that is not a pipe (someone
+ * none), the network directory ("" for none), then the directories. Anything else, or a read end that is not a pipe (someone
  * typed the argument), and it exits 125 having touched nothing. */
 void isolate_shim_reaper_main(int argc, char **argv)
 {
-    if (argc < 5)
+    if (argc < 6)
         _exit(125);
     char *fd_end, *shared_end;
     long fd = strtol(argv[2], &fd_end, 10);
     long shared = strtol(argv[3], &shared_end, 10);
     struct stat st;
-    if (*fd_end != '\0' || *shared_end != '\0' || fd < 3 || fd > INT_MAX || shared < 0 || shared > argc - 5
+    if (*fd_end != '\0' || *shared_end != '\0' || fd < 3 || fd > INT_MAX || shared < 0 || shared > argc - 6
         || fstat((int)fd, &st) < 0 || !S_ISFIFO(st.st_mode))
         _exit(125);
     struct reaper_args args = {
-        .dirs = (const char *const *)(argv + 5),
-        .count = (uint32_t)(argc - 5),
+        .dirs = (const char *const *)(argv + 6),
+        .count = (uint32_t)(argc - 6),
         .shared = (uint32_t)shared,
         .layer = argv[4][0] != '\0' ? argv[4] : NULL,
+        .net = argv[5][0] != '\0' ? argv[5] : NULL,
         .read_fd = (int)fd,
         .write_fd = -1,
     };
@@ -297,20 +303,21 @@ static int reaper_exec_child(void *arg)
 #define REAPER_EXEC_MAX_DIRS 64
 
 /* Starts the reaper from the binary (vfork + exec); -errno when it cannot be started. */
-static pid_t reaper_exec(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int read_fd)
+static pid_t reaper_exec(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, const char *net, int read_fd)
 {
     char fd_text[24], shared_text[24];
     isolate_decimal(fd_text, (unsigned long)read_fd);
     isolate_decimal(shared_text, shared);
-    char *argv[5 + REAPER_EXEC_MAX_DIRS + 1];
+    char *argv[6 + REAPER_EXEC_MAX_DIRS + 1];
     argv[0] = "isolate-reaper";
     argv[1] = ISOLATE_REAPER_ARG;
     argv[2] = fd_text;
     argv[3] = shared_text;
     argv[4] = (char *)(layer != NULL ? layer : "");
+    argv[5] = (char *)(net != NULL ? net : "");
     for (uint32_t i = 0; i < count; i++)
-        argv[5 + i] = (char *)dirs[i];
-    argv[5 + count] = NULL;
+        argv[6 + i] = (char *)dirs[i];
+    argv[6 + count] = NULL;
     struct reaper_exec exec = { .argv = argv, .read_fd = read_fd, .failed = 0 };
     pid_t pid = isolate_clone(reaper_exec_child, &exec, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
     if (pid < 0)
@@ -324,15 +331,16 @@ static pid_t reaper_exec(const char *const *dirs, uint32_t count, uint32_t share
     return pid;
 }
 
-int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int32_t *write_fd)
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, const char *net,
+                              int32_t *write_fd)
 {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) < 0)
         return -errno;
-    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .layer = layer, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
+    struct reaper_args args = { .dirs = dirs, .count = count, .shared = shared, .layer = layer, .net = net, .read_fd = pipe_fds[0], .write_fd = pipe_fds[1] };
     /* the binary started afresh; where that cannot be (no early.c, no /proc), a fork */
     pid_t pid = &isolate_shim_early != NULL && count <= REAPER_EXEC_MAX_DIRS
-        ? reaper_exec(dirs, count, shared, layer, pipe_fds[0]) : -ENOEXEC;
+        ? reaper_exec(dirs, count, shared, layer, net, pipe_fds[0]) : -ENOEXEC;
     if (pid < 0)
         pid = isolate_clone(reaper_forked, &args, SIGCHLD, NULL);
     close(pipe_fds[0]);

@@ -448,7 +448,51 @@ int isolate_shim_await_exec(int sync_fd, struct isolate_msg *failure, struct iso
  * containers may be using; then removes layer (when not NULL: the copy-on-write layer of
  * --rootfs, whose container is gone with its group) and its parent if that is empty.
  * Returns its pid or -errno. */
-int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, int32_t *write_fd);
+int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t shared, const char *layer, const char *net,
+                              int32_t *write_fd);
+/* (net, when not NULL: the container's network directory, released as isolate_net_release
+ * does, after the group.) */
+
+/* --network bridge (native/netlink.c); addresses are IPv4 in network byte order, and every
+ * call returns 0 or -errno.
+ * net_bridge: the bridge name made if missing, addr/prefix on it, up.
+ * net_address: the address and prefix length on link name (-ENODEV: no such link).
+ * net_veth: a veth pair, host_name on bridge and up, its peer made as eth0 in the network
+ * namespace of pid with addr/prefix, up, and a default route via gateway; on failure
+ * *failed_step says which part (ISOLATE_NET_STEP_*).
+ * net_link_delete: link name removed (gone already: 0).
+ * nft_container: the nf_tables table (family ip) of one container, replacing any of that
+ * name: masquerade for addr's traffic leaving by any link but bridge, and per port a DNAT
+ * from the host's address (host_addr 0: any of the host's own) in prerouting and output.
+ * nft_delete: that table removed (gone already: 0).
+ * net_release: a container's network directory ROOT/containers/ID released: its host veth
+ * (the link its "veth" symlink names), its table isolate-ID, its lease (the symlink its
+ * "lease" symlink names, if that still points to ID), the directory itself; with take_lock,
+ * under an exclusive flock of ROOT/lock, which lease claims also take. */
+struct isolate_port {
+    uint32_t host_addr;
+    uint16_t host_port;
+    uint16_t container_port;
+    uint8_t protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+    uint8_t reserved[3];
+};
+enum {
+    ISOLATE_NET_STEP_NAMESPACE = 1,
+    ISOLATE_NET_STEP_BRIDGE = 2,
+    ISOLATE_NET_STEP_VETH = 3,
+    ISOLATE_NET_STEP_INSIDE = 4,
+};
+int isolate_net_bridge(const char *name, uint32_t addr, uint32_t prefix);
+int isolate_net_address(const char *name, uint32_t *addr, uint32_t *prefix);
+int isolate_net_veth(const char *bridge, const char *host_name, int32_t pid, uint32_t addr, uint32_t prefix, uint32_t gateway,
+                     int32_t *failed_step);
+int isolate_net_link_delete(const char *name);
+int isolate_nft_container(const char *table, const char *bridge, uint32_t addr, const struct isolate_port *ports, uint32_t count);
+int isolate_nft_delete(const char *table);
+int isolate_net_release(const char *dir, int32_t take_lock);
+/* A host port free to publish: port (0: one the kernel picks) bound for a moment on addr
+ * (0: any); returns the port or -errno (-EADDRINUSE: a host process has it). */
+int isolate_net_port_check(uint8_t protocol, uint32_t addr, uint16_t port);
 
 /* -t, parent side (native/relay.c). tty_size reads a terminal's window size;
  * tty_raw saves fd's settings into saved (at least 64 bytes) and makes it raw;

@@ -13,6 +13,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ExecOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PsOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PortOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(StopOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(WaitOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LogsOptions))]

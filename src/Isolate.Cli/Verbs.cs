@@ -55,6 +55,7 @@ internal static class Verbs
             Normalize = args => PosixArguments.Normalize(args, ExecOptions.Table),
         },
         Make<PsOptions>("ps", ArgumentRules.Runc, PsVerb.Execute),
+        Make<PortOptions>("port", ArgumentRules.Runc, PortVerb.Execute),
         Make<StopOptions>("stop", ArgumentRules.Runc, StopVerb.Execute),
         Make<WaitOptions>("wait", ArgumentRules.Runc, WaitVerb.Execute),
         Make<LogsOptions>("logs", ArgumentRules.Runc, LogsVerb.Execute),

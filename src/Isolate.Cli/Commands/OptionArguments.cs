@@ -14,6 +14,11 @@ internal sealed class RunArguments(RunOptions options) : Isolate.Docker.IRunArgu
     public string? Workdir => options.Workdir;
     public IEnumerable<string> Env => options.Env;
     public string Network => options.Network;
+    public IEnumerable<string> Publish => options.Publish;
+    public IEnumerable<string> Dns => options.Dns;
+    public IEnumerable<string> DnsSearch => options.DnsSearch;
+    public IEnumerable<string> AddHost => options.AddHost;
+    public string? Subnet => options.Subnet;
     public IEnumerable<string> Volumes => options.Volumes;
     public IEnumerable<string> Tmpfs => options.Tmpfs;
     public bool ReadOnly => options.ReadOnly;

@@ -76,7 +76,12 @@ internal static class PsVerb
     /// pushes the others out of line; the command last, cut unless <paramref name="noTrunc"/>.</summary>
     internal static string Table(IReadOnlyList<(ContainerState State, ContainerStatus Status)> rows, DateTime now, bool noTrunc)
     {
-        var cells = new List<string[]> { new[] { "CONTAINER", "STATUS", "PID", "CREATED", "COMMAND" } };
+        // a PORTS column (docker's) only where a container publishes any: tables without stay as they were
+        var ports = rows.Select(r => r.Status == ContainerStatus.Stopped ? "" : string.Join(", ",
+            Isolate.Network.ContainerNetwork.PublishedBy(r.State.Id).Select(p => $"{(p.HostIp.Length == 0 ? "0.0.0.0" : p.HostIp)}:{p.HostPort}->{p.ContainerPort}/{p.Protocol}"))).ToList();
+        bool withPorts = ports.Any(p => p.Length > 0);
+        var cells = new List<string[]> { withPorts ? ["CONTAINER", "STATUS", "PID", "CREATED", "PORTS", "COMMAND"] : ["CONTAINER", "STATUS", "PID", "CREATED", "COMMAND"] };
+        int row = 0;
         foreach (var (state, status) in rows)
         {
             string command = Printable(state.Command is { } c ? string.Join(' ', c) : $"(OCI bundle {state.Bundle})");
@@ -84,15 +89,19 @@ internal static class PsVerb
                 command = command[..(CommandWidth - 1)] + "\u2026";
             string created = state.Created.Length >= 19 ? state.Created[..19].Replace('T', ' ') : state.Created;
             string pid = status == ContainerStatus.Stopped ? "-" : state.Pid.ToString(CultureInfo.InvariantCulture);
-            cells.Add([Printable(state.Id), DetachedVerbs.Describe(state, status, now), pid, created, command]);
+            cells.Add(withPorts
+                ? [Printable(state.Id), DetachedVerbs.Describe(state, status, now), pid, created, ports[row], command]
+                : [Printable(state.Id), DetachedVerbs.Describe(state, status, now), pid, created, command]);
+            row++;
         }
-        int[] widths = [.. Enumerable.Range(0, 4).Select(column => cells.Max(row => row[column].Length))];
+        int last = cells[0].Length - 1;
+        int[] widths = [.. Enumerable.Range(0, last).Select(column => cells.Max(cell => cell[column].Length))];
         var table = new StringBuilder();
-        foreach (string[] row in cells)
+        foreach (string[] cell in cells)
         {
-            for (int column = 0; column < 4; column++)
-                table.Append(row[column].PadRight(widths[column] + 3));
-            table.Append(row[4]).Append('\n');
+            for (int column = 0; column < last; column++)
+                table.Append(cell[column].PadRight(widths[column] + 3));
+            table.Append(cell[last]).Append('\n');
         }
         return table.ToString();
     }

@@ -20,10 +20,10 @@ public sealed class RunOptions
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
             "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device",
-            "storage-opt",
+            "storage-opt", "publish", "dns", "dns-search", "add-host", "subnet",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
-        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory" });
+        shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory", ['p'] = "publish" });
 
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
@@ -39,8 +39,24 @@ public sealed class RunOptions
     public IEnumerable<string> Env { get; set; } = [];
 
     [Option("network", MetaValue = "MODE", Default = "none",
-        HelpText = "none: a private network namespace with only lo; host: share the host's network.")]
+        HelpText = "none: a private network namespace with only lo; host: share the host's network; bridge: an address on Isolate's bridge (isolate0), NAT to the outside; container:NAME: NAME's network; ns:PATH: the network namespace at PATH. -p implies bridge.")]
     public string Network { get; set; } = "none";
+
+    [Option('p', "publish", MetaValue = "[IP:]HOST:CONTAINER[/udp]",
+        HelpText = "Publish a container port on the host (--network bridge): traffic to HOST (on IP, default every host address, 127.0.0.1 included) reaches CONTAINER. CONTAINER alone: Isolate picks the host port (isolate port NAME shows it). Repeatable.")]
+    public IEnumerable<string> Publish { get; set; } = [];
+
+    [Option("dns", MetaValue = "IP", HelpText = "A name server for the container's /etc/resolv.conf (--network bridge). Default: the host's. Repeatable.")]
+    public IEnumerable<string> Dns { get; set; } = [];
+
+    [Option("dns-search", MetaValue = "DOMAIN", HelpText = "A search domain for the container's /etc/resolv.conf (--network bridge). Default: the host's. Repeatable.")]
+    public IEnumerable<string> DnsSearch { get; set; } = [];
+
+    [Option("add-host", MetaValue = "NAME:IP", HelpText = "A line in the container's /etc/hosts (--network bridge). Repeatable.")]
+    public IEnumerable<string> AddHost { get; set; } = [];
+
+    [Option("subnet", MetaValue = "CIDR", HelpText = "The subnet of the bridge isolate0, when this run makes it (default: the first of 10.99.0.0/16, 10.98.0.0/16, ... no host route overlaps).")]
+    public string? Subnet { get; set; }
 
     [Option('v', "volume", MetaValue = "SRC:DST[:ro]",
         HelpText = "Bind a host file or directory (absolute or ./path) at DST; ':ro' makes it read-only. DST is created if missing. Repeatable.")]
@@ -264,7 +280,8 @@ internal static class RunVerb
     {
         if (globals.SystemdCgroup)
             throw new IsolateException("--systemd-cgroup: applies to an OCI bundle (isolate --systemd-cgroup run -b BUNDLE ID); the docker face takes --cgroup-parent instead");
-        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable) with { LayerRoot = globals.Store.LayerRoot };
+        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name))
+            with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");
         var logOptions = LogOptions.Parse(options.LogDriver, options.LogOpt);

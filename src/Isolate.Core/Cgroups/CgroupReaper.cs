@@ -22,7 +22,9 @@ public sealed unsafe class CgroupReaper : IDisposable
     /// <param name="group">The group's own directories, in order of creation.</param>
     /// <param name="layer">The container's copy-on-write layer (Rootfs/WritableLayer), removed
     /// after the group if Isolate is killed; null: none.</param>
-    public static CgroupReaper Start(IReadOnlyList<string> sharedParents, IReadOnlyList<string> group, string? layer = null)
+    /// <param name="network">The container's network directory (Network/ContainerNetwork),
+    /// released after the group if Isolate is killed; null: none.</param>
+    public static CgroupReaper Start(IReadOnlyList<string> sharedParents, IReadOnlyList<string> group, string? layer = null, string? network = null)
     {
         var directories = sharedParents.Concat(group).ToList();
         var blocks = new List<nint>();
@@ -39,7 +41,7 @@ public sealed unsafe class CgroupReaper : IDisposable
                 dirs[i] = copy;
             }
             int writeFd;
-            int pid = Shim.SpawnReaper(dirs, (uint)directories.Count, (uint)sharedParents.Count, layer, &writeFd);
+            int pid = Shim.SpawnReaper(dirs, (uint)directories.Count, (uint)sharedParents.Count, layer, network, &writeFd);
             if (pid < 0)
                 throw IsolateException.FromErrno("start the cgroup reaper", null, -pid);
             return new CgroupReaper(pid, writeFd);

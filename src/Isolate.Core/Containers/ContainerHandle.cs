@@ -20,6 +20,17 @@ public static class ContainerHandle
     ];
 
     /// <summary>Those of <paramref name="pid"/>'s namespaces that are not Isolate's own, in join order.</summary>
+    /// <summary>--network container:NAME: the network namespace of NAME's PID 1, which must be running.</summary>
+    public static string NetworkOf(StateStore store, string name)
+    {
+        using var held = store.Open(name);
+        var state = store.Read(held);
+        var status = StateStore.Status(held, state);
+        if (status != ContainerStatus.Running)
+            throw new IsolateException($"--network container:{name}: {name} is {status.Oci()}, not running");
+        return $"/proc/{state.Pid.ToString(CultureInfo.InvariantCulture)}/ns/net";
+    }
+
     public static List<(CloneFlags Type, string Path)> NamespacesOf(int pid)
     {
         string dir = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/ns/";

@@ -10,6 +10,14 @@ public interface IRunArguments : ILimitArguments
     string? Workdir { get; }
     IEnumerable<string> Env { get; }
     string Network { get; }
+    /// <summary>-p [IP:]HOST:CONTAINER[/PROTO], or CONTAINER.</summary>
+    IEnumerable<string> Publish { get; }
+    IEnumerable<string> Dns { get; }
+    IEnumerable<string> DnsSearch { get; }
+    /// <summary>--add-host NAME:IP.</summary>
+    IEnumerable<string> AddHost { get; }
+    /// <summary>--subnet CIDR: the bridge's, when this run makes it.</summary>
+    string? Subnet { get; }
     IEnumerable<string> Volumes { get; }
     IEnumerable<string> Tmpfs { get; }
     bool ReadOnly { get; }

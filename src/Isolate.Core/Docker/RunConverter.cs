@@ -12,19 +12,16 @@ namespace Isolate.Docker;
 public static class RunConverter
 {
     /// <summary>Options to Isolate's model; every user error is found here, before anything is created.</summary>
-    public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable)
+    /// <param name="containerNetwork">--network container:NAME: NAME's network namespace (a
+    /// /proc/PID/ns/net path); null where there is no state to look NAME up in.</param>
+    public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable, Func<string, string>? containerNetwork = null)
     {
         // Under Native AOT, CommandLineParser leaves an absent sequence option null.
         var args = (options.Command ?? []).ToList();
         if (args.Count == 0)
             throw new IsolateException("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]");
 
-        var network = options.Network switch
-        {
-            "none" => NetworkMode.None,
-            "host" => NetworkMode.Host,
-            _ => throw new IsolateException($"invalid --network '{options.Network}': use 'none' or 'host'"),
-        };
+        var (network, netOptions, joinNetwork) = Network(options, containerNetwork);
 
         string workdir = options.Workdir ?? "/";
         if (!workdir.StartsWith('/'))
@@ -58,6 +55,8 @@ public static class RunConverter
         };
         if (!cgroups && (resources.Any || stats != StatsFormat.None))
             throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
+        if (userns is { Rootless: true } && network == NetworkMode.Bridge)
+            throw new IsolateException("--network bridge (and -p) need root: the bridge, the veth pairs and the NAT rules are the host's; run isolate as root, or use --network host or none");
         if (userns is { Rootless: true })
         {
             // A non-root user cannot make cgroups here (root owns every hierarchy); without
@@ -98,6 +97,8 @@ public static class RunConverter
                 Interactive = options.Interactive,
             },
             Network = network,
+            NetworkOptions = netOptions,
+            JoinNamespaces = joinNetwork is null ? [] : [("network", joinNetwork)],
             Volumes = volumes,
             Tmpfs = tmpfs,
             ReadOnlyRoot = options.ReadOnly,
@@ -119,6 +120,62 @@ public static class RunConverter
             DieWithParent = options.DieWithParent,
             Id = id,
         };
+    }
+
+    /// <summary>--network and what goes with it: -p (which implies bridge), --dns, --dns-search,
+    /// --add-host, --subnet; the path of a network namespace to join (container:NAME, ns:PATH).</summary>
+    private static (NetworkMode Mode, NetworkOptions Options, string? Join) Network(IRunArguments options, Func<string, string>? containerNetwork)
+    {
+        var ports = (options.Publish ?? []).Select(PortMapping.Parse).ToList();
+        var net = new NetworkOptions
+        {
+            Ports = ports,
+            Dns = [.. (options.Dns ?? []).Select(NetworkOptions.CheckDns)],
+            DnsSearch = [.. options.DnsSearch ?? []],
+            AddHosts = [.. (options.AddHost ?? []).Select(NetworkOptions.CheckAddHost)],
+            Subnet = options.Subnet,
+        };
+        if (net.Subnet != null)
+            NetworkOptions.ParseSubnet(net.Subnet);
+        string mode = options.Network ?? "none";
+        if (mode == "none" && ports.Count > 0)
+            mode = "bridge"; // -p implies it, as the default is none
+        string? join = null;
+        NetworkMode result;
+        if (mode.StartsWith("container:", StringComparison.Ordinal))
+        {
+            string name = mode["container:".Length..];
+            if (name.Length == 0)
+                throw new IsolateException("invalid --network 'container:': name the container whose network to share, e.g. --network container:web");
+            join = containerNetwork?.Invoke(name) ?? throw new IsolateException($"--network {mode}: there is no state to find {name} in");
+            result = NetworkMode.None;
+        }
+        else if (mode.StartsWith("ns:", StringComparison.Ordinal))
+        {
+            join = mode["ns:".Length..];
+            if (!join.StartsWith('/'))
+                throw new IsolateException($"invalid --network '{mode}': give the absolute path of a network namespace, e.g. ns:/run/netns/blue");
+            if (!File.Exists(join))
+                throw new IsolateException($"--network {mode}: {join} does not exist");
+            result = NetworkMode.None;
+        }
+        else
+        {
+            result = mode switch
+            {
+                "none" => NetworkMode.None,
+                "host" => NetworkMode.Host,
+                "bridge" => NetworkMode.Bridge,
+                _ => throw new IsolateException($"invalid --network '{mode}': use none, host, bridge, container:NAME or ns:PATH"),
+            };
+        }
+        if (result != NetworkMode.Bridge && net.Any)
+        {
+            string option = ports.Count > 0 ? "-p" : net.Dns.Count > 0 ? "--dns" : net.DnsSearch.Count > 0 ? "--dns-search" : net.AddHosts.Count > 0 ? "--add-host" : "--subnet";
+            throw new IsolateException($"{option} applies to --network bridge, not --network {mode}"
+                + (result == NetworkMode.Host && ports.Count > 0 ? ": with the host's network the container's ports are the host's already" : ""));
+        }
+        return (result, net, join);
     }
 
     public static StatsFormat ParseStats(string? value) => value switch

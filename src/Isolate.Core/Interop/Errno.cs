@@ -24,4 +24,8 @@ internal static class Errno
     public const int ENOSYS = 38;
     public const int ELOOP = 40;
     public const int EUSERS = 87;
+    public const int EPROTONOSUPPORT = 93;
+    public const int EOPNOTSUPP = 95;
+    public const int EADDRINUSE = 98;
+    public const int EADDRNOTAVAIL = 99;
 }

@@ -45,6 +45,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int Unlink(string path);
 
+    [LibraryImport(Library, EntryPoint = "symlink", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int Symlink(string target, string path);
+
     [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
     internal static partial int Flock(int fd, int operation);
 

@@ -268,7 +268,26 @@ internal static unsafe partial class Shim
     internal static partial int Spawn(ShimSpawnConfig* config, ShimSpawnResult* result);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn_reaper", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
-    internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, string? layer, int* writeFd);
+    internal static partial int SpawnReaper(byte** dirs, uint count, uint shared, string? layer, string? net, int* writeFd);
+
+    // --network bridge (native/netlink.c): addresses in network byte order, 0 or -errno
+    [LibraryImport(Library, EntryPoint = "isolate_net_bridge", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int NetBridge(string name, uint address, uint prefix);
+
+    [LibraryImport(Library, EntryPoint = "isolate_net_address", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int NetAddress(string name, uint* address, uint* prefix);
+
+    [LibraryImport(Library, EntryPoint = "isolate_net_veth", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int NetVeth(string bridge, string hostName, int pid, uint address, uint prefix, uint gateway, int* failedStep);
+
+    [LibraryImport(Library, EntryPoint = "isolate_nft_container", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int NftContainer(string table, string bridge, uint address, ShimPort* ports, uint count);
+
+    [LibraryImport(Library, EntryPoint = "isolate_net_release", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int NetRelease(string dir, int takeLock);
+
+    [LibraryImport(Library, EntryPoint = "isolate_net_port_check")]
+    internal static partial int NetPortCheck(byte protocol, uint address, ushort port);
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int OpenInRoot(string root, string path);
@@ -369,4 +388,15 @@ internal static unsafe partial class Shim
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_stopped_by_signal")]
     internal static partial int StoppedBySignal();
+}
+
+/// <summary>struct isolate_port: one published port (native/netlink.c).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ShimPort
+{
+    public uint HostAddress;
+    public ushort HostPort;
+    public ushort ContainerPort;
+    public byte Protocol;
+    public byte Reserved0, Reserved1, Reserved2;
 }

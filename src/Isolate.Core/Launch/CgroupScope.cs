@@ -28,7 +28,8 @@ public sealed class CgroupScope : IDisposable
     /// <summary>A foreground container's cgroup, named "{id}.{Isolate's pid}" unless the spec
     /// names it, with the reaper that removes it if Isolate is killed; disposing kills what is
     /// left in it and removes it.</summary>
-    public static CgroupScope ForForeground(ContainerSpec spec, Action<string> warn, bool cpuAccounting)
+    /// <param name="network">The container's network directory, which the reaper releases too; null: none.</param>
+    public static CgroupScope ForForeground(ContainerSpec spec, Action<string> warn, bool cpuAccounting, string? network = null)
     {
         var layout = CgroupLayout.Detect();
         if (!Wanted(spec, layout))
@@ -38,7 +39,7 @@ public sealed class CgroupScope : IDisposable
         // The reaper learns where the group goes before it exists: a kill at any moment of the
         // creation is covered.
         var placement = new CgroupPlacement(layout, spec.CgroupParent, spec.CgroupName ?? CgroupJanitor.NameFor(spec.Id, Environment.ProcessId));
-        var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories, spec.LayerDir);
+        var reaper = CgroupReaper.Start(placement.OwnsParent ? placement.ParentDirectories : [], placement.GroupDirectories, spec.LayerDir, network);
         try
         {
             return new CgroupScope(ContainerCgroup.Create(layout, spec.CgroupParent, placement.Name, spec.Resources, warn, cpuAccounting: cpuAccounting)!, reaper);

@@ -34,12 +34,22 @@ public static partial class Launcher
             if (layer != null)
                 spec = spec with { LayerDir = layer.Directory };
             Timing.Mark("layer");
-            using var scope = CgroupScope.ForForeground(spec, warn, readUsage);
+            // its network next: released after the cgroup (nothing of the container holds it
+            // then), and by the reaper if Isolate is killed
+            using var network = Network.ContainerNetwork.Claim(spec, warn);
+            if (network != null)
+            {
+                spec = network.Apply(spec);
+                debug?.Invoke($"network: {Network.ContainerNetwork.Bridge}, {NetworkOptions.Dotted(network.Address)}/{network.Prefix} on {network.HostLink}"
+                    + string.Concat(network.Ports.Select(p => $"; {p}")));
+                Timing.Mark("network");
+            }
+            using var scope = CgroupScope.ForForeground(spec, warn, readUsage, network?.Directory);
             reaper = scope.Reaper;
             Timing.Mark("cgroup");
             if (scope.Cgroup is { } cgroup)
                 debug?.Invoke($"cgroup: {string.Join(", ", cgroup.Directories)}; reaper pid {scope.ReaperPid}");
-            var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, debug, warn, spawned, started, hold);
+            var (exitCode, timedOut) = RunContainer(spec, scope.Cgroup, network, debug, warn, spawned, started, hold);
             bool killed = exitCode == ExitCodes.SignalBase + ExitStatus.SIGKILL;
             var usage = scope.Cgroup != null && (readUsage || killed) ? scope.Cgroup.ReadUsage() : null;
             return timedOut
@@ -57,7 +67,8 @@ public static partial class Launcher
         }
     }
 
-    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Action<string>? debug, Action<string> warn,
+    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Network.ContainerNetwork? network,
+        Action<string>? debug, Action<string> warn,
         Action<int>? spawned, Action<int>? started, LaunchHold? hold)
     {
         var plan = ContainerPlan(spec, cgroup, spec.Process.Tty ? HostTerminal.Size() : default) with
@@ -76,6 +87,7 @@ public static partial class Launcher
             int tree = PlaceAtGate(pid, spec, cgroup, warn, debug);
             try
             {
+                network?.Attach(pid);
                 if (spec.PidFile != null)
                     pidFileWritten = PidFile.Write(spec.PidFile, pid);
                 spawned?.Invoke(pid);

@@ -98,7 +98,7 @@ public sealed record SpawnPlan
             _ => throw new IsolateException($"sharing the host's {type} namespace is not supported; only pid, ipc, uts and cgroup"),
         });
         var namespaces = CloneFlags.NewPid | CloneFlags.NewNs | CloneFlags.NewUts | CloneFlags.NewIpc;
-        if (spec.Network == NetworkMode.None)
+        if (spec.Network is NetworkMode.None or NetworkMode.Bridge)
             namespaces |= CloneFlags.NewNet;
         namespaces &= ~(joined | shared); // joined: setns before the clone instead; shared: the host's
         if (spec.UserNamespace != null)
@@ -118,7 +118,7 @@ public sealed record SpawnPlan
             Args = spec.Process.Args,
             Env = spec.Process.Env,
             SearchPath = spec.Process.Variable("PATH"),
-            LoopbackUp = spec.Network == NetworkMode.None && !joined.HasFlag(CloneFlags.NewNet), // a joined one is its owner's
+            LoopbackUp = (spec.Network is NetworkMode.None or NetworkMode.Bridge) && !joined.HasFlag(CloneFlags.NewNet), // a joined one is its owner's
             JoinNamespaces = joins,
             Sysctls = spec.Sysctls.Select(s => ("/proc/sys/" + s.Key.Replace('.', '/'), s.Value)).ToList(),
             NewCgroupNamespace = inCgroup && ownCgroupNamespace,

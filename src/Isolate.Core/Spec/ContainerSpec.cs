@@ -6,6 +6,9 @@ public enum NetworkMode
     None,
     /// <summary>The host's network namespace, shared.</summary>
     Host,
+    /// <summary>A new network namespace on Isolate's bridge: an address of its own, NAT out,
+    /// published ports in (Network/ContainerNetwork).</summary>
+    Bridge,
 }
 
 /// <summary>Isolate's own model of one container: its root, mounts, namespaces, cgroup and
@@ -26,6 +29,9 @@ public sealed record ContainerSpec
     public required ProcessSpec Process { get; init; }
 
     public NetworkMode Network { get; init; } = NetworkMode.None;
+
+    /// <summary>What <see cref="NetworkMode.Bridge"/> adds: ports, name servers, hosts entries, subnet.</summary>
+    public NetworkOptions NetworkOptions { get; init; } = new();
 
     public IReadOnlyList<VolumeSpec> Volumes { get; init; } = [];
 

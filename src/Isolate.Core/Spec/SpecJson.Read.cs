@@ -21,6 +21,16 @@ public static partial class SpecJson
                 Hostname = ReadText(o.GetProperty("hostname"))!,
                 Process = ReadProcess(o.GetProperty("process")),
                 Network = (NetworkMode)o.GetProperty("network").GetInt32(),
+                NetworkOptions = o.TryGetProperty("networkOptions", out var net)
+                    ? new NetworkOptions
+                    {
+                        Ports = [.. (OptionalStrings(net, "ports") ?? []).Select(PortMapping.Parse)],
+                        Dns = OptionalStrings(net, "dns") ?? [],
+                        DnsSearch = OptionalStrings(net, "dnsSearch") ?? [],
+                        AddHosts = OptionalStrings(net, "addHosts") ?? [],
+                        Subnet = ReadText(net.GetProperty("subnet")),
+                    }
+                    : new NetworkOptions(),
                 Volumes = [.. o.GetProperty("volumes").EnumerateArray().Select(v => new VolumeSpec(
                     ReadText(v.GetProperty("source"))!, ReadText(v.GetProperty("destination"))!,
                     v.GetProperty("readOnly").GetBoolean(), v.GetProperty("sourceIsFile").GetBoolean()))],

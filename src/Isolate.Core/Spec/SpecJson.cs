@@ -24,6 +24,16 @@ public static partial class SpecJson
             w.WritePropertyName("process");
             WriteProcess(w, spec.Process);
             w.WriteNumber("network", (int)spec.Network);
+            if (spec.NetworkOptions.Any)
+            {
+                w.WriteStartObject("networkOptions");
+                Strings(w, "ports", [.. spec.NetworkOptions.Ports.Select(p => p.Canonical)]);
+                Strings(w, "dns", spec.NetworkOptions.Dns);
+                Strings(w, "dnsSearch", spec.NetworkOptions.DnsSearch);
+                Strings(w, "addHosts", spec.NetworkOptions.AddHosts);
+                Text(w, "subnet", spec.NetworkOptions.Subnet);
+                w.WriteEndObject();
+            }
             w.WriteStartArray("volumes");
             foreach (var v in spec.Volumes)
             {
