@@ -533,7 +533,7 @@ static void port_rule(struct nl_buf *b, const char *table, const char *chain, ui
     } else
         expr_daddr_local(b);
     expr_meta(b, NFT_META_L4PROTO);
-    uint8_t protocol = port->protocol;
+    uint8_t protocol = (uint8_t)port->protocol;
     expr_cmp(b, NFT_CMP_EQ, &protocol, 1);
     expr_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
     uint16_t host_port = htons(port->host_port);

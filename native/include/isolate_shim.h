@@ -473,8 +473,7 @@ struct isolate_port {
     uint32_t host_addr;
     uint16_t host_port;
     uint16_t container_port;
-    uint8_t protocol; /* IPPROTO_TCP or IPPROTO_UDP */
-    uint8_t reserved[3];
+    uint32_t protocol; /* IPPROTO_TCP or IPPROTO_UDP */
 };
 enum {
     ISOLATE_NET_STEP_NAMESPACE = 1,

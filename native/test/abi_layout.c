@@ -63,6 +63,12 @@ static void structs(void)
     FIELD(isolate_ns_join, nstype);
     FIELD(isolate_ns_join, reserved);
 
+    STRUCT(isolate_port);
+    FIELD(isolate_port, host_addr);
+    FIELD(isolate_port, host_port);
+    FIELD(isolate_port, container_port);
+    FIELD(isolate_port, protocol);
+
     STRUCT(isolate_sysctl);
     FIELD(isolate_sysctl, path);
     FIELD(isolate_sysctl, value);

@@ -12,6 +12,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -138,6 +142,25 @@ static int overwrite_runtime(void)
     return report(-1);
 }
 
+/* udp-echo PORT: answers one datagram with "echo:" and what came (NetworkTests' UDP server). */
+static int udp_echo(const char *port_text)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in at = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port_text)) };
+    if (fd < 0 || bind(fd, (struct sockaddr *)&at, sizeof at) < 0)
+        return report(-1);
+    printf("ready\n");
+    fflush(stdout);
+    char buf[512] = "echo:";
+    struct sockaddr_in from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(fd, buf + 5, sizeof buf - 5, 0, (struct sockaddr *)&from, &from_len);
+    if (n < 0)
+        return report(-1);
+    sendto(fd, buf, (size_t)n + 5, 0, (struct sockaddr *)&from, from_len);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -145,6 +168,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *a = argv[1];
+    if (!strcmp(a, "udp-echo") && argc > 2)
+        return udp_echo(argv[2]);
     if (!strcmp(a, "keyctl"))
         return report(syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -1, 0));
     if (!strcmp(a, "add_key"))

@@ -394,9 +394,8 @@ internal static unsafe partial class Shim
 [StructLayout(LayoutKind.Sequential)]
 internal struct ShimPort
 {
-    public uint HostAddress;
+    public uint HostAddr;
     public ushort HostPort;
     public ushort ContainerPort;
-    public byte Protocol;
-    public byte Reserved0, Reserved1, Reserved2;
+    public uint Protocol;
 }

@@ -111,10 +111,10 @@ public sealed unsafe class ContainerNetwork : IDisposable
             {
                 native[i] = new ShimPort
                 {
-                    HostAddress = ports[i].HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(ports[i].HostIp))),
+                    HostAddr = ports[i].HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(ports[i].HostIp))),
                     HostPort = (ushort)ports[i].HostPort,
                     ContainerPort = (ushort)ports[i].ContainerPort,
-                    Protocol = ports[i].Protocol == "udp" ? (byte)17 : (byte)6,
+                    Protocol = ports[i].Protocol == "udp" ? 17u : 6u,
                 };
             }
             int rc = Shim.NftContainer(TableOf(spec.Id), Bridge, NetworkOrder(address), native, (uint)ports.Count);

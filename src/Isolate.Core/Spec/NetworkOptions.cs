@@ -38,7 +38,7 @@ public sealed record PortMapping(string HostIp, int HostPort, int ContainerPort,
             }
         }
         int container = Port(value, containerText, "container");
-        int host = hostText.Length == 0 ? 0 : Port(value, hostText, "host");
+        int host = hostText.Length == 0 || hostText == "0" ? 0 : Port(value, hostText, "host"); // 0: Isolate picks
         return new PortMapping(hostIp, host, container, protocol);
     }
 

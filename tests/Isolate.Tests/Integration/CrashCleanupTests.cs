@@ -164,7 +164,7 @@ public sealed class CrashCleanupTests : StateRootTest
             // fd 7 is a file, not the pipe a run gives its reaper; fd 0 is below any the run uses
             foreach (string fd in new[] { "7", "0", "x" })
             {
-                var result = IsolateBinary.RunFromShell($"exec 7</etc/passwd; exec \"$ISOLATE\" --isolate-internal-reaper {fd} 0 '' {directory}");
+                var result = IsolateBinary.RunFromShell($"exec 7</etc/passwd; exec \"$ISOLATE\" --isolate-internal-reaper {fd} 0 '' '' {directory}");
                 Assert.Equal(125, result.ExitCode);
                 Assert.True(Directory.Exists(directory), $"fd {fd}: the directory was removed");
             }

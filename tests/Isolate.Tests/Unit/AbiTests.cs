@@ -24,6 +24,7 @@ public sealed class AbiTests
         ["isolate_mount_op"] = typeof(ShimMountOp),
         ["isolate_process_security"] = typeof(ShimProcessSecurity),
         ["isolate_ns_join"] = typeof(ShimNamespaceJoin),
+        ["isolate_port"] = typeof(ShimPort),
         ["isolate_sysctl"] = typeof(ShimSysctl),
         ["isolate_rlimit"] = typeof(ShimRlimit),
         ["isolate_spawn_config"] = typeof(ShimSpawnConfig),

@@ -100,7 +100,7 @@ public sealed class ArgumentTests
     }
 
     [Theory]
-    [InlineData("invalid --network 'bridge': use 'none' or 'host'", "run", "--network", "bridge", "true")]
+    [InlineData("invalid --network 'bogus': use none, host, bridge, container:NAME or ns:PATH", "run", "--network", "bogus", "true")]
     [InlineData("invalid --workdir 'srv': it must be an absolute path inside the container", "run", "-w", "srv", "true")]
     [InlineData("invalid --hostname '-x': use letters, digits, '-' and '.', at most 64 characters", "run", "--hostname", "-x", "true")]
     [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]", "run")]

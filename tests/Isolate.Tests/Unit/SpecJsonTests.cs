@@ -43,7 +43,15 @@ public sealed class SpecJsonTests
             IoPriority = (2 << 13) | 4,
             Scheduler = new SchedulerSpec(6, 0, 0, 1, 10_000_000, 30_000_000, 40_000_000),
         },
-        Network = NetworkMode.Host,
+        Network = NetworkMode.Bridge,
+        NetworkOptions = new NetworkOptions
+        {
+            Ports = [new PortMapping("", 8080, 80, "tcp"), new PortMapping("127.0.0.1", 5353, 53, "udp")],
+            Dns = ["192.0.2.53"],
+            DnsSearch = ["example.test"],
+            AddHosts = ["db:10.0.0.5"],
+            Subnet = "10.77.0.0/16",
+        },
         Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true)],
         Tmpfs = [new TmpfsSpec("/cache", "size=64m,mode=1777", true, false, true, false)],
         Mounts = [new ConfiguredMount("bind", "/srv/data", "/data", MountFlags.Bind | MountFlags.Rec | MountFlags.NoExec,
