@@ -35,11 +35,13 @@ public sealed unsafe class ContainerNetwork : IDisposable
     private static readonly string[] DefaultSubnets = ["10.99.0.0/16", "10.98.0.0/16", "10.97.0.0/16", "172.30.0.0/16", "192.168.199.0/24"];
 
     private readonly FileDescriptor _held;
+    private readonly Action<string> _warn;
     private bool _released;
 
-    private ContainerNetwork(FileDescriptor held, string directory, uint address, uint gateway, int prefix, string hostLink, IReadOnlyList<PortMapping> ports)
+    private ContainerNetwork(FileDescriptor held, Action<string> warn, string directory, uint address, uint gateway, int prefix, string hostLink, IReadOnlyList<PortMapping> ports)
     {
         _held = held;
+        _warn = warn;
         Directory = directory;
         Address = address;
         Gateway = gateway;
@@ -122,7 +124,7 @@ public sealed unsafe class ContainerNetwork : IDisposable
                 throw -rc is Errno.EPROTONOSUPPORT or Errno.ENOENT or Errno.EOPNOTSUPP
                     ? new IsolateException("--network bridge: this kernel has no nftables NAT (nf_tables with nft_nat, nft_masq and nft_fib), which Isolate needs for the container's traffic")
                     : IsolateException.FromErrno("--network bridge: set up the container's NAT rules (nf_tables)", null, -rc);
-            return new ContainerNetwork(held.OpenUntilExitIfForgotten(), directory, address, network + 1, prefix, hostLink, ports);
+            return new ContainerNetwork(held.OpenUntilExitIfForgotten(), warn, directory, address, network + 1, prefix, hostLink, ports);
         }
         catch
         {
@@ -164,7 +166,8 @@ public sealed unsafe class ContainerNetwork : IDisposable
     }
 
     /// <summary>Releases the network: the veth (if the namespace has not taken it with it), the
-    /// NAT table, the lease, the ports, the directory.</summary>
+    /// NAT table, the lease, the ports, the directory. A failure is a warning: the container's
+    /// own status stays what Isolate exits with, and the next claim's sweep retries.</summary>
     public void Dispose()
     {
         if (_released)
@@ -173,7 +176,7 @@ public sealed unsafe class ContainerNetwork : IDisposable
         int rc = Shim.NetRelease(Directory, 1);
         _held.Dispose();
         if (rc < 0)
-            throw IsolateException.FromErrno($"--network bridge: release {Directory}", null, -rc);
+            _warn($"--network bridge: could not release {Directory} ({IsolateException.Describe(-rc)}); the next bridged start retries");
     }
 
     /// <summary>Releases every container directory no Isolate holds (killed with its reaper).</summary>

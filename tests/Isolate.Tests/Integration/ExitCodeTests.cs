@@ -119,7 +119,7 @@ public sealed class ExitCodeTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
     {
         var cases = new (string[] Args, string Message)[]
         {
-            (["--network", "bridge"], "invalid --network 'bridge': use 'none' or 'host'"),
+            (["--network", "bogus"], "invalid --network 'bogus': use none, host, bridge, container:NAME or ns:PATH"),
             (["--hostname", "bad_name"], "invalid --hostname 'bad_name': use letters, digits, '-' and '.', at most 64 characters"),
             (["-w", "relative"], "invalid --workdir 'relative': it must be an absolute path inside the container"),
             (["-e", "=x"], "invalid --env '=x': the variable name is empty; use KEY=VALUE"),

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/network.sh - what a network costs a start, and what a published port carries, side by
+# side with podman in the same run. Needs root, hyperfine, jq, busybox-static, podman, and
+# iperf3 for the throughput part (skipped without it). RUNS (default 30) per command.
+#
+#   start latency: isolate run --network none | bridge | -p, podman run --network none | bridge
+#   throughput:    iperf3 through a published port on 127.0.0.1 (10 s each), isolate vs podman
+#
+# Prints one line per command (median ms) and the ratios. Nothing is timed in a test: rerun it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-30}
+isolate=${ISOLATE:-$PWD/out/isolate}
+for tool in hyperfine jq busybox podman; do
+  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing" >&2; exit 1; }
+done
+work=$(mktemp -d /tmp/isolate-netbench.XXXXXX)
+trap 'podman rm -f isolate-netbench >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+# one busybox root for Isolate, and the same as a local podman image
+root="$work/rootfs"
+mkdir -p "$root/bin" "$root/etc"
+cp "$(command -v busybox)" "$root/bin/"
+for a in $("$root/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+tar -C "$root" -c . | podman import - localhost/isolate-netbench:latest >/dev/null
+
+hyperfine -N --style none --warmup 3 --runs "$RUNS" --export-json "$work/start.json" \
+  "$isolate run --rootfs $root -- true" \
+  "$isolate run --network bridge --rootfs $root -- true" \
+  "$isolate run -p 18999:80 --rootfs $root -- true" \
+  "podman run --rm --network none localhost/isolate-netbench true" \
+  "podman run --rm --network bridge localhost/isolate-netbench true" >/dev/null
+jq -r '.results[] | "\(.median * 1000 | floor) ms  \(.command)"' "$work/start.json"
+jq -r '.results | "bridge vs none (isolate): \(.[1].median / .[0].median * 100 | floor / 100)x; isolate bridge vs podman bridge: \(.[1].median / .[4].median * 100 | floor / 100)x"' "$work/start.json"
+
+if command -v iperf3 >/dev/null; then
+  cp "$(command -v iperf3)" "$work/" 2>/dev/null || true
+  echo "throughput through a published port (127.0.0.1, 10 s):"
+  # iperf3 is dynamically linked: it runs on the host's root (Isolate's default) in both
+  "$isolate" run -d --name isolate-netbench-iperf -p 15201:5201 -- iperf3 -s -1 >/dev/null
+  sleep 1
+  iperf3 -c 127.0.0.1 -p 15201 -t 10 -J | jq -r '"  isolate: \(.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100) Gbit/s"'
+  "$isolate" rm -f isolate-netbench-iperf >/dev/null 2>&1 || true
+  podman run -d --name isolate-netbench -p 15202:5201 -v /usr/bin/iperf3:/usr/bin/iperf3:ro -v /usr/lib:/usr/lib:ro -v /lib:/lib:ro -v /lib64:/lib64:ro \
+    localhost/isolate-netbench /usr/bin/iperf3 -s -1 >/dev/null
+  sleep 1
+  iperf3 -c 127.0.0.1 -p 15202 -t 10 -J | jq -r '"  podman:  \(.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100) Gbit/s"'
+else
+  echo "throughput: iperf3 is not installed (apt-get install iperf3)"
+fi
