@@ -493,6 +493,19 @@ int isolate_net_release(const char *dir, int32_t take_lock);
  * (0: any); returns the port or -errno (-EADDRINUSE: a host process has it). */
 int isolate_net_port_check(uint8_t protocol, uint32_t addr, uint16_t port);
 
+/* Rootless --network bridge (native/slirp.c).
+ * net_slirp: program (slirp4netns) started on pid's user and network namespaces with a
+ * configured tap0 (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3), in the directory dir_fd
+ * with its API socket at api_socket there (relative: a socket path is short) and its
+ * output to log_fd; waits up to timeout_ms for it to be ready. Returns 0
+ * with *exit_fd (close-on-exec; closing it ends slirp4netns) and *slirp_pid, or -errno
+ * (-ECHILD: it exited before ready, see its log; -ETIMEDOUT: it was killed, not ready).
+ * net_slirp_request: request sent to the API socket, its reply (NUL-terminated, at most
+ * reply_cap - 1 bytes) read into reply; returns the reply's length or -errno. */
+int isolate_net_slirp(const char *program, int32_t pid, int32_t dir_fd, const char *api_socket, int32_t log_fd, int32_t timeout_ms,
+                      int32_t *exit_fd, int32_t *slirp_pid);
+int isolate_net_slirp_request(const char *api_socket, const char *request, uint32_t request_len, char *reply, uint32_t reply_cap);
+
 /* -t, parent side (native/relay.c). tty_size reads a terminal's window size;
  * tty_raw saves fd's settings into saved (at least 64 bytes) and makes it raw;
  * tty_restore puts them back. tty_relay copies the pty master to out_fd until every

@@ -93,7 +93,15 @@ public static unsafe class DetachedRun
         string dir = store.LogDirectoryOf(id);
         if (dir == store.DirectoryOf(id))
             return dir;
-        Directory.CreateDirectory(store.LogRoot!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            Directory.CreateDirectory(store.LogRoot!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // a non-root caller's default is under $HOME, which may be another's (sudo -u keeps it)
+            throw new IsolateException($"run -d: cannot create the log directory {store.LogRoot}: permission denied; set HOME (or XDG_DATA_HOME) to a directory of your own");
+        }
         Shim.RemoveTreeOrThrow(dir); // a container of this id that was never removed: its state is gone
         if (Libc.Mkdir(dir, OpenFlags.ModeOwnerOnlyDirectory) < 0)
             throw IsolateException.FromErrno("create log directory", dir, Marshal.GetLastPInvokeError());

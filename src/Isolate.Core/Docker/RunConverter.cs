@@ -55,8 +55,6 @@ public static class RunConverter
         };
         if (!cgroups && (resources.Any || stats != StatsFormat.None))
             throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
-        if (userns is { Rootless: true } && network == NetworkMode.Bridge)
-            throw new IsolateException("--network bridge (and -p) need root: the bridge, the veth pairs and the NAT rules are the host's; run isolate as root, or use --network host or none");
         if (userns is { Rootless: true })
         {
             // A non-root user cannot make cgroups here (root owns every hierarchy); without

@@ -28,4 +28,5 @@ internal static class Errno
     public const int EOPNOTSUPP = 95;
     public const int EADDRINUSE = 98;
     public const int EADDRNOTAVAIL = 99;
+    public const int ETIMEDOUT = 110;
 }

@@ -289,6 +289,13 @@ internal static unsafe partial class Shim
     [LibraryImport(Library, EntryPoint = "isolate_net_port_check")]
     internal static partial int NetPortCheck(byte protocol, uint address, ushort port);
 
+    // rootless --network bridge (native/slirp.c)
+    [LibraryImport(Library, EntryPoint = "isolate_net_slirp", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int NetSlirp(string program, int pid, int dirFd, string apiSocket, int logFd, int timeoutMs, int* exitFd, int* slirpPid);
+
+    [LibraryImport(Library, EntryPoint = "isolate_net_slirp_request", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    internal static partial int NetSlirpRequest(string apiSocket, byte* request, uint requestLength, byte* reply, uint replyCapacity);
+
     [LibraryImport(Library, EntryPoint = "isolate_shim_open_in_root", StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     internal static partial int OpenInRoot(string root, string path);
 

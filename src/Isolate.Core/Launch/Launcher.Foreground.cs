@@ -40,11 +40,10 @@ public static partial class Launcher
             if (network != null)
             {
                 spec = network.Apply(spec);
-                debug?.Invoke($"network: {Network.ContainerNetwork.Bridge}, {NetworkOptions.Dotted(network.Address)}/{network.Prefix} on {network.HostLink}"
-                    + string.Concat(network.Ports.Select(p => $"; {p}")));
+                debug?.Invoke($"network: {network.Describe()}" + string.Concat(network.Ports.Select(p => $"; {p}")));
                 Timing.Mark("network");
             }
-            using var scope = CgroupScope.ForForeground(spec, warn, readUsage, network?.Directory);
+            using var scope = CgroupScope.ForForeground(spec, warn, readUsage, network?.ReaperDirectory);
             reaper = scope.Reaper;
             Timing.Mark("cgroup");
             if (scope.Cgroup is { } cgroup)
@@ -67,7 +66,7 @@ public static partial class Launcher
         }
     }
 
-    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Network.ContainerNetwork? network,
+    private static (int ExitCode, bool TimedOut) RunContainer(ContainerSpec spec, ContainerCgroup? cgroup, Network.IContainerNetwork? network,
         Action<string>? debug, Action<string> warn,
         Action<int>? spawned, Action<int>? started, LaunchHold? hold)
     {

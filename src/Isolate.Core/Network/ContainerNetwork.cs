@@ -22,14 +22,15 @@ namespace Isolate.Network;
 /// </list>
 /// The links, the addresses and the nf_tables rules are made over netlink by the shim
 /// (native/netlink.c): no ip, iptables or nft binary is used.</summary>
-public sealed unsafe class ContainerNetwork : IDisposable
+public sealed unsafe class ContainerNetwork : IContainerNetwork
 {
     /// <summary>The bridge every container on `--network bridge` joins.</summary>
     public const string Bridge = "isolate0";
 
     /// <summary>Where leases, published ports and each container's network files live (a tmpfs:
-    /// none of it outlives a reboot, as none of the links do).</summary>
-    public const string Root = "/run/isolate/network";
+    /// none of it outlives a reboot, as none of the links do). A non-root caller's is under its
+    /// own state root (slirp4netns: <see cref="UserModeNetwork"/>).</summary>
+    public static string Root => Libc.GetEffectiveUserId() == 0 ? "/run/isolate/network" : Path.Combine(State.StateStore.DefaultRoot(), "network");
 
     /// <summary>Subnets tried in order for a new bridge: the first no host route overlaps.</summary>
     private static readonly string[] DefaultSubnets = ["10.99.0.0/16", "10.98.0.0/16", "10.97.0.0/16", "172.30.0.0/16", "192.168.199.0/24"];
@@ -74,12 +75,19 @@ public sealed unsafe class ContainerNetwork : IDisposable
         return text is null ? [] : [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(PortMapping.Parse)];
     }
 
+    public string? ReaperDirectory => Directory;
+
+    public string Describe() => $"{Bridge}, {NetworkOptions.Dotted(Address)}/{Prefix} on {HostLink}";
+
     /// <summary>The container's network, claimed before anything of it runs: null unless its
-    /// spec asks for the bridge.</summary>
-    public static ContainerNetwork? Claim(ContainerSpec spec, Action<string> warn)
+    /// spec asks for the bridge; slirp4netns's for a non-root caller (its user namespace is
+    /// the container's: it cannot make links or NAT rules in the host's).</summary>
+    public static IContainerNetwork? Claim(ContainerSpec spec, Action<string> warn)
     {
         if (spec.Network != NetworkMode.Bridge)
             return null;
+        if (spec.UserNamespace is { Rootless: true })
+            return UserModeNetwork.Claim(spec, warn);
         foreach (string dir in new[] { Root, Path.Combine(Root, "containers"), Path.Combine(Root, "leases"), Path.Combine(Root, "ports") })
             System.IO.Directory.CreateDirectory(dir);
         using var rootLock = FileDescriptor.Open(Path.Combine(Root, "lock"), O_RDWR | O_CREAT, 0x180);
@@ -154,16 +162,7 @@ public sealed unsafe class ContainerNetwork : IDisposable
 
     /// <summary>The spec with /etc/hosts and /etc/resolv.conf bound from the network directory
     /// (unless a -v of the user's own takes that place).</summary>
-    public ContainerSpec Apply(ContainerSpec spec)
-    {
-        var volumes = spec.Volumes.ToList();
-        foreach (var (file, target) in new[] { ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf") })
-        {
-            if (!volumes.Any(v => v.Destination == target))
-                volumes.Add(new VolumeSpec(Path.Combine(Directory, file), target, ReadOnly: false, SourceIsFile: true));
-        }
-        return spec with { Volumes = volumes };
-    }
+    public ContainerSpec Apply(ContainerSpec spec) => NetworkFiles.Bind(spec, Directory);
 
     /// <summary>Releases the network: the veth (if the namespace has not taken it with it), the
     /// NAT table, the lease, the ports, the directory. A failure is a warning: the container's

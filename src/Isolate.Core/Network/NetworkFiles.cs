@@ -1,11 +1,25 @@
 using System.Text;
 using Isolate.Interop;
+using Isolate.Spec;
 
 namespace Isolate.Network;
 
 /// <summary>A bridged container's /etc/hosts and /etc/resolv.conf, as docker writes them.</summary>
 public static class NetworkFiles
 {
+    /// <summary>The spec with /etc/hosts and /etc/resolv.conf bound from <paramref name="directory"/>
+    /// (unless a -v of the user's own takes that place).</summary>
+    public static ContainerSpec Bind(ContainerSpec spec, string directory)
+    {
+        var volumes = spec.Volumes.ToList();
+        foreach (var (file, target) in new[] { ("hosts", "/etc/hosts"), ("resolv.conf", "/etc/resolv.conf") })
+        {
+            if (!volumes.Any(v => v.Destination == target))
+                volumes.Add(new VolumeSpec(Path.Combine(directory, file), target, ReadOnly: false, SourceIsFile: true));
+        }
+        return spec with { Volumes = volumes };
+    }
+
     /// <summary>localhost, the container's own name on its address, then each --add-host.</summary>
     public static string Hosts(string hostname, string address, IReadOnlyList<string> addHosts)
     {

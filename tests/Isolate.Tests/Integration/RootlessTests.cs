@@ -147,12 +147,15 @@ public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
         var groups = Run(["--group-add", "5"], "true");
         var map = Run(["--userns", "0:100000:65536"], "true");
         var host = Run(["--userns", "host"], "true");
+        // sudo -u keeps root's HOME: run -d cannot keep its log there
+        var detached = RootlessSetup.AsUser("env", "-u", "XDG_DATA_HOME", "HOME=/root", _setup.Binary, "run", "-d", "--rootfs", _setup.Rootfs, "--", "true");
 
         Assert.Equal((125, "isolate: limits, --stats and --cgroups=enabled need a cgroup, which a non-root user cannot create: run isolate as root, or drop them\n"), (limits.ExitCode, limits.Stderr));
         Assert.Equal((125, "isolate: --user: uid 1000 has no id in the container's user namespace (run by a non-root user, only root (0) exists inside)\n"), (user.ExitCode, user.Stderr));
         Assert.Equal((125, "isolate: --group-add needs root: a non-root user's user namespace cannot set supplementary groups\n"), (groups.ExitCode, groups.Stderr));
         Assert.Equal((125, "isolate: --userns 0:100000:65536: a non-root user may map only its own uid 4242, to root (0:4242:1); mapping other host ids needs root\n"), (map.ExitCode, map.Stderr));
         Assert.Equal((125, "isolate: --userns=host needs root: run by a non-root user (uid 4242), isolate needs a user namespace; drop --userns=host\n"), (host.ExitCode, host.Stderr));
+        Assert.Equal((125, "isolate: run -d: cannot create the log directory /root/.local/share/isolate/containers: permission denied; set HOME (or XDG_DATA_HOME) to a directory of your own\n"), (detached.ExitCode, detached.Stderr));
     }
 
     [RootlessFact]
