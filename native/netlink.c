@@ -260,6 +260,16 @@ int isolate_net_address(const char *name, uint32_t *addr, uint32_t *prefix)
     return rc;
 }
 
+/* 02:42 and the IPv4 address (network order), as docker makes its containers' MACs: an
+ * address given again (a lease reused) keeps its MAC, so a neighbour entry the host still
+ * holds for it stays right; and a bridge whose MAC is set does not take a port's. */
+static void mac_of(unsigned char mac[6], uint32_t addr)
+{
+    mac[0] = 0x02;
+    mac[1] = 0x42;
+    memcpy(mac + 2, &addr, 4);
+}
+
 int isolate_net_bridge(const char *name, uint32_t addr, uint32_t prefix)
 {
     int nl = nl_open(NETLINK_ROUTE);
@@ -276,6 +286,9 @@ int isolate_net_bridge(const char *name, uint32_t addr, uint32_t prefix)
     struct ifinfomsg info = { .ifi_family = AF_UNSPEC };
     struct nlmsghdr *h = msg_begin(&b, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &info, sizeof info);
     attr_str(&b, IFLA_IFNAME, name);
+    unsigned char mac[6];
+    mac_of(mac, addr);
+    attr_put(&b, IFLA_ADDRESS, mac, sizeof mac);
     struct nlattr *link_info = nest_begin(&b, IFLA_LINKINFO);
     attr_str(&b, IFLA_INFO_KIND, "bridge");
     nest_end(&b, link_info);
@@ -328,6 +341,9 @@ int isolate_net_veth(const char *bridge, const char *host_name, int32_t pid, uin
         if (peer_info != NULL)
             peer_info->ifi_family = AF_UNSPEC;
         attr_str(&b, IFLA_IFNAME, "eth0");
+        unsigned char mac[6];
+        mac_of(mac, addr);
+        attr_put(&b, IFLA_ADDRESS, mac, sizeof mac);
         attr_u32(&b, IFLA_NET_NS_FD, (uint32_t)ns);
         nest_end(&b, peer);
         nest_end(&b, link_data);
