@@ -91,8 +91,17 @@ static int join_in_parent(const struct isolate_spawn_config *config, int *target
     }
     for (uint32_t i = 0; i < n; i++) {
         *failed = (int32_t)i;
-        if (target[i] >= 0 && setns(target[i], (int)config->ns_joins[i].nstype) < 0)
-            return -errno;
+        if (target[i] >= 0 && setns(target[i], (int)config->ns_joins[i].nstype) < 0) {
+            int err = errno;
+            /* this one and those after it were not joined: nothing of theirs to return from
+             * (a non-root caller could not: setns needs CAP_SYS_ADMIN in its own namespace) */
+            for (uint32_t j = i; j < n; j++) {
+                if (saved[j] >= 0)
+                    close(saved[j]);
+                saved[j] = -1;
+            }
+            return -err;
+        }
     }
     *failed = -1;
     return 0;

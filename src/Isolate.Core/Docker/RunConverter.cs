@@ -55,6 +55,8 @@ public static class RunConverter
         };
         if (!cgroups && (resources.Any || stats != StatsFormat.None))
             throw new IsolateException("--cgroups=disabled leaves no cgroup to set limits on or read --stats from; drop one or the other");
+        if (userns is { Rootless: true } && joinNetwork != null)
+            throw new IsolateException($"--network {options.Network}: a non-root user cannot join another network namespace (setns needs CAP_SYS_ADMIN in the host's user namespace); run isolate as root, or publish the other container's ports with -p");
         if (userns is { Rootless: true })
         {
             // A non-root user cannot make cgroups here (root owns every hierarchy); without

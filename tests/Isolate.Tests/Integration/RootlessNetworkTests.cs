@@ -198,6 +198,37 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
         Assert.Equal((125, "isolate: --network bridge (and -p) for a non-root user need slirp4netns, which is not installed (apt install slirp4netns); or run isolate as root, or use --network none or host\n"),
             (missing.ExitCode, missing.Stderr));
         Assert.False(Directory.Exists(NetworkDirectory(name)));
+        // joining a namespace from the host's needs CAP_SYS_ADMIN there (it once aborted Isolate)
+        var join = Run(["--network", "ns:/proc/self/ns/net"], "true");
+        Assert.Equal((125, "isolate: --network ns:/proc/self/ns/net: a non-root user cannot join another network namespace (setns needs CAP_SYS_ADMIN in the host's user namespace); run isolate as root, or publish the other container's ports with -p\n"),
+            (join.ExitCode, join.Stderr));
+    }
+
+    [RootlessNetworkFact]
+    public void A_rootless_config_json_that_joins_a_network_namespace_is_a_one_line_error_not_an_abort()
+    {
+        string work = Directory.CreateTempSubdirectory("isolate-rootless-join-").FullName;
+        try
+        {
+            RootlessSetup.Host("chown", $"{RootlessSetup.Uid}:{RootlessSetup.Uid}", work);
+            string bundle = Path.Combine(work, "bundle"), root = Path.Combine(work, "state");
+            Assert.Equal(0, RootlessSetup.AsUser("mkdir", bundle).ExitCode);
+            Assert.Equal(0, _setup.Isolate("spec", "--rootless", "--bundle", bundle).ExitCode);
+            string config = File.ReadAllText(Path.Combine(bundle, "config.json"))
+                .Replace("\"terminal\": true", "\"terminal\": false")
+                .Replace("\"path\": \"rootfs\"", $"\"path\": \"{_setup.Rootfs}\"")
+                .Replace("\"namespaces\": [", "\"namespaces\": [ { \"type\": \"network\", \"path\": \"/proc/self/ns/net\" },");
+            RootlessSetup.AsUser("sh", "-c", $"cat > {bundle}/config.json <<'EOF'\n{config}\nEOF");
+            Assert.Contains("/proc/self/ns/net", File.ReadAllText(Path.Combine(bundle, "config.json")));
+
+            var run = RootlessSetup.AsUser(_setup.Binary, "--root", root, "run", "--bundle", bundle, "joiner");
+            Assert.Equal((125, "isolate: join the namespace /proc/self/ns/net: Operation not permitted\n"), (run.ExitCode, run.Stderr));
+            Assert.Empty(Directory.Exists(root) ? Directory.GetDirectories(root) : []);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 
     private static string HttpGet(string url)
