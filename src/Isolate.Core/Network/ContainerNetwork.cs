@@ -88,26 +88,13 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
             return null;
         if (spec.UserNamespace is { Rootless: true })
             return UserModeNetwork.Claim(spec, warn);
-        foreach (string dir in new[] { Root, Path.Combine(Root, "containers"), Path.Combine(Root, "leases"), Path.Combine(Root, "ports") })
-            System.IO.Directory.CreateDirectory(dir);
-        using var rootLock = FileDescriptor.Open(Path.Combine(Root, "lock"), O_RDWR | O_CREAT, 0x180);
-        if (rootLock.IsInvalid || Libc.Flock(rootLock, LOCK_EX) < 0)
-            throw IsolateException.FromErrno($"lock {Root}/lock", null, Marshal.GetLastPInvokeError());
+        using var rootLock = LockRoot("leases", "ports");
         Sweep(warn);
         var (network, prefix) = BridgeSubnet(spec.NetworkOptions.Subnet, warn);
         string directory = DirectoryOf(spec.Id);
-        if (Libc.Mkdir(directory, 0x1C0) < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw errno == Errno.EEXIST
-                ? new IsolateException($"container {spec.Id} has a network already ({directory}): give another --name")
-                : IsolateException.FromErrno($"make {directory}", null, errno);
-        }
-        var held = FileDescriptor.Open(directory, O_RDONLY | O_DIRECTORY);
+        var held = MakeHeldDirectory(directory, spec.Id);
         try
         {
-            if (held.IsInvalid || Libc.Flock(held, LOCK_EX | LOCK_NB) < 0)
-                throw IsolateException.FromErrno($"lock {directory}", null, Marshal.GetLastPInvokeError());
             var ports = spec.NetworkOptions.Ports.Select(p => ClaimPort(p, spec.Id)).ToList();
             uint address = ClaimAddress(network, prefix, spec.Id, directory);
             string hostLink = "iso" + address.ToString("x8", CultureInfo.InvariantCulture);
@@ -121,7 +108,7 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
             {
                 native[i] = new ShimPort
                 {
-                    HostAddr = ports[i].HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(ports[i].HostIp))),
+                    HostAddr = HostAddressOf(ports[i]),
                     HostPort = (ushort)ports[i].HostPort,
                     ContainerPort = (ushort)ports[i].ContainerPort,
                     Protocol = ports[i].Protocol == "udp" ? 17u : 6u,
@@ -141,6 +128,66 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
             throw;
         }
     }
+
+    /// <summary>ROOT, ROOT/containers and the <paramref name="more"/> directories made, and
+    /// ROOT/lock taken (exclusive): claims and sweeps hold it, so no two starts take one
+    /// address or port, and no sweep takes a directory being claimed.</summary>
+    internal static FileDescriptor LockRoot(params string[] more)
+    {
+        foreach (string dir in more.Prepend("containers"))
+            System.IO.Directory.CreateDirectory(Path.Combine(Root, dir));
+        var rootLock = FileDescriptor.Open(Path.Combine(Root, "lock"), O_RDWR | O_CREAT, 0x180);
+        if (rootLock.IsInvalid || Libc.Flock(rootLock, LOCK_EX) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            rootLock.Dispose();
+            throw IsolateException.FromErrno($"lock {Root}/lock", null, errno);
+        }
+        return rootLock;
+    }
+
+    /// <summary>The container's network directory made (0700) and held: flock'd for as long as
+    /// the returned descriptor is open, which is how sweeps tell a live container's.</summary>
+    internal static FileDescriptor MakeHeldDirectory(string directory, string id)
+    {
+        if (Libc.Mkdir(directory, 0x1C0) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw errno == Errno.EEXIST
+                ? new IsolateException($"container {id} has a network already ({directory}): give another --name")
+                : IsolateException.FromErrno($"make {directory}", null, errno);
+        }
+        var held = FileDescriptor.Open(directory, O_RDONLY | O_DIRECTORY);
+        if (held.IsInvalid || Libc.Flock(held, LOCK_EX | LOCK_NB) < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            held.Dispose();
+            System.IO.Directory.Delete(directory);
+            throw IsolateException.FromErrno($"lock {directory}", null, errno);
+        }
+        return held;
+    }
+
+    /// <summary>A host port to publish, free now (-p CONTAINER: one the kernel picks); the
+    /// port, or a one-line error naming why not.</summary>
+    internal static int CheckHostPort(PortMapping port)
+    {
+        int rc = Shim.NetPortCheck(port.Protocol == "udp" ? (byte)17 : (byte)6, HostAddressOf(port), (ushort)port.HostPort);
+        if (rc >= 0)
+            return rc;
+        string option = "-p " + port.Canonical.TrimStart(':');
+        throw -rc switch
+        {
+            Errno.EADDRINUSE => new IsolateException($"{option}: host port {port.HostPort}/{port.Protocol} is in use by a process on the host; choose another"),
+            Errno.EACCES => new IsolateException($"{option}: a non-root user cannot publish host port {port.HostPort} (below net.ipv4.ip_unprivileged_port_start, {SmallFile.Read("/proc/sys/net/ipv4/ip_unprivileged_port_start")?.Trim() ?? "1024"}); choose a higher one"),
+            Errno.EADDRNOTAVAIL => new IsolateException($"-p {port.Canonical}: {port.HostIp} is not one of this host's addresses"),
+            _ => IsolateException.FromErrno($"-p {port.Canonical}: check host port {port.HostPort}/{port.Protocol}", null, -rc),
+        };
+    }
+
+    /// <summary>-p's IP in network byte order (0: every host address).</summary>
+    internal static uint HostAddressOf(PortMapping port) =>
+        port.HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(port.HostIp)));
 
     /// <summary>The nf_tables table of a container's NAT rules (family ip).</summary>
     public static string TableOf(string id) => "isolate-" + id;
@@ -220,17 +267,9 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
 
     private static PortMapping ClaimPort(PortMapping port, string id)
     {
-        byte protocol = port.Protocol == "udp" ? (byte)17 : (byte)6;
-        uint hostAddress = port.HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(port.HostIp)));
         for (int pick = 0; pick < 64; pick++)
         {
-            int rc = Shim.NetPortCheck(protocol, hostAddress, (ushort)port.HostPort);
-            if (rc < 0)
-                throw -rc == Errno.EADDRINUSE
-                    ? new IsolateException($"-p {port.Canonical.TrimStart(':')}: host port {port.HostPort}/{port.Protocol} is in use by a process on the host; choose another")
-                    : -rc == Errno.EADDRNOTAVAIL
-                        ? new IsolateException($"-p {port.Canonical}: {port.HostIp} is not one of this host's addresses")
-                        : IsolateException.FromErrno($"-p {port.Canonical}: check host port {port.HostPort}/{port.Protocol}", null, -rc);
+            int rc = CheckHostPort(port);
             var claimed = port with { HostPort = rc };
             if (TryClaim(Path.Combine(Root, "ports", $"{port.Protocol}-{rc}"), id))
                 return claimed;
@@ -335,7 +374,7 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
     private static uint Mask(int prefix) => prefix == 0 ? 0 : uint.MaxValue << (32 - prefix);
 
     /// <summary>A host-order address as the kernel's structures hold it (this is x86/arm little-endian: swapped).</summary>
-    private static uint NetworkOrder(uint hostOrder) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(hostOrder) : hostOrder;
+    internal static uint NetworkOrder(uint hostOrder) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(hostOrder) : hostOrder;
 
     private static uint HostOrder(uint networkOrder) => NetworkOrder(networkOrder);
 }

@@ -63,26 +63,13 @@ public sealed unsafe class UserModeNetwork : IContainerNetwork
             throw new IsolateException($"--subnet {spec.NetworkOptions.Subnet}: a non-root user's bridge is slirp4netns's own 10.0.2.0/24; drop --subnet, or run isolate as root");
         string program = FindProgram()
             ?? throw new IsolateException($"--network bridge (and -p) for a non-root user need {Program}, which is not installed (apt install {Program}); or run isolate as root, or use --network none or host");
-        string root = ContainerNetwork.Root;
-        System.IO.Directory.CreateDirectory(Path.Combine(root, "containers"));
-        using var rootLock = FileDescriptor.Open(Path.Combine(root, "lock"), O_RDWR | O_CREAT, 0x180);
-        if (rootLock.IsInvalid || Libc.Flock(rootLock, LOCK_EX) < 0)
-            throw IsolateException.FromErrno($"lock {root}/lock", null, Marshal.GetLastPInvokeError());
+        using var rootLock = ContainerNetwork.LockRoot();
         Sweep(warn);
         string directory = ContainerNetwork.DirectoryOf(spec.Id);
-        if (Libc.Mkdir(directory, 0x1C0) < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw errno == Errno.EEXIST
-                ? new IsolateException($"container {spec.Id} has a network already ({directory}): give another --name")
-                : IsolateException.FromErrno($"make {directory}", null, errno);
-        }
-        var held = FileDescriptor.Open(directory, O_RDONLY | O_DIRECTORY);
+        var held = ContainerNetwork.MakeHeldDirectory(directory, spec.Id);
         FileDescriptor? log = null;
         try
         {
-            if (held.IsInvalid || Libc.Flock(held, LOCK_EX | LOCK_NB) < 0)
-                throw IsolateException.FromErrno($"lock {directory}", null, Marshal.GetLastPInvokeError());
             var ports = spec.NetworkOptions.Ports.Select(CheckPort).ToList();
             File.WriteAllText(Path.Combine(directory, "ports"), string.Concat(ports.Select(p => p.Canonical + "\n")));
             File.WriteAllText(Path.Combine(directory, "hosts"), NetworkFiles.Hosts(spec.Hostname, GuestAddress, spec.NetworkOptions.AddHosts));
@@ -179,18 +166,7 @@ public sealed unsafe class UserModeNetwork : IContainerNetwork
         // container sees it, which is where a reply to a client on 127.0.0.1 goes
         if (port.Protocol == "udp" && port.HostIp.StartsWith("127.", StringComparison.Ordinal))
             throw new IsolateException($"-p {port.Canonical}: a non-root user's UDP port cannot answer the host's loopback (slirp4netns keeps the container off it); publish on the host's own address, or run isolate as root");
-        uint address = port.HostIp.Length == 0 ? 0 : NetworkOrder(NetworkOptions.HostOrder(System.Net.IPAddress.Parse(port.HostIp)));
-        int rc = Shim.NetPortCheck(port.Protocol == "udp" ? (byte)17 : (byte)6, address, (ushort)port.HostPort);
-        if (rc >= 0)
-            return port with { HostPort = rc };
-        string option = "-p " + port.Canonical.TrimStart(':');
-        throw -rc switch
-        {
-            Errno.EADDRINUSE => new IsolateException($"{option}: host port {port.HostPort}/{port.Protocol} is in use; choose another"),
-            Errno.EACCES => new IsolateException($"{option}: a non-root user cannot publish host port {port.HostPort} (below net.ipv4.ip_unprivileged_port_start, {SmallFile.Read("/proc/sys/net/ipv4/ip_unprivileged_port_start")?.Trim() ?? "1024"}); choose a higher one"),
-            Errno.EADDRNOTAVAIL => new IsolateException($"{option}: {port.HostIp} is not one of this host's addresses"),
-            _ => IsolateException.FromErrno($"{option}: check host port {port.HostPort}/{port.Protocol}", null, -rc),
-        };
+        return port with { HostPort = ContainerNetwork.CheckHostPort(port) };
     }
 
     /// <summary>Removes the directories of containers whose Isolate is gone (killed): their
@@ -238,6 +214,4 @@ public sealed unsafe class UserModeNetwork : IContainerNetwork
         }
         return null;
     }
-
-    private static uint NetworkOrder(uint hostOrder) => BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(hostOrder) : hostOrder;
 }

@@ -61,19 +61,6 @@ public sealed partial class NetworkTests(BusyboxRootfs rootfs) : StateRootTest(r
         return new RunResult(p.ExitCode, stdout, stderr);
     }
 
-    private static string HostAddress() =>
-        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-            .Where(i => i.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up && !i.Name.StartsWith("iso", StringComparison.Ordinal)
-                && i.NetworkInterfaceType != System.Net.NetworkInformation.NetworkInterfaceType.Loopback)
-            .SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(a => a.Address)
-            .First(a => a.AddressFamily == AddressFamily.InterNetwork).ToString();
-
-    private static string HttpGet(string url)
-    {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        return client.GetStringAsync(url).GetAwaiter().GetResult();
-    }
-
     /// <summary>A web root in the busybox root for httpd, and the page it serves.</summary>
     private string WebRoot(string page)
     {
@@ -151,16 +138,16 @@ public sealed partial class NetworkTests(BusyboxRootfs rootfs) : StateRootTest(r
             Assert.True(port.ExitCode == 0, port.ToString());
             Assert.Matches(@"^0\.0\.0\.0:\d+\n$", port.Stdout);
             string hostPort = port.Stdout.Trim().Split(':')[1];
-            Assert.Equal($"published-{web}\n", HttpGet($"http://127.0.0.1:{hostPort}/"));
-            Assert.Equal($"published-{web}\n", HttpGet($"http://{HostAddress()}:{hostPort}/"));
+            Assert.Equal($"published-{web}\n", HostNetwork.HttpGet($"http://127.0.0.1:{hostPort}/"));
+            Assert.Equal($"published-{web}\n", HostNetwork.HttpGet($"http://{HostNetwork.Address()}:{hostPort}/"));
             Assert.Contains($"0.0.0.0:{hostPort}->80/tcp", Isolate("ps").Stdout);
             var all = Isolate("port", web);
             Assert.Equal($"80/tcp -> 0.0.0.0:{hostPort}\n", all.Stdout);
 
-            foreach (string to in new[] { "127.0.0.1", HostAddress() })
+            foreach (string to in new[] { "127.0.0.1", HostNetwork.Address() })
             {
                 string name = dns + (to == "127.0.0.1" ? "a" : "b");
-                int udpPort = FreeUdpPort();
+                int udpPort = HostNetwork.FreeUdpPort();
                 var echo = Isolate("run", "-d", "--name", name, "-p", $"{udpPort}:5353/udp", "--rootfs", Rootfs.Path, "--", "probe", "udp-echo", "5353");
                 Assert.True(echo.ExitCode == 0, echo.ToString());
                 try
@@ -168,7 +155,7 @@ public sealed partial class NetworkTests(BusyboxRootfs rootfs) : StateRootTest(r
                     string answer;
                     try
                     {
-                        answer = UdpAsk(to, udpPort, "ping");
+                        answer = HostNetwork.UdpAsk(to, udpPort, "ping");
                     }
                     catch (SocketException e)
                     {
@@ -188,33 +175,6 @@ public sealed partial class NetworkTests(BusyboxRootfs rootfs) : StateRootTest(r
             Isolate("rm", "-f", web);
         }
         AssertNoNetworkLeft(web);
-    }
-
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Any, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    /// <summary>Sends a datagram until an answer comes (the server may still be binding).</summary>
-    private static string UdpAsk(string address, int port, string text)
-    {
-        using var client = new UdpClient();
-        client.Client.ReceiveTimeout = 500;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            client.Send(System.Text.Encoding.ASCII.GetBytes(text), new IPEndPoint(IPAddress.Parse(address), port));
-            try
-            {
-                IPEndPoint? from = null;
-                return System.Text.Encoding.ASCII.GetString(client.Receive(ref from));
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-            }
-        }
     }
 
     [ContainerFact(Needs = "/usr/sbin/ip", Why = "to make the test's stand-in for the internet")]

@@ -44,13 +44,6 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
     private RunResult Run(string[] options, params string[] command) =>
         User(["run", "--rootfs", _setup.Rootfs, .. options, "--", .. command]);
 
-    private static string HostAddress() =>
-        System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-            .Where(i => i.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up && !i.Name.StartsWith("iso", StringComparison.Ordinal)
-                && i.NetworkInterfaceType != System.Net.NetworkInformation.NetworkInterfaceType.Loopback)
-            .SelectMany(i => i.GetIPProperties().UnicastAddresses).Select(a => a.Address)
-            .First(a => a.AddressFamily == AddressFamily.InterNetwork).ToString();
-
     /// <summary>slirp4netns processes working in <paramref name="directory"/> (their cwd: the container's network directory).</summary>
     private static List<int> SlirpIn(string directory)
     {
@@ -87,7 +80,7 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
     public void A_rootless_bridge_gives_slirp_address_hosts_and_resolv_conf_and_reaches_the_host_but_not_its_loopback()
     {
         string name = NewName();
-        using var outside = new TcpListener(IPAddress.Parse(HostAddress()), 0);
+        using var outside = new TcpListener(IPAddress.Parse(HostNetwork.Address()), 0);
         using var loopback = new TcpListener(IPAddress.Loopback, 0);
         outside.Start();
         loopback.Start();
@@ -100,7 +93,7 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
         });
 
         var r = Run(["--name", name, "--network", "bridge", "--hostname", "box", "--add-host", "db:10.1.2.3"], "sh", "-c",
-            $"ip -4 addr show tap0; ip route; cat /etc/hosts /etc/resolv.conf; echo from-{name} | nc -w 3 {HostAddress()} {outsidePort}; echo sent=$?;"
+            $"ip -4 addr show tap0; ip route; cat /etc/hosts /etc/resolv.conf; echo from-{name} | nc -w 3 {HostNetwork.Address()} {outsidePort}; echo sent=$?;"
             + $" echo no | nc -w 2 10.0.2.2 {loopbackPort}; echo loopback=$?");
 
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -127,12 +120,7 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
         string www = Path.Combine(_setup.Rootfs, "www-" + web);
         Directory.CreateDirectory(www);
         File.WriteAllText(Path.Combine(www, "index.html"), $"rootless-{web}\n");
-        int udpPort;
-        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Any, 0));
-            udpPort = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        int udpPort = HostNetwork.FreeUdpPort();
         var started = User("run", "-d", "--name", web, "-p", "80", "--rootfs", _setup.Rootfs, "--", "httpd", "-f", "-p", "80", "-h", "/www-" + web);
         var udp = User("run", "-d", "--name", echo, "-p", $"{udpPort}:5353/udp", "--rootfs", _setup.Rootfs, "--", "probe", "udp-echo", "5353");
         try
@@ -143,11 +131,11 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
             Assert.Matches(@"^0\.0\.0\.0:\d+\n$", port.Stdout);
             string hostPort = port.Stdout.Trim().Split(':')[1];
             Assert.Contains($"0.0.0.0:{hostPort}->80/tcp", User("ps").Stdout);
-            foreach (string host in new[] { "127.0.0.1", HostAddress() })
-                Assert.Equal($"rootless-{web}\n", HttpGet($"http://{host}:{hostPort}/"));
+            foreach (string host in new[] { "127.0.0.1", HostNetwork.Address() })
+                Assert.Equal($"rootless-{web}\n", HostNetwork.HttpGet($"http://{host}:{hostPort}/"));
             // UDP from the host's address (an answer to its loopback is dropped by slirp4netns,
             // which keeps the container off the host's loopback)
-            Assert.Equal("echo:ping", UdpAsk(HostAddress(), udpPort, "ping"));
+            Assert.Equal("echo:ping", HostNetwork.UdpAsk(HostNetwork.Address(), udpPort, "ping"));
             var exec = User("exec", web, "ip", "-4", "addr", "show", "tap0");
             Assert.Contains("inet 10.0.2.100/24", exec.Stdout);
         }
@@ -228,42 +216,6 @@ public sealed class RootlessNetworkTests : ContainerTest, IClassFixture<Rootless
         finally
         {
             Directory.Delete(work, recursive: true);
-        }
-    }
-
-    private static string HttpGet(string url)
-    {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            try
-            {
-                return client.GetStringAsync(url).GetAwaiter().GetResult();
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(100); // the server may not listen yet
-            }
-        }
-    }
-
-    private static string UdpAsk(string address, int port, string text)
-    {
-        using var client = new UdpClient();
-        client.Client.ReceiveTimeout = 500;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            client.Send(Encoding.ASCII.GetBytes(text), new IPEndPoint(IPAddress.Parse(address), port));
-            try
-            {
-                IPEndPoint? from = null;
-                return Encoding.ASCII.GetString(client.Receive(ref from));
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-            }
         }
     }
 }
