@@ -465,9 +465,10 @@ int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t 
  * name: masquerade for addr's traffic leaving by any link but bridge, and per port a DNAT
  * from the host's address (host_addr 0: any of the host's own) in prerouting and output.
  * nft_delete: that table removed (gone already: 0).
- * net_release: a container's network directory ROOT/containers/ID released: its host veth
- * (the link its "veth" symlink names), its table isolate-ID, its lease (the symlink its
- * "lease" symlink names, if that still points to ID), the directory itself; with take_lock,
+ * net_release: a container's network directory ROOT/containers/ID released: its table
+ * isolate-ID, its lease (the symlink its "lease" symlink names, if that still points to ID),
+ * its ports, the directory itself (the veth pair goes with the container's network
+ * namespace, which the kernel removes once nothing is in it); with take_lock,
  * under an exclusive flock of ROOT/lock, which lease claims also take. */
 struct isolate_port {
     uint32_t host_addr;

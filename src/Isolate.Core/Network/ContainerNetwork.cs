@@ -97,7 +97,7 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
         {
             var ports = spec.NetworkOptions.Ports.Select(p => ClaimPort(p, spec.Id)).ToList();
             uint address = ClaimAddress(network, prefix, spec.Id, directory);
-            string hostLink = "iso" + address.ToString("x8", CultureInfo.InvariantCulture);
+            string hostLink = HostLinkOf(address);
             Link(Path.Combine(Root, "leases", NetworkOptions.Dotted(address)), Path.Combine(directory, "lease"));
             Link(hostLink, Path.Combine(directory, "veth"));
             File.WriteAllText(Path.Combine(directory, "ports"), string.Concat(ports.Select(p => p.Canonical + "\n")));
@@ -279,11 +279,18 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
         throw new IsolateException($"-p {port.ContainerPort}/{port.Protocol}: found no free host port");
     }
 
+    /// <summary>The host's end of the veth pair of the container at <paramref name="address"/>.</summary>
+    private static string HostLinkOf(uint address) => "iso" + address.ToString("x8", CultureInfo.InvariantCulture);
+
     private static uint ClaimAddress(uint network, int prefix, string id, string directory)
     {
         uint size = 1u << (32 - prefix);
         for (uint host = 2; host < size - 1; host++)
         {
+            // the host end of a former holder's veth pair: its namespace is still going away
+            // (the kernel removes the pair with it), or something holds it and the address
+            if (System.IO.Directory.Exists("/sys/class/net/" + HostLinkOf(network + host)))
+                continue;
             if (TryClaim(Path.Combine(Root, "leases", NetworkOptions.Dotted(network + host)), id))
                 return network + host;
         }
