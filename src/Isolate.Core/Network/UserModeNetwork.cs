@@ -6,7 +6,6 @@ using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.Launch;
 using Isolate.Spec;
-using static Isolate.Interop.LockFlags;
 using static Isolate.Interop.OpenFlags;
 
 namespace Isolate.Network;
