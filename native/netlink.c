@@ -216,22 +216,6 @@ static int default_route(int nl, int index, uint32_t gateway)
     return nl_talk(nl, &b);
 }
 
-int isolate_net_link_delete(const char *name)
-{
-    int nl = nl_open(NETLINK_ROUTE);
-    if (nl < 0)
-        return nl;
-    char data[256] __attribute__((aligned(4)));
-    struct nl_buf b = { .data = data, .cap = sizeof data };
-    struct ifinfomsg info = { .ifi_family = AF_UNSPEC };
-    struct nlmsghdr *h = msg_begin(&b, RTM_DELLINK, NLM_F_ACK, &info, sizeof info);
-    attr_str(&b, IFLA_IFNAME, name);
-    msg_end(&b, h);
-    int rc = nl_talk(nl, &b);
-    close(nl);
-    return rc == -ENODEV ? 0 : rc;
-}
-
 int isolate_net_address(const char *name, uint32_t *addr, uint32_t *prefix)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -460,7 +460,6 @@ int isolate_shim_spawn_reaper(const char *const *dirs, uint32_t count, uint32_t 
  * net_veth: a veth pair, host_name on bridge and up, its peer made as eth0 in the network
  * namespace of pid with addr/prefix, up, and a default route via gateway; on failure
  * *failed_step says which part (ISOLATE_NET_STEP_*).
- * net_link_delete: link name removed (gone already: 0).
  * nft_container: the nf_tables table (family ip) of one container, replacing any of that
  * name: masquerade for addr's traffic leaving by any link but bridge, and per port a DNAT
  * from the host's address (host_addr 0: any of the host's own) in prerouting and output.
@@ -486,7 +485,6 @@ int isolate_net_bridge(const char *name, uint32_t addr, uint32_t prefix);
 int isolate_net_address(const char *name, uint32_t *addr, uint32_t *prefix);
 int isolate_net_veth(const char *bridge, const char *host_name, int32_t pid, uint32_t addr, uint32_t prefix, uint32_t gateway,
                      int32_t *failed_step);
-int isolate_net_link_delete(const char *name);
 int isolate_nft_container(const char *table, const char *bridge, uint32_t addr, const struct isolate_port *ports, uint32_t count);
 int isolate_nft_delete(const char *table);
 int isolate_net_release(const char *dir, int32_t take_lock);

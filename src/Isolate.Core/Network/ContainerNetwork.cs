@@ -225,14 +225,15 @@ public sealed unsafe class ContainerNetwork : IContainerNetwork
             _warn($"--network bridge: could not release {Directory} ({IsolateException.Describe(-rc)}); the next bridged start retries");
     }
 
-    /// <summary>Releases every container directory no Isolate holds (killed with its reaper).</summary>
+    /// <summary>The container directories no Isolate holds: theirs was killed (with its reaper).</summary>
+    internal static IEnumerable<string> Abandoned() =>
+        System.IO.Directory.EnumerateDirectories(Path.Combine(Root, "containers")).Where(dir => !CgroupLock.IsHeld(dir));
+
+    /// <summary>Releases every container directory no Isolate holds.</summary>
     private static void Sweep(Action<string> warn)
     {
-        string containers = Path.Combine(Root, "containers");
-        foreach (string dir in System.IO.Directory.EnumerateDirectories(containers))
+        foreach (string dir in Abandoned())
         {
-            if (CgroupLock.IsHeld(dir))
-                continue;
             int rc = Shim.NetRelease(dir, 0);
             if (rc < 0)
                 warn($"could not release the network of a container whose Isolate is gone ({dir}): {IsolateException.Describe(-rc)}");

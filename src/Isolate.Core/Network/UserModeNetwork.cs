@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Isolate.Cgroups;
 using Isolate.Interop;
 using Isolate.Launch;
 using Isolate.Spec;
@@ -172,26 +171,15 @@ public sealed unsafe class UserModeNetwork : IContainerNetwork
     /// slirp4netns ended with it.</summary>
     private static void Sweep(Action<string> warn)
     {
-        foreach (string dir in System.IO.Directory.EnumerateDirectories(Path.Combine(ContainerNetwork.Root, "containers")))
-        {
-            if (!CgroupLock.IsHeld(dir))
-                Remove(dir, warn);
-        }
+        foreach (string dir in ContainerNetwork.Abandoned())
+            Remove(dir, warn);
     }
 
     private static void Remove(string directory, Action<string> warn)
     {
-        try
-        {
-            System.IO.Directory.Delete(directory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            warn($"--network bridge: could not remove {directory} ({e.Message}); the next bridged start retries");
-        }
+        int rc = Shim.RemoveTree(directory);
+        if (rc < 0)
+            warn($"--network bridge: could not remove {directory} ({IsolateException.Describe(-rc)}); the next bridged start retries");
     }
 
     private string LastLogLine()
