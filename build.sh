@@ -4,7 +4,7 @@
 #   ./build.sh test     build out/isolate, then run every test against it (as root:
 #                       the integration tests start real containers). Results also go
 #                       to build/test-results/results.trx.
-# Needs: the .NET SDK, cmake and gcc (the NuGet mirror serves the AOT compiler);
+# Needs: the .NET SDK, cmake, gcc and libssl-dev (the NuGet mirror serves the AOT compiler);
 # for the tests, a static busybox (Debian: busybox-static), installed here if missing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +13,11 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "build.sh: '$1' is missing: $
 need dotnet "install the .NET SDK 10"
 need cmake "apt-get install cmake"
 need gcc "apt-get install gcc"
+# pull's HTTPS: OpenSSL is linked into the static binary from its archives
+if ! compgen -G "/usr/lib*/libssl.a" >/dev/null && ! compgen -G "/usr/lib/*/libssl.a" >/dev/null; then
+  echo "build.sh: OpenSSL's static archives (libssl.a, libcrypto.a) are missing: apt-get install libssl-dev" >&2
+  exit 1
+fi
 
 publish_dir=build/publish
 rm -rf "$publish_dir"

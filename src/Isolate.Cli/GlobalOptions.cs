@@ -7,6 +7,9 @@ namespace Isolate.Cli;
 public sealed class GlobalOptions
 {
     public string? Root { get; set; }
+
+    /// <summary>--storage DIR: the image store (default: Images.ImageStore.DefaultRoot).</summary>
+    public string? Storage { get; set; }
     public string? Log { get; set; }
     public string LogFormat { get; set; } = "text";
     public bool Debug { get; set; }
@@ -48,6 +51,11 @@ public sealed class GlobalOptions
                     // the state store works through .NET's file API, which cannot name such a path
                     if (Isolate.Interop.ByteStrings.HasRawBytes(globals.Root!))
                         throw new IsolateException($"--root {globals.Root}: a state root whose name is not UTF-8 is not supported; choose another directory");
+                    break;
+                case "--storage":
+                    globals.Storage = Value();
+                    if (string.IsNullOrEmpty(globals.Storage))
+                        throw new IsolateException("--storage: give the image store's directory");
                     break;
                 case "--log":
                     globals.Log = CheckLogPath(Value()!);

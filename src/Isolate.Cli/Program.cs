@@ -31,6 +31,14 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunEverydayOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PullOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LoadOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ImagesOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RmiOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ImageInspectOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ImagePruneOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LoginOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(LogoutOptions))]
     public static int Main(string[] args)
     {
         Isolate.Runtime.Timing.Mark("runtime");
@@ -92,6 +100,7 @@ public static class Program
             Output.Out(ParseErrors.VersionText);
             return 0;
         }
+        args = ImageSubcommand(args);
         if (args.Length > 0 && args[0] == "run" && OciRunVerb.Applies(args))
             args = ["oci-run", .. args[1..]];
         var verb = Verbs.Find(args.FirstOrDefault());
@@ -110,6 +119,27 @@ public static class Program
             NotParsed<object> notParsed => ParseErrors.Report(notParsed, verb),
             _ => throw new IsolateException("internal error: unhandled command"),
         };
+    }
+
+    /// <summary>docker's `image` group: `image ls|rm|pull|load|inspect|prune` are the verbs
+    /// images, rmi, pull, load, image-inspect and image-prune.</summary>
+    public static string[] ImageSubcommand(string[] args)
+    {
+        if (args.Length == 0 || args[0] != "image")
+            return args;
+        if (args.Length == 1 || args[1] is "-h" or "--help")
+            throw new IsolateException("usage: isolate image ls|rm|pull|load|inspect|prune [ARGS]");
+        string verb = args[1] switch
+        {
+            "ls" or "list" => "images",
+            "rm" or "remove" => "rmi",
+            "pull" => "pull",
+            "load" => "load",
+            "inspect" => "image-inspect",
+            "prune" => "image-prune",
+            _ => throw new IsolateException($"unknown command 'image {args[1]}'; use isolate image ls|rm|pull|load|inspect|prune"),
+        };
+        return [verb, .. args[2..]];
     }
 
     /// <summary>`run` with only its everyday options, parsed as <see cref="RunEverydayOptions"/>

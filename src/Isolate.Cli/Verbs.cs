@@ -47,7 +47,7 @@ internal static class Verbs
         Make<RunOptions>("run", ArgumentRules.Posix, RunVerb.Execute) with
         {
             EntersContainer = true,
-            Normalize = args => PosixArguments.Normalize(args, RunOptions.Table, new Dictionary<string, string> { ["stats"] = "text" }),
+            Normalize = args => PosixArguments.Normalize(args, RunOptions.Table, new Dictionary<string, string> { ["stats"] = "text", ["tls-verify"] = "true" }),
         },
         Make<ExecOptions>("exec", ArgumentRules.Posix, ExecVerb.Execute) with
         {
@@ -71,6 +71,14 @@ internal static class Verbs
         Make<PauseOptions>("pause", ArgumentRules.Runc, PauseVerb.Pause),
         Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume) with { Aliases = ["unpause"] },
         Make<FeaturesOptions>("features", ArgumentRules.Runc, FeaturesVerb.Execute),
+        Make<PullOptions>("pull", ArgumentRules.Runc, ImageVerbs.Pull),
+        Make<LoadOptions>("load", ArgumentRules.Runc, ImageVerbs.Load),
+        Make<ImagesOptions>("images", ArgumentRules.Runc, ImageVerbs.Images),
+        Make<RmiOptions>("rmi", ArgumentRules.Runc, ImageVerbs.Remove),
+        Make<ImageInspectOptions>("image-inspect", ArgumentRules.Runc, ImageVerbs.Inspect) with { Hidden = true },
+        Make<ImagePruneOptions>("image-prune", ArgumentRules.Runc, ImageVerbs.Prune) with { Hidden = true },
+        Make<LoginOptions>("login", ArgumentRules.Runc, ImageVerbs.Login),
+        Make<LogoutOptions>("logout", ArgumentRules.Runc, ImageVerbs.Logout),
         // `run` in its OCI form (see OciRunVerb.Applies)
         Make<OciRunOptions>("oci-run", ArgumentRules.Runc, OciRunVerb.Execute) with { Hidden = true, EntersContainer = true },
     ];

@@ -10,6 +10,7 @@ namespace Isolate.Cli.Commands;
 internal sealed class RunArguments(RunOptions options) : Isolate.Docker.IRunArguments
 {
     public string? Rootfs => options.Rootfs;
+    public string? Entrypoint => options.Entrypoint;
     public string? Hostname => options.Hostname;
     public string? Workdir => options.Workdir;
     public IEnumerable<string> Env => options.Env;

@@ -20,7 +20,7 @@ public sealed class RunOptions
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
             "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device",
-            "storage-opt", "publish", "dns", "dns-search", "add-host", "subnet",
+            "storage-opt", "publish", "dns", "dns-search", "add-host", "subnet", "pull", "entrypoint", "tls-verify", "ca-file",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
         shortNames: new Dictionary<char, string> { ['w'] = "workdir", ['e'] = "env", ['v'] = "volume", ['u'] = "user", ['t'] = "tty", ['i'] = "interactive", ['d'] = "detach", ['m'] = "memory", ['p'] = "publish" });
@@ -28,6 +28,18 @@ public sealed class RunOptions
     [Option("rootfs", MetaValue = "DIR",
         HelpText = "Directory to use as the container's /. Default: the host's own filesystem, read-only, with a private /tmp.")]
     public string? Rootfs { get; set; }
+
+    [Option("pull", MetaValue = "POLICY", HelpText = "With an IMAGE: missing (default) pulls it when the store lacks it, always pulls it, never refuses to run one the store lacks.")]
+    public string? Pull { get; set; }
+
+    [Option("entrypoint", MetaValue = "CMD", HelpText = "With an IMAGE: run CMD instead of its Entrypoint, and drop its Cmd (\"\": no entrypoint).")]
+    public string? Entrypoint { get; set; }
+
+    [Option("tls-verify", MetaValue = "BOOL", HelpText = "With an IMAGE pulled: false skips the registry's certificate check, and allows plain HTTP (default true).")]
+    public string? TlsVerify { get; set; }
+
+    [Option("ca-file", MetaValue = "FILE", HelpText = "With an IMAGE pulled: trust the registry's certificate if this PEM CA signed it.")]
+    public string? CaFile { get; set; }
 
     [Option("hostname", MetaValue = "NAME", HelpText = "Hostname inside the container. Default: a generated 12-digit id.")]
     public string? Hostname { get; set; }
@@ -280,7 +292,13 @@ internal static class RunVerb
     {
         if (globals.SystemdCgroup)
             throw new IsolateException("--systemd-cgroup: applies to an OCI bundle (isolate --systemd-cgroup run -b BUNDLE ID); the docker face takes --cgroup-parent instead");
-        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name))
+        var command = (options.Command ?? []).ToList();
+        var image = Isolate.Images.ImageRun.Resolve(options.Rootfs, command, globals.Storage, options.Pull,
+            ImageVerbs.RegistryOptionsFrom(options.TlsVerify, options.CaFile, null),
+            () => ImageVerbs.Progress(quiet: false));
+        if (image is null && (options.TlsVerify != null || options.CaFile != null))
+            throw new IsolateException("--tls-verify and --ca-file apply to an image pulled by run (isolate run [OPTIONS] IMAGE [COMMAND])");
+        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name), image)
             with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");

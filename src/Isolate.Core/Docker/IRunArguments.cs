@@ -6,6 +6,8 @@ namespace Isolate.Docker;
 public interface IRunArguments : ILimitArguments
 {
     string? Rootfs { get; }
+    /// <summary>--entrypoint: an image's Entrypoint replaced ("" for none), its Cmd dropped.</summary>
+    string? Entrypoint { get; }
     string? Hostname { get; }
     string? Workdir { get; }
     IEnumerable<string> Env { get; }

@@ -14,16 +14,23 @@ public static class RunConverter
     /// <summary>Options to Isolate's model; every user error is found here, before anything is created.</summary>
     /// <param name="containerNetwork">--network container:NAME: NAME's network namespace (a
     /// /proc/PID/ns/net path); null where there is no state to look NAME up in.</param>
-    public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable, Func<string, string>? containerNetwork = null)
+    /// <param name="image">`run IMAGE`: the image's layers and config (Images/ImageRun); the
+    /// command then follows the image's name.</param>
+    public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable, Func<string, string>? containerNetwork = null,
+        Images.ImageDefaults? image = null)
     {
         // Under Native AOT, CommandLineParser leaves an absent sequence option null.
         var args = (options.Command ?? []).ToList();
+        if (image != null)
+            args = Images.ImageRun.Command(image, options.Entrypoint, args[1..]);
+        else if (options.Entrypoint != null)
+            throw new IsolateException("--entrypoint applies to an image (isolate run --entrypoint CMD IMAGE [ARG...]); without one, give the command itself");
         if (args.Count == 0)
-            throw new IsolateException("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]");
+            throw new IsolateException("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...], or isolate run [OPTIONS] IMAGE [COMMAND [ARG...]]");
 
         var (network, netOptions, joinNetwork) = Network(options, containerNetwork);
 
-        string workdir = options.Workdir ?? "/";
+        string workdir = options.Workdir ?? image?.Config.WorkingDir ?? "/";
         if (!workdir.StartsWith('/'))
             throw new IsolateException($"invalid --workdir '{workdir}': it must be an absolute path inside the container");
 
@@ -34,10 +41,16 @@ public static class RunConverter
         string hostname = options.Hostname ?? (ContainerNames.IsHostname(id) ? id : ContainerNames.NewId());
         ContainerNames.ValidateHostname(hostname);
 
-        string? rootfs = options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs);
+        string? rootfs = image?.TopLayer ?? (options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs));
         var userns = UserNamespaceParser.Parse(options.UserNamespace, HostIdentity.EffectiveUserId, HostIdentity.EffectiveGroupId, RunSecurity.ReadHostFile);
-        var security = RunSecurity.From(options, rootfs ?? "/", userns);
+        if (image != null && userns != null)
+            throw new IsolateException(userns.Rootless
+                ? $"run {image.Reference}: images are for root for now (a non-root user's store would need its layers unpacked under its subordinate ids); run isolate as root, or use --rootfs DIR"
+                : $"run {image.Reference}: --userns with an image is not supported yet (the store's layers belong to host root); drop --userns, or use --rootfs DIR");
+        var security = RunSecurity.From(options, rootfs ?? "/", userns, image?.Lowers, image?.Config.User);
         var writes = RootfsWritesFor(options, rootfs);
+        if (image != null && writes == RootfsWrites.Direct)
+            throw new IsolateException($"--no-overlay with an image: its layers are shared by every container of it and stay as they are; drop --no-overlay (--keep-changes DIR keeps a container's writes)");
         string? keepChanges = writes == RootfsWrites.KeepChanges ? KeepChangesDir(options.KeepChanges!, rootfs!) : null;
         long? storageSize = StorageSize(options.StorageOpt ?? [], writes, rootfs);
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.HostSource(p, "volume source", (link, uid) => $"-v {p}: {p}'s component {link} is a symlink owned by uid {uid} (a container or user could have planted it); give the resolved path"), HostFileKind)).ToList();
@@ -74,7 +87,8 @@ public static class RunConverter
         var envFiles = (options.EnvFile ?? []).SelectMany(ReadEnvFile).ToList();
         var rlimits = ProcessOptionParser.ParseUlimits(options.Ulimit ?? []);
         int? oomScoreAdj = options.OomScoreAdj is null ? null : ProcessOptionParser.ParseOomScoreAdj(options.OomScoreAdj);
-        int stopSignal = options.StopSignal is null ? 15 : ProcessOptionParser.ParseSignal("--stop-signal", options.StopSignal);
+        int stopSignal = options.StopSignal is not null ? ProcessOptionParser.ParseSignal("--stop-signal", options.StopSignal)
+            : image?.Config.StopSignal is { } imageSignal ? ProcessOptionParser.ParseSignal($"image {image.Reference}'s StopSignal", imageSignal) : 15;
         var stopTimeout = options.StopTimeout is null ? TimeSpan.FromSeconds(10) : ProcessOptionParser.ParseDuration("--stop-timeout", options.StopTimeout, allowZero: true);
         TimeSpan? timeout = options.Timeout is null ? null : ProcessOptionParser.ParseDuration("--timeout", options.Timeout);
         string? pidFile = options.PidFile is null ? null : PidFilePath(options.PidFile);
@@ -85,12 +99,15 @@ public static class RunConverter
         return new ContainerSpec
         {
             Rootfs = rootfs,
+            LowerLayers = image?.Lowers ?? [],
+            Image = image?.Reference,
             Hostname = hostname,
             Process = new ProcessSpec
             {
                 Workdir = workdir,
                 Args = args,
-                Env = EnvironmentBuilder.Build(hostname, envFiles.Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
+                // the image's Env first: --env-file and -e override it, as docker's do
+                Env = EnvironmentBuilder.Build(hostname, (image?.Config.Env.Where(e => e.Contains('=')) ?? []).Concat(envFiles).Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
                 Security = security,
                 Rlimits = rlimits,
                 Tty = tty,

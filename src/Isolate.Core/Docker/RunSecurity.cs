@@ -10,7 +10,9 @@ namespace Isolate.Docker;
 /// --privileged, --preserve-fds) to a process's security.</summary>
 public static class RunSecurity
 {
-    public static ProcessSecurity From(IRunArguments options, string root, UserNamespaceSpec? userns)
+    /// <param name="lowers">An image's layers below <paramref name="root"/>, where /etc/passwd may be.</param>
+    /// <param name="imageUser">The image's User, where -u is not given.</param>
+    public static ProcessSecurity From(IRunArguments options, string root, UserNamespaceSpec? userns, IReadOnlyList<string>? lowers = null, string? imageUser = null)
     {
         bool noNewPrivileges = !options.Privileged;
         string? seccomp = options.Privileged ? "unconfined" : null;
@@ -40,9 +42,10 @@ public static class RunSecurity
         // whatever Isolate holds on the host.
         ulong held = userns is null ? Capabilities.Held() : ulong.MaxValue;
         ulong caps = Capabilities.Resolve(options.CapAdd ?? [], options.CapDrop ?? [], options.Privileged, lastCap, held);
-        var user = options.User is null && !(options.GroupAdd ?? []).Any()
-            ? ProcessUser.Root with { Home = RootHome(root) }
-            : UserResolver.Resolve(options.User, options.GroupAdd ?? [], ContainerFiles.ReadText(root, "/etc/passwd"), ContainerFiles.ReadText(root, "/etc/group"));
+        string? userText = options.User ?? imageUser;
+        var user = userText is null && !(options.GroupAdd ?? []).Any()
+            ? ProcessUser.Root with { Home = RootHome(root, lowers ?? []) }
+            : UserResolver.Resolve(userText, options.GroupAdd ?? [], ContainerFiles.ReadText(root, lowers ?? [], "/etc/passwd"), ContainerFiles.ReadText(root, lowers ?? [], "/etc/group"));
         if (userns != null)
             user = CheckMapped(user, userns, options);
         uint preserveFds = ProcessOptionParser.ParsePreserveFds(options.PreserveFds);
@@ -103,7 +106,7 @@ public static class RunSecurity
         System.Text.Encoding.UTF8.GetString(SmallFile.ReadUserFile("seccomp profile", path));
 
     /// <summary>root's home from the container's /etc/passwd (/root when it has no entry).</summary>
-    private static string RootHome(string root) =>
-        (ContainerFiles.ReadText(root, "/etc/passwd") ?? "").Split('\n').Select(l => l.Split(':'))
+    private static string RootHome(string root, IReadOnlyList<string> lowers) =>
+        (ContainerFiles.ReadText(root, lowers, "/etc/passwd") ?? "").Split('\n').Select(l => l.Split(':'))
             .FirstOrDefault(f => f.Length >= 6 && f[2] == "0" && f[5].Length > 0)?[5] ?? "/root";
 }

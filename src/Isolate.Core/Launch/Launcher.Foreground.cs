@@ -31,6 +31,8 @@ public static partial class Launcher
             // disposed at the end of this block, the layer last: it goes once the container and
             // its cgroup are gone
             using var layer = Rootfs.WritableLayer.For(spec, warn);
+            // an image's layers, held (shared) while it runs: rmi and prune leave them be
+            using var imageLayers = spec.Image != null ? Images.ImageStore.HoldLayers([spec.Rootfs!, .. spec.LowerLayers]) : null;
             if (layer != null)
                 spec = spec with { LayerDir = layer.Directory };
             Timing.Mark("layer");

@@ -304,7 +304,7 @@ public static class MountPlanBuilder
                 // The overlay goes over the rootfs path itself (lowerdir is looked up before
                 // the new mount covers it); writes land in upper, the directory stays as it is.
                 ops.Add(MountOp.Filesystem("overlay", rootfs, MountFlags.None,
-                    $"lowerdir={EscapeOverlay(rootfs)},upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}"));
+                    $"lowerdir={string.Join(':', spec.LowerLayers.Prepend(rootfs).Select(EscapeOverlay))},upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}"));
                 break;
         }
         ops.Add(MountOp.OpenRoot(rootfs));

@@ -22,6 +22,13 @@ public sealed record ContainerSpec
     /// default: the host's own filesystem, read-only.</summary>
     public string? Rootfs { get; init; }
 
+    /// <summary>An image's layers below <see cref="Rootfs"/> (its top layer), the next one
+    /// down first: more overlayfs lowers under the copy-on-write layer (Images/ImageStore).</summary>
+    public IReadOnlyList<string> LowerLayers { get; init; } = [];
+
+    /// <summary>The image it runs (`run IMAGE`), as the user named it; null: a --rootfs or the host's root.</summary>
+    public string? Image { get; init; }
+
     /// <summary>"": leave the UTS namespace's name as it is (an OCI config without one).</summary>
     public required string Hostname { get; init; }
 

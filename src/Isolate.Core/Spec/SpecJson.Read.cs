@@ -18,6 +18,8 @@ public static partial class SpecJson
             {
                 Id = ReadText(o.GetProperty("id"))!,
                 Rootfs = ReadText(o.GetProperty("rootfs")),
+                LowerLayers = OptionalStrings(o, "lowerLayers") ?? [],
+                Image = o.TryGetProperty("image", out var image) ? ReadText(image) : null,
                 Hostname = ReadText(o.GetProperty("hostname"))!,
                 Process = ReadProcess(o.GetProperty("process")),
                 Network = (NetworkMode)o.GetProperty("network").GetInt32(),

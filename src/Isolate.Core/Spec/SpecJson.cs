@@ -20,6 +20,8 @@ public static partial class SpecJson
             w.WriteStartObject();
             Text(w, "id", spec.Id);
             Text(w, "rootfs", spec.Rootfs);
+            Strings(w, "lowerLayers", spec.LowerLayers);
+            Text(w, "image", spec.Image);
             Text(w, "hostname", spec.Hostname);
             w.WritePropertyName("process");
             WriteProcess(w, spec.Process);
