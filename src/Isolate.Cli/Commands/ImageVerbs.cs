@@ -108,6 +108,20 @@ public sealed class LogoutOptions
 /// <summary>The image commands: the store (Images/ImageStore) and its ways in (pull, load).</summary>
 internal static class ImageVerbs
 {
+    /// <summary>A file error in the store (a full disk, a directory another user owns) as the
+    /// one line it is, not an internal error.</summary>
+    public static Func<T, GlobalOptions, int> Guarded<T>(Func<T, GlobalOptions, int> verb) => (options, globals) =>
+    {
+        try
+        {
+            return verb(options, globals);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"image store {globals.Storage ?? ImageStore.DefaultRoot()}: {ErrorText.Of(e)}");
+        }
+    };
+
     public static RegistryOptions RegistryOptionsFrom(string? tlsVerify, string? caFile, string? creds) => new()
     {
         TlsVerify = tlsVerify switch

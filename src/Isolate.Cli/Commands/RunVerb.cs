@@ -288,14 +288,27 @@ public sealed class RunEverydayOptions
 /// launched in the foreground, or handed to a monitor (-d).</summary>
 internal static class RunVerb
 {
+    /// <summary>The image `run` names (pulled where the store lacks it), or null for a command.</summary>
+    private static Isolate.Images.ImageDefaults? ResolveImage(RunOptions options, List<string> command, GlobalOptions globals)
+    {
+        try
+        {
+            return Isolate.Images.ImageRun.Resolve(options.Rootfs, command, globals.Storage, options.Pull,
+                ImageVerbs.RegistryOptionsFrom(options.TlsVerify, options.CaFile, null),
+                () => ImageVerbs.Progress(quiet: false));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolateException($"image store {globals.Storage ?? Isolate.Images.ImageStore.DefaultRoot()}: {ErrorText.Of(e)}");
+        }
+    }
+
     public static int Execute(RunOptions options, GlobalOptions globals)
     {
         if (globals.SystemdCgroup)
             throw new IsolateException("--systemd-cgroup: applies to an OCI bundle (isolate --systemd-cgroup run -b BUNDLE ID); the docker face takes --cgroup-parent instead");
         var command = (options.Command ?? []).ToList();
-        var image = Isolate.Images.ImageRun.Resolve(options.Rootfs, command, globals.Storage, options.Pull,
-            ImageVerbs.RegistryOptionsFrom(options.TlsVerify, options.CaFile, null),
-            () => ImageVerbs.Progress(quiet: false));
+        var image = ResolveImage(options, command, globals);
         if (image is null && (options.TlsVerify != null || options.CaFile != null))
             throw new IsolateException("--tls-verify and --ca-file apply to an image pulled by run (isolate run [OPTIONS] IMAGE [COMMAND])");
         var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name), image)

@@ -20,6 +20,7 @@ public static class ImageArchive
             return LoadDirectory(store, full, name, progress, path);
         if (!File.Exists(full))
             throw new IsolateException($"load -i {path}: no such file or directory");
+        SweepLoads(store);
         string work = Path.Combine(store.Root, "tmp", $"load.{Environment.ProcessId}");
         if (Directory.Exists(work))
             Shim.RemoveTreeOrThrow(work);
@@ -37,6 +38,17 @@ public static class ImageArchive
         finally
         {
             Shim.RemoveTreeOrThrow(work);
+        }
+    }
+
+    /// <summary>An archive unpacked by a load that was killed: tmp/load.PID of a PID that is gone.</summary>
+    private static void SweepLoads(ImageStore store)
+    {
+        foreach (string dir in Directory.EnumerateDirectories(Path.Combine(store.Root, "tmp"), "load.*"))
+        {
+            if (int.TryParse(Path.GetFileName(dir)["load.".Length..], out int pid) && pid != Environment.ProcessId
+                && Libc.Kill(pid, 0) < 0 && System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Errno.ESRCH)
+                Shim.RemoveTreeOrThrow(dir);
         }
     }
 

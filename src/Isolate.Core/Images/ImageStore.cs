@@ -50,6 +50,8 @@ public sealed partial class ImageStore
     /// where missing, 0700: its layers are containers' files.</summary>
     public static ImageStore Open(string? root)
     {
+        if (Libc.GetEffectiveUserId() != 0)
+            throw new IsolateException("images need root for now: a non-root user's layers would have to be unpacked under its subordinate ids, which is not built; run isolate as root, or give a non-root container a directory with --rootfs DIR");
         string dir = Path.GetFullPath(root ?? DefaultRoot());
         try
         {
@@ -88,8 +90,29 @@ public sealed partial class ImageStore
     /// removes (exclusive).</summary>
     internal FileDescriptor Lock(bool exclusive) => TakeLock(Path.Combine(Root, "store.lock"), exclusive ? LOCK_EX : LOCK_SH);
 
-    /// <summary>One writer per blob or layer: <paramref name="hex"/> names it.</summary>
-    internal FileDescriptor LockItem(string hex) => TakeLock(Path.Combine(Tmp, hex + ".lock"), LOCK_EX);
+    /// <summary>One writer per blob or layer: <paramref name="hex"/> names it. Its lock file
+    /// goes when the writer is done, so tmp/ keeps none: a waiter that then holds the lock of a
+    /// removed file sees that its path no longer leads to it, and takes the lock again.</summary>
+    internal IDisposable LockItem(string hex)
+    {
+        string path = Path.Combine(Tmp, hex + ".lock");
+        while (true)
+        {
+            var fd = TakeLock(path, LOCK_EX);
+            if (FileStat.Follow(fd.ProcPath) is { } held && FileStat.NoFollow(path) is { } current && held.Inode == current.Inode)
+                return new ItemLock(fd, path);
+            fd.Dispose();
+        }
+    }
+
+    private sealed class ItemLock(FileDescriptor fd, string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            Libc.Unlink(path);
+            fd.Dispose();
+        }
+    }
 
     private static FileDescriptor TakeLock(string path, int operation)
     {
@@ -184,10 +207,10 @@ public sealed partial class ImageStore
             RemoveTree(work);
             throw;
         }
-        File.WriteAllText(Path.Combine(Tmp, Hex(diffId) + ".size"), result.Size.ToString(CultureInfo.InvariantCulture));
+        // the size beside the layer, written first: a .size with no layer is swept by Collect
+        File.WriteAllText(target + ".size", result.Size.ToString(CultureInfo.InvariantCulture));
         if (Libc.Rename(work, target) < 0)
             throw IsolateException.FromErrno("move the unpacked layer into the store", target, Marshal.GetLastPInvokeError());
-        File.Move(Path.Combine(Tmp, Hex(diffId) + ".size"), target + ".size", overwrite: true);
         return result.Size;
     }
 
@@ -196,8 +219,10 @@ public sealed partial class ImageStore
 
     private static void RemoveTree(string path)
     {
-        if (Directory.Exists(path) || File.Exists(path))
+        if (Directory.Exists(path))
             Shim.RemoveTreeOrThrow(path);
+        else
+            File.Delete(path);
     }
 
     // ---- images ----
@@ -359,6 +384,11 @@ public sealed partial class ImageStore
                 reclaimed += new FileInfo(path).Length;
                 File.Delete(path);
             }
+        }
+        foreach (string path in Directory.EnumerateFiles(Path.Combine(Root, "layers"), "*.size"))
+        {
+            if (!Directory.Exists(path[..^".size".Length]))
+                File.Delete(path);
         }
         foreach (string path in Directory.EnumerateDirectories(Path.Combine(Root, "layers")))
         {

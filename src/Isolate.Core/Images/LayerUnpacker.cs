@@ -236,7 +236,7 @@ public sealed class LayerUnpacker : IDisposable
                 int errno = Marshal.GetLastPInvokeError();
                 Close(current);
                 if (errno is Errno.ELOOP or 20 /* ENOTDIR */)
-                    throw Refuse(entry, $"goes through {component}, which the layer made a symlink or a file: refused (a layer cannot write through a link)");
+                    throw Refuse(entry, $"goes through {component}, which the layer made a symlink or a file (a layer cannot write through a link)");
                 throw Failed(entry, "open a directory on its path", errno);
             }
             Close(current);

@@ -103,8 +103,8 @@ public sealed class ArgumentTests
     [InlineData("invalid --network 'bogus': use none, host, bridge, container:NAME or ns:PATH", "run", "--network", "bogus", "true")]
     [InlineData("invalid --workdir 'srv': it must be an absolute path inside the container", "run", "-w", "srv", "true")]
     [InlineData("invalid --hostname '-x': use letters, digits, '-' and '.', at most 64 characters", "run", "--hostname", "-x", "true")]
-    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]", "run")]
-    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...]", "run", "--")]
+    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...], or isolate run [OPTIONS] IMAGE [COMMAND [ARG...]]", "run")]
+    [InlineData("run: no command given; usage: isolate run [OPTIONS] [--] COMMAND [ARG...], or isolate run [OPTIONS] IMAGE [COMMAND [ARG...]]", "run", "--")]
     public void Bad_input_is_a_one_line_error_with_exit_125(string message, params string[] args)
     {
         var error = Assert.Throws<IsolateException>(() => ToSpec(args));

@@ -18,6 +18,8 @@ public sealed class SpecJsonTests
     {
         Id = "web-1",
         Rootfs = "/srv/root",
+        LowerLayers = ["/var/lib/isolate/images/layers/a", "/var/lib/isolate/images/layers/b"],
+        Image = "debian:12",
         Hostname = "web-1",
         Process = new ProcessSpec
         {
