@@ -26,7 +26,8 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
         {
             string bin = Path.Combine(home, ".bin");
             Directory.CreateDirectory(bin);
-            Script(Path.Combine(bin, "isolate"), $"exec '{IsolateBinary.Path}' --root '{state}' \"$@\"");
+            // the images examples use a store of the test's own
+            Script(Path.Combine(bin, "isolate"), $"exec '{IsolateBinary.Path}' --root '{state}' --storage '{Path.Combine(home, ".images")}' \"$@\"");
             Script(Path.Combine(bin, "sudo"), "exec \"$@\"");
             foreach (var example in examples)
             {
@@ -58,6 +59,9 @@ public sealed class ReadmeTests(BusyboxRootfs rootfs, ITestOutputHelper output) 
                 if (Directory.Exists(batch) && Directory.GetDirectories(batch).Length == 0)
                     Directory.Delete(batch);
             }
+            // the images example's registry, where the example did not get to its own pkill
+            using (var pkill = Process.Start("pkill", ["-f", "docker-registry serve registry.yml"]))
+                pkill.WaitForExit();
             Directory.Delete(home, recursive: true);
         }
         Assert.True(failures.Count == 0, $"{failures.Count} README examples do not do what they show:\n\n" + string.Join("\n\n", failures));
