@@ -118,9 +118,14 @@ internal static class ImageVerbs
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IsolateException($"image store {globals.Storage ?? ImageStore.DefaultRoot()}: {ErrorText.Of(e)}");
+            throw StoreError(globals, e);
         }
     };
+
+    /// <summary>"image store DIR: [FILE: ]strerror".</summary>
+    internal static IsolateException StoreError(GlobalOptions globals, Exception e) =>
+        new($"image store {globals.Storage ?? ImageStore.DefaultRoot()}: "
+            + (e is FileNotFoundException { FileName: { Length: > 0 } file } ? file + ": " : "") + ErrorText.Of(e));
 
     public static RegistryOptions RegistryOptionsFrom(string? tlsVerify, string? caFile, string? creds) => new()
     {

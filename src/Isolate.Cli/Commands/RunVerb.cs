@@ -299,7 +299,7 @@ internal static class RunVerb
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IsolateException($"image store {globals.Storage ?? Isolate.Images.ImageStore.DefaultRoot()}: {ErrorText.Of(e)}");
+            throw ImageVerbs.StoreError(globals, e);
         }
     }
 

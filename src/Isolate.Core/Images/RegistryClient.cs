@@ -32,8 +32,29 @@ public sealed class RegistryClient : IBlobSource, IDisposable
     private string _scheme = "https";
     private AuthenticationHeaderValue? _authorization;
 
+    /// <summary>The CA bundles of the common distributions: OpenSSL, linked in, looks only
+    /// where Debian's was built to (/usr/lib/ssl), so on another distribution the system's
+    /// CAs are named to it, through SSL_CERT_FILE, unless the user has set that or SSL_CERT_DIR.</summary>
+    private static readonly string[] CaBundles =
+    [
+        "/etc/ssl/certs/ca-certificates.crt",   // Debian, Ubuntu, Arch, Gentoo
+        "/etc/pki/tls/certs/ca-bundle.crt",     // Fedora, RHEL, CentOS, Amazon Linux
+        "/etc/ssl/ca-bundle.pem",               // openSUSE, SLES
+        "/etc/ssl/cert.pem",                    // Alpine, macOS-like layouts
+    ];
+
+    private static void UseSystemCas()
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SSL_CERT_FILE"))
+            || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SSL_CERT_DIR")))
+            return;
+        if (CaBundles.FirstOrDefault(File.Exists) is { } bundle)
+            Interop.LayerCalls.SetEnv("SSL_CERT_FILE", bundle, 0);
+    }
+
     public RegistryClient(ImageStore store, ImageReference image, RegistryOptions options)
     {
+        UseSystemCas();
         _store = store;
         _image = image;
         _credentials = options.Credentials ?? RegistryAuth.Find(image.Registry);
@@ -126,8 +147,10 @@ public sealed class RegistryClient : IBlobSource, IDisposable
                 Download(blob, partial, progress);
                 File.Move(partial, done, overwrite: true);
             }
+            // opened under the lock: another pull that has the same blob (a config) may be done
+            // with it and remove it the moment the lock goes; an open file outlives that
+            return File.OpenRead(done);
         }
-        return File.OpenRead(done);
     }
 
     public void Done(Descriptor blob)

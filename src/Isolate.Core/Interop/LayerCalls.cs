@@ -62,4 +62,9 @@ internal static unsafe partial class LayerCalls
 
     [LibraryImport(Libc.Library, EntryPoint = "fchmodat", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
     public static partial int FchmodAt(int directory, string name, uint mode, int flags);
+
+    /// <summary>setenv(3): the process environment OpenSSL reads (.NET's own setter changes
+    /// only the managed copy). Used by the registry client before its first TLS connection.</summary>
+    [LibraryImport(Libc.Library, EntryPoint = "setenv", SetLastError = true, StringMarshalling = StringMarshalling.Custom, StringMarshallingCustomType = typeof(ByteStringMarshaller))]
+    public static partial int SetEnv(string name, string value, int overwrite);
 }
