@@ -73,6 +73,8 @@ public sealed class SelfExeTests : ContainerTest, IDisposable
         foreach (var (args, reexecs) in new (string[], bool)[]
         {
             (["--log-format", "text", "run", "--rootfs", Rootfs.Path, "--", "true"], true),
+            // every global option that takes a value (GlobalOptions.Extract), --storage among them
+            (["--storage", Path.Combine(_work, "images"), "--log", Path.Combine(_work, "log"), "run", "--rootfs", Rootfs.Path, "--", "true"], true),
             (["state", "nosuch"], false),
         })
         {

@@ -43,23 +43,8 @@ public abstract partial class ImageTest : ContainerTest, IDisposable
     };
 
     /// <summary>isolate ARGS... with the test's environment (and stdin, when given).</summary>
-    protected RunResult Isolate(IEnumerable<string> args, string? stdin = null, Dictionary<string, string?>? env = null, TimeSpan? timeout = null)
-    {
-        var info = StartInfo(args, env);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (stdin != null)
-            process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
-        if (!process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"isolate {string.Join(' ', info.ArgumentList)} did not finish");
-        }
-        process.WaitForExit();
-        return new RunResult(process.ExitCode, stdout.Result, stderr.Result);
-    }
+    protected RunResult Isolate(IEnumerable<string> args, string? stdin = null, Dictionary<string, string?>? env = null, TimeSpan? timeout = null) =>
+        IsolateBinary.RunToEnd(StartInfo(args, env), stdin, timeout);
 
     /// <summary>The start of an isolate command, stdio redirected, with the test's environment.</summary>
     protected ProcessStartInfo StartInfo(IEnumerable<string> args, Dictionary<string, string?>? env = null)

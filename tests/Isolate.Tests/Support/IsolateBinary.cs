@@ -88,7 +88,7 @@ public static class IsolateBinary
     /// <summary>Runs any prepared command (stdio redirected, as <see cref="StartInfo"/> makes it) to its end.</summary>
     public static RunResult RunToEnd(ProcessStartInfo info, TimeSpan? timeout = null) => RunToEnd(info, stdin: null, timeout);
 
-    private static RunResult RunToEnd(ProcessStartInfo info, string? stdin, TimeSpan? timeout)
+    internal static RunResult RunToEnd(ProcessStartInfo info, string? stdin, TimeSpan? timeout)
     {
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
