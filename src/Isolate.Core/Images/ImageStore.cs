@@ -140,8 +140,9 @@ public sealed partial class ImageStore
         var held = new List<FileDescriptor>();
         foreach (string dir in layers)
         {
+            // blocking: rmi or prune holds a layer exclusively only while it decides and removes
             var fd = FileDescriptor.Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            if (!fd.IsInvalid && Libc.Flock(fd, LOCK_SH | LOCK_NB) == 0)
+            if (!fd.IsInvalid && Libc.Flock(fd, LOCK_SH) == 0)
                 held.Add(fd);
             else
                 fd.Dispose();
@@ -154,10 +155,15 @@ public sealed partial class ImageStore
         public void Dispose() => fds.ForEach(fd => fd.Dispose());
     }
 
-    private static bool InUse(string layerDirectory)
+    /// <summary>The layer's directory locked exclusively, or null where a running container
+    /// holds it; held while the layer is removed, so no container starts on it meanwhile.</summary>
+    private static FileDescriptor? Unused(string layerDirectory)
     {
-        using var fd = FileDescriptor.Open(layerDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return !fd.IsInvalid && Libc.Flock(fd, LOCK_EX | LOCK_NB) < 0;
+        var fd = FileDescriptor.Open(layerDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!fd.IsInvalid && Libc.Flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        fd.Dispose();
+        return null;
     }
 
     // ---- blobs and layers ----
@@ -254,9 +260,10 @@ public sealed partial class ImageStore
         ImageConfig.Parse(ReadBlob("sha256:" + id) ?? throw new IsolateException($"image {id[..12]}: its config blob is missing from the store {Root}"), $"image {id[..12]}");
 
     /// <summary>The image with id <paramref name="id"/>, or null.</summary>
-    public StoredImage? Get(string id)
+    public StoredImage? Get(string id) => Get(id, ImageIndex.Read(Root));
+
+    private StoredImage? Get(string id, ImageIndex index)
     {
-        var index = ImageIndex.Read(Root);
         if (!index.Images.TryGetValue(id, out var record))
             return null;
         var config = ConfigOf(id);
@@ -277,7 +284,7 @@ public sealed partial class ImageStore
             if (ids.Count > 1)
                 throw new IsolateException($"image id prefix '{text}' is ambiguous: it starts {ids.Count} images; give more of it");
             if (ids.Count == 1)
-                return Get(ids[0]);
+                return Get(ids[0], index);
         }
         if (!ImageReference.TryParse(text, out var reference, out _))
             return null;
@@ -291,16 +298,16 @@ public sealed partial class ImageStore
         {
             string key = $"{reference.FullName}@{reference.Digest}";
             var match = index.Images.FirstOrDefault(i => i.Value.RepoDigests.Contains(key) || i.Key == Hex(reference.Digest));
-            return match.Key is null ? null : Get(match.Key);
+            return match.Key is null ? null : Get(match.Key, index);
         }
-        return index.Tags.TryGetValue(reference.TagKey!, out string? id) ? Get(id) : null;
+        return index.Tags.TryGetValue(reference.TagKey!, out string? id) ? Get(id, index) : null;
     }
 
     /// <summary>Every image, newest first.</summary>
     public IReadOnlyList<StoredImage> List()
     {
         var index = ImageIndex.Read(Root);
-        return [.. index.Images.Keys.Select(Get).OfType<StoredImage>().OrderByDescending(i => i.Record.Added, StringComparer.Ordinal)];
+        return [.. index.Images.Keys.Select(id => Get(id, index)).OfType<StoredImage>().OrderByDescending(i => i.Record.Added, StringComparer.Ordinal)];
     }
 
     /// <summary>rmi: untags <paramref name="text"/> (a tag: that tag; an id: all of them, which
@@ -393,7 +400,10 @@ public sealed partial class ImageStore
         foreach (string path in Directory.EnumerateDirectories(Path.Combine(Root, "layers")))
         {
             string hex = Path.GetFileName(path);
-            if (layers.Contains(hex) || InUse(path))
+            if (layers.Contains(hex))
+                continue;
+            using var unused = Unused(path);
+            if (unused is null)
                 continue;
             reclaimed += LayerSize("sha256:" + hex);
             RemoveTree(path);

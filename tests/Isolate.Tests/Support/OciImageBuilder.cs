@@ -117,22 +117,31 @@ public sealed class LayerBuilder
     /// owned by root, with their modes (set-id bits included) and contents.</summary>
     public LayerBuilder Tree(string hostDir, string prefix = "")
     {
-        foreach (var info in new DirectoryInfo(hostDir).EnumerateFileSystemInfos("*", new EnumerationOptions
-                 {
-                     RecurseSubdirectories = true,
-                     AttributesToSkip = 0,
-                     ReturnSpecialDirectories = false,
-                 }).OrderBy(i => i.FullName, StringComparer.Ordinal))
+        // by hand: .NET's recursive enumeration walks into a symlinked directory (zoneinfo's
+        // posix -> .), which would put entries through a link into the layer
+        void Walk(string dir)
         {
-            string name = prefix + System.IO.Path.GetRelativePath(hostDir, info.FullName);
-            int mode = (int)info.UnixFileMode;
-            if (info.LinkTarget is { } target)
-                Symlink(name, target);
-            else if (info is DirectoryInfo)
-                Directory(name, mode);
-            else
-                File(name, System.IO.File.ReadAllBytes(info.FullName), mode);
+            foreach (var info in new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0 })
+                         .OrderBy(i => i.Name, StringComparer.Ordinal))
+            {
+                string name = prefix + System.IO.Path.GetRelativePath(hostDir, info.FullName);
+                int mode = (int)info.UnixFileMode;
+                if (info.LinkTarget is { } target)
+                {
+                    Symlink(name, target);
+                }
+                else if (info is DirectoryInfo)
+                {
+                    Directory(name, mode);
+                    Walk(info.FullName);
+                }
+                else
+                {
+                    File(name, System.IO.File.ReadAllBytes(info.FullName), mode);
+                }
+            }
         }
+        Walk(hostDir);
         return this;
     }
 
