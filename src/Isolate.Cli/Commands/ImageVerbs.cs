@@ -39,7 +39,7 @@ public sealed class LoadOptions
     public string? Name { get; set; }
 }
 
-[Verb("images", HelpText = "List the images in the store (also: isolate image ls).")]
+[Verb("images", HelpText = "List the images in the store (also: isolate image ls). isolate image inspect IMAGE prints one as JSON; isolate image prune removes untagged images and unused layers.")]
 public sealed class ImagesOptions
 {
     [Option('q', "quiet", HelpText = "Only the image ids.")]
