@@ -43,10 +43,8 @@ public static class RunConverter
 
         string? rootfs = image?.TopLayer ?? (options.Rootfs is null ? null : RootfsResolver.Resolve(options.Rootfs));
         var userns = UserNamespaceParser.Parse(options.UserNamespace, HostIdentity.EffectiveUserId, HostIdentity.EffectiveGroupId, RunSecurity.ReadHostFile);
-        if (image != null && userns != null)
-            throw new IsolateException(userns.Rootless
-                ? $"run {image.Reference}: images are for root for now (a non-root user's store would need its layers unpacked under its subordinate ids); run isolate as root, or use --rootfs DIR"
-                : $"run {image.Reference}: --userns with an image is not supported yet (the store's layers belong to host root); drop --userns, or use --rootfs DIR");
+        if (image != null && userns is { Rootless: false })
+            throw new IsolateException($"run {image.Reference}: --userns with an image is not supported yet (the store's layers belong to host root, and only the top one could be id-mapped); drop --userns, or use --rootfs DIR");
         var security = RunSecurity.From(options, rootfs ?? "/", userns, image?.Lowers, image?.Config.User);
         var writes = RootfsWritesFor(options, rootfs);
         if (image != null && writes == RootfsWrites.Direct)

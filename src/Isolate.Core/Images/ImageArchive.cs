@@ -28,7 +28,7 @@ public static class ImageArchive
         try
         {
             using (var file = File.OpenRead(full))
-                LayerUnpacker.Unpack(file, work);
+                LayerUnpacker.Unpack(file, work, rootless: Libc.GetEffectiveUserId() != 0);
             return LoadDirectory(store, work, name, progress, path);
         }
         catch (IsolateException e) when (e.Message.StartsWith("layer", StringComparison.Ordinal))

@@ -51,9 +51,10 @@ public static class ImageImport
                 continue;
             }
             var started = DateTime.UtcNow;
-            long size = store.EnsureLayer(diffId, () => source.Open(layer, (done, total) => progress.Bytes(label, done, total, started)), $"{what}: layer {layer.Digest}");
+            var unpacked = store.EnsureLayer(diffId, () => source.Open(layer, (done, total) => progress.Bytes(label, done, total, started)), $"{what}: layer {layer.Digest}");
             source.Done(layer);
-            progress.Line(label, size == 0 ? "already in the store" : $"unpacked, {Human(size)}");
+            progress.Line(label, unpacked is null ? "already in the store" : $"unpacked, {Human(unpacked.Size)}"
+                + (unpacked.NotKept is { } lost ? $"; not kept, as a non-root user cannot make them: {lost}" : ""));
         }
         store.WriteBlob(manifestDigest, manifestBytes, what + "'s manifest");
         return store.Record(manifest.Config.Digest, manifestDigest, tags, repoDigest);

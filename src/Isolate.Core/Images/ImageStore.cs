@@ -50,8 +50,6 @@ public sealed partial class ImageStore
     /// where missing, 0700: its layers are containers' files.</summary>
     public static ImageStore Open(string? root)
     {
-        if (Libc.GetEffectiveUserId() != 0)
-            throw new IsolateException("images need root for now: a non-root user's layers would have to be unpacked under its subordinate ids, which is not built; run isolate as root, or give a non-root container a directory with --rootfs DIR");
         string dir = Path.GetFullPath(root ?? DefaultRoot());
         try
         {
@@ -187,15 +185,16 @@ public sealed partial class ImageStore
     /// <summary>The layer <paramref name="diffId"/>, unpacked from what <paramref name="open"/>
     /// gives unless the store has it: into tmp/, checked against the diff id, then renamed into
     /// layers/. A crash leaves at most tmp/HEX.unpack, which the next writer of that layer
-    /// removes first. Returns the bytes its files hold (0 where it was there already).</summary>
-    public long EnsureLayer(string diffId, Func<Stream> open, string what)
+    /// removes first. Returns what the unpack gave, or null where the layer was there already.
+    /// A non-root caller's store is unpacked rootless (<see cref="LayerUnpacker"/>).</summary>
+    public LayerUnpacker.Result? EnsureLayer(string diffId, Func<Stream> open, string what)
     {
         string target = LayerPath(diffId);
         if (Directory.Exists(target))
-            return 0;
+            return null;
         using var item = LockItem(Hex(diffId));
         if (Directory.Exists(target))
-            return 0; // another writer unpacked it while this one waited
+            return null; // another writer unpacked it while this one waited
         string work = Path.Combine(Tmp, Hex(diffId) + ".unpack");
         RemoveTree(work);
         if (Libc.Mkdir(work, 0x1C0) < 0)
@@ -204,7 +203,7 @@ public sealed partial class ImageStore
         try
         {
             using var blob = open();
-            result = LayerUnpacker.Unpack(blob, work);
+            result = LayerUnpacker.Unpack(blob, work, rootless: Libc.GetEffectiveUserId() != 0);
             if (result.DiffId != diffId)
                 throw new IsolateException($"{what}: its content's digest is {result.DiffId}, not the {diffId} the image config names: refused");
         }
@@ -217,7 +216,7 @@ public sealed partial class ImageStore
         File.WriteAllText(target + ".size", result.Size.ToString(CultureInfo.InvariantCulture));
         if (Libc.Rename(work, target) < 0)
             throw IsolateException.FromErrno("move the unpacked layer into the store", target, Marshal.GetLastPInvokeError());
-        return result.Size;
+        return result;
     }
 
     private long LayerSize(string diffId) =>

@@ -12,6 +12,12 @@ namespace Isolate.Images;
 /// times, and turning the layer's whiteouts into overlayfs' own: `.wh.NAME` a 0/0 character
 /// device, `.wh..wh..opq` the trusted.overlay.opaque xattr on its directory.
 ///
+/// For a non-root caller (<c>rootless</c>: its own store, mounted in its user namespace,
+/// where it is root) what only root may make is not kept, and said: owners (every file is the
+/// caller's, root inside), device nodes, and xattrs outside user.*; an opaque directory is
+/// user.overlay.opaque (overlayfs' userxattr mount option reads it). Directory modes come
+/// last, so a read-only directory does not stop its own entries.
+///
 /// Nothing can be written outside the directory: an entry's name must be relative with no
 /// `..`, and every directory on its way is opened with O_NOFOLLOW from the layer's own fd, so
 /// a symlink the layer made earlier (`evil -> /etc`, then `evil/passwd`) is refused rather
@@ -20,28 +26,30 @@ namespace Isolate.Images;
 public sealed class LayerUnpacker : IDisposable
 {
     private readonly int _root;
-    private readonly string _where;
-    private readonly List<(string[] Path, long Seconds, long Nanos)> _directoryTimes = [];
+    private readonly List<(string[] Path, long Seconds, long Nanos, uint Mode)> _directories = [];
+    private readonly bool _rootless;
+    private int _nodesSkipped, _ownersSkipped, _xattrsSkipped;
     private string? _cachedParent;
     private int _cachedParentFd = -1;
 
     /// <summary>The uncompressed bytes' digest (the layer's diff id) and the bytes its files hold.</summary>
-    public sealed record Result(string DiffId, long Size);
+    /// <param name="NotKept">What a non-root caller's unpack could not keep, in words; null: all of it.</param>
+    public sealed record Result(string DiffId, long Size, string? NotKept = null);
 
-    private LayerUnpacker(int root, string where)
+    private LayerUnpacker(int root, bool rootless)
     {
         _root = root;
-        _where = where;
+        _rootless = rootless;
     }
 
     /// <summary>Unpacks <paramref name="blob"/> into <paramref name="directory"/> (existing,
     /// empty, the caller's alone) and returns its diff id.</summary>
-    public static Result Unpack(Stream blob, string directory)
+    public static Result Unpack(Stream blob, string directory, bool rootless = false)
     {
         int root = Libc.Open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
         if (root < 0)
             throw IsolateException.FromErrno("open the layer directory", directory, Marshal.GetLastPInvokeError());
-        using var unpacker = new LayerUnpacker(root, directory);
+        using var unpacker = new LayerUnpacker(root, rootless);
         Fchmod(root, 0x1ED); // 0755 unless the layer says otherwise
         using var hashing = new HashingStream(Decompress(blob));
         var reader = new TarReader(hashing);
@@ -52,8 +60,8 @@ public sealed class LayerUnpacker : IDisposable
             size += entry.Size;
         }
         hashing.Drain(); // the diff id covers the archive's trailing blocks too
-        unpacker.ApplyDirectoryTimes();
-        return new Result("sha256:" + hashing.HexDigest(), size);
+        unpacker.ApplyDirectories();
+        return new Result("sha256:" + hashing.HexDigest(), size, unpacker.NotKept());
     }
 
     /// <summary>gzip and zstd by their magic numbers (what a manifest's media type says is
@@ -81,15 +89,15 @@ public sealed class LayerUnpacker : IDisposable
             // "./": the layer's root directory itself
             if (entry.Type != TarEntryType.Directory)
                 throw Refuse(entry.Name, "names the layer's root but is not a directory");
-            SetOwnerAndMode(_root, entry);
-            _directoryTimes.Add((path, entry.ModifiedSeconds, entry.ModifiedNanoseconds));
+            SetOwnerAndMode(_root, entry, directory: true);
+            _directories.Add((path, entry.ModifiedSeconds, entry.ModifiedNanoseconds, entry.Mode));
             return;
         }
         string name = path[^1];
         int parent = Parent(path, entry.Name);
         if (name == ".wh..wh..opq")
         {
-            SetXattr(parent, "trusted.overlay.opaque", "y"u8, entry.Name);
+            SetXattr(parent, _rootless ? "user.overlay.opaque" : "trusted.overlay.opaque", "y"u8, entry.Name);
             return;
         }
         if (name.StartsWith(".wh.", StringComparison.Ordinal))
@@ -117,13 +125,13 @@ public sealed class LayerUnpacker : IDisposable
                 Check(dir, entry.Name, "open the directory");
                 try
                 {
-                    SetOwnerAndMode(dir, entry);
+                    SetOwnerAndMode(dir, entry, directory: true);
                 }
                 finally
                 {
                     Close(dir);
                 }
-                _directoryTimes.Add((path, entry.ModifiedSeconds, entry.ModifiedNanoseconds));
+                _directories.Add((path, entry.ModifiedSeconds, entry.ModifiedNanoseconds, entry.Mode));
                 break;
             case TarEntryType.File:
                 RemoveExisting(parent, name, entry.Name, keepDirectory: false);
@@ -132,7 +140,7 @@ public sealed class LayerUnpacker : IDisposable
                 try
                 {
                     WriteData(file, reader, entry.Name);
-                    SetOwnerAndMode(file, entry);
+                    SetOwnerAndMode(file, entry, directory: false);
                     SetTimes(file, entry);
                 }
                 finally
@@ -143,7 +151,8 @@ public sealed class LayerUnpacker : IDisposable
             case TarEntryType.Symlink:
                 RemoveExisting(parent, name, entry.Name, keepDirectory: false);
                 Check(SymlinkAt(entry.LinkName, parent, name), entry.Name, "make the symlink");
-                Check(FchownAt(parent, name, entry.Uid, entry.Gid, AT_SYMLINK_NOFOLLOW), entry.Name, "set the symlink's owner");
+                if (!KeepsOwner(entry))
+                    Check(FchownAt(parent, name, entry.Uid, entry.Gid, AT_SYMLINK_NOFOLLOW), entry.Name, "set the symlink's owner");
                 SetTimesAt(parent, name, entry);
                 break;
             case TarEntryType.HardLink:
@@ -174,10 +183,16 @@ public sealed class LayerUnpacker : IDisposable
                     TarEntryType.BlockDevice => 0x6000u,
                     _ => 0x1000u, // fifo
                 };
+                if (_rootless && type != 0x1000u)
+                {
+                    _nodesSkipped++; // only root makes device nodes (a fifo anyone may)
+                    break;
+                }
                 RemoveExisting(parent, name, entry.Name, keepDirectory: false);
                 ulong device = Makedev(entry.DeviceMajor, entry.DeviceMinor);
                 Check(MknodAt(parent, name, type | 0x180, device), entry.Name, "make the device node");
-                Check(FchownAt(parent, name, entry.Uid, entry.Gid, AT_SYMLINK_NOFOLLOW), entry.Name, "set the node's owner");
+                if (!KeepsOwner(entry))
+                    Check(FchownAt(parent, name, entry.Uid, entry.Gid, AT_SYMLINK_NOFOLLOW), entry.Name, "set the node's owner");
                 Check(FchmodAt(parent, name, entry.Mode, 0), entry.Name, "set the node's mode");
                 SetTimesAt(parent, name, entry);
                 break;
@@ -293,17 +308,45 @@ public sealed class LayerUnpacker : IDisposable
     }
 
     /// <summary>Owner first (chown clears setuid and file capabilities), then the mode, then
-    /// the xattrs (security.capability among them).</summary>
-    private static void SetOwnerAndMode(int fd, TarEntry entry)
+    /// the xattrs (security.capability among them). A non-root caller's directory gets its
+    /// mode at the end (<see cref="ApplyDirectories"/>).</summary>
+    private void SetOwnerAndMode(int fd, TarEntry entry, bool directory)
     {
-        Check(Fchown(fd, entry.Uid, entry.Gid), entry.Name, "set the owner");
-        Check(Fchmod(fd, entry.Mode), entry.Name, "set the mode");
+        if (!KeepsOwner(entry))
+            Check(Fchown(fd, entry.Uid, entry.Gid), entry.Name, "set the owner");
+        if (!(directory && _rootless))
+            Check(Fchmod(fd, entry.Mode), entry.Name, "set the mode");
         foreach (var (name, value) in entry.Xattrs)
         {
-            if (name.StartsWith("trusted.overlay.", StringComparison.Ordinal))
+            if (name.StartsWith("trusted.overlay.", StringComparison.Ordinal) || name.StartsWith("user.overlay.", StringComparison.Ordinal))
                 throw Refuse(entry.Name, $"carries the xattr {name}, which is overlayfs' own");
+            if (_rootless && !name.StartsWith("user.", StringComparison.Ordinal))
+            {
+                _xattrsSkipped++;
+                continue;
+            }
             SetXattr(fd, name, value, entry.Name);
         }
+    }
+
+    /// <summary>True where the owner is left as it is: a non-root caller's files are its own
+    /// (counted where the layer named another).</summary>
+    private bool KeepsOwner(TarEntry entry)
+    {
+        if (!_rootless)
+            return false;
+        if (entry.Uid != 0 || entry.Gid != 0)
+            _ownersSkipped++;
+        return true;
+    }
+
+    private string? NotKept()
+    {
+        var parts = new List<string>();
+        if (_ownersSkipped > 0) parts.Add($"{_ownersSkipped} owners other than root");
+        if (_nodesSkipped > 0) parts.Add($"{_nodesSkipped} device nodes");
+        if (_xattrsSkipped > 0) parts.Add($"{_xattrsSkipped} xattrs outside user.*");
+        return parts.Count == 0 ? null : string.Join(", ", parts);
     }
 
     private static unsafe void SetXattr(int fd, string name, ReadOnlySpan<byte> value, string entry)
@@ -327,17 +370,33 @@ public sealed class LayerUnpacker : IDisposable
         UtimensAt(parent, name, times, AT_SYMLINK_NOFOLLOW);
     }
 
-    /// <summary>A directory's times last: each entry made in it changed them.</summary>
-    private unsafe void ApplyDirectoryTimes()
+    /// <summary>A directory's times last (each entry made in it changed them), and a non-root
+    /// caller's directory modes, deepest first: a parent still lets the walk through.</summary>
+    private unsafe void ApplyDirectories()
     {
         long* times = stackalloc long[4];
-        foreach (var (path, seconds, nanos) in _directoryTimes)
+        foreach (var (path, seconds, nanos, mode) in _directories.OrderByDescending(d => d.Path.Length))
         {
-            int fd = OpenDirectory(path, string.Join('/', path), create: false);
             times[0] = times[2] = seconds;
             times[1] = times[3] = nanos;
-            Futimens(fd, times);
-            Close(fd);
+            if (path.Length == 0)
+            {
+                if (_rootless)
+                    Fchmod(_root, mode);
+                Futimens(_root, times);
+                continue;
+            }
+            int parent = OpenDirectory(path[..^1], string.Join('/', path), create: false);
+            try
+            {
+                if (_rootless)
+                    Check(FchmodAt(parent, path[^1], mode, 0), string.Join('/', path), "set the mode");
+                UtimensAt(parent, path[^1], times, AT_SYMLINK_NOFOLLOW);
+            }
+            finally
+            {
+                Close(parent);
+            }
         }
     }
 

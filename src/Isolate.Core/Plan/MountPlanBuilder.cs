@@ -303,8 +303,11 @@ public static class MountPlanBuilder
                     ops.Add(MountOp.Bind(rootfs, rootfs, recursive: true, slot: slot));
                 // The overlay goes over the rootfs path itself (lowerdir is looked up before
                 // the new mount covers it); writes land in upper, the directory stays as it is.
+                // a non-root user's image: its opaque directories are user.overlay.opaque
+                // (Images/LayerUnpacker), which overlayfs reads with userxattr
+                string xattrs = spec.Image != null && spec.UserNamespace is { Rootless: true } ? ",userxattr" : "";
                 ops.Add(MountOp.Filesystem("overlay", rootfs, MountFlags.None,
-                    $"lowerdir={string.Join(':', spec.LowerLayers.Prepend(rootfs).Select(EscapeOverlay))},upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}"));
+                    $"lowerdir={string.Join(':', spec.LowerLayers.Prepend(rootfs).Select(EscapeOverlay))},upperdir={EscapeOverlay(upper)},workdir={EscapeOverlay(work)}{xattrs}"));
                 break;
         }
         ops.Add(MountOp.OpenRoot(rootfs));

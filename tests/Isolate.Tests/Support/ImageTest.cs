@@ -195,12 +195,17 @@ public sealed class ImageTools
     /// <summary>zstd layers: .NET has no zstd, the zstd tool makes them.</summary>
     public bool Zstd { get; set; }
 
+    /// <summary>Runs isolate as the test user (RootlessSetup): setpriv and user namespaces.</summary>
+    public bool Rootless { get; set; }
+
     /// <summary>Why a test needing these cannot run here, or null. skopeo is always needed: it
     /// writes docker-archives and pushes to the registries.</summary>
     public string? Why()
     {
         if (Containers && !Environment.IsPrivilegedProcess)
             return "needs root: containers create namespaces and mounts";
+        if (Rootless && RootlessSetup.Unavailable is { } rootless)
+            return rootless;
         var needed = new List<(string File, string Package)> { (Support.Registry.Skopeo, "skopeo") };
         if (Registry)
             needed.Add((Support.Registry.Program, "docker-registry"));
@@ -229,6 +234,8 @@ public sealed class ImageFactAttribute : FactAttribute
     public bool Htpasswd { get => _tools.Htpasswd; set { _tools.Htpasswd = value; Skip = _tools.Why(); } }
 
     public bool Zstd { get => _tools.Zstd; set { _tools.Zstd = value; Skip = _tools.Why(); } }
+
+    public bool Rootless { get => _tools.Rootless; set { _tools.Rootless = value; Skip = _tools.Why(); } }
 }
 
 public sealed class ImageTheoryAttribute : TheoryAttribute
