@@ -124,7 +124,15 @@ public sealed class RegistryClient : IBlobSource, IDisposable
         if (response.StatusCode == HttpStatusCode.NotFound)
             throw new IsolateException($"pull {_image}: the registry {_image.Registry} has no manifest {reference} for {_image.Repository}");
         Ensure(response, $"pull {_image}");
-        byte[] bytes = response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+        byte[] bytes;
+        try
+        {
+            bytes = response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            throw new IsolateException($"pull {_image}: the registry {_image.Registry} broke off the manifest ({ErrorText.Of(e.InnerException ?? e)})");
+        }
         if (bytes.Length > 4 << 20)
             throw new IsolateException($"pull {_image}: a manifest of {bytes.Length} bytes: refused (at most 4 MiB)");
         string digest = ImageStore.DigestOf(bytes);
@@ -195,9 +203,11 @@ public sealed class RegistryClient : IBlobSource, IDisposable
                         }
                     }
                 }
-                catch (Exception e) when (e is IOException or HttpRequestException && attempt < 3)
+                catch (Exception e) when (e is IOException or HttpRequestException)
                 {
-                    continue; // cut off: resume from what arrived
+                    if (attempt < 3)
+                        continue; // cut off: resume from what arrived
+                    throw new IsolateException($"pull {_image}: blob {blob.Digest}: the download broke off {attempt} times ({ErrorText.Of(e.InnerException ?? e)}); pull again to resume it");
                 }
                 progress?.Invoke(written, total);
             }

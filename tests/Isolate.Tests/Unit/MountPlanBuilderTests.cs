@@ -88,6 +88,23 @@ public sealed class MountPlanBuilderTests
     }
 
     [Fact]
+    public void An_images_layers_are_the_overlays_lowers_top_first_and_a_rootless_one_reads_user_xattrs()
+    {
+        var image = Spec("/store/layers/top", RootfsWrites.CopyOnWrite) with
+        {
+            LayerDir = "/var/lib/isolate/layers/c1.42",
+            LowerLayers = ["/store/layers/mid", "/store/layers/base:1"],
+            Image = "app:1",
+        };
+        var overlay = Assert.Single(Build(image, scratch: "/mnt"), op => op.FsType == "overlay");
+        Assert.Equal("/store/layers/top", overlay.Target);
+        Assert.Equal(@"lowerdir=/store/layers/top:/store/layers/mid:/store/layers/base\:1,upperdir=/var/lib/isolate/layers/c1.42/upper,workdir=/var/lib/isolate/layers/c1.42/work", overlay.Data);
+
+        var rootless = image with { UserNamespace = new UserNamespaceSpec { Rootless = true, UidMap = [new(0, 4242, 1)], GidMap = [new(0, 4242, 1)] } };
+        Assert.EndsWith(",userxattr", Assert.Single(Build(rootless, scratch: "/mnt"), op => op.FsType == "overlay").Data);
+    }
+
+    [Fact]
     public void Storage_opt_size_sizes_the_staging_tmpfs_that_holds_the_layer()
     {
         var plan = Build(Spec("/srv/root", RootfsWrites.CopyOnWrite) with { StorageSizeBytes = 16 << 20 }, scratch: "/mnt");
