@@ -312,8 +312,8 @@ internal static class ImageVerbs
         if (string.IsNullOrEmpty(password))
             throw new IsolateException("login: give the password with --password-stdin (or -p PASSWORD)");
         var reference = new ImageReference(registry, "library/login", "latest", null);
-        var store = ImageStore.Open(globals.Storage);
-        using (var client = new RegistryClient(store, reference, RegistryOptionsFrom(options.TlsVerify, options.CaFile, $"{user}:{password}")))
+        _ = globals; // login fetches no blob: it makes no store
+        using (var client = new RegistryClient(null, reference, RegistryOptionsFrom(options.TlsVerify, options.CaFile, $"{user}:{password}")))
             client.CheckLogin();
         RegistryAuth.Store(registry, (user, password));
         Output.Out("Login Succeeded!\n");

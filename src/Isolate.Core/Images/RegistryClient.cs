@@ -26,7 +26,7 @@ public sealed class RegistryClient : IBlobSource, IDisposable
 {
     private readonly HttpClient _http;
     private readonly ImageReference _image;
-    private readonly ImageStore _store;
+    private readonly ImageStore? _store;
     private readonly (string User, string Password)? _credentials;
     private readonly bool _plainHttpAllowed;
     private string _scheme = "https";
@@ -52,7 +52,8 @@ public sealed class RegistryClient : IBlobSource, IDisposable
             Interop.LayerCalls.SetEnv("SSL_CERT_FILE", bundle, 0);
     }
 
-    public RegistryClient(ImageStore store, ImageReference image, RegistryOptions options)
+    /// <param name="store">Where blobs are downloaded to; null for a client that fetches none (login).</param>
+    public RegistryClient(ImageStore? store, ImageReference image, RegistryOptions options)
     {
         UseSystemCas();
         _store = store;
@@ -146,9 +147,10 @@ public sealed class RegistryClient : IBlobSource, IDisposable
     public Stream Open(Descriptor blob, Action<long, long>? progress)
     {
         string hex = ImageStore.Hex(blob.Digest);
-        string partial = Path.Combine(_store.Root, "tmp", hex + ".partial");
-        string done = Path.Combine(_store.Root, "tmp", hex + ".blob");
-        using (_store.LockItem(hex + ".download"))
+        var store = _store ?? throw new InvalidOperationException("a registry client without a store fetches no blobs");
+        string partial = Path.Combine(store.Root, "tmp", hex + ".partial");
+        string done = Path.Combine(store.Root, "tmp", hex + ".blob");
+        using (store.LockItem(hex + ".download"))
         {
             if (!File.Exists(done))
             {
@@ -164,7 +166,8 @@ public sealed class RegistryClient : IBlobSource, IDisposable
     public void Done(Descriptor blob)
     {
         string hex = ImageStore.Hex(blob.Digest);
-        File.Delete(Path.Combine(_store.Root, "tmp", hex + ".blob"));
+        if (_store != null)
+            File.Delete(Path.Combine(_store.Root, "tmp", hex + ".blob"));
     }
 
     private void Download(Descriptor blob, string partial, Action<long, long>? progress)

@@ -107,8 +107,11 @@ public sealed class ImageRegistryTests(BusyboxRootfs rootfs, Xunit.Abstractions.
         AssertError(wrong, registry.Host);
         Assert.True(!File.Exists(AuthFile) || !File.ReadAllText(AuthFile).Contains(registry.Host, StringComparison.Ordinal), "login stored refused credentials");
 
-        var login = Isolate(["login", "-u", registry.User, "-p", registry.Password, "--tls-verify=false", registry.Host]);
+        // login checks the credentials and fetches nothing: it makes no image store
+        string untouched = Path.Combine(Work, "no-store");
+        var login = Isolate(["--storage", untouched, "login", "-u", registry.User, "-p", registry.Password, "--tls-verify=false", registry.Host]);
         Assert.True(login.ExitCode == 0, login.ToString());
+        Assert.False(Directory.Exists(untouched), "login made an image store");
         var auths = JsonNode.Parse(File.ReadAllText(AuthFile))!["auths"]!;
         Assert.Equal(Convert.ToBase64String(Encoding.UTF8.GetBytes($"{registry.User}:{registry.Password}")), auths[registry.Host]!["auth"]!.ToString());
 
