@@ -16,9 +16,9 @@ public sealed class RootlessImageTests : ImageTest, IClassFixture<RootlessSetup>
     {
         _setup = setup;
         Own(setup.Dir);
-        // the user's own directories, where it can reach them (the test's Work is root's)
-        string mine = Directory.CreateTempSubdirectory("isolate-test-rootless-images-").FullName;
-        Own(mine);
+        // the user's own directories, in the test's Work (removed with it), opened for it to reach
+        RootlessSetup.Host("chmod", "755", Work);
+        string mine = NewDir("user");
         _store = Path.Combine(mine, "store");
         _state = Path.Combine(mine, "state");
         RootlessSetup.Host("chmod", "755", mine);
