@@ -53,6 +53,7 @@ internal sealed class RunArguments(RunOptions options) : Isolate.Docker.IRunArgu
     public bool DieWithParent => options.DieWithParent;
     public bool Debug => options.Debug;
     public IEnumerable<string> Device => options.Device;
+    public IEnumerable<string> DeviceCgroupRule => options.DeviceCgroupRule;
     public IEnumerable<string> Command => options.Command;
     public string? Memory => options.Memory;
     public string? MemorySwap => options.MemorySwap;

@@ -19,7 +19,7 @@ public sealed class RunOptions
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "blkio-weight", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
-            "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device",
+            "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device", "device-cgroup-rule",
             "storage-opt", "publish", "dns", "dns-search", "add-host", "subnet", "pull", "entrypoint", "tls-verify", "ca-file",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
@@ -134,6 +134,9 @@ public sealed class RunOptions
 
     [Option("kernel-memory", MetaValue = "SIZE", HelpText = "Refused: the kernel no longer limits kernel memory apart (--memory counts it).")]
     public string? KernelMemory { get; set; }
+
+    [Option("device-cgroup-rule", MetaValue = "RULE", HelpText = "Let the container use devices the device cgroup would refuse: 'TYPE MAJOR:MINOR PERMS' (c, b or a; a number or *; letters of rwm), as docker's, e.g. 'c 4:* rw'. Makes no node. Repeatable.")]
+    public IEnumerable<string> DeviceCgroupRule { get; set; } = [];
 
     [Option("device", MetaValue = "HOST[:CONTAINER[:PERMS]]", HelpText = "Give the container a host device node (/dev/fuse); PERMS, letters of rwm, limits its use through the device cgroup. Repeatable.")]
     public IEnumerable<string> Device { get; set; } = [];

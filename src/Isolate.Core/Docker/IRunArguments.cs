@@ -55,6 +55,8 @@ public interface IRunArguments : ILimitArguments
     bool Debug { get; }
     /// <summary>--device HOST[:CONTAINER[:PERMS]]: a host device node in the container's /dev.</summary>
     IEnumerable<string> Device { get; }
+    /// <summary>--device-cgroup-rule 'TYPE MAJOR:MINOR PERMS': docker's, an allow rule in the device cgroup.</summary>
+    IEnumerable<string> DeviceCgroupRule { get; }
     IEnumerable<string> Command { get; }
 }
 

@@ -96,6 +96,20 @@ public static class LimitsConverter
     /// for a container whose other devices are denied (DefaultConfinement); <c>Rules</c>, for
     /// one whose are not (--privileged): PERMS short of rw as the node's reading and writing
     /// denied, then what PERMS names allowed again.</summary>
+    /// <summary>--device-cgroup-rule, docker's form: "c 1:3 rwm", "b 8:* r", "a *:* rwm" (an
+    /// allow rule; the default confinement's deny-all comes first, so it widens it).</summary>
+    public static DeviceRule DeviceCgroupRule(string text)
+    {
+        string[] parts = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string[] numbers = parts.Length == 3 ? parts[1].Split(':') : [];
+        long? Number(string n) => n == "*" ? null : long.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long v) && v <= uint.MaxValue ? v : -1;
+        if (parts.Length != 3 || parts[0] is not ("a" or "b" or "c") || numbers.Length != 2
+            || Number(numbers[0]) == -1 || Number(numbers[1]) == -1
+            || parts[2].Length == 0 || parts[2].Any(c => c is not ('r' or 'w' or 'm')) || parts[2].Distinct().Count() != parts[2].Length)
+            throw new IsolateException($"invalid --device-cgroup-rule '{text}': use 'TYPE MAJOR:MINOR PERMS', TYPE c, b or a, each number a number or *, PERMS letters of rwm ('c 1:3 rwm', 'b 8:* r')");
+        return new DeviceRule(true, parts[0][0], Number(numbers[0]), Number(numbers[1]), parts[2]);
+    }
+
     public static (IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Rules, IReadOnlyList<DeviceRule> Allows) Devices(IEnumerable<string> flags)
     {
         var nodes = new List<DeviceNode>();

@@ -55,6 +55,7 @@ public static class RunConverter
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
         var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(options.Device ?? []);
+        deviceAllows = [.. deviceAllows, .. (options.DeviceCgroupRule ?? []).Select(LimitsConverter.DeviceCgroupRule)];
         var resources = LimitsConverter.From(options) with { DeviceRules = deviceRules };
         string cgroupParent = CgroupParentPath(options.CgroupParent);
         var stats = ParseStats(options.Stats);

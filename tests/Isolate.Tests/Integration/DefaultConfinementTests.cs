@@ -86,6 +86,22 @@ public sealed class DefaultConfinementTests(BusyboxRootfs rootfs) : ContainerTes
     }
 
     [ContainerFact]
+    public void A_device_cgroup_rule_lets_the_container_open_nodes_it_makes_of_that_kind()
+    {
+        // docker's --device-cgroup-rule: c 4:* rw opens any tty the container makes; 4:1 is
+        // readable and writable but c 1:11 (kmsg) stays refused
+        var result = Sh("mknod /dev/tty1 c 4 1; mknod /tmp/kmsg c 1 11; " + OpenEach("/dev/tty1", "/tmp/kmsg") + "; true",
+            "--device-cgroup-rule", "c 4:* rw");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("/dev/tty1 ok\n", result.Stdout);
+        Assert.Matches("/tmp/kmsg.*Operation not permitted", result.Stderr);
+
+        var bad = Sh("true", "--device-cgroup-rule", "c 4 rw");
+        Assert.Equal(125, bad.ExitCode);
+        Assert.Contains("invalid --device-cgroup-rule 'c 4 rw'", bad.Stderr);
+    }
+
+    [ContainerFact]
     public void A_privileged_container_opens_a_host_node_it_makes()
     {
         var result = Sh($"mknod /tmp/sda b {HostBlockDevice()}; mknod /dev/tty0 c 4 0; " + OpenEach("/tmp/sda", "/dev/tty0"), "--privileged");
