@@ -10,6 +10,9 @@ public sealed class GlobalOptions
 
     /// <summary>--storage DIR: the image store (default: Images.ImageStore.DefaultRoot).</summary>
     public string? Storage { get; set; }
+
+    /// <summary>--cdi-spec-dir DIR (repeatable): where CDI specs are read (default /etc/cdi, /var/run/cdi).</summary>
+    public List<string> CdiSpecDirs { get; } = [];
     public string? Log { get; set; }
     public string LogFormat { get; set; } = "text";
     public bool Debug { get; set; }
@@ -51,6 +54,9 @@ public sealed class GlobalOptions
                     // the state store works through .NET's file API, which cannot name such a path
                     if (Isolate.Interop.ByteStrings.HasRawBytes(globals.Root!))
                         throw new IsolateException($"--root {globals.Root}: a state root whose name is not UTF-8 is not supported; choose another directory");
+                    break;
+                case "--cdi-spec-dir":
+                    globals.CdiSpecDirs.Add(Value() ?? "");
                     break;
                 case "--storage":
                     globals.Storage = Value();

@@ -314,7 +314,8 @@ internal static class RunVerb
         var image = ResolveImage(options, command, globals);
         if (image is null && (options.TlsVerify != null || options.CaFile != null))
             throw new IsolateException("--tls-verify and --ca-file apply to an image pulled by run (isolate run [OPTIONS] IMAGE [COMMAND])");
-        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name), image)
+        var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name), image,
+                globals.CdiSpecDirs.Count > 0 ? globals.CdiSpecDirs : null)
             with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");

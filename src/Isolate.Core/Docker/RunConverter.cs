@@ -16,8 +16,9 @@ public static class RunConverter
     /// /proc/PID/ns/net path); null where there is no state to look NAME up in.</param>
     /// <param name="image">`run IMAGE`: the image's layers and config (Images/ImageRun); the
     /// command then follows the image's name.</param>
+    /// <param name="cdiSpecDirs">Where CDI specs are read from for `--device VENDOR/CLASS=NAME`.</param>
     public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable, Func<string, string>? containerNetwork = null,
-        Images.ImageDefaults? image = null)
+        Images.ImageDefaults? image = null, IReadOnlyList<string>? cdiSpecDirs = null)
     {
         // Under Native AOT, CommandLineParser leaves an absent sequence option null.
         var args = (options.Command ?? []).ToList();
@@ -54,8 +55,16 @@ public static class RunConverter
         var volumes = (options.Volumes ?? []).Select(v => MountSpecParser.ParseVolume(v, p => RootfsResolver.HostSource(p, "volume source", (link, uid) => $"-v {p}: {p}'s component {link} is a symlink owned by uid {uid} (a container or user could have planted it); give the resolved path"), HostFileKind)).ToList();
         var tmpfs = (options.Tmpfs ?? []).Select(MountSpecParser.ParseTmpfs).ToList();
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
-        var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(options.Device ?? []);
-        deviceAllows = [.. deviceAllows, .. (options.DeviceCgroupRule ?? []).Select(LimitsConverter.DeviceCgroupRule)];
+        var deviceFlags = (options.Device ?? []).ToList();
+        var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(deviceFlags.Where(d => !Devices.CdiDevices.IsName(d)));
+        var cdi = Devices.CdiDevices.Resolve([.. deviceFlags.Where(Devices.CdiDevices.IsName)], cdiSpecDirs ?? Devices.CdiDevices.DefaultSpecDirs);
+        foreach (var node in cdi.Nodes.Where(n => devices.Any(d => d.Path == n.Path)))
+            throw new IsolateException($"--device: {node.Path} is given twice (by a CDI device and a host path)");
+        devices = [.. devices, .. cdi.Nodes];
+        deviceAllows = [.. deviceAllows, .. cdi.Allows, .. (options.DeviceCgroupRule ?? []).Select(LimitsConverter.DeviceCgroupRule)];
+        volumes = [.. volumes, .. cdi.Mounts];
+        if (cdi.Mounts.Count > 0)
+            RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
         var resources = LimitsConverter.From(options) with { DeviceRules = deviceRules };
         string cgroupParent = CgroupParentPath(options.CgroupParent);
         var stats = ParseStats(options.Stats);
@@ -106,7 +115,7 @@ public static class RunConverter
                 Workdir = workdir,
                 Args = args,
                 // the image's Env first: --env-file and -e override it, as docker's do
-                Env = EnvironmentBuilder.Build(hostname, (image?.Config.Env.Where(e => e.Contains('=')) ?? []).Concat(envFiles).Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
+                Env = EnvironmentBuilder.Build(hostname, (image?.Config.Env.Where(e => e.Contains('=')) ?? []).Concat(cdi.Env).Concat(envFiles).Concat(options.Env ?? []), hostVariable, terminal, security.User.Home),
                 Security = security,
                 Rlimits = rlimits,
                 Tty = tty,

@@ -233,6 +233,9 @@ public static class MountPlanBuilder
             uint mode = volume.SourceIsFile ? 0x1A4u /* 0644 */ : 0x1EDu /* 0755 */;
             mounts.Add((volume.Destination,
                 MountOp.Bind(volume.Source, volume.Destination, recursive: true, InRoot | create, volume.ReadOnly, slot, mode)));
+            // nosuid, nodev, noexec come only from a remount, which keeps ro (the sort is stable)
+            if (volume.Flags != MountFlags.None)
+                mounts.Add((volume.Destination, MountOp.Remount(volume.Destination, volume.Flags | (volume.ReadOnly ? MountFlags.ReadOnly : 0))));
         }
         foreach (var tmpfs in spec.Tmpfs)
             mounts.Add((tmpfs.Destination, MountOp.Filesystem("tmpfs", tmpfs.Destination, TmpfsFlags(tmpfs), tmpfs.Data, InRoot | MountOptions.CreateDir)));

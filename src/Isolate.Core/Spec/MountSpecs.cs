@@ -13,7 +13,11 @@ public sealed record ConfiguredMount(string Type, string Source, string Destinat
 }
 
 /// <summary>-v SRC:DST[:ro]: a host file or directory bound into the container.</summary>
-public sealed record VolumeSpec(string Source, string Destination, bool ReadOnly, bool SourceIsFile);
+public sealed record VolumeSpec(string Source, string Destination, bool ReadOnly, bool SourceIsFile)
+{
+    /// <summary>nosuid, nodev, noexec on the bind (a CDI mount's options), made by a remount.</summary>
+    public Isolate.Plan.MountFlags Flags { get; init; }
+}
 
 /// <summary>--tmpfs DST[:OPTIONS]: a private tmpfs; Data is what goes to mount(2)
 /// (size, mode, uid, gid, nr_inodes), the flag words become mount flags.</summary>
