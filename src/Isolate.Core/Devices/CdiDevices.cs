@@ -21,6 +21,8 @@ public static partial class CdiDevices
 {
     public static readonly IReadOnlyList<string> DefaultSpecDirs = ["/etc/cdi", "/var/run/cdi"];
 
+    private static readonly CdiEdits None = new([], [], [], []);
+
     [GeneratedRegex(@"^([a-z0-9][a-z0-9.-]*[a-z0-9]/[a-zA-Z0-9][a-zA-Z0-9_.-]*)=([a-zA-Z0-9][a-zA-Z0-9_.:-]*)\z")]
     private static partial Regex NamePattern();
 
@@ -31,6 +33,10 @@ public static partial class CdiDevices
     /// <paramref name="specDirs"/>; an unknown kind or device is an error naming it.</summary>
     public static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs)
     {
+        // no CDI device asked for: no spec is read (a start pays nothing, and a broken spec on
+        // the host fails only the runs that name a CDI device, with its file and line)
+        if (names.Count == 0)
+            return None;
         var specs = Load(specDirs);
         var nodes = new List<DeviceNode>();
         var allows = new List<DeviceRule>();

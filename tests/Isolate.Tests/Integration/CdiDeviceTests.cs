@@ -123,5 +123,13 @@ public sealed class CdiDeviceTests : ContainerTest, IDisposable
         Assert.Equal(125, hooks.ExitCode);
         Assert.Contains("containerEdits.hooks is not supported yet", hooks.Stderr);
         Assert.Single(hooks.Stderr.TrimEnd('\n').Split('\n'));
+
+        // a run that names no CDI device reads no spec: a broken one fails only runs that name one
+        File.WriteAllText(Path.Combine(_dir, "broken.yaml"), "kind: [unclosed\n");
+        var plain = Cdi([], "echo plain");
+        Assert.True(plain.ExitCode == 0 && plain.Stdout == "plain\n", plain.ToString());
+        var broken = Cdi(["--device", "vendor.test/json=zero"], "true");
+        Assert.Equal(125, broken.ExitCode);
+        Assert.Contains("broken.yaml: line 1", broken.Stderr);
     }
 }
