@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using CommandLine;
@@ -197,8 +196,9 @@ internal static class ImageVerbs
             }));
             return 0;
         }
+        var now = DateTime.UtcNow;
         var table = new List<string[]> { new[] { "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE" } };
-        table.AddRange(rows.Select(r => new[] { r.Item1, r.Item2, options.NoTrunc ? "sha256:" + r.i.Id : r.i.Id[..12], StderrProgress.Age(r.i.Config.Created), ImageImport.Human(r.i.Record.Size) }));
+        table.AddRange(rows.Select(r => new[] { r.Item1, r.Item2, options.NoTrunc ? "sha256:" + r.i.Id : r.i.Id[..12], (Isolate.Containers.DetachedVerbs.Since(r.i.Config.Created, now) is { } age ? age + " ago" : ""), ImageImport.Human(r.i.Record.Size) }));
         int[] widths = [.. Enumerable.Range(0, 5).Select(c => table.Max(row => row[c].Length))];
         var text = new StringBuilder();
         foreach (var row in table)
@@ -355,6 +355,4 @@ internal static class ImageVerbs
             write(w);
         return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
     }
-
-    internal static string Format(long n) => n.ToString(CultureInfo.InvariantCulture);
 }

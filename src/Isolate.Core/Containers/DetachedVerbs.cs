@@ -289,7 +289,8 @@ public static class DetachedVerbs
         };
     }
 
-    private static string? Since(string? timestamp, DateTime now) =>
+    /// <summary>How long ago <paramref name="timestamp"/> (ISO 8601) was, as docker says it; null when it is none.</summary>
+    public static string? Since(string? timestamp, DateTime now) =>
         DateTime.TryParse(timestamp, System.Globalization.CultureInfo.InvariantCulture,
             System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var then)
             ? HumanDuration(now - then) : null;

@@ -141,7 +141,7 @@ public static partial class CdiDevices
             throw new IsolateException($"CDI spec {where}: device node {path}: its path must be under /dev");
         var stat = FileStat.Follow(host);
         char type = node["type"]?.ToString() is { Length: 1 } t ? t[0]
-            : stat is { } s ? ((s.Mode & 0xF000) switch { 0x2000 => 'c', 0x6000 => 'b', _ => '?' }) : '?';
+            : stat?.DeviceType ?? '?';
         if (type is not ('c' or 'b'))
             throw new IsolateException($"CDI spec {where}: device node {path}: {host} is not a character or block device on this host, and the spec gives no type c or b");
         uint major = Number(node, "major") ?? stat?.RdevMajor ?? throw new IsolateException($"CDI spec {where}: device node {path}: {host} does not exist and the spec gives no major and minor");

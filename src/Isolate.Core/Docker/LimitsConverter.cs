@@ -129,12 +129,8 @@ public static class LimitsConverter
             if (!host.StartsWith('/') || !target.StartsWith("/dev/", StringComparison.Ordinal) || target.Split('/').Any(p => p is "." or ".."))
                 throw new IsolateException($"invalid --device '{flag}': the host node is an absolute path, and the container's a path under /dev");
             var stat = FileStat.Follow(host) ?? throw IsolateException.FromErrno("--device: stat", host, System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
-            char type = (stat.Mode & 0xF000) switch
-            {
-                0x2000 => 'c',
-                0x6000 => 'b',
-                _ => throw new IsolateException($"invalid --device '{flag}': {host} is not a character or block device (a directory of devices is not supported; name each node)"),
-            };
+            char type = stat.DeviceType
+                ?? throw new IsolateException($"invalid --device '{flag}': {host} is not a character or block device (a directory of devices is not supported; name each node)");
             if (nodes.Any(n => n.Path == target))
                 throw new IsolateException($"invalid --device '{flag}': {target} is given twice");
             nodes.Add(new DeviceNode(target, type, stat.RdevMajor, stat.RdevMinor, (uint)stat.Mode & 0xFFF, stat.Uid, stat.Gid, host));

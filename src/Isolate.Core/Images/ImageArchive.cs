@@ -114,7 +114,7 @@ public static class ImageArchive
             // the docker archive has no manifest of its own: one is written for it, naming each
             // layer by its file's digest, so the import reads them as it reads any blob
             var layers = layerPaths.Select(p => new Descriptor("application/vnd.oci.image.layer.v1.tar", source.Register(p), -1)).ToList();
-            byte[] manifest = ManifestFor(new Descriptor(ImageManifest.OciManifest.Replace("manifest", "config"), configDigest, config.Length), layers);
+            byte[] manifest = ManifestFor(new Descriptor(ImageManifest.OciConfig, configDigest, config.Length), layers);
             source.Register(configPath);
             var tags = entry.TryGetProperty("RepoTags", out var repoTags) && repoTags.ValueKind == JsonValueKind.Array && repoTags.GetArrayLength() > 0
                 ? repoTags.EnumerateArray().Select(t => ImageReference.Parse(t.GetString()!).TagKey!).ToList()

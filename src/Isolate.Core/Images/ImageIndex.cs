@@ -1,7 +1,4 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
-using Isolate.Interop;
-using static Isolate.Interop.OpenFlags;
 using static Isolate.Interop.LockFlags;
 
 namespace Isolate.Images;
@@ -72,10 +69,7 @@ internal sealed class ImageIndex
     /// file, fsync'd, renamed over the old one, so a reader or a crash sees one or the other.</summary>
     public static void Update(string root, Action<ImageIndex> change)
     {
-        string lockPath = Path.Combine(root, "metadata.lock");
-        using var fd = FileDescriptor.Open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0x180);
-        if (fd.IsInvalid || Libc.Flock(fd, LOCK_EX) < 0)
-            throw IsolateException.FromErrno("lock the image store's index", lockPath, Marshal.GetLastPInvokeError());
+        using var held = ImageStore.TakeLock(Path.Combine(root, "metadata.lock"), LOCK_EX);
         var index = Read(root);
         change(index);
         string temp = FileOf(root) + "." + Environment.ProcessId + ".tmp";

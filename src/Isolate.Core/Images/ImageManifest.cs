@@ -12,6 +12,7 @@ public sealed record ImageManifest(Descriptor Config, IReadOnlyList<Descriptor> 
 {
     public const string OciManifest = "application/vnd.oci.image.manifest.v1+json";
     public const string OciIndex = "application/vnd.oci.image.index.v1+json";
+    public const string OciConfig = "application/vnd.oci.image.config.v1+json";
     public const string DockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
     public const string DockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
     public static readonly string Accept = string.Join(", ", OciIndex, DockerList, OciManifest, DockerManifest);

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Isolate.Images;
 
 /// <summary>`isolate pull`, and `run`'s pull of an image the store lacks.</summary>
@@ -41,18 +39,5 @@ public sealed class StderrProgress(Action<string> write, bool terminal, bool qui
         if (quiet)
             return;
         write((terminal ? "\r\x1b[K" : "") + $"{layer}: {what}\n");
-    }
-
-    public static string Age(string? iso)
-    {
-        if (iso is null || !DateTime.TryParse(iso, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var when))
-            return "";
-        var age = DateTime.UtcNow - when;
-        return age.TotalMinutes < 1 ? "Less than a minute ago"
-            : age.TotalHours < 1 ? $"{(int)age.TotalMinutes} minutes ago"
-            : age.TotalDays < 2 ? $"{(int)age.TotalHours} hours ago"
-            : age.TotalDays < 60 ? $"{(int)age.TotalDays} days ago"
-            : age.TotalDays < 730 ? $"{(int)(age.TotalDays / 30)} months ago"
-            : $"{(int)(age.TotalDays / 365)} years ago";
     }
 }

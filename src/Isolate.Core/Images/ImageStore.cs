@@ -34,17 +34,9 @@ public sealed partial class ImageStore
 
     private string Tmp => Path.Combine(Root, "tmp");
 
-    /// <summary>/var/lib/isolate/images for root; $XDG_DATA_HOME/isolate/images (default
-    /// ~/.local/share) for anyone else.</summary>
-    public static string DefaultRoot()
-    {
-        if (Libc.GetEffectiveUserId() == 0)
-            return "/var/lib/isolate/images";
-        string? data = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
-        if (string.IsNullOrEmpty(data))
-            data = Path.Combine(Environment.GetEnvironmentVariable("HOME") ?? "/", ".local", "share");
-        return Path.Combine(data, "isolate", "images");
-    }
+    /// <summary>Beside the logs (<see cref="State.StateStore.DefaultLogRoot"/>): /var/lib/isolate/images
+    /// for root; $XDG_DATA_HOME/isolate/images (default ~/.local/share) for anyone else.</summary>
+    public static string DefaultRoot() => Path.Combine(Path.GetDirectoryName(State.StateStore.DefaultLogRoot())!, "images");
 
     /// <summary>The store at <paramref name="root"/> (default: <see cref="DefaultRoot"/>), made
     /// where missing, 0700: its layers are containers' files.</summary>
@@ -112,7 +104,8 @@ public sealed partial class ImageStore
         }
     }
 
-    private static FileDescriptor TakeLock(string path, int operation)
+    /// <summary>An flock on <paramref name="path"/> (made where missing), waited for.</summary>
+    internal static FileDescriptor TakeLock(string path, int operation)
     {
         var fd = FileDescriptor.Open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0x180);
         if (fd.IsInvalid)
@@ -338,7 +331,7 @@ public sealed partial class ImageStore
         if (deleted)
         {
             lines.Add("Deleted: sha256:" + image.Id);
-            Collect(exclusive);
+            Collect();
         }
         return lines;
     }
@@ -362,14 +355,13 @@ public sealed partial class ImageStore
                 lines.Add("Deleted: sha256:" + id);
             }
         });
-        return (lines, Collect(exclusive));
+        return (lines, Collect());
     }
 
     /// <summary>Removes blobs, layers and leftovers in tmp/ that no recorded image needs; a
     /// layer a running container holds stays. The caller holds the store lock exclusively.</summary>
-    private long Collect(FileDescriptor exclusiveLock)
+    private long Collect()
     {
-        _ = exclusiveLock;
         var index = ImageIndex.Read(Root);
         var blobs = new HashSet<string>(StringComparer.Ordinal);
         var layers = new HashSet<string>(StringComparer.Ordinal);

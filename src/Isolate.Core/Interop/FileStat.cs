@@ -50,6 +50,9 @@ internal static unsafe partial class FileStat
 
         public readonly bool IsRegularFile => (Mode & 0xF000) == 0x8000;
 
+        /// <summary>'c' or 'b' for a character or block device, as the device cgroup names them; null otherwise.</summary>
+        public readonly char? DeviceType => (Mode & 0xF000) switch { 0x2000 => 'c', 0x6000 => 'b', _ => null };
+
         /// <summary>The device as stat's st_dev (glibc's makedev of the major and minor).</summary>
         public readonly ulong Device =>
             ((ulong)(DevMajor & 0x00000FFF) << 8) | ((ulong)(DevMajor & 0xFFFFF000) << 32)
