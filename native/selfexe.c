@@ -227,7 +227,7 @@ static int verb_enters_container(void)
     const char *arg = text + strlen(text) + 1; /* past argv[0] */
     while (arg < end && strncmp(arg, "--", 2) == 0 && strcmp(arg, "--") != 0) {
         int takes_value = strchr(arg, '=') == NULL
-            && (strcmp(arg, "--root") == 0 || strcmp(arg, "--storage") == 0 || strcmp(arg, "--cdi-spec-dir") == 0 || strcmp(arg, "--log") == 0 || strcmp(arg, "--log-format") == 0
+            && (strcmp(arg, "--root") == 0 || strcmp(arg, "--storage") == 0 || strcmp(arg, "--cdi-spec-dir") == 0 || strcmp(arg, "--nvidia-driver-root") == 0 || strcmp(arg, "--log") == 0 || strcmp(arg, "--log-format") == 0
                 || strcmp(arg, "--rootless") == 0 || strcmp(arg, "--criu") == 0);
         arg += strlen(arg) + 1;
         if (takes_value && arg < end)

@@ -13,6 +13,10 @@ public sealed class GlobalOptions
 
     /// <summary>--cdi-spec-dir DIR (repeatable): where CDI specs are read (default /etc/cdi, /var/run/cdi).</summary>
     public List<string> CdiSpecDirs { get; } = [];
+
+    /// <summary>--nvidia-driver-root DIR: where --gpus finds the NVIDIA driver without a CDI spec
+    /// (its /dev, /proc/driver/nvidia, ld.so cache and libraries; nvidia-ctk's --driver-root).</summary>
+    public string NvidiaDriverRoot { get; set; } = "/";
     public string? Log { get; set; }
     public string LogFormat { get; set; } = "text";
     public bool Debug { get; set; }
@@ -57,6 +61,11 @@ public sealed class GlobalOptions
                     break;
                 case "--cdi-spec-dir":
                     globals.CdiSpecDirs.Add(Value() ?? "");
+                    break;
+                case "--nvidia-driver-root":
+                    string driverRoot = Value() ?? "";
+                    globals.NvidiaDriverRoot = driverRoot.StartsWith('/') && Directory.Exists(driverRoot) ? Path.GetFullPath(driverRoot)
+                        : throw new IsolateException($"--nvidia-driver-root {driverRoot}: give an existing directory, by its absolute path");
                     break;
                 case "--storage":
                     globals.Storage = Value();

@@ -29,6 +29,7 @@ public static class Program
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PauseOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(ResumeOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(FeaturesOptions))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(InfoOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(OciRunOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(RunEverydayOptions))]
     [DynamicDependency(DynamicallyAccessedMemberTypes.All, typeof(PullOptions))]

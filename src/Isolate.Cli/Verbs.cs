@@ -71,6 +71,7 @@ internal static class Verbs
         Make<PauseOptions>("pause", ArgumentRules.Runc, PauseVerb.Pause),
         Make<ResumeOptions>("resume", ArgumentRules.Runc, PauseVerb.Resume) with { Aliases = ["unpause"] },
         Make<FeaturesOptions>("features", ArgumentRules.Runc, FeaturesVerb.Execute),
+        Make<InfoOptions>("info", ArgumentRules.Runc, InfoVerb.Execute),
         Make<PullOptions>("pull", ArgumentRules.Runc, ImageVerbs.Guarded<PullOptions>(ImageVerbs.Pull)),
         Make<LoadOptions>("load", ArgumentRules.Runc, ImageVerbs.Guarded<LoadOptions>(ImageVerbs.Load)),
         Make<ImagesOptions>("images", ArgumentRules.Runc, ImageVerbs.Guarded<ImagesOptions>(ImageVerbs.Images)),

@@ -54,6 +54,7 @@ internal sealed class RunArguments(RunOptions options) : Isolate.Docker.IRunArgu
     public bool Debug => options.Debug;
     public IEnumerable<string> Device => options.Device;
     public IEnumerable<string> DeviceCgroupRule => options.DeviceCgroupRule;
+    public string? Gpus => options.Gpus;
     public IEnumerable<string> Command => options.Command;
     public string? Memory => options.Memory;
     public string? MemorySwap => options.MemorySwap;

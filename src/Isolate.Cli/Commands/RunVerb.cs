@@ -19,7 +19,7 @@ public sealed class RunOptions
             "cpus", "cpu-shares", "cpuset-cpus", "pids-limit", "blkio-weight", "io-weight", "cgroups", "cgroup-parent", "stats",
             "user", "group-add", "cap-add", "cap-drop", "security-opt", "userns", "preserve-fds",
             "env-file", "ulimit", "oom-score-adj", "pid-file", "stop-signal", "stop-timeout", "timeout", "name", "log-driver", "log-opt",
-            "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device", "device-cgroup-rule",
+            "memory-reservation", "cpu-quota", "cpu-period", "cpuset-mems", "kernel-memory", "device", "device-cgroup-rule", "gpus",
             "storage-opt", "publish", "dns", "dns-search", "add-host", "subnet", "pull", "entrypoint", "tls-verify", "ca-file",
         ],
         flags: ["read-only", "overlay", "no-overlay", "privileged", "debug", "tty", "interactive", "init", "die-with-parent", "detach", "rm"],
@@ -140,6 +140,9 @@ public sealed class RunOptions
 
     [Option("device", MetaValue = "HOST[:CONTAINER[:PERMS]]", HelpText = "Give the container a host device node (/dev/fuse); PERMS, letters of rwm, limits its use through the device cgroup. Repeatable.")]
     public IEnumerable<string> Device { get; set; } = [];
+
+    [Option("gpus", MetaValue = "GPUS", HelpText = "NVIDIA GPUs, with no toolkit installed: all, a count (2), or device=ID[,ID] (an index or GPU-UUID); ',capabilities=compute,utility' as docker's. From an nvidia.com/gpu CDI spec where there is one, else found on the host.")]
+    public string? Gpus { get; set; }
 
     [Option("cgroups", MetaValue = "MODE", HelpText = "enabled (default): a cgroup of its own; disabled: none - no limits, no OOM report, no --stats (podman's --cgroups).")]
     public string? Cgroups { get; set; }
@@ -315,7 +318,7 @@ internal static class RunVerb
         if (image is null && (options.TlsVerify != null || options.CaFile != null))
             throw new IsolateException("--tls-verify and --ca-file apply to an image pulled by run (isolate run [OPTIONS] IMAGE [COMMAND])");
         var spec = RunConverter.ToSpec(new RunArguments(options), HostProcess.Variable, name => ContainerHandle.NetworkOf(globals.Store, name), image,
-                globals.CdiSpecDirs.Count > 0 ? globals.CdiSpecDirs : null)
+                globals.CdiSpecDirs.Count > 0 ? globals.CdiSpecDirs : null, globals.NvidiaDriverRoot)
             with { LayerRoot = globals.Store.LayerRoot };
         var stats = RunConverter.ParseStats(options.Stats);
         Isolate.Runtime.Timing.Mark("spec");

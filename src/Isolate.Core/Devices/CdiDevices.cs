@@ -9,14 +9,20 @@ namespace Isolate.Devices;
 
 /// <summary>What the CDI devices a run names add to the container: device nodes (with their
 /// device cgroup rules), environment entries and bind mounts.</summary>
-public sealed record CdiEdits(IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Allows, IReadOnlyList<string> Env, IReadOnlyList<VolumeSpec> Mounts);
+public sealed record CdiEdits(IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<DeviceRule> Allows, IReadOnlyList<string> Env, IReadOnlyList<VolumeSpec> Mounts)
+{
+    /// <summary>Symlinks made in the root: a library's soname link (--gpus, NVIDIA's
+    /// create-symlinks and update-ldcache hooks).</summary>
+    public IReadOnlyList<SymlinkSpec> Links { get; init; } = [];
+}
 
 /// <summary>The Container Device Interface, as podman and containerd read it: specs (JSON or
 /// YAML) in /etc/cdi and /var/run/cdi (or --cdi-spec-dir), each of one kind
 /// ("vendor.com/class") with named devices; `--device vendor.com/class=NAME` (or `=all`)
 /// applies the spec's own containerEdits and the device's. Honoured: deviceNodes, env,
-/// mounts (bind, with ro, nosuid, nodev, noexec); refused, naming the field: hooks,
-/// additionalGids, intelRdt, netDevices, and any mount option or type beyond those.</summary>
+/// mounts (bind, with ro, nosuid, nodev, noexec), and the hooks of NVIDIA's specs, whose work
+/// Isolate does itself (CdiHooks); refused, naming the field: other hooks, additionalGids,
+/// intelRdt, netDevices, and any mount option or type beyond those.</summary>
 public static partial class CdiDevices
 {
     public static readonly IReadOnlyList<string> DefaultSpecDirs = ["/etc/cdi", "/var/run/cdi"];
@@ -31,7 +37,8 @@ public static partial class CdiDevices
 
     /// <summary>The edits of every CDI device in <paramref name="names"/>, from the specs in
     /// <paramref name="specDirs"/>; an unknown kind or device is an error naming it.</summary>
-    public static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs)
+    /// <param name="containerHas">Whether the container's root has a path (NVIDIA's enable-cuda-compat hook).</param>
+    public static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs, Func<string, bool>? containerHas = null)
     {
         // no CDI device asked for: no spec is read (a start pays nothing, and a broken spec on
         // the host fails only the runs that name a CDI device, with its file and line)
@@ -42,6 +49,7 @@ public static partial class CdiDevices
         var allows = new List<DeviceRule>();
         var env = new List<string>();
         var mounts = new List<VolumeSpec>();
+        var hooks = new CdiHooks(containerHas ?? (_ => false));
         var appliedSpecs = new HashSet<string>(StringComparer.Ordinal);
         foreach (string name in names)
         {
@@ -60,9 +68,9 @@ public static partial class CdiDevices
                 edits.Add((common, spec.File));
             edits.AddRange(chosen.Where(d => d.Edits != null).Select(d => (d.Edits!, $"{spec.File}, device {d.Name}")));
             foreach (var (edit, where) in edits)
-                Apply(edit, where, nodes, allows, env, mounts);
+                Apply(edit, where, nodes, allows, env, mounts, hooks);
         }
-        return new CdiEdits(nodes, allows, env, mounts);
+        return new CdiEdits(nodes, allows, env, mounts) { Links = hooks.Links(mounts) };
     }
 
     private sealed record Spec(string File, string Kind, JsonObject? Edits, IReadOnlyList<(string Name, JsonObject? Edits)> Devices);
@@ -98,7 +106,16 @@ public static partial class CdiDevices
         return specs;
     }
 
-    private static void Apply(JsonObject edits, string where, List<DeviceNode> nodes, List<DeviceRule> allows, List<string> env, List<VolumeSpec> mounts)
+    /// <summary>Every spec in <paramref name="specDirs"/>: its file, kind and device names (`isolate info`).</summary>
+    public static IReadOnlyList<(string File, string Kind, IReadOnlyList<string> Devices)> List(IReadOnlyList<string> specDirs) =>
+        [.. Load(specDirs).Select(s => (s.File, s.Kind, (IReadOnlyList<string>)[.. s.Devices.Select(d => d.Name)]))];
+
+    /// <summary>The device names of the spec of <paramref name="kind"/> in its order, or null when no spec has that kind.</summary>
+    public static IReadOnlyList<string>? DeviceNames(string kind, IReadOnlyList<string> specDirs) =>
+        Load(specDirs).FirstOrDefault(s => s.Kind == kind)?.Devices.Select(d => d.Name).ToList();
+
+    private static void Apply(JsonObject edits, string where, List<DeviceNode> nodes, List<DeviceRule> allows, List<string> env, List<VolumeSpec> mounts,
+        CdiHooks hooks)
     {
         foreach (var (field, value) in edits)
         {
@@ -124,8 +141,12 @@ public static partial class CdiDevices
                     foreach (var mount in Array(value, where, field).OfType<JsonObject>())
                         mounts.Add(Mount(mount, where));
                     break;
+                case "hooks":
+                    foreach (var hook in Array(value, where, field).OfType<JsonObject>())
+                        hooks.Add(hook, where);
+                    break;
                 default:
-                    throw new IsolateException($"CDI spec {where}: containerEdits.{field} is not supported yet ({(field == "hooks" ? "CDI hooks are not run" : "Isolate cannot apply it")}): refused rather than ignored");
+                    throw new IsolateException($"CDI spec {where}: containerEdits.{field} is not supported yet (Isolate cannot apply it): refused rather than ignored");
             }
         }
     }

@@ -57,6 +57,8 @@ public interface IRunArguments : ILimitArguments
     IEnumerable<string> Device { get; }
     /// <summary>--device-cgroup-rule 'TYPE MAJOR:MINOR PERMS': docker's, an allow rule in the device cgroup.</summary>
     IEnumerable<string> DeviceCgroupRule { get; }
+    /// <summary>--gpus all|N|device=ID[,ID][,capabilities=LIST]: docker's, NVIDIA GPUs.</summary>
+    string? Gpus { get; }
     IEnumerable<string> Command { get; }
 }
 

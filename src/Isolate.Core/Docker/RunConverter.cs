@@ -17,8 +17,9 @@ public static class RunConverter
     /// <param name="image">`run IMAGE`: the image's layers and config (Images/ImageRun); the
     /// command then follows the image's name.</param>
     /// <param name="cdiSpecDirs">Where CDI specs are read from for `--device VENDOR/CLASS=NAME`.</param>
+    /// <param name="nvidiaDriverRoot">Where --gpus finds the driver without a CDI spec (default /).</param>
     public static ContainerSpec ToSpec(IRunArguments options, Func<string, string?> hostVariable, Func<string, string>? containerNetwork = null,
-        Images.ImageDefaults? image = null, IReadOnlyList<string>? cdiSpecDirs = null)
+        Images.ImageDefaults? image = null, IReadOnlyList<string>? cdiSpecDirs = null, string? nvidiaDriverRoot = null)
     {
         // Under Native AOT, CommandLineParser leaves an absent sequence option null.
         var args = (options.Command ?? []).ToList();
@@ -57,7 +58,9 @@ public static class RunConverter
         RejectDuplicateDestinations(volumes.Select(v => v.Destination).Concat(tmpfs.Select(t => t.Destination)));
         var deviceFlags = (options.Device ?? []).ToList();
         var (devices, deviceRules, deviceAllows) = LimitsConverter.Devices(deviceFlags.Where(d => !Devices.CdiDevices.IsName(d)));
-        var cdi = Devices.CdiDevices.Resolve([.. deviceFlags.Where(Devices.CdiDevices.IsName)], cdiSpecDirs ?? Devices.CdiDevices.DefaultSpecDirs);
+        var envFiles = (options.EnvFile ?? []).SelectMany(ReadEnvFile).ToList();
+        var cdi = Devices.DeviceRequests.Resolve(deviceFlags.Where(Devices.CdiDevices.IsName), options.Gpus, envFiles.Concat(options.Env ?? []), image?.Config.Env ?? [],
+            hostVariable, cdiSpecDirs ?? Devices.CdiDevices.DefaultSpecDirs, nvidiaDriverRoot ?? "/", path => ContainerHas(rootfs, image?.Lowers, path));
         foreach (var node in cdi.Nodes.Where(n => devices.Any(d => d.Path == n.Path)))
             throw new IsolateException($"--device: {node.Path} is given twice (by a CDI device and a host path)");
         devices = [.. devices, .. cdi.Nodes];
@@ -92,7 +95,6 @@ public static class RunConverter
         bool tty = options.Tty;
         if (tty && options.Interactive && !HostTerminal.IsTerminal(0))
             throw new IsolateException("-it: the input device is not a terminal; drop -i to give the container a terminal without your input, or -t to pass stdin through as it is");
-        var envFiles = (options.EnvFile ?? []).SelectMany(ReadEnvFile).ToList();
         var rlimits = ProcessOptionParser.ParseUlimits(options.Ulimit ?? []);
         int? oomScoreAdj = options.OomScoreAdj is null ? null : ProcessOptionParser.ParseOomScoreAdj(options.OomScoreAdj);
         int stopSignal = options.StopSignal is not null ? ProcessOptionParser.ParseSignal("--stop-signal", options.StopSignal)
@@ -133,6 +135,7 @@ public static class RunConverter
             Privileged = options.Privileged,
             Resources = resources,
             Devices = devices,
+            Links = cdi.Links,
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
             UserNamespace = userns,
@@ -210,6 +213,12 @@ public static class RunConverter
         "json" => StatsFormat.Json,
         _ => throw new IsolateException($"invalid --stats '{value}': use --stats for a line or --stats=json"),
     };
+
+    /// <summary>Whether the container's root has <paramref name="path"/>: the host's, the
+    /// --rootfs directory, or an image's layers (a whiteout above aside).</summary>
+    private static bool ContainerHas(string? rootfs, IReadOnlyList<string>? lowers, string path) =>
+        rootfs is null ? FileStat.NoFollow(path) != null
+            : new[] { rootfs }.Concat(lowers ?? []).Any(layer => FileStat.NoFollow(layer.TrimEnd('/') + path) != null);
 
     private static IReadOnlyList<string> ReadEnvFile(string path)
     {

@@ -79,6 +79,7 @@ public static class MountPlanBuilder
             ops.Add(MountOp.Filesystem("tmpfs", "/run", MountFlags.NoSuid | MountFlags.NoDev, "mode=755", InRoot | MountOptions.Optional));
         }
         ops.AddRange(UserMounts(spec));
+        ops.AddRange(spec.Links.Select(l => MountOp.Symlink(l.Target, l.Path, InRoot | MountOptions.KeepExisting)));
         if (hostLayer != null)
             ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // before the layer is read-only
         if (!spec.Privileged)

@@ -23,7 +23,7 @@ public static class HostLayer
     {
         if (spec.Rootfs != null)
             return [];
-        var wanted = spec.Volumes.Select(v => v.Destination).Concat(spec.Tmpfs.Select(t => t.Destination)).Append(spec.Process.Workdir);
+        var wanted = spec.Volumes.Select(v => v.Destination).Concat(spec.Tmpfs.Select(t => t.Destination)).Concat(spec.Links.Select(l => l.Path)).Append(spec.Process.Workdir);
         return [.. wanted.Where(path => path.StartsWith('/') && !FreshMounts.Any(dir => HostScratch.Covers(dir, path)) && Missing(path)).Distinct()];
     }
 

@@ -147,6 +147,9 @@ public sealed record ContainerSpec
 
     /// <summary>Device nodes made in /dev besides the default ones (OCI linux.devices, --device).</summary>
     public IReadOnlyList<DeviceNode> Devices { get; init; } = [];
+
+    /// <summary>Symlinks made in the root after the volumes (--gpus: the driver libraries' soname links).</summary>
+    public IReadOnlyList<SymlinkSpec> Links { get; init; } = [];
 }
 
 /// <summary>A device node to make in the container's /dev (OCI linux.devices, --device):

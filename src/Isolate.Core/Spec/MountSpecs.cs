@@ -19,6 +19,11 @@ public sealed record VolumeSpec(string Source, string Destination, bool ReadOnly
     public Isolate.Plan.MountFlags Flags { get; init; }
 }
 
+/// <summary>A symlink made in the container's root (a GPU library's soname link, a CDI spec's
+/// create-symlinks hook): Path, absolute in the container, points at Target. A name that
+/// exists there is left as it is.</summary>
+public sealed record SymlinkSpec(string Path, string Target);
+
 /// <summary>--tmpfs DST[:OPTIONS]: a private tmpfs; Data is what goes to mount(2)
 /// (size, mode, uid, gid, nr_inodes), the flag words become mount flags.</summary>
 public sealed record TmpfsSpec(string Destination, string Data, bool ReadOnly, bool NoExec, bool NoSuid, bool NoDev);

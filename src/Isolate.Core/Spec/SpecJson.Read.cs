@@ -35,7 +35,10 @@ public static partial class SpecJson
                     : new NetworkOptions(),
                 Volumes = [.. o.GetProperty("volumes").EnumerateArray().Select(v => new VolumeSpec(
                     ReadText(v.GetProperty("source"))!, ReadText(v.GetProperty("destination"))!,
-                    v.GetProperty("readOnly").GetBoolean(), v.GetProperty("sourceIsFile").GetBoolean()))],
+                    v.GetProperty("readOnly").GetBoolean(), v.GetProperty("sourceIsFile").GetBoolean())
+                {
+                    Flags = v.TryGetProperty("flags", out var flags) ? (Plan.MountFlags)flags.GetUInt32() : Plan.MountFlags.None,
+                })],
                 Tmpfs = [.. o.GetProperty("tmpfs").EnumerateArray().Select(t => new TmpfsSpec(
                     ReadText(t.GetProperty("destination"))!, ReadText(t.GetProperty("data"))!, t.GetProperty("readOnly").GetBoolean(),
                     t.GetProperty("noExec").GetBoolean(), t.GetProperty("noSuid").GetBoolean(), t.GetProperty("noDev").GetBoolean()))],
@@ -90,6 +93,9 @@ public static partial class SpecJson
                         d.GetProperty("major").GetUInt32(), d.GetProperty("minor").GetUInt32(), d.GetProperty("fileMode").GetUInt32(),
                         d.GetProperty("uid").GetUInt32(), d.GetProperty("gid").GetUInt32(),
                         d.TryGetProperty("hostPath", out var hostPath) ? ReadText(hostPath) : null))]
+                    : [],
+                Links = o.TryGetProperty("links", out var links)
+                    ? [.. links.EnumerateArray().Select(l => new SymlinkSpec(ReadText(l.GetProperty("path"))!, ReadText(l.GetProperty("target"))!))]
                     : [],
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
                 CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,

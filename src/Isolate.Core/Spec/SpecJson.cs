@@ -44,6 +44,7 @@ public static partial class SpecJson
                 Text(w, "destination", v.Destination);
                 w.WriteBoolean("readOnly", v.ReadOnly);
                 w.WriteBoolean("sourceIsFile", v.SourceIsFile);
+                w.WriteNumber("flags", (uint)v.Flags);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -153,6 +154,15 @@ public static partial class SpecJson
                 w.WriteNumber("uid", d.Uid);
                 w.WriteNumber("gid", d.Gid);
                 Text(w, "hostPath", d.HostPath);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("links");
+            foreach (var link in spec.Links)
+            {
+                w.WriteStartObject();
+                Text(w, "path", link.Path);
+                Text(w, "target", link.Target);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

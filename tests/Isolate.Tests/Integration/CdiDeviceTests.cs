@@ -121,7 +121,7 @@ public sealed class CdiDeviceTests : ContainerTest, IDisposable
             """);
         var hooks = Cdi(["--device", "vendor.test/hooks=x"], "true");
         Assert.Equal(125, hooks.ExitCode);
-        Assert.Contains("containerEdits.hooks is not supported yet", hooks.Stderr);
+        Assert.Contains("hook createContainer /usr/bin/true : CDI hooks are not run", hooks.Stderr);
         Assert.Single(hooks.Stderr.TrimEnd('\n').Split('\n'));
 
         // a run that names no CDI device reads no spec: a broken one fails only runs that name one

@@ -74,7 +74,7 @@ public sealed class SelfExeTests : ContainerTest, IDisposable
         {
             (["--log-format", "text", "run", "--rootfs", Rootfs.Path, "--", "true"], true),
             // every global option that takes a value (GlobalOptions.Extract), --storage among them
-            (["--storage", Path.Combine(_work, "images"), "--cdi-spec-dir", _work, "--log", Path.Combine(_work, "log"), "run", "--rootfs", Rootfs.Path, "--", "true"], true),
+            (["--storage", Path.Combine(_work, "images"), "--cdi-spec-dir", _work, "--nvidia-driver-root", _work, "--log", Path.Combine(_work, "log"), "run", "--rootfs", Rootfs.Path, "--", "true"], true),
             (["state", "nosuch"], false),
         })
         {

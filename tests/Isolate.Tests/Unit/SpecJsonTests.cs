@@ -54,7 +54,7 @@ public sealed class SpecJsonTests
             AddHosts = ["db:10.0.0.5"],
             Subnet = "10.77.0.0/16",
         },
-        Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true)],
+        Volumes = [new VolumeSpec("/data", "/mnt/data", true, false), new VolumeSpec("/etc/hosts", "/etc/hosts", false, true) { Flags = MountFlags.NoSuid | MountFlags.NoDev }],
         Tmpfs = [new TmpfsSpec("/cache", "size=64m,mode=1777", true, false, true, false)],
         Mounts = [new ConfiguredMount("bind", "/srv/data", "/data", MountFlags.Bind | MountFlags.Rec | MountFlags.NoExec,
             [MountFlags.Shared | MountFlags.Rec], "mode=755", SourceIsFile: true, CopyUp: true)],
@@ -110,6 +110,7 @@ public sealed class SpecJsonTests
         Domainname = "example.org",
         HostNamespaces = ["pid", "cgroup"],
         Devices = [new DeviceNode("/dev/fuse", 'c', 10, 229, 0x1B6, 1000, 100, "/dev/fuse0")],
+        Links = [new SymlinkSpec("/usr/lib/libcuda.so.1", "libcuda.so.580.82")],
     };
 
     [Fact]

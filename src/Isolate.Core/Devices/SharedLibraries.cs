@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace Isolate.Devices;
+
+/// <summary>What the dynamic loader knows of a shared library, read from the files
+/// themselves: the entries of an ld.so cache (glibc's "glibc-ld.so.cache1.1" format) and an
+/// ELF file's DT_SONAME. Both are read, never written, and anything unexpected reads as
+/// nothing (a foreign cache, a 32-bit library): the caller then finds the files by name.</summary>
+public static class SharedLibraries
+{
+    /// <summary>An entry of the cache: the name ld.so looks up (the soname) and the file.</summary>
+    public sealed record CacheEntry(string Name, string Path, int Flags)
+    {
+        /// <summary>A 64-bit x86 library (libc6,x86-64): FLAG_ELF_LIBC6 | FLAG_X8664_LIB64.</summary>
+        public bool IsX8664 => (Flags & 0xFFFF) == 0x0303;
+    }
+
+    private const string NewMagic = "glibc-ld.so.cache1.1";
+    private const string OldMagic = "ld.so-1.7.0";
+
+    /// <summary>The cache's entries in its order (newest glibc format; the old one before it is
+    /// skipped); empty when the file is missing or not such a cache.</summary>
+    public static IReadOnlyList<CacheEntry> ReadCache(string path)
+    {
+        byte[] data;
+        try
+        {
+            data = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+        int start = 0;
+        if (HasMagic(data, 0, OldMagic))
+        {
+            // the old format's 16-byte header and 12-byte entries, then the new one, 8-aligned
+            if (data.Length < 16)
+                return [];
+            long old = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(12));
+            start = (int)Math.Min(int.MaxValue, (16 + old * 12 + 7) & ~7L);
+        }
+        if (!HasMagic(data, start, NewMagic) || data.Length < start + 48)
+            return [];
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(start + 20));
+        var entries = new List<CacheEntry>();
+        for (long i = 0; i < count; i++)
+        {
+            long at = start + 48 + i * 24;
+            if (at + 24 > data.Length)
+                return [];
+            int flags = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan((int)at));
+            uint key = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan((int)at + 4));
+            uint value = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan((int)at + 8));
+            if (String(data, start + key) is not { } name || String(data, start + value) is not { } file)
+                return [];
+            entries.Add(new CacheEntry(name, file, flags));
+        }
+        return entries;
+    }
+
+    private static bool HasMagic(byte[] data, int at, string magic) =>
+        data.Length >= at + magic.Length && Encoding.ASCII.GetString(data, at, magic.Length) == magic;
+
+    private static string? String(byte[] data, long at)
+    {
+        if (at < 0 || at >= data.Length)
+            return null;
+        int end = Array.IndexOf(data, (byte)0, (int)at);
+        return end < 0 ? null : Encoding.UTF8.GetString(data, (int)at, end - (int)at);
+    }
+
+    /// <summary>A 64-bit little-endian ELF file's DT_SONAME, or null (no soname, not such a
+    /// file, unreadable).</summary>
+    public static string? Soname(string path)
+    {
+        try
+        {
+            using var file = File.OpenHandle(path);
+            long length = RandomAccess.GetLength(file);
+            byte[] header = Read(file, 0, 64);
+            if (header.Length < 64 || header[0] != 0x7F || header[1] != (byte)'E' || header[2] != (byte)'L' || header[3] != (byte)'F'
+                || header[4] != 2 /* ELFCLASS64 */ || header[5] != 1 /* little-endian */)
+                return null;
+            long phoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(0x20));
+            int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x36));
+            int phnum = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x38));
+            if (phentsize < 56 || phnum == 0 || phoff <= 0 || phoff + (long)phentsize * phnum > length)
+                return null;
+            byte[] table = Read(file, phoff, phentsize * phnum);
+            var loads = new List<(ulong Vaddr, ulong Offset, ulong Size)>();
+            (ulong Offset, ulong Size)? dynamic = null;
+            for (int i = 0; i < phnum; i++)
+            {
+                var entry = table.AsSpan(i * phentsize, 56);
+                uint type = BinaryPrimitives.ReadUInt32LittleEndian(entry);
+                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+                ulong vaddr = BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
+                ulong size = BinaryPrimitives.ReadUInt64LittleEndian(entry[32..]);
+                if (type == 1) // PT_LOAD
+                    loads.Add((vaddr, offset, size));
+                else if (type == 2) // PT_DYNAMIC
+                    dynamic = (offset, size);
+            }
+            if (dynamic is not { } dyn || dyn.Size > 1 << 20 || (long)(dyn.Offset + dyn.Size) > length)
+                return null;
+            byte[] entries = Read(file, (long)dyn.Offset, (int)dyn.Size);
+            ulong? strtab = null, soname = null;
+            for (int at = 0; at + 16 <= entries.Length; at += 16)
+            {
+                long tag = BinaryPrimitives.ReadInt64LittleEndian(entries.AsSpan(at));
+                ulong value = BinaryPrimitives.ReadUInt64LittleEndian(entries.AsSpan(at + 8));
+                if (tag == 0) // DT_NULL
+                    break;
+                if (tag == 5) // DT_STRTAB
+                    strtab = value;
+                else if (tag == 14) // DT_SONAME
+                    soname = value;
+            }
+            if (strtab is not { } table2 || soname is not { } name)
+                return null;
+            foreach (var (vaddr, offset, size) in loads)
+            {
+                if (table2 >= vaddr && table2 < vaddr + size)
+                {
+                    long at = (long)(table2 - vaddr + offset + name);
+                    if (at >= length)
+                        return null;
+                    byte[] text = Read(file, at, (int)Math.Min(256, length - at));
+                    int end = Array.IndexOf(text, (byte)0);
+                    return end <= 0 ? null : Encoding.UTF8.GetString(text, 0, end);
+                }
+            }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] Read(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int count)
+    {
+        byte[] buffer = new byte[count];
+        int total = 0;
+        while (total < count)
+        {
+            int n = RandomAccess.Read(file, buffer.AsSpan(total), offset + total);
+            if (n <= 0)
+                break;
+            total += n;
+        }
+        return total == count ? buffer : buffer[..total];
+    }
+}
