@@ -327,6 +327,50 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
     return rc;
 }
 
+/* WRITE_FILE: a new file in the root (its parent must exist), replacing what is at the
+ * name unless that is a directory; the name itself is never followed. */
+static int op_write_file(struct plan_state *st, const struct isolate_mount_op *op)
+{
+    const char *slash = strrchr(op->target, '/');
+    if (slash == NULL || !(op->options & ISOLATE_OP_IN_ROOT) || op->data == NULL)
+        return -EINVAL;
+    char parent_path[PATH_MAX];
+    size_t len = (size_t)(slash - op->target);
+    if (len + 2 > sizeof parent_path)
+        return -EINVAL;
+    memcpy(parent_path, op->target, len);
+    parent_path[len] = '\0';
+    int parent = isolate_open_in_root(&st->root, len > 0 ? parent_path : "/", 0);
+    if (parent < 0)
+        return parent;
+    /* a link at the name is removed, not written through */
+    if (unlinkat(parent, slash + 1, 0) < 0 && errno != ENOENT) {
+        int rc = -errno;
+        close(parent);
+        return rc;
+    }
+    int fd = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
+    int rc = fd < 0 ? -errno : 0;
+    close(parent);
+    if (fd < 0)
+        return rc;
+    const char *data = op->data;
+    uint64_t left = op->dev;
+    while (left > 0) {
+        ssize_t n = write(fd, data, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        data += n;
+        left -= (uint64_t)n;
+    }
+    close(fd);
+    return rc;
+}
+
 /* runc's way to hide a path: a directory under an empty read-only tmpfs, anything
  * else under /dev/null. */
 static int op_mask(const char *target, int fd)
@@ -656,6 +700,8 @@ static int run_op(struct plan_state *st, const struct isolate_mount_op *op)
     case ISOLATE_MOUNT_MKNOD:
     case ISOLATE_MOUNT_SYMLINK:
         return op_create_entry(st, op);
+    case ISOLATE_MOUNT_WRITE_FILE:
+        return op_write_file(st, op);
     case ISOLATE_MOUNT_OPEN_ROOT:
         return op_open_root(st, op->target);
     case ISOLATE_MOUNT_CAPTURE:

@@ -46,7 +46,7 @@
 
 #include <stdint.h>
 
-#define ISOLATE_SHIM_ABI_VERSION 7u
+#define ISOLATE_SHIM_ABI_VERSION 8u
 
 /* One operation of the mount plan. Built by src/Isolate.Core/Plan, executed by
  * native/mounts.c in order, with one switch. A target is a host path (absolute,
@@ -79,6 +79,8 @@ enum isolate_mount_kind {
     ISOLATE_MOUNT_PROPAGATION = 14, /* the mount at target: mount(NULL, target, NULL, flags) with
                                        flags MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE
                                        (and MS_REC)                                            */
+    ISOLATE_MOUNT_WRITE_FILE = 15,  /* a file made (or replaced) at target in the root, mode, holding
+                                       the `dev` bytes at data (a GPU library's ld.so cache)   */
 };
 
 /* isolate_mount_op.options */

@@ -144,6 +144,7 @@ static void enums(void)
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_CAPTURE);
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_REMOUNT);
     CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_PROPAGATION);
+    CONSTANT(isolate_mount_kind, ISOLATE_MOUNT_WRITE_FILE);
 
     CONSTANT(isolate_op_options, ISOLATE_OP_IN_ROOT);
     CONSTANT(isolate_op_options, ISOLATE_OP_NO_SYMLINKS);

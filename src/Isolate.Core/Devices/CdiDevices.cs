@@ -14,6 +14,9 @@ public sealed record CdiEdits(IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<Dev
     /// <summary>Symlinks made in the root: a library's soname link (--gpus, NVIDIA's
     /// create-symlinks and update-ldcache hooks).</summary>
     public IReadOnlyList<SymlinkSpec> Links { get; init; } = [];
+
+    /// <summary>Directories whose mounted libraries go into the container's ld.so cache (LoaderCache).</summary>
+    public IReadOnlyList<string> LibraryDirs { get; init; } = [];
 }
 
 /// <summary>The Container Device Interface, as podman and containerd read it: specs (JSON or
@@ -70,7 +73,7 @@ public static partial class CdiDevices
             foreach (var (edit, where) in edits)
                 Apply(edit, where, nodes, allows, env, mounts, hooks);
         }
-        return new CdiEdits(nodes, allows, env, mounts) { Links = hooks.Links(mounts) };
+        return new CdiEdits(nodes, allows, env, mounts) { Links = hooks.Links(mounts), LibraryDirs = hooks.LibraryDirs };
     }
 
     private sealed record Spec(string File, string Kind, JsonObject? Edits, IReadOnlyList<(string Name, JsonObject? Edits)> Devices);

@@ -65,6 +65,9 @@ internal sealed class CdiHooks(Func<string, bool> containerHas)
 
     /// <summary>The links of create-symlinks, then the soname links of update-ldcache for the
     /// libraries in <paramref name="mounts"/> (every device's mounts are known by then).</summary>
+    /// <summary>update-ldcache's folders: their libraries go into the container's ld.so cache.</summary>
+    public IReadOnlyList<string> LibraryDirs => [.. _ldFolders.Distinct()];
+
     public IReadOnlyList<SymlinkSpec> Links(IReadOnlyList<VolumeSpec> mounts)
     {
         var links = new List<SymlinkSpec>(_links);

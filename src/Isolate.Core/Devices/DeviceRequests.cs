@@ -39,6 +39,7 @@ public static class DeviceRequests
         return new CdiEdits([.. cdi.Nodes, .. found.Nodes], [.. cdi.Allows, .. found.Allows], [.. cdi.Env, .. found.Env], [.. cdi.Mounts, .. found.Mounts])
         {
             Links = [.. cdi.Links, .. found.Links],
+            LibraryDirs = [.. cdi.LibraryDirs.Union(found.LibraryDirs)],
         };
     }
 

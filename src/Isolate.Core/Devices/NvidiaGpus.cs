@@ -125,6 +125,7 @@ public static class NvidiaGpus
         return new CdiEdits(nodes, allows, [$"NVIDIA_VISIBLE_DEVICES={visible}", $"NVIDIA_DRIVER_CAPABILITIES={string.Join(',', request.Capabilities)}"], mounts)
         {
             Links = links,
+            LibraryDirs = [.. files.Where(f => f.Soname != null).Select(f => Path.GetDirectoryName(f.ContainerPath)!).Distinct()],
         };
     }
 

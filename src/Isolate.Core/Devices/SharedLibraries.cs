@@ -10,8 +10,12 @@ namespace Isolate.Devices;
 public static class SharedLibraries
 {
     /// <summary>An entry of the cache: the name ld.so looks up (the soname) and the file.</summary>
-    public sealed record CacheEntry(string Name, string Path, int Flags)
+    public sealed record CacheEntry(string Name, string Path, int Flags, uint OsVersion = 0, ulong Hwcap = 0)
     {
+        /// <summary>An entry of a glibc-hwcaps subdirectory: its hwcap indexes the cache's
+        /// extension section, which a rewritten cache does not carry.</summary>
+        public bool UsesExtension => (Hwcap & (1UL << 62)) != 0;
+
         /// <summary>A 64-bit x86 library (libc6,x86-64): FLAG_ELF_LIBC6 | FLAG_X8664_LIB64.</summary>
         public bool IsX8664 => (Flags & 0xFFFF) == 0x0303;
     }
@@ -23,15 +27,19 @@ public static class SharedLibraries
     /// skipped); empty when the file is missing or not such a cache.</summary>
     public static IReadOnlyList<CacheEntry> ReadCache(string path)
     {
-        byte[] data;
         try
         {
-            data = File.ReadAllBytes(path);
+            return ReadCache(File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return [];
         }
+    }
+
+    /// <summary>The entries of a cache's bytes, as <see cref="ReadCache(string)"/>.</summary>
+    public static IReadOnlyList<CacheEntry> ReadCache(byte[] data)
+    {
         int start = 0;
         if (HasMagic(data, 0, OldMagic))
         {
@@ -53,11 +61,86 @@ public static class SharedLibraries
             int flags = BinaryPrimitives.ReadInt32LittleEndian(data.AsSpan((int)at));
             uint key = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan((int)at + 4));
             uint value = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan((int)at + 8));
+            uint osVersion = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan((int)at + 12));
+            ulong hwcap = BinaryPrimitives.ReadUInt64LittleEndian(data.AsSpan((int)at + 16));
             if (String(data, start + key) is not { } name || String(data, start + value) is not { } file)
                 return [];
-            entries.Add(new CacheEntry(name, file, flags));
+            entries.Add(new CacheEntry(name, file, flags, osVersion, hwcap));
         }
         return entries;
+    }
+
+    /// <summary>A cache in glibc's current format (what ldconfig writes, and ld.so reads with a
+    /// binary search) holding <paramref name="entries"/>: sorted as ldconfig sorts them, the
+    /// names compared with their digit runs as numbers, greatest first. Entries of
+    /// glibc-hwcaps subdirectories are left out (the loader then takes the baseline library).</summary>
+    public static byte[] WriteCache(IEnumerable<CacheEntry> entries)
+    {
+        var kept = entries.Where(e => !e.UsesExtension).ToList();
+        kept.Sort((a, b) => Compare(b.Name, a.Name)); // List.Sort is not stable: equal names may come in any order, which ld.so allows
+        var strings = new MemoryStream();
+        var offsets = new Dictionary<string, uint>(StringComparer.Ordinal);
+        int tableStart = 48 + kept.Count * 24;
+        uint Offset(string text)
+        {
+            if (!offsets.TryGetValue(text, out uint offset))
+            {
+                offsets[text] = offset = (uint)(tableStart + strings.Length);
+                strings.Write(Encoding.UTF8.GetBytes(text));
+                strings.WriteByte(0);
+            }
+            return offset;
+        }
+        byte[] table = new byte[kept.Count * 24];
+        for (int i = 0; i < kept.Count; i++)
+        {
+            var span = table.AsSpan(i * 24, 24);
+            BinaryPrimitives.WriteInt32LittleEndian(span, kept[i].Flags);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Offset(kept[i].Name));
+            BinaryPrimitives.WriteUInt32LittleEndian(span[8..], Offset(kept[i].Path));
+            BinaryPrimitives.WriteUInt32LittleEndian(span[12..], kept[i].OsVersion);
+            BinaryPrimitives.WriteUInt64LittleEndian(span[16..], kept[i].Hwcap);
+        }
+        byte[] header = new byte[48];
+        Encoding.ASCII.GetBytes(NewMagic).CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), (uint)kept.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), (uint)strings.Length);
+        header[28] = 2; // little-endian, as cache_file_new's flags say it
+        return [.. header, .. table, .. strings.ToArray()];
+    }
+
+    /// <summary>The order of names in the cache: runs of digits compare as numbers, and a digit
+    /// sorts after any other character (libfoo.so.10 after libfoo.so.9).</summary>
+    public static int Compare(string a, string b)
+    {
+        int i = 0, j = 0;
+        while (i < a.Length)
+        {
+            if (j >= b.Length)
+                return 1;
+            if (char.IsAsciiDigit(a[i]))
+            {
+                if (!char.IsAsciiDigit(b[j]))
+                    return 1;
+                long x = 0, y = 0;
+                while (i < a.Length && char.IsAsciiDigit(a[i]))
+                    x = x * 10 + (a[i++] - '0');
+                while (j < b.Length && char.IsAsciiDigit(b[j]))
+                    y = y * 10 + (b[j++] - '0');
+                if (x != y)
+                    return x < y ? -1 : 1;
+            }
+            else if (char.IsAsciiDigit(b[j]))
+                return -1;
+            else if (a[i] != b[j])
+                return a[i] < b[j] ? -1 : 1;
+            else
+            {
+                i++;
+                j++;
+            }
+        }
+        return j < b.Length ? -1 : 0;
     }
 
     private static bool HasMagic(byte[] data, int at, string magic) =>

@@ -136,6 +136,7 @@ public static class RunConverter
             Resources = resources,
             Devices = devices,
             Links = cdi.Links,
+            LibraryDirs = cdi.LibraryDirs,
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
             UserNamespace = userns,

@@ -261,7 +261,7 @@ internal struct ShimMessage
 
 internal static unsafe partial class Shim
 {
-    public const uint AbiVersion = 7;
+    public const uint AbiVersion = 8;
     private const string Library = "isolate_shim";
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_spawn")]

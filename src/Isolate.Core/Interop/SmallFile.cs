@@ -43,7 +43,7 @@ internal static unsafe class SmallFile
     /// <summary>The file's bytes, or null if it cannot be read.</summary>
     public static byte[]? ReadAllBytes(string path) => ReadBytesAndClose(FileDescriptor.Open(path, OpenFlags.O_RDONLY));
 
-    private static byte[]? ReadBytesAndClose(FileDescriptor fd, int limit = int.MaxValue)
+    internal static byte[]? ReadBytesAndClose(FileDescriptor fd, int limit = int.MaxValue)
     {
         using (fd)
         {

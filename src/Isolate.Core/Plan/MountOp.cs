@@ -24,6 +24,9 @@ public sealed record MountOp
     /// <summary>Capture and Bind: which captured host tree (see <see cref="Capture"/>), or -1.</summary>
     public int Slot { get; init; } = -1;
 
+    /// <summary>WriteFile: the bytes (Device holds their count).</summary>
+    public byte[]? Content { get; init; }
+
     public bool InRoot => Options.HasFlag(MountOptions.InRoot);
 
     public static MountOp MakePrivate(string target) => new() { Kind = MountKind.MakePrivate, Target = target };
@@ -94,6 +97,10 @@ public sealed record MountOp
     public static MountOp Symlink(string linkTarget, string path, MountOptions options = MountOptions.None) =>
         new() { Kind = MountKind.Symlink, Source = linkTarget, Target = path, Options = options };
 
+    /// <summary>A file made (or replaced, never followed) at <paramref name="path"/> in the root, holding <paramref name="content"/>.</summary>
+    public static MountOp WriteFile(string path, byte[] content, uint mode = 0x1A4 /* 0644 */) =>
+        new() { Kind = MountKind.WriteFile, Target = path, Content = content, Device = (ulong)content.Length, Mode = mode, Options = MountOptions.InRoot };
+
     public static MountOp OpenRoot(string root) => new() { Kind = MountKind.OpenRoot, Target = root };
 
     public static MountOp PivotRoot() => new() { Kind = MountKind.PivotRoot, Target = "/" };
@@ -121,6 +128,7 @@ public sealed record MountOp
             MountKind.Bind => $"bind {Source} onto {where}{extra}" + (Slot >= 0 ? $" (capture {Slot})" : ""),
             MountKind.Capture => $"capture {Source} as {Slot}{extra}",
             MountKind.Symlink => $"symlink {where} -> {Source}",
+            MountKind.WriteFile => $"write {Device} bytes to {where}",
             MountKind.Mknod => $"mknod {where} {Device >> 8}:{Device & 0xff}",
             _ => $"{Kind.ToString().ToLowerInvariant()} {where}{extra}",
         };
@@ -144,6 +152,7 @@ public enum MountKind : uint
     Capture = 12,
     Remount = 13,
     Propagation = 14,
+    WriteFile = 15,
 }
 
 /// <summary>enum isolate_op_options in native/include/isolate_shim.h.</summary>

@@ -80,6 +80,7 @@ public static class MountPlanBuilder
         }
         ops.AddRange(UserMounts(spec));
         ops.AddRange(spec.Links.Select(l => MountOp.Symlink(l.Target, l.Path, InRoot | MountOptions.KeepExisting)));
+        ops.AddRange(Isolate.Devices.LoaderCache.Ops(spec));
         if (hostLayer != null)
             ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // before the layer is read-only
         if (!spec.Privileged)

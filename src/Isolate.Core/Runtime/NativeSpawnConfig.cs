@@ -105,7 +105,7 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
                 Source = Utf8(op.Source),
                 Target = Utf8(op.Target),
                 FsType = Utf8(op.FsType),
-                Data = Utf8(op.Data),
+                Data = op.Content is { } content ? Bytes(content) : Utf8(op.Data),
                 Uid = op.Uid,
                 Gid = op.Gid,
             };
@@ -120,6 +120,13 @@ internal sealed unsafe class NativeSpawnConfig : IDisposable
         void* block = NativeMemory.AllocZeroed((nuint)Math.Max(count, 1), (nuint)sizeof(T));
         _blocks.Add((nint)block);
         return (T*)block;
+    }
+
+    private byte* Bytes(byte[] value)
+    {
+        byte* block = Alloc<byte>(value.Length);
+        value.CopyTo(new Span<byte>(block, value.Length));
+        return block;
     }
 
     private byte* Utf8(string? value)

@@ -134,6 +134,7 @@ internal static class StepFailure
             MountKind.Capture => "take the volume source",
             MountKind.Remount => $"remount with {op.Flags}",
             MountKind.Propagation => $"make {op.Flags} the propagation of",
+            MountKind.WriteFile => "write the file",
             _ => $"mount step {op.Kind}",
         };
         string subject = op.Kind == MountKind.PivotRoot ? what : $"{what} {target}";

@@ -150,6 +150,10 @@ public sealed record ContainerSpec
 
     /// <summary>Symlinks made in the root after the volumes (--gpus: the driver libraries' soname links).</summary>
     public IReadOnlyList<SymlinkSpec> Links { get; init; } = [];
+
+    /// <summary>Directories whose mounted libraries are added to the container's ld.so cache
+    /// (--gpus, a CDI spec's update-ldcache; Devices/LoaderCache).</summary>
+    public IReadOnlyList<string> LibraryDirs { get; init; } = [];
 }
 
 /// <summary>A device node to make in the container's /dev (OCI linux.devices, --device):

@@ -97,6 +97,7 @@ public static partial class SpecJson
                 Links = o.TryGetProperty("links", out var links)
                     ? [.. links.EnumerateArray().Select(l => new SymlinkSpec(ReadText(l.GetProperty("path"))!, ReadText(l.GetProperty("target"))!))]
                     : [],
+                LibraryDirs = OptionalStrings(o, "libraryDirs") ?? [],
                 Cgroups = o.GetProperty("cgroups").GetBoolean(),
                 CgroupParent = ReadText(o.GetProperty("cgroupParent"))!,
                 CgroupName = ReadText(o.GetProperty("cgroupName")),

@@ -166,6 +166,7 @@ public static partial class SpecJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            Strings(w, "libraryDirs", spec.LibraryDirs);
             w.WriteBoolean("cgroups", spec.Cgroups);
             Text(w, "cgroupParent", spec.CgroupParent);
             Text(w, "cgroupName", spec.CgroupName);

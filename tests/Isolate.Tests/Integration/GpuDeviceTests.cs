@@ -266,6 +266,38 @@ public sealed class GpuDeviceTests : StateRootTest, IDisposable
     }
 
     [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
+    public void Libraries_where_the_loader_does_not_look_go_into_the_containers_own_ld_so_cache()
+    {
+        // a driver in its own directory, as the GPU operator installs one, with no ld.so cache
+        var driver = new FakeNvidiaDriver(_dir, "operator", "/usr/local/nvidia/lib64", cache: false);
+        Directory.CreateDirectory(_root.HostPath("etc"));
+        File.Copy("/etc/ld.so.cache", _root.HostPath("etc/ld.so.cache")); // the image's own cache
+        byte[] before = File.ReadAllBytes(_root.HostPath("etc/ld.so.cache"));
+        var run = Gpu(["--gpus", "all", "-v", "/sbin/ldconfig:/sbin/ldconfig:ro"], """
+            gpuprobe libcuda.so.1 libnvidia-ml.so.1
+            cat /etc/ld.so.conf.d/000-isolate-gpu.conf
+            /sbin/ldconfig -p | grep -E 'libcuda|libnvidia-ml|libc\.so\.6 '
+            readlink /usr/local/nvidia/lib64/libcuda.so.1
+            """, driver.Root);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string[] lines = run.Stdout.Split('\n');
+        Assert.Equal(["libcuda.so.1: 42", "libnvidia-ml.so.1: 42", "/usr/local/nvidia/lib64"], lines[..3]);
+        // the image's entries kept, the driver's added: the cache as ldconfig itself reads it
+        Assert.Contains(lines, l => l.Trim() == "libcuda.so.1 (libc6,x86-64) => /usr/local/nvidia/lib64/libcuda.so.1");
+        Assert.Contains(lines, l => l.Trim() == "libnvidia-ml.so.1 (libc6,x86-64) => /usr/local/nvidia/lib64/libnvidia-ml.so.1");
+        Assert.Contains(lines, l => l.Trim() == "libc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6");
+        Assert.Equal("libcuda.so.580.65.06", lines[^2]);
+        // written in the container's own layer: the root's files are as they were
+        Assert.Equal(before, File.ReadAllBytes(_root.HostPath("etc/ld.so.cache")));
+        Assert.False(Directory.Exists(_root.HostPath("etc/ld.so.conf.d")));
+
+        // a read-only root keeps its cache: the soname links are there, the loader does not look there
+        var readOnly = Gpu(["--gpus", "all", "--read-only"], "ls /usr/local/nvidia/lib64 | tr '\\n' ' '; echo; gpuprobe libcuda.so.1", driver.Root);
+        Assert.Equal(1, readOnly.ExitCode);
+        Assert.Equal("libcuda.so.1 libcuda.so.580.65.06 libnvidia-ml.so.1 libnvidia-ml.so.580.65.06 \nlibcuda.so.1: not loaded\n", readOnly.Stdout);
+    }
+
+    [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
     public void Info_lists_the_gpus_the_cdi_devices_and_the_driver_files()
     {
         var text = Isolate("--nvidia-driver-root", _driver.Root, "--cdi-spec-dir", Path.Combine(_dir, "none"), "info");

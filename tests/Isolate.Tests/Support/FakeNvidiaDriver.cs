@@ -20,10 +20,14 @@ public sealed class FakeNvidiaDriver
     /// <summary>The probe program (on the host, in the test's directory).</summary>
     public string Probe { get; }
 
-    public FakeNvidiaDriver(string directory)
+    /// <param name="libraries">Where the driver's libraries are (a directory outside the loader's
+    /// default ones, such as /usr/local/nvidia/lib64, has them only through an ld.so cache).</param>
+    /// <param name="cache">Whether the driver root has an ld.so cache (ldconfig -r): without one,
+    /// --gpus finds the libraries in the driver's directories.</param>
+    public FakeNvidiaDriver(string directory, string name = "driver", string libraries = Libraries, bool cache = true)
     {
-        Root = Path.Combine(directory, "driver");
-        foreach (string dir in new[] { "dev", "etc", "usr/bin", Libraries.TrimStart('/'), "proc/driver/nvidia/gpus" })
+        Root = Path.Combine(directory, name);
+        foreach (string dir in new[] { "dev", "etc", "usr/bin", libraries.TrimStart('/'), "proc/driver/nvidia/gpus" })
             Directory.CreateDirectory(Path.Combine(Root, dir));
         Mknod("dev/nvidia0", 195, 0);
         Mknod("dev/nvidia1", 195, 1);
@@ -31,16 +35,17 @@ public sealed class FakeNvidiaDriver
         Mknod("dev/nvidia-uvm", 509, 0);
         Gpu("0000:3b:00.0", "Fake H100 A", UuidA, 0);
         Gpu("0000:86:00.0", "Fake H100 B", UuidB, 1);
-        string source = Path.Combine(directory, "cuda.c");
+        string source = Path.Combine(directory, name + "-cuda.c");
         File.WriteAllText(source, "int cuInit(unsigned flags) { return 42 + (int)flags; }\n");
-        Run(Gcc, "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", Path.Combine(Root, Libraries.TrimStart('/'), "libcuda.so.580.65.06"), source);
-        Run(Gcc, "-shared", "-fPIC", "-Wl,-soname,libnvidia-ml.so.1", "-o", Path.Combine(Root, Libraries.TrimStart('/'), "libnvidia-ml.so.580.65.06"), source);
-        Run("/sbin/ldconfig", "-r", Root); // the cache, and the soname links the driver's installer leaves
+        Run(Gcc, "-shared", "-fPIC", "-Wl,-soname,libcuda.so.1", "-o", Path.Combine(Root, libraries.TrimStart('/'), "libcuda.so.580.65.06"), source);
+        Run(Gcc, "-shared", "-fPIC", "-Wl,-soname,libnvidia-ml.so.1", "-o", Path.Combine(Root, libraries.TrimStart('/'), "libnvidia-ml.so.580.65.06"), source);
+        if (cache)
+            Run("/sbin/ldconfig", "-r", Root); // the cache, and the soname links the driver's installer leaves
         File.WriteAllText(Path.Combine(Root, "usr/bin/nvidia-smi"), "#!/bin/sh\nfor d in /dev/nvidia[0-9]*; do echo \"GPU ${d#/dev/nvidia}: Fake H100\"; done\n");
         File.SetUnixFileMode(Path.Combine(Root, "usr/bin/nvidia-smi"), (UnixFileMode)0x1ED);
 
-        Probe = Path.Combine(directory, "gpuprobe");
-        string probe = Path.Combine(directory, "gpuprobe.c");
+        Probe = Path.Combine(directory, name + "-gpuprobe");
+        string probe = Path.Combine(directory, name + "-gpuprobe.c");
         File.WriteAllText(probe, """
             #include <dlfcn.h>
             #include <stdio.h>

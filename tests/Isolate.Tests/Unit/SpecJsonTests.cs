@@ -111,6 +111,7 @@ public sealed class SpecJsonTests
         HostNamespaces = ["pid", "cgroup"],
         Devices = [new DeviceNode("/dev/fuse", 'c', 10, 229, 0x1B6, 1000, 100, "/dev/fuse0")],
         Links = [new SymlinkSpec("/usr/lib/libcuda.so.1", "libcuda.so.580.82")],
+        LibraryDirs = ["/usr/lib"],
     };
 
     [Fact]
