@@ -18,20 +18,38 @@ namespace Isolate.Devices;
 /// </list>
 /// Every other hook (another program, chmod, a subcommand Isolate does not know) is refused
 /// with a line naming it: never silently skipped.</summary>
+/// <remarks>The OCI face does the same with the NVIDIA hooks podman and containerd copy from a
+/// CDI spec into config.json.</remarks>
 internal sealed class CdiHooks(Func<string, bool> containerHas)
 {
     private readonly List<SymlinkSpec> _links = [];
     private readonly List<string> _ldFolders = [];
 
+    /// <summary>A hook of a CDI spec: NVIDIA's is done, any other refused.</summary>
     public void Add(JsonObject hook, string where)
     {
         string path = hook["path"]?.ToString() ?? "";
         var args = (hook["args"] as JsonArray ?? []).Select(a => a?.ToString() ?? "").ToList();
+        string described = $"CDI spec {where}: hook {hook["hookName"]} {path} {string.Join(' ', args.Skip(1))}";
+        if (NvidiaSubcommand(path, args) < 0)
+            throw new IsolateException($"{described}: CDI hooks are not run (Isolate does the work of NVIDIA's nvidia-cdi-hook itself, and runs no other): refused rather than ignored");
+        AddNvidia(path, args, described);
+    }
+
+    /// <summary>Where NVIDIA's subcommand is in a hook's argv (nvidia-cdi-hook SUB, nvidia-ctk
+    /// hook SUB), or -1 when the hook is not NVIDIA's.</summary>
+    public static int NvidiaSubcommand(string path, IReadOnlyList<string> args)
+    {
         string program = Path.GetFileName(path);
         int sub = program == "nvidia-cdi-hook" ? 1 : program == "nvidia-ctk" && args.Count > 1 && args[1] == "hook" ? 2 : -1;
-        string described = $"CDI spec {where}: hook {hook["hookName"]} {path} {string.Join(' ', args.Skip(1))}";
-        if (sub < 0 || args.Count <= sub)
-            throw new IsolateException($"{described}: CDI hooks are not run (Isolate does the work of NVIDIA's nvidia-cdi-hook itself, and runs no other): refused rather than ignored");
+        return sub > 0 && args.Count > sub ? sub : -1;
+    }
+
+    /// <summary>One of NVIDIA's hooks (<see cref="NvidiaSubcommand"/> is not -1): its work noted,
+    /// or an error starting with <paramref name="described"/>.</summary>
+    public void AddNvidia(string path, IReadOnlyList<string> args, string described)
+    {
+        int sub = NvidiaSubcommand(path, args);
         var options = Options(args.Skip(sub + 1).ToList(), described);
         switch (args[sub])
         {

@@ -11,7 +11,8 @@ namespace Isolate.Devices;
 /// so a later ldconfig in the container keeps them. Written into the container's own
 /// copy-on-write layer by the mount plan: the root itself is never changed, and a root without
 /// such a layer (--read-only, --no-overlay) keeps its cache; the libraries are then found where
-/// the loader looks by default (their soname links are made either way).</summary>
+/// the loader looks by default (their soname links are made either way). An OCI bundle's root,
+/// the engine's own copy, is written as the toolkit's hook would write it.</summary>
 public static class LoaderCache
 {
     public const string ConfFile = "/etc/ld.so.conf.d/000-isolate-gpu.conf";
@@ -19,13 +20,19 @@ public static class LoaderCache
 
     public static IReadOnlyList<MountOp> Ops(ContainerSpec spec)
     {
-        if (spec.LibraryDirs.Count == 0 || spec.Rootfs is null || spec.RootfsWrites != RootfsWrites.CopyOnWrite || spec.ReadOnlyRoot)
+        // an OCI bundle's root is the engine's copy for this container (podman's, containerd's
+        // overlay), written as the toolkit's createContainer hook writes it, before root.readonly
+        // takes effect; a docker-style run's only through its own layer
+        bool bundle = spec.Mounts != null;
+        if (spec.LibraryDirs.Count == 0 || spec.Rootfs is null || (!bundle && (spec.ReadOnlyRoot || spec.RootfsWrites != RootfsWrites.CopyOnWrite)))
             return [];
         var added = new List<SharedLibraries.CacheEntry>();
-        foreach (var volume in spec.Volumes.Where(v => v.SourceIsFile && spec.LibraryDirs.Contains(Path.GetDirectoryName(v.Destination)!)))
+        var files = spec.Volumes.Where(v => v.SourceIsFile).Select(v => (v.Source, v.Destination))
+            .Concat((spec.Mounts ?? []).Where(m => m.IsBind && m.SourceIsFile).Select(m => (m.Source, m.Destination)));
+        foreach (var (source, destination) in files.Where(f => spec.LibraryDirs.Contains(Path.GetDirectoryName(f.Destination)!)))
         {
-            if (SharedLibraries.Soname(volume.Source) is { } soname && !soname.Contains('/') && added.All(a => a.Name != soname))
-                added.Add(new SharedLibraries.CacheEntry(soname, $"{Path.GetDirectoryName(volume.Destination)}/{soname}", 0x0303));
+            if (SharedLibraries.Soname(source) is { } soname && !soname.Contains('/') && added.All(a => a.Name != soname))
+                added.Add(new SharedLibraries.CacheEntry(soname, $"{Path.GetDirectoryName(destination)}/{soname}", 0x0303));
         }
         if (added.Count == 0)
             return [];

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Isolate.Interop;
 using Isolate.Rootfs;
 using Isolate.Security;
 using Isolate.Spec;
@@ -229,6 +230,8 @@ public static partial class OciBundleLoader
             var sysctl = Sysctl(linux.Sysctl, network);
             bool terminal = process.Terminal ?? false;
 
+            var nvidia = new Isolate.Devices.CdiHooks(path => FileStat.NoFollow(rootfs.TrimEnd('/') + path) != null);
+            var hooks = Hooks(config.Hooks, nvidia);
             var spec = new ContainerSpec
             {
                 Rootfs = rootfs,
@@ -253,6 +256,8 @@ public static partial class OciBundleLoader
                 UserNamespace = userns,
                 OomScoreAdj = OomScoreAdj(process.OomScoreAdj),
                 Devices = Devices(linux.Devices),
+                Links = nvidia.Links([.. mounts.Where(m => m.IsBind && m.SourceIsFile).Select(m => new VolumeSpec(m.Source, m.Destination, true, true))]),
+                LibraryDirs = nvidia.LibraryDirs,
                 Id = id,
             };
             return new OciBundle
@@ -262,7 +267,7 @@ public static partial class OciBundleLoader
                 Terminal = terminal,
                 ConsoleSize = ConsoleSize(process.ConsoleSize),
                 Annotations = new Dictionary<string, string>(config.Annotations ?? [], StringComparer.Ordinal),
-                Hooks = Hooks(config.Hooks),
+                Hooks = hooks,
                 CgroupParent = cgroupParent,
                 CgroupName = cgroupName,
                 Sysctl = sysctl,

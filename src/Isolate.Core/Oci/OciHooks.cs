@@ -57,15 +57,35 @@ public static partial class OciBundleLoader
     {
         // ---- hooks ----
 
-        private static OciHooks Hooks(OciHooksConfig? hooks) => hooks is null ? new OciHooks() : new OciHooks
+        private static OciHooks Hooks(OciHooksConfig? hooks, Isolate.Devices.CdiHooks nvidia) => hooks is null ? new OciHooks() : new OciHooks
         {
             Prestart = HookList("hooks.prestart", hooks.Prestart),
             CreateRuntime = HookList("hooks.createRuntime", hooks.CreateRuntime),
-            CreateContainer = HookList("hooks.createContainer", hooks.CreateContainer, hostProgramInContainer: true),
+            CreateContainer = HookList("hooks.createContainer", NvidiaHooksDone(hooks.CreateContainer, nvidia), hostProgramInContainer: true),
             StartContainer = HookList("hooks.startContainer", hooks.StartContainer),
             Poststart = HookList("hooks.poststart", hooks.Poststart),
             Poststop = HookList("hooks.poststop", hooks.Poststop),
         };
+
+        /// <summary>createContainer's hooks without NVIDIA's, whose work Isolate does itself (the
+        /// hooks podman and containerd copy from an NVIDIA CDI spec: Devices/CdiHooks): they run
+        /// nowhere, so their program need not be static, nor installed.</summary>
+        private static List<OciHookConfig>? NvidiaHooksDone(List<OciHookConfig>? hooks, Isolate.Devices.CdiHooks nvidia)
+        {
+            if (hooks is null)
+                return null;
+            var rest = new List<OciHookConfig>();
+            for (int i = 0; i < hooks.Count; i++)
+            {
+                var hook = hooks[i];
+                var args = hook.Args is { Count: > 0 } a ? a : [hook.Path ?? ""];
+                if (hook.Path is { Length: > 0 } path && Isolate.Devices.CdiHooks.NvidiaSubcommand(path, args) > 0)
+                    nvidia.AddNvidia(path, args, $"config.json: hooks.createContainer[{i}] ({path} {string.Join(' ', args.Skip(1))})");
+                else
+                    rest.Add(hook);
+            }
+            return rest;
+        }
 
         private static IReadOnlyList<OciHook> HookList(string where, List<OciHookConfig>? hooks, bool hostProgramInContainer = false)
         {

@@ -90,7 +90,7 @@ public static class OciSpecFields
         new("hooks", Yes, ""),
         new("hooks.prestart", Yes, ""),
         new("hooks.createRuntime", Yes, ""),
-        new("hooks.createContainer", Yes, "the host program must be statically linked: a dynamically linked one, a #! script or another kind is refused at create (its loader or interpreter would be the container's); it runs from a sealed copy the container cannot write"),
+        new("hooks.createContainer", Yes, "the host program must be statically linked: a dynamically linked one, a #! script or another kind is refused at create (its loader or interpreter would be the container's); it runs from a sealed copy the container cannot write. NVIDIA's hooks (nvidia-cdi-hook, nvidia-ctk hook: what podman and containerd copy from an NVIDIA CDI spec) are not run: Isolate does their work itself (create-symlinks, update-ldcache; disable-device-node-modification and enable-cuda-compat where there is nothing to do), and refuses their other subcommands"),
         new("hooks.startContainer", Yes, ""),
         new("hooks.poststart", Yes, "a failure stops and deletes the container, as runtime-spec 1.1 and runc do"),
         new("hooks.poststop", Yes, ""),

@@ -124,6 +124,9 @@ public static class MountPlanBuilder
             AddDefaultDevices(ops, existingDev: true, spec.Devices);
             DeviceNodes.Add(ops, spec.Devices); // linux.devices (runc too makes none on a bound /dev)
         }
+        // NVIDIA's createContainer hooks, done by Isolate (Oci/OciHooks: NvidiaHooksDone)
+        ops.AddRange(spec.Links.Select(l => MountOp.Symlink(l.Target, l.Path, InRoot | MountOptions.KeepExisting)));
+        ops.AddRange(Isolate.Devices.LoaderCache.Ops(spec));
         if (spec.ReadOnlyRoot)
             ops.Add(MountOp.MakeDirInRoot(spec.Process.Workdir)); // runc makes process.cwd before the root is read-only
         if (!spec.Privileged)

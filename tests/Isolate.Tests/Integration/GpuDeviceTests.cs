@@ -298,6 +298,43 @@ public sealed class GpuDeviceTests : StateRootTest, IDisposable
     }
 
     [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
+    public void Under_an_engine_the_nvidia_hooks_it_copied_into_config_json_are_done_by_isolate()
+    {
+        // what podman writes for --device nvidia.com/gpu=1 from an nvidia-ctk spec: the node,
+        // its device cgroup rule, the library's bind, and NVIDIA's createContainer hooks
+        using var root = Rootfs.CreateVariant();
+        _driver.AddGlibcRoot(root.Path);
+        string bundle = Directory.CreateDirectory(Path.Combine(_dir, "bundle")).FullName;
+        string lib = $"{FakeNvidiaDriver.Libraries}/libcuda.so.580.65.06";
+        var config = OciBundleWriter.Start(bundle, root.Path, ["/bin/sh", "-c",
+            "gpuprobe libcuda.so.1 libcuda.so; cat /dev/nvidia1 2>&1; ls /etc/ld.so.conf.d"]);
+        config["linux"]!["cgroupsPath"] = $"/{CgroupParent}/gpu-oci";
+        config["linux"]!["devices"] = new JsonArray(new JsonObject
+        {
+            ["path"] = "/dev/nvidia1", ["type"] = "c", ["major"] = 195, ["minor"] = 1, ["fileMode"] = 438, ["uid"] = 0, ["gid"] = 0,
+        });
+        config["linux"]!["resources"]!["devices"]!.AsArray().Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = 195, ["minor"] = 1, ["access"] = "rwm" });
+        config["mounts"]!.AsArray().Add(new JsonObject
+        {
+            ["destination"] = lib, ["type"] = "bind", ["source"] = _driver.Root + lib, ["options"] = new JsonArray("ro", "nosuid", "nodev", "bind"),
+        });
+        JsonObject Hook(params string[] args) => new() { ["path"] = "/usr/bin/nvidia-cdi-hook", ["args"] = new JsonArray([.. args.Select(a => JsonValue.Create(a))]) };
+        config["hooks"] = new JsonObject
+        {
+            ["createContainer"] = new JsonArray(
+                Hook("nvidia-cdi-hook", "create-symlinks", "--link", $"libcuda.so.1::{FakeNvidiaDriver.Libraries}/libcuda.so"),
+                Hook("nvidia-cdi-hook", "update-ldcache", "--folder", FakeNvidiaDriver.Libraries),
+                Hook("nvidia-cdi-hook", "disable-device-node-modification")),
+        };
+        OciBundleWriter.Save(bundle, config);
+
+        var run = IsolateBinary.Run(["--root", Path.Combine(_dir, "oci-state"), "run", "--bundle", bundle, "gpu-oci"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("libcuda.so.1: 42\nlibcuda.so: 42\ncat: can't open '/dev/nvidia1': No such device or address\n000-isolate-gpu.conf\n", run.Stdout);
+    }
+
+    [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
     public void Info_lists_the_gpus_the_cdi_devices_and_the_driver_files()
     {
         var text = Isolate("--nvidia-driver-root", _driver.Root, "--cdi-spec-dir", Path.Combine(_dir, "none"), "info");
