@@ -17,6 +17,10 @@ public sealed record CdiEdits(IReadOnlyList<DeviceNode> Nodes, IReadOnlyList<Dev
 
     /// <summary>Directories whose mounted libraries go into the container's ld.so cache (LoaderCache).</summary>
     public IReadOnlyList<string> LibraryDirs { get; init; } = [];
+
+    /// <summary>Paths hidden in the container besides the default masked ones (--gpus: the
+    /// driver's /proc directories of the GPUs not chosen).</summary>
+    public IReadOnlyList<string> Masks { get; init; } = [];
 }
 
 /// <summary>The Container Device Interface, as podman and containerd read it: specs (JSON or

@@ -27,8 +27,9 @@ public static class DeviceRequests
                 names.AddRange(CdiNames(request, specNames));
             else
             {
-                var chosen = NvidiaGpus.Select(request, NvidiaGpus.Find(driverRoot), driverRoot);
-                found = NvidiaGpus.Edits(request, chosen, driverRoot);
+                var host = NvidiaGpus.Find(driverRoot);
+                var chosen = NvidiaGpus.Select(request, host, driverRoot);
+                found = NvidiaGpus.Edits(request, chosen, [.. host.Except(chosen)], driverRoot);
             }
         }
         var cdi = CdiDevices.Resolve(names, specDirs, containerHas);
@@ -40,6 +41,7 @@ public static class DeviceRequests
         {
             Links = [.. cdi.Links, .. found.Links],
             LibraryDirs = [.. cdi.LibraryDirs.Union(found.LibraryDirs)],
+            Masks = found.Masks,
         };
     }
 

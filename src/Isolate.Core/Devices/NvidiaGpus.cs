@@ -90,7 +90,8 @@ public static class NvidiaGpus
     /// <summary>What the container gets for <paramref name="chosen"/>: the nodes (allowed in the
     /// device cgroup), the driver's files of the capabilities asked for, and the environment
     /// the toolkit sets.</summary>
-    public static CdiEdits Edits(GpuRequest request, IReadOnlyList<NvidiaGpu> chosen, string driverRoot)
+    /// <param name="hidden">The host's other GPUs.</param>
+    public static CdiEdits Edits(GpuRequest request, IReadOnlyList<NvidiaGpu> chosen, IReadOnlyList<NvidiaGpu> hidden, string driverRoot)
     {
         var nodes = new List<DeviceNode>();
         var allows = new List<DeviceRule>();
@@ -126,6 +127,9 @@ public static class NvidiaGpus
         {
             Links = links,
             LibraryDirs = [.. files.Where(f => f.Soname != null).Select(f => Path.GetDirectoryName(f.ContainerPath)!).Distinct()],
+            // the container's /proc shows the host kernel's driver: the GPUs not chosen are
+            // hidden there too (their /proc/driver/nvidia/gpus/BUS), as the toolkit hides them
+            Masks = [.. hidden.Where(g => g.BusId != null).Select(g => $"/proc/driver/nvidia/gpus/{g.BusId}")],
         };
     }
 

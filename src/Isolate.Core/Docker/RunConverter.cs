@@ -137,6 +137,7 @@ public static class RunConverter
             Devices = devices,
             Links = cdi.Links,
             LibraryDirs = cdi.LibraryDirs,
+            MaskedPaths = cdi.Masks.Count > 0 ? [.. Plan.MountPlanBuilder.MaskedPaths, .. cdi.Masks] : null,
             CgroupParent = cgroupParent,
             Cgroups = cgroups,
             UserNamespace = userns,

@@ -103,6 +103,12 @@ public sealed class GpuDeviceTests : StateRootTest, IDisposable
         }
         var both = Gpu(["--gpus", "device=0,1"], ShowDev);
         Assert.Equal("nvidia-uvm nvidia0 nvidia1 nvidiactl \n", both.Stdout);
+
+        // the other GPU's directory in the driver's /proc is masked (here, with no driver
+        // loaded, there is none to mask: the plan shows it)
+        var plan = Gpu(["--gpus", "device=1", "--debug"], "true");
+        Assert.Contains("mask /proc/driver/nvidia/gpus/0000:3b:00.0 (in root) (if present)", plan.Stderr);
+        Assert.DoesNotContain("mask /proc/driver/nvidia/gpus/0000:86:00.0", plan.Stderr);
     }
 
     [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
