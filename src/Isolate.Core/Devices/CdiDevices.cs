@@ -58,7 +58,7 @@ public static partial class CdiDevices
         var mounts = new List<VolumeSpec>();
         var hooks = new CdiHooks(containerHas ?? (_ => false));
         var appliedSpecs = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string name in names)
+        foreach (string name in names.Distinct())
         {
             var match = NamePattern().Match(name);
             if (!match.Success)

@@ -19,12 +19,13 @@ public sealed record GpuRequest(bool All, int? Count, IReadOnlyList<string> Ids,
     /// no GPU asked for.</summary>
     public static GpuRequest? From(string? gpus, string? visibleDevices, string? capabilities)
     {
+        // read only with a request: an image's own capabilities stop nothing without one
+        if (gpus is null && (visibleDevices is null || visibleDevices.Trim() is "" or "void"))
+            return null;
         var caps = capabilities is null ? null : ParseCapabilities(capabilities, "NVIDIA_DRIVER_CAPABILITIES");
         if (gpus != null)
             return ParseFlag(gpus, caps);
-        if (visibleDevices is null || visibleDevices.Trim() is "" or "void")
-            return null;
-        string value = visibleDevices.Trim();
+        string value = visibleDevices!.Trim(); // set: no --gpus, and not void
         return value switch
         {
             "all" => new GpuRequest(true, null, [], caps ?? DefaultCapabilities, "NVIDIA_VISIBLE_DEVICES=all"),

@@ -41,6 +41,7 @@ public sealed class GpuRequestTests
     public void Nvidia_visible_devices_is_a_request_only_without_gpus()
     {
         Assert.Null(GpuRequest.From(null, null, null));
+        Assert.Null(GpuRequest.From(null, null, "graphics")); // an image's capabilities alone ask for nothing
         Assert.Null(GpuRequest.From(null, "void", null));
         Assert.Null(GpuRequest.From(null, "", null));
         Assert.True(GpuRequest.From(null, "all", null)!.All);
