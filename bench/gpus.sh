@@ -14,6 +14,8 @@
 #   crun run                         runc's default spec
 #   crun run + the same edits        what an engine's CDI injection hands crun: the nodes in
 #                                    linux.devices and the device cgroup, the same binds
+#   crun run + edits + ldconfig hook  and the work of the toolkit's update-ldcache hook: the
+#                                    host's ldconfig run on the root as a createContainer hook
 # Prints each median and the ratios: isolate --gpus to isolate, crun+edits to crun, and
 # isolate --gpus to crun+edits. Needs root, hyperfine, jq, crun, gcc, busybox-static.
 # The machine is shared and noisy: compare rows of one run, never across runs.
@@ -77,7 +79,7 @@ jq -n --arg d "$driver" --arg lib "$lib" '{cdiVersion: "0.5.0", kind: "nvidia.co
 # crun: runc's default spec, and the same with the edits an engine's CDI injection makes
 bundle="$work/bundle"
 out/isolate spec --bundle "$bundle"
-jq --arg root "$root" '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root | .root.readonly = false' \
+jq --arg root "$root" '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["/bin/true"] | .root.path = $root | .root.readonly = false' \
   "$bundle/config.json" > "$bundle/c" && mv "$bundle/c" "$bundle/config.json"
 gpu_bundle="$work/gpu-bundle"
 mkdir -p "$gpu_bundle"
@@ -89,18 +91,33 @@ jq --arg d "$driver" --arg lib "$lib" '
                 {destination: ($lib + "/libnvidia-ml.so.580.65.06"), type: "bind", source: ($d + $lib + "/libnvidia-ml.so.580.65.06"), options: ["ro", "nosuid", "nodev", "bind"]},
                 {destination: "/usr/bin/nvidia-smi", type: "bind", source: ($d + "/usr/bin/nvidia-smi"), options: ["ro", "nosuid", "nodev", "bind"]}]' \
   "$bundle/config.json" > "$gpu_bundle/config.json"
+# and with what the toolkit's update-ldcache hook does there: ldconfig on the container's root
+# (a createContainer hook, run by crun before the root is pivoted to)
+hook_bundle="$work/hook-bundle"
+mkdir -p "$hook_bundle"
+jq --arg root "$root" '.hooks.createContainer = [{path: "/sbin/ldconfig", args: ["ldconfig", "-r", $root]}]' \
+  "$gpu_bundle/config.json" > "$hook_bundle/config.json"
 mkdir -p "$work/crun-state"
 
-# a check before timing: each form gives the container its GPUs
+names=("isolate run" "isolate run --gpus all" "isolate run --device nvidia.com/gpu=all" "crun run" "crun run + the same edits" "crun run + edits + ldconfig hook")
+commands=(
+  "out/isolate run --rootfs $root -- /bin/true"
+  "out/isolate --nvidia-driver-root $driver run --rootfs $root --gpus all -- /bin/true"
+  "out/isolate --cdi-spec-dir $cdi run --rootfs $root --device nvidia.com/gpu=all -- /bin/true"
+  "crun --root $work/crun-state run --bundle $bundle bench-plain"
+  "crun --root $work/crun-state run --bundle $gpu_bundle bench-gpu"
+  "crun --root $work/crun-state run --bundle $hook_bundle bench-hook"
+)
+# a check before timing: each runs, and each GPU form gives the container its GPUs
+for i in "${!commands[@]}"; do
+  ${commands[$i]} || { echo "bench: '${names[$i]}' failed: ${commands[$i]}" >&2; exit 1; }
+done
 out/isolate --nvidia-driver-root "$driver" run --rootfs "$root" --gpus all -- sh -c 'ls /dev/nvidia1 /usr/lib/x86_64-linux-gnu/libcuda.so.1 >/dev/null' \
   || { echo "bench: isolate --gpus all did not give the container its GPUs" >&2; exit 1; }
 
-hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$work/result.json" \
-  -n "isolate run" "out/isolate run --rootfs $root -- /bin/true" \
-  -n "isolate run --gpus all" "out/isolate --nvidia-driver-root $driver run --rootfs $root --gpus all -- /bin/true" \
-  -n "isolate run --device nvidia.com/gpu=all" "out/isolate --cdi-spec-dir $cdi run --rootfs $root --device nvidia.com/gpu=all -- /bin/true" \
-  -n "crun run" "crun --root $work/crun-state run --bundle $bundle bench-plain" \
-  -n "crun run + the same edits" "crun --root $work/crun-state run --bundle $gpu_bundle bench-gpu" >/dev/null
+args=()
+for i in "${!commands[@]}"; do args+=(-n "${names[$i]}" "${commands[$i]}"); done
+hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$work/result.json" "${args[@]}" >/dev/null
 
 jq -r '.results[] | "\(.command)\t\(.median * 1000 | . * 100 | round / 100) ms"' "$work/result.json" | column -t -s $'\t'
 median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$work/result.json"; }
@@ -110,3 +127,4 @@ echo "isolate --gpus all / isolate run:                 $(ratio 'isolate run --g
 echo "isolate --device nvidia.com/gpu=all / isolate run: $(ratio 'isolate run --device nvidia.com/gpu=all' 'isolate run')"
 echo "crun + the same edits / crun run:                  $(ratio 'crun run + the same edits' 'crun run')"
 echo "isolate --gpus all / crun + the same edits:        $(ratio 'isolate run --gpus all' 'crun run + the same edits')"
+echo "isolate --gpus all / crun + edits + ldconfig hook:  $(ratio 'isolate run --gpus all' 'crun run + edits + ldconfig hook')"

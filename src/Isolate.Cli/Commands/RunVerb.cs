@@ -230,7 +230,7 @@ public sealed class RunOptions
 }
 
 /// <summary>`run`'s everyday options alone, for a command line that gives no other: what the
-/// parser is handed when it need not be handed all 54 (its cost grows with every option of
+/// parser is handed when it need not be handed all 55 (its cost grows with every option of
 /// the type: reading each one's attributes through AOT reflection, and setting each one's
 /// default; bench/run.sh: about 2 ms of a start). The same names, values and defaults as
 /// <see cref="RunOptions"/> (ArgumentTests holds them to it), no help texts: `run --help` and
@@ -255,11 +255,12 @@ public sealed class RunEverydayOptions
     [Option('d', "detach")] public bool Detach { get; set; }
     [Option("rm")] public bool Remove { get; set; }
     [Option("name")] public string? Name { get; set; }
+    [Option("gpus")] public string? Gpus { get; set; }
     [Value(0)] public IEnumerable<string> Command { get; set; } = [];
 
     /// <summary>The long names above (a pattern, not a set: a set would cost every start its constructor).</summary>
     internal static bool Has(string name) => name is "rootfs" or "hostname" or "workdir" or "env" or "network" or "volume" or "tmpfs"
-        or "read-only" or "memory" or "cpus" or "user" or "tty" or "interactive" or "init" or "detach" or "rm" or "name";
+        or "read-only" or "memory" or "cpus" or "user" or "tty" or "interactive" or "init" or "detach" or "rm" or "name" or "gpus";
 
     /// <summary>Normalized arguments (PosixArguments: long spellings, "--" before the command)
     /// that name only these options.</summary>
@@ -286,7 +287,7 @@ public sealed class RunEverydayOptions
     {
         Rootfs = Rootfs, Hostname = Hostname, Workdir = Workdir, Env = Env, Network = Network, Volumes = Volumes, Tmpfs = Tmpfs,
         ReadOnly = ReadOnly, Memory = Memory, Cpus = Cpus, User = User, Tty = Tty, Interactive = Interactive, Init = Init,
-        Detach = Detach, Remove = Remove, Name = Name, Command = Command,
+        Detach = Detach, Remove = Remove, Name = Name, Gpus = Gpus, Command = Command,
     };
 }
 

@@ -25,17 +25,8 @@ public static class SharedLibraries
 
     /// <summary>The cache's entries in its order (newest glibc format; the old one before it is
     /// skipped); empty when the file is missing or not such a cache.</summary>
-    public static IReadOnlyList<CacheEntry> ReadCache(string path)
-    {
-        try
-        {
-            return ReadCache(File.ReadAllBytes(path));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return [];
-        }
-    }
+    public static IReadOnlyList<CacheEntry> ReadCache(string path) =>
+        Interop.SmallFile.ReadAllBytes(path) is { } data ? ReadCache(data) : [];
 
     /// <summary>The entries of a cache's bytes, as <see cref="ReadCache(string)"/>.</summary>
     public static IReadOnlyList<CacheEntry> ReadCache(byte[] data)
@@ -78,35 +69,31 @@ public static class SharedLibraries
     {
         var kept = entries.Where(e => !e.UsesExtension).ToList();
         kept.Sort((a, b) => Compare(b.Name, a.Name)); // List.Sort is not stable: equal names may come in any order, which ld.so allows
-        var strings = new MemoryStream();
-        var offsets = new Dictionary<string, uint>(StringComparer.Ordinal);
+        // one buffer: header, entries, then each entry's name and path, NUL-terminated
         int tableStart = 48 + kept.Count * 24;
-        uint Offset(string text)
+        int size = tableStart + kept.Sum(e => Encoding.UTF8.GetByteCount(e.Name) + Encoding.UTF8.GetByteCount(e.Path) + 2);
+        byte[] cache = new byte[size];
+        Encoding.ASCII.GetBytes(NewMagic).CopyTo(cache, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(cache.AsSpan(20), (uint)kept.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(cache.AsSpan(24), (uint)(size - tableStart));
+        cache[28] = 2; // little-endian, as cache_file_new's flags say it
+        int at = tableStart;
+        uint Put(string text)
         {
-            if (!offsets.TryGetValue(text, out uint offset))
-            {
-                offsets[text] = offset = (uint)(tableStart + strings.Length);
-                strings.Write(Encoding.UTF8.GetBytes(text));
-                strings.WriteByte(0);
-            }
+            uint offset = (uint)at;
+            at += Encoding.UTF8.GetBytes(text, cache.AsSpan(at)) + 1; // the NUL is the buffer's own zero
             return offset;
         }
-        byte[] table = new byte[kept.Count * 24];
         for (int i = 0; i < kept.Count; i++)
         {
-            var span = table.AsSpan(i * 24, 24);
+            var span = cache.AsSpan(48 + i * 24, 24);
             BinaryPrimitives.WriteInt32LittleEndian(span, kept[i].Flags);
-            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Offset(kept[i].Name));
-            BinaryPrimitives.WriteUInt32LittleEndian(span[8..], Offset(kept[i].Path));
+            BinaryPrimitives.WriteUInt32LittleEndian(span[4..], Put(kept[i].Name));
+            BinaryPrimitives.WriteUInt32LittleEndian(span[8..], Put(kept[i].Path));
             BinaryPrimitives.WriteUInt32LittleEndian(span[12..], kept[i].OsVersion);
             BinaryPrimitives.WriteUInt64LittleEndian(span[16..], kept[i].Hwcap);
         }
-        byte[] header = new byte[48];
-        Encoding.ASCII.GetBytes(NewMagic).CopyTo(header, 0);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(20), (uint)kept.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(24), (uint)strings.Length);
-        header[28] = 2; // little-endian, as cache_file_new's flags say it
-        return [.. header, .. table, .. strings.ToArray()];
+        return cache;
     }
 
     /// <summary>The order of names in the cache: runs of digits compare as numbers, and a digit
@@ -156,84 +143,84 @@ public static class SharedLibraries
 
     /// <summary>A 64-bit little-endian ELF file's DT_SONAME, or null (no soname, not such a
     /// file, unreadable).</summary>
-    public static string? Soname(string path)
+    public static unsafe string? Soname(string path)
     {
-        try
+        using var file = Interop.FileDescriptor.Open(path, Interop.OpenFlags.O_RDONLY | Interop.OpenFlags.O_CLOEXEC | Interop.OpenFlags.O_NONBLOCK);
+        if (file.IsInvalid)
+            return null;
+        byte[]? Read(long offset, int count)
         {
-            using var file = File.OpenHandle(path);
-            long length = RandomAccess.GetLength(file);
-            byte[] header = Read(file, 0, 64);
-            if (header.Length < 64 || header[0] != 0x7F || header[1] != (byte)'E' || header[2] != (byte)'L' || header[3] != (byte)'F'
-                || header[4] != 2 /* ELFCLASS64 */ || header[5] != 1 /* little-endian */)
+            if (offset < 0 || count < 0 || count > 1 << 20)
                 return null;
-            long phoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(0x20));
-            int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x36));
-            int phnum = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x38));
-            if (phentsize < 56 || phnum == 0 || phoff <= 0 || phoff + (long)phentsize * phnum > length)
-                return null;
-            byte[] table = Read(file, phoff, phentsize * phnum);
-            var loads = new List<(ulong Vaddr, ulong Offset, ulong Size)>();
-            (ulong Offset, ulong Size)? dynamic = null;
-            for (int i = 0; i < phnum; i++)
+            byte[] buffer = new byte[count];
+            int total = 0;
+            fixed (byte* p = buffer)
             {
-                var entry = table.AsSpan(i * phentsize, 56);
-                uint type = BinaryPrimitives.ReadUInt32LittleEndian(entry);
-                ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
-                ulong vaddr = BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
-                ulong size = BinaryPrimitives.ReadUInt64LittleEndian(entry[32..]);
-                if (type == 1) // PT_LOAD
-                    loads.Add((vaddr, offset, size));
-                else if (type == 2) // PT_DYNAMIC
-                    dynamic = (offset, size);
-            }
-            if (dynamic is not { } dyn || dyn.Size > 1 << 20 || (long)(dyn.Offset + dyn.Size) > length)
-                return null;
-            byte[] entries = Read(file, (long)dyn.Offset, (int)dyn.Size);
-            ulong? strtab = null, soname = null;
-            for (int at = 0; at + 16 <= entries.Length; at += 16)
-            {
-                long tag = BinaryPrimitives.ReadInt64LittleEndian(entries.AsSpan(at));
-                ulong value = BinaryPrimitives.ReadUInt64LittleEndian(entries.AsSpan(at + 8));
-                if (tag == 0) // DT_NULL
-                    break;
-                if (tag == 5) // DT_STRTAB
-                    strtab = value;
-                else if (tag == 14) // DT_SONAME
-                    soname = value;
-            }
-            if (strtab is not { } table2 || soname is not { } name)
-                return null;
-            foreach (var (vaddr, offset, size) in loads)
-            {
-                if (table2 >= vaddr && table2 < vaddr + size)
+                while (total < count)
                 {
-                    long at = (long)(table2 - vaddr + offset + name);
-                    if (at >= length)
-                        return null;
-                    byte[] text = Read(file, at, (int)Math.Min(256, length - at));
-                    int end = Array.IndexOf(text, (byte)0);
-                    return end <= 0 ? null : Encoding.UTF8.GetString(text, 0, end);
+                    nint n = Interop.Libc.PRead(file, p + total, count - total, offset + total);
+                    if (n <= 0)
+                        break;
+                    total += (int)n;
                 }
             }
-            return null;
+            return total == count ? buffer : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
+        if (Read(0, 64) is not { } header || header[0] != 0x7F || header[1] != (byte)'E' || header[2] != (byte)'L' || header[3] != (byte)'F'
+            || header[4] != 2 /* ELFCLASS64 */ || header[5] != 1 /* little-endian */)
             return null;
-        }
-    }
-
-    private static byte[] Read(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, int count)
-    {
-        byte[] buffer = new byte[count];
-        int total = 0;
-        while (total < count)
+        long phoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(header.AsSpan(0x20));
+        int phentsize = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x36));
+        int phnum = BinaryPrimitives.ReadUInt16LittleEndian(header.AsSpan(0x38));
+        if (phentsize < 56 || phnum == 0 || Read(phoff, phentsize * phnum) is not { } table)
+            return null;
+        var loads = new List<(ulong Vaddr, ulong Offset, ulong Size)>();
+        (ulong Offset, ulong Size)? dynamic = null;
+        for (int i = 0; i < phnum; i++)
         {
-            int n = RandomAccess.Read(file, buffer.AsSpan(total), offset + total);
-            if (n <= 0)
+            var entry = table.AsSpan(i * phentsize, 56);
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(entry);
+            ulong offset = BinaryPrimitives.ReadUInt64LittleEndian(entry[8..]);
+            ulong vaddr = BinaryPrimitives.ReadUInt64LittleEndian(entry[16..]);
+            ulong size = BinaryPrimitives.ReadUInt64LittleEndian(entry[32..]);
+            if (type == 1) // PT_LOAD
+                loads.Add((vaddr, offset, size));
+            else if (type == 2) // PT_DYNAMIC
+                dynamic = (offset, size);
+        }
+        if (dynamic is not { } dyn || dyn.Size > 1 << 20 || Read((long)dyn.Offset, (int)dyn.Size) is not { } entries)
+            return null;
+        ulong? strtab = null, soname = null;
+        for (int at = 0; at + 16 <= entries.Length; at += 16)
+        {
+            long tag = BinaryPrimitives.ReadInt64LittleEndian(entries.AsSpan(at));
+            ulong value = BinaryPrimitives.ReadUInt64LittleEndian(entries.AsSpan(at + 8));
+            if (tag == 0) // DT_NULL
                 break;
-            total += n;
+            if (tag == 5) // DT_STRTAB
+                strtab = value;
+            else if (tag == 14) // DT_SONAME
+                soname = value;
         }
-        return total == count ? buffer : buffer[..total];
+        if (strtab is not { } strings || soname is not { } name)
+            return null;
+        foreach (var (vaddr, offset, size) in loads)
+        {
+            if (strings >= vaddr && strings < vaddr + size)
+            {
+                // a soname is short: read up to 256 bytes, less where the file ends
+                long at = (long)(strings - vaddr + offset + name);
+                for (int count = 256; count >= 1; count /= 4)
+                {
+                    if (Read(at, count) is { } text)
+                    {
+                        int end = Array.IndexOf(text, (byte)0);
+                        return end <= 0 ? null : Encoding.UTF8.GetString(text, 0, end);
+                    }
+                }
+                return null;
+            }
+        }
+        return null;
     }
 }

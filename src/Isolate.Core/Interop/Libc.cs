@@ -75,6 +75,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
     internal static partial nint Read(FileDescriptor fd, byte* buffer, nint count);
 
+    [LibraryImport(Library, EntryPoint = "pread64", SetLastError = true)]
+    internal static partial nint PRead(FileDescriptor fd, byte* buffer, nint count, long offset);
+
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(FileDescriptor fd, byte* buffer, nint count);
 

@@ -234,13 +234,14 @@ public sealed class ArgumentTests
     }
 
     /// <summary>`run` with only everyday options is parsed as RunEverydayOptions (the parser is
-    /// handed 17 options, not 54) and must come out as the full parse would.</summary>
+    /// handed 18 options, not 55) and must come out as the full parse would.</summary>
     [Theory]
     [InlineData("run", "--rootfs", "/r", "--", "/bin/true")]
     [InlineData("run", "--rootfs", "/r", "/bin/true")]
     [InlineData("run", "-it", "--rm", "--name", "web", "-e", "A=1", "--env=B=2", "-e", "A=3", "-v", "/a:/b:ro", "--volume", "/c:/d", "sh", "-c", "ls -la")]
     [InlineData("run", "-d", "-w/srv", "-u", "1000:1000", "-m", "64m", "--cpus", "0.5", "--network", "host", "--read-only", "--tmpfs", "/t", "--init", "--hostname", "h", "--", "x", "--rootfs")]
     [InlineData("run", "-dit", "top")]
+    [InlineData("run", "--gpus", "all", "--rootfs", "/r", "nvidia-smi")]
     [InlineData("run", "true")]
     public void Everyday_options_parse_as_the_full_options_do(params string[] args)
     {
@@ -275,7 +276,7 @@ public sealed class ArgumentTests
     public void The_everyday_options_are_runs_own_under_the_same_names_types_and_defaults()
     {
         var everyday = OptionTable.FromAttributes<RunEverydayOptions>();
-        Assert.Equal(17, everyday.Long.Count - 2); // besides help and version
+        Assert.Equal(18, everyday.Long.Count - 2); // besides help and version
         foreach (var (name, takesValue) in everyday.Long)
         {
             Assert.True(name is "help" or "version" || RunEverydayOptions.Has(name), name);
