@@ -280,6 +280,23 @@ static int make_device(const struct isolate_mount_op *op, int parent, const char
     return check(mount(op->source, target, NULL, MS_BIND, NULL));
 }
 
+/* The directory a new name in the root goes into, opened inside the root (an fd, or a
+ * negative errno); *name is set to the last component of target. */
+static int open_parent_in_root(struct plan_state *st, const char *target, const char **name)
+{
+    const char *slash = strrchr(target, '/');
+    if (slash == NULL)
+        return -EINVAL;
+    char parent_path[PATH_MAX];
+    size_t len = (size_t)(slash - target);
+    if (len + 2 > sizeof parent_path)
+        return -EINVAL;
+    memcpy(parent_path, target, len);
+    parent_path[len] = '\0';
+    *name = slash + 1;
+    return isolate_open_in_root(&st->root, len > 0 ? parent_path : "/", 0);
+}
+
 /* MKNOD and SYMLINK make a new name: resolve the parent, create the last component in it. */
 static int op_create_entry(struct plan_state *st, const struct isolate_mount_op *op)
 {
@@ -288,38 +305,31 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
             return check(symlink(op->source, op->target));
         return make_device(op, AT_FDCWD, op->target, op->target);
     }
-    const char *slash = strrchr(op->target, '/');
-    if (slash == NULL)
-        return -EINVAL;
-    char parent_path[PATH_MAX];
-    size_t len = (size_t)(slash - op->target);
-    if (len + 2 > sizeof parent_path)
-        return -EINVAL;
-    memcpy(parent_path, op->target, len);
-    parent_path[len] = '\0';
-    int parent = isolate_open_in_root(&st->root, len > 0 ? parent_path : "/", 0);
+    const char *name;
+    int parent = open_parent_in_root(st, op->target, &name);
     if (parent < 0)
         return parent;
     int rc;
     if (op->kind == ISOLATE_MOUNT_SYMLINK) {
-        if ((op->options & ISOLATE_OP_REPLACE) && unlinkat(parent, slash + 1, 0) < 0 && errno != ENOENT) {
+        if ((op->options & ISOLATE_OP_REPLACE) && unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
             rc = -errno;
             close(parent);
             return rc;
         }
-        rc = check(symlinkat(op->source, parent, slash + 1));
+        rc = check(symlinkat(op->source, parent, name));
     } else {
         /* the bind fallback needs a path: the parent's fd path plus the name */
         char target[PATH_MAX];
         isolate_fd_path(target, parent);
         size_t tl = strlen(target);
-        size_t nl = strlen(slash);
-        if (tl + nl + 1 > sizeof target) {
+        size_t nl = strlen(name);
+        if (tl + nl + 2 > sizeof target) {
             close(parent);
             return -ENAMETOOLONG;
         }
-        memcpy(target + tl, slash, nl + 1);
-        rc = make_device(op, parent, slash + 1, target);
+        target[tl] = '/';
+        memcpy(target + tl + 1, name, nl + 1);
+        rc = make_device(op, parent, name, target);
     }
     close(parent);
     if (rc == -EEXIST && (op->options & ISOLATE_OP_KEEP_EXISTING))
@@ -331,25 +341,19 @@ static int op_create_entry(struct plan_state *st, const struct isolate_mount_op 
  * name unless that is a directory; the name itself is never followed. */
 static int op_write_file(struct plan_state *st, const struct isolate_mount_op *op)
 {
-    const char *slash = strrchr(op->target, '/');
-    if (slash == NULL || !(op->options & ISOLATE_OP_IN_ROOT) || op->data == NULL)
+    if (!(op->options & ISOLATE_OP_IN_ROOT) || op->data == NULL)
         return -EINVAL;
-    char parent_path[PATH_MAX];
-    size_t len = (size_t)(slash - op->target);
-    if (len + 2 > sizeof parent_path)
-        return -EINVAL;
-    memcpy(parent_path, op->target, len);
-    parent_path[len] = '\0';
-    int parent = isolate_open_in_root(&st->root, len > 0 ? parent_path : "/", 0);
+    const char *name;
+    int parent = open_parent_in_root(st, op->target, &name);
     if (parent < 0)
         return parent;
     /* a link at the name is removed, not written through */
-    if (unlinkat(parent, slash + 1, 0) < 0 && errno != ENOENT) {
+    if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
         int rc = -errno;
         close(parent);
         return rc;
     }
-    int fd = openat(parent, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
+    int fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, op->mode);
     int rc = fd < 0 ? -errno : 0;
     close(parent);
     if (fd < 0)
