@@ -24,7 +24,7 @@ internal static class HelpScreen
             .Select(v => (string.Join(", ", [v.Name, .. v.Aliases]), v.Options.GetCustomAttribute<VerbAttribute>()?.HelpText ?? ""))
             .Append(("help", "Display more information on a specific command."))
             .Append(("version", "Display version information."));
-        return Render(rows, ["isolate [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [OPTIONS] [ARGUMENTS]"]);
+        return Render(rows, ["isolate [--root DIR] [--storage DIR] [--cdi-spec-dir DIR] [--nvidia-driver-root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [OPTIONS] [ARGUMENTS]"]);
     }
 
     /// <summary>The usage lines of one command, as runc prints them: its name, [options], its

@@ -111,6 +111,34 @@ public sealed class GpuDeviceTests : StateRootTest, IDisposable
         Assert.DoesNotContain("mask /proc/driver/nvidia/gpus/0000:86:00.0", plan.Stderr);
     }
 
+    /// <summary>The same on cgroup v2 (a VM whose /init mounts only the unified hierarchy): the
+    /// chosen GPU's node is let through the eBPF device program, another's is not.</summary>
+    [VmFact]
+    public void On_cgroup_v2_the_chosen_gpu_opens_and_another_does_not()
+    {
+        Assert.True(File.Exists(FakeNvidiaDriver.Gcc), "gcc builds the fake driver's library");
+        const string lib = FakeNvidiaDriver.Libraries + "/libcuda.so.580.65.06";
+        const string init = """
+            #!/bin/sh
+            mount -t proc proc /proc
+            mount -t devtmpfs dev /dev
+            mount -t sysfs sys /sys
+            mount -t cgroup2 none /sys/fs/cgroup
+            mkdir -p /drv/dev
+            busybox mknod /drv/dev/nvidia0 c 195 0
+            busybox mknod /drv/dev/nvidia1 c 195 1
+            busybox mknod /drv/dev/nvidiactl c 195 255
+            /isolate --nvidia-driver-root /drv run --rootfs /rootfs --no-overlay --gpus device=1 -- sh -c 'ls /dev | grep nvidia | tr "\n" " " | sed "s/^/@@ nodes /"; echo; (exec 3</dev/nvidia1) 2>&1 | sed "s/^/@@ given /"; mknod /dev/other c 195 0; (exec 3</dev/other) 2>&1 | sed "s/^/@@ other /"; readlink /usr/lib/x86_64-linux-gnu/libcuda.so.1 | sed "s/^/@@ link /"'
+            poweroff -f
+            """;
+        var boot = QemuVm.Run(Rootfs, init, [(_driver.Root + lib, "/drv" + lib)]);
+        string report = string.Join('\n', boot.Report) + "\n" + boot.Console;
+        Assert.True(boot.Report.Contains("nodes nvidia1 nvidiactl"), report);
+        Assert.True(boot.Report.Any(l => l.StartsWith("given", StringComparison.Ordinal) && l.Contains("No such device or address")), report);
+        Assert.True(boot.Report.Any(l => l.StartsWith("other", StringComparison.Ordinal) && l.Contains("Operation not permitted")), report);
+        Assert.True(boot.Report.Contains("link libcuda.so.580.65.06"), report);
+    }
+
     [ContainerFact(Needs = FakeNvidiaDriver.Gcc, Why = "to build the fake driver's libraries")]
     public void A_count_the_capabilities_and_nvidia_visible_devices_choose_as_docker_and_the_toolkit_do()
     {

@@ -19,12 +19,13 @@ public static class QemuVm
 
     public sealed record Boot(List<string> Report, List<string> Lines, string Console);
 
-    public static Boot Run(BusyboxRootfs rootfs, string init)
+    /// <param name="files">Host files copied into the VM's initramfs: (host path, path there).</param>
+    public static Boot Run(BusyboxRootfs rootfs, string init, IEnumerable<(string Source, string Target)>? files = null)
     {
         string work = Directory.CreateTempSubdirectory("isolate-test-vm-").FullName;
         try
         {
-            string image = BuildInitramfs(work, rootfs, init);
+            string image = BuildInitramfs(work, rootfs, init, files ?? []);
             string console = RunQemu(image);
             var lines = console.Split('\n').Select(l => l.Trim('\r', ' ')).ToList();
             var report = lines.Where(l => l.Contains("@@ ")).Select(l => l[(l.IndexOf("@@ ", StringComparison.Ordinal) + 3)..]).ToList();
@@ -36,7 +37,7 @@ public static class QemuVm
         }
     }
 
-    private static string BuildInitramfs(string work, BusyboxRootfs rootfs, string init)
+    private static string BuildInitramfs(string work, BusyboxRootfs rootfs, string init, IEnumerable<(string Source, string Target)> files)
     {
         string root = Path.Combine(work, "root");
         foreach (string dir in new[] { "bin", "proc", "sys", "dev", "tmp", "etc", "rootfs" })
@@ -50,6 +51,12 @@ public static class QemuVm
         File.WriteAllText(Path.Combine(root, "init"), init.Replace("\r", "") + "\n");
         File.SetUnixFileMode(Path.Combine(root, "init"), (UnixFileMode)0x1ED);
         Shell($"cp -a '{rootfs.Path}/.' '{root}/rootfs/'");
+        foreach (var (source, target) in files)
+        {
+            string at = Path.Combine(root, target.TrimStart('/'));
+            Directory.CreateDirectory(Path.GetDirectoryName(at)!);
+            File.Copy(source, at);
+        }
 
         string image = Path.Combine(work, "initramfs.cpio.gz");
         Shell($"cd '{root}' && find . | cpio -o -H newc 2>/dev/null | gzip -1 > '{image}'");
