@@ -45,13 +45,18 @@ public static partial class CdiDevices
     /// <summary>The edits of every CDI device in <paramref name="names"/>, from the specs in
     /// <paramref name="specDirs"/>; an unknown kind or device is an error naming it.</summary>
     /// <param name="containerHas">Whether the container's root has a path (NVIDIA's enable-cuda-compat hook).</param>
-    public static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs, Func<string, bool>? containerHas = null)
+    public static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs, Func<string, bool>? containerHas = null) =>
+        Resolve(names, specDirs, () => Load(specDirs), containerHas);
+
+    /// <param name="loaded">The specs of <paramref name="specDirs"/>, read by the caller once
+    /// for all its questions (DeviceRequests), asked for only when a CDI device is named.</param>
+    internal static CdiEdits Resolve(IReadOnlyList<string> names, IReadOnlyList<string> specDirs, Func<List<Spec>> loaded, Func<string, bool>? containerHas)
     {
         // no CDI device asked for: no spec is read (a start pays nothing, and a broken spec on
         // the host fails only the runs that name a CDI device, with its file and line)
         if (names.Count == 0)
             return None;
-        var specs = Load(specDirs);
+        var specs = loaded();
         var nodes = new List<DeviceNode>();
         var allows = new List<DeviceRule>();
         var env = new List<string>();
@@ -80,9 +85,9 @@ public static partial class CdiDevices
         return new CdiEdits(nodes, allows, env, mounts) { Links = hooks.Links(mounts), LibraryDirs = hooks.LibraryDirs };
     }
 
-    private sealed record Spec(string File, string Kind, JsonObject? Edits, IReadOnlyList<(string Name, JsonObject? Edits)> Devices);
+    internal sealed record Spec(string File, string Kind, JsonObject? Edits, IReadOnlyList<(string Name, JsonObject? Edits)> Devices);
 
-    private static List<Spec> Load(IReadOnlyList<string> dirs)
+    internal static List<Spec> Load(IReadOnlyList<string> dirs)
     {
         var specs = new List<Spec>();
         foreach (string dir in dirs)
@@ -118,8 +123,8 @@ public static partial class CdiDevices
         [.. Load(specDirs).Select(s => (s.File, s.Kind, (IReadOnlyList<string>)[.. s.Devices.Select(d => d.Name)]))];
 
     /// <summary>The device names of the spec of <paramref name="kind"/> in its order, or null when no spec has that kind.</summary>
-    public static IReadOnlyList<string>? DeviceNames(string kind, IReadOnlyList<string> specDirs) =>
-        Load(specDirs).FirstOrDefault(s => s.Kind == kind)?.Devices.Select(d => d.Name).ToList();
+    internal static IReadOnlyList<string>? DeviceNames(string kind, IReadOnlyList<Spec> specs) =>
+        specs.FirstOrDefault(s => s.Kind == kind)?.Devices.Select(d => d.Name).ToList();
 
     private static void Apply(JsonObject edits, string where, List<DeviceNode> nodes, List<DeviceRule> allows, List<string> env, List<VolumeSpec> mounts,
         CdiHooks hooks)

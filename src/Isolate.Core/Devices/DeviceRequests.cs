@@ -21,9 +21,12 @@ public static class DeviceRequests
         var request = GpuRequest.From(gpus, Variable(user, "NVIDIA_VISIBLE_DEVICES", hostVariable),
             Variable(user, "NVIDIA_DRIVER_CAPABILITIES", hostVariable) ?? Variable(imageEnv.ToList(), "NVIDIA_DRIVER_CAPABILITIES", _ => null));
         CdiEdits? found = null;
+        // the specs are read once, and only when a GPU or a CDI device is asked for
+        List<CdiDevices.Spec>? loaded = null;
+        List<CdiDevices.Spec> Specs() => loaded ??= CdiDevices.Load(specDirs);
         if (request != null)
         {
-            if (CdiDevices.DeviceNames(NvidiaKind, specDirs) is { } specNames)
+            if (CdiDevices.DeviceNames(NvidiaKind, Specs()) is { } specNames)
                 names.AddRange(CdiNames(request, specNames));
             else
             {
@@ -32,7 +35,7 @@ public static class DeviceRequests
                 found = NvidiaGpus.Edits(request, chosen, [.. host.Except(chosen)], driverRoot);
             }
         }
-        var cdi = CdiDevices.Resolve(names, specDirs, containerHas);
+        var cdi = CdiDevices.Resolve(names, specDirs, Specs, containerHas);
         if (found is null)
             return cdi;
         foreach (var node in found.Nodes.Where(n => cdi.Nodes.Any(c => c.Path == n.Path)))
