@@ -222,7 +222,9 @@ public sealed class TokenServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: after a Stop, .NET's managed HttpListener.Close binds the port again to
+        // remove its prefix, which fails (address in use) while the connections it served are
+        // in TIME_WAIT; Close stops the listener and ends the pending GetContextAsync itself.
         _listener.Close();
         try
         {
