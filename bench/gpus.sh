@@ -23,18 +23,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-100}
-for tool in hyperfine jq crun gcc busybox unshare; do
-  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (apt-get install hyperfine jq crun gcc busybox-static util-linux)" >&2; exit 1; }
-done
-[ -x out/isolate ] || { echo "bench: out/isolate is missing: run ./build.sh" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "bench: run as root (the runtimes create namespaces and cgroups)" >&2; exit 1; }
-
-# crun 1.8 refuses hybrid cgroup hosts while cgroup2 is mounted at /sys/fs/cgroup/unified
-# (as in bench/run.sh): every runtime runs in one private mount namespace without it.
-if [ -z "${BENCH_WRAPPED:-}" ] && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
-  export BENCH_WRAPPED=1
-  exec unshare -m --propagation private bash -c 'umount -l /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
-fi
+. bench/lib.sh
+bench_need hyperfine jq crun gcc busybox unshare -- "apt-get install hyperfine jq crun gcc busybox-static util-linux"
+bench_need_isolate_as_root
+bench_unwrap_hybrid "$0" "$@"
 
 work=$(mktemp -d /var/tmp/bench-gpus.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -13,9 +13,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 STARTS=${STARTS:-30}
 isolate=${ISOLATE:-$PWD/out/isolate}
-for tool in hyperfine jq busybox docker-registry skopeo umoci podman; do
-  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_need hyperfine jq busybox docker-registry skopeo umoci podman
 work=$(mktemp -d /tmp/isolate-imgbench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 trap 'kill $registry 2>/dev/null || true; podman --root "$work/podman" rmi -af >/dev/null 2>&1 || true; rm -rf "$work"' EXIT

@@ -11,9 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 isolate=${ISOLATE:-$PWD/out/isolate}
-for tool in hyperfine jq busybox podman; do
-  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing" >&2; exit 1; }
-done
+. bench/lib.sh
+bench_need hyperfine jq busybox podman
 work=$(mktemp -d /tmp/isolate-netbench.XXXXXX)
 trap 'podman rm -f isolate-netbench >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 

@@ -20,20 +20,11 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-150}
 SEQUENTIAL=${SEQUENTIAL:-200}
-for tool in hyperfine jq crun runc bwrap busybox unshare dotnet /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench: '$tool' is missing (apt-get install hyperfine jq crun runc bubblewrap busybox-static util-linux time; dotnet: the SDK build.sh uses)" >&2; exit 1; }
-done
-[ -x out/isolate ] || { echo "bench: out/isolate is missing: run ./build.sh" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "bench: run as root (the runtimes create namespaces and cgroups)" >&2; exit 1; }
-
-# On cgroup v1 hybrid hosts crun 1.8 refuses to start while cgroup2 is mounted at
-# /sys/fs/cgroup/unified ("cgroups in hybrid mode not supported"). The whole benchmark,
-# every runtime alike, then runs in a private mount namespace with that mount detached:
-# wrapped once, not per start (the wrapper itself costs milliseconds).
-if [ -z "${BENCH_WRAPPED:-}" ] && mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
-  export BENCH_WRAPPED=1
-  exec unshare -m --propagation private bash -c 'umount -l /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
-fi
+. bench/lib.sh
+bench_need hyperfine jq crun runc bwrap busybox unshare dotnet /usr/bin/time \
+  -- "apt-get install hyperfine jq crun runc bubblewrap busybox-static util-linux time; dotnet: the SDK build.sh uses"
+bench_need_isolate_as_root
+bench_unwrap_hybrid "$0" "$@"
 
 work=$(mktemp -d /var/tmp/bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
