@@ -324,8 +324,14 @@ public sealed partial class Registry : IDisposable
         finally
         {
             _process.Dispose();
-            Tokens?.Dispose();
-            Directory.Delete(Dir, recursive: true);
+            try
+            {
+                Tokens?.Dispose();
+            }
+            finally
+            {
+                Directory.Delete(Dir, recursive: true); // also when the token server's Dispose throws
+            }
         }
     }
 
