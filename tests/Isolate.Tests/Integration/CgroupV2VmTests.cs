@@ -8,12 +8,7 @@ namespace Isolate.Tests.Integration;
 /// even the controllers enabled - and starts containers with limits.</summary>
 public sealed class CgroupV2VmTests(BusyboxRootfs rootfs) : ContainerTest(rootfs)
 {
-    private const string Init = """
-        #!/bin/sh
-        mount -t proc proc /proc
-        mount -t devtmpfs dev /dev
-        mount -t sysfs sys /sys
-        mount -t cgroup2 none /sys/fs/cgroup
+    private static readonly string Init = QemuVm.OnUnifiedHierarchy("""
         echo "@@ controllers $(cat /sys/fs/cgroup/cgroup.controllers)"
         /isolate run --rootfs /rootfs --no-overlay --memory 32m -- sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived'
         echo "@@ oom exit $?"
@@ -24,8 +19,7 @@ public sealed class CgroupV2VmTests(BusyboxRootfs rootfs) : ContainerTest(rootfs
         /isolate run --rootfs /rootfs --no-overlay --memory 4m -- /bin/true
         echo "@@ 4m exit $?"
         echo "@@ left $(ls /sys/fs/cgroup | grep -c isolate)"
-        poweroff -f
-        """;
+        """);
 
     [VmFact]
     public void Limits_oom_pids_the_groups_own_view_and_cleanup_on_the_unified_hierarchy()

@@ -160,17 +160,11 @@ public sealed class DefaultConfinementTests(BusyboxRootfs rootfs) : ContainerTes
     [VmFact]
     public void On_cgroup_v2_a_made_node_is_denied_and_pids_max_is_2048()
     {
-        const string init = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t devtmpfs dev /dev
-            mount -t sysfs sys /sys
-            mount -t cgroup2 none /sys/fs/cgroup
+        string init = QemuVm.OnUnifiedHierarchy("""
             /isolate run --rootfs /rootfs --no-overlay -- sh -c 'mknod /tmp/d0 c 4 0; (exec 3</tmp/d0) 2>&1 | sed "s/^/@@ default error /"; (exec 3</dev/null) && echo "@@ default null ok"; echo "@@ default pids $(cat /sys/fs/cgroup/pids.max)"'
             /isolate run --rootfs /rootfs --no-overlay --privileged -- sh -c 'mknod /tmp/p0 c 4 0; (exec 3</tmp/p0) && echo "@@ privileged opened"'
             /isolate run --rootfs /rootfs --no-overlay --pids-limit -1 -- sh -c 'echo "@@ lifted pids $(cat /sys/fs/cgroup/pids.max)"'
-            poweroff -f
-            """;
+            """);
         var boot = QemuVm.Run(Rootfs, init);
         string report = string.Join('\n', boot.Report) + "\n" + boot.Console;
         Assert.True(boot.Report.Any(l => l.StartsWith("default error", StringComparison.Ordinal) && l.Contains("Operation not permitted")), report);

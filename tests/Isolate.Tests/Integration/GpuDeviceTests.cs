@@ -118,19 +118,13 @@ public sealed class GpuDeviceTests : StateRootTest, IDisposable
     {
         Assert.True(File.Exists(FakeNvidiaDriver.Gcc), "gcc builds the fake driver's library");
         const string lib = FakeNvidiaDriver.Libraries + "/libcuda.so.580.65.06";
-        const string init = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t devtmpfs dev /dev
-            mount -t sysfs sys /sys
-            mount -t cgroup2 none /sys/fs/cgroup
+        string init = QemuVm.OnUnifiedHierarchy("""
             mkdir -p /drv/dev
             busybox mknod /drv/dev/nvidia0 c 195 0
             busybox mknod /drv/dev/nvidia1 c 195 1
             busybox mknod /drv/dev/nvidiactl c 195 255
             /isolate --nvidia-driver-root /drv run --rootfs /rootfs --no-overlay --gpus device=1 -- sh -c 'ls /dev | grep nvidia | tr "\n" " " | sed "s/^/@@ nodes /"; echo; (exec 3</dev/nvidia1) 2>&1 | sed "s/^/@@ given /"; mknod /dev/other c 195 0; (exec 3</dev/other) 2>&1 | sed "s/^/@@ other /"; readlink /usr/lib/x86_64-linux-gnu/libcuda.so.1 | sed "s/^/@@ link /"'
-            poweroff -f
-            """;
+            """);
         var boot = QemuVm.Run(Rootfs, init, [(_driver.Root + lib, "/drv" + lib)]);
         string report = string.Join('\n', boot.Report) + "\n" + boot.Console;
         Assert.True(boot.Report.Contains("nodes nvidia1 nvidiactl"), report);

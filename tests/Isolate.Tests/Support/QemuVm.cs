@@ -17,6 +17,19 @@ public static class QemuVm
         : Kernel() is null ? "needs a kernel image in /boot (apt-get install linux-image-amd64) to boot with an initramfs"
         : null;
 
+    /// <summary>An /init that mounts /proc, /dev, /sys and only the unified cgroup hierarchy at
+    /// /sys/fs/cgroup (a pure cgroup v2 host), runs the given lines, and powers the VM off.</summary>
+    public static string OnUnifiedHierarchy(string lines) => $"""
+        #!/bin/sh
+        mount -t proc proc /proc
+        mount -t devtmpfs dev /dev
+        mount -t sysfs sys /sys
+        mount -t cgroup2 none /sys/fs/cgroup
+        {lines.TrimEnd('\n')}
+        poweroff -f
+
+        """;
+
     public sealed record Boot(List<string> Report, List<string> Lines, string Console);
 
     /// <param name="files">Host files copied into the VM's initramfs: (host path, path there).</param>
