@@ -73,9 +73,21 @@ static int same_inode(int a, int b)
 /* Before Linux 5.6 (no openat2): RESOLVE_IN_ROOT done by hand. One component at a
  * time with O_NOFOLLOW; a symlink is read and spliced in (an absolute one restarts
  * at the root), ".." stops at the root. Then the kernel confirms where it landed. */
+/* The component of buf that ends at rest is a symlink to target (n bytes): buf becomes the
+ * target followed by the rest of the path, as the kernel goes on with a link's target. */
+static int splice_link(char buf[PATH_MAX], const char *rest, const char *target, size_t n)
+{
+    size_t rest_len = strlen(rest);
+    if (n + rest_len + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    memmove(buf + n, rest, rest_len + 1); /* rest lies inside buf */
+    memcpy(buf, target, n);
+    return 0;
+}
+
 static int walk_in_root(const struct isolate_root *root, const char *path, int no_symlinks)
 {
-    char buf[PATH_MAX], next_buf[PATH_MAX];
+    char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len + 1 > sizeof buf)
         return -ENAMETOOLONG;
@@ -133,14 +145,11 @@ static int walk_in_root(const struct isolate_root *root, const char *path, int n
                 return no_symlinks || n >= 0 ? -ELOOP : -errno;
             }
             target[n] = '\0';
-            size_t rest_len = strlen(end);
-            if ((size_t)n + rest_len + 1 > sizeof next_buf) {
+            int spliced = splice_link(buf, end, target, (size_t)n);
+            if (spliced < 0) {
                 close(dir);
-                return -ENAMETOOLONG;
+                return spliced;
             }
-            memcpy(next_buf, target, (size_t)n);
-            memcpy(next_buf + n, end, rest_len + 1);
-            memcpy(buf, next_buf, (size_t)n + rest_len + 1);
             p = buf;
             if (target[0] == '/') { /* absolute: from the root again */
                 close(dir);
@@ -357,7 +366,7 @@ int isolate_open_host_path(const char *path, int follow_root_links, char *link, 
     if (errno != ENOSYS && errno != ELOOP)
         return -errno;
 
-    char buf[PATH_MAX], next_buf[PATH_MAX];
+    char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len + 1 > sizeof buf)
         return -ENAMETOOLONG;
@@ -409,14 +418,11 @@ int isolate_open_host_path(const char *path, int follow_root_links, char *link, 
             return n < 0 ? -err : -ELOOP;
         }
         target[n] = '\0';
-        size_t rest_len = strlen(end);
-        if ((size_t)n + rest_len + 1 > sizeof next_buf) {
+        int spliced = splice_link(buf, end, target, (size_t)n);
+        if (spliced < 0) {
             close(dir);
-            return -ENAMETOOLONG;
+            return spliced;
         }
-        memcpy(next_buf, target, (size_t)n);
-        memcpy(next_buf + n, end, rest_len + 1);
-        memcpy(buf, next_buf, (size_t)n + rest_len + 1);
         p = buf;
         if (target[0] == '/') { /* absolute: from / again */
             close(dir);
