@@ -81,13 +81,43 @@ static int open_dir_at(int fd, const char *name)
     return openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+/* How deep empty_dir goes, holding a directory open at each level. A container may nest
+ * directories without end, and its layer must still go: a directory deeper than this is
+ * moved up into the top of the tree being removed, and emptied from there on a later pass. */
+#define EMPTY_DIR_DEPTH 32
+
+struct emptying {
+    int top;                /* the tree's top directory */
+    unsigned long next;     /* the number in the next hoisted directory's name */
+    int hoisted;            /* a directory was moved up on this pass */
+};
+
+/* Moves fd's entry name into the top directory under a name no entry there has. */
+static int hoist(struct emptying *e, int fd, const char *name)
+{
+    char moved[40] = ".isolate-removing-";
+    for (int tries = 0; tries < 1000; tries++) {
+        isolate_decimal(moved + 18, e->next++);
+        if (syscall(SYS_renameat2, fd, name, e->top, moved, RENAME_NOREPLACE) == 0) {
+            e->hoisted = 1;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
 /* Empties the directory open as fd, whatever bytes its names hold, never following a
  * link; a directory the caller may not write into (overlayfs's work/work is mode 000) is
- * opened up to its owner first. Depth-bounded by the fds it holds. 0 or -errno. */
-static int empty_dir(int fd, int depth)
+ * opened up to its owner first. Holds at most EMPTY_DIR_DEPTH fds: deeper directories are
+ * hoisted (e->hoisted says so, and the caller empties the top again). 0 or -errno. */
+static int empty_dir(int fd, int depth, struct emptying *e)
 {
-    if (depth > 64)
-        return -ELOOP;
     (void)fchmod(fd, 0700);
     char buf[4096] __attribute__((aligned(8)));
     int err = 0;
@@ -111,12 +141,20 @@ static int empty_dir(int fd, int depth)
                 err = -errno;
                 continue;
             }
+            if (depth + 1 >= EMPTY_DIR_DEPTH) {
+                int rc = hoist(e, fd, entry->name);
+                if (rc == 0)
+                    removed++;
+                else
+                    err = rc;
+                continue;
+            }
             int child = open_dir_at(fd, entry->name);
             if (child < 0) {
                 err = -errno;
                 continue;
             }
-            int rc = empty_dir(child, depth + 1);
+            int rc = empty_dir(child, depth + 1, e);
             close(child);
             if (rc < 0)
                 err = rc;
@@ -137,7 +175,12 @@ int isolate_shim_remove_tree(const char *path)
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
-    int rc = empty_dir(fd, 0);
+    struct emptying e = { .top = fd };
+    int rc;
+    do { /* again while directories were hoisted into the top */
+        e.hoisted = 0;
+        rc = empty_dir(fd, 0, &e);
+    } while (rc == 0 && e.hoisted);
     close(fd);
     if (rc == 0 && rmdir(path) < 0 && errno != ENOENT)
         rc = -errno;

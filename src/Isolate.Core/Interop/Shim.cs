@@ -363,7 +363,7 @@ internal static unsafe partial class Shim
     {
         int rc = RemoveTree(path);
         if (rc < 0)
-            throw new IOException($"{path}: {IsolateException.Describe(-rc)}");
+            throw new IOException($"{path}: {IsolateException.Describe(-rc)}", -rc); // the errno as HResult, as System.IO gives it (ErrorText reads it)
     }
 
     [LibraryImport(Library, EntryPoint = "isolate_shim_started_at")]

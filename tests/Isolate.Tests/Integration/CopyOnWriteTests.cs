@@ -91,6 +91,27 @@ public sealed class CopyOnWriteTests(BusyboxRootfs rootfs) : ContainerTest(rootf
         // the base class checks the host's mounts and that no upper/work directory appeared
     }
 
+    /// <summary>A container may nest directories as deep as it likes; its layer still goes
+    /// (rm -r in the shim holds a bounded number of directories open and moves deeper ones up).</summary>
+    [ContainerFact]
+    public void A_layer_with_directories_nested_hundreds_deep_is_removed()
+    {
+        string root = Directory.CreateTempSubdirectory("isolate-test-deep-").FullName;
+        try
+        {
+            var run = IsolateBinary.Run("--root", root, "run", "--rootfs", Rootfs.Path, "--", "sh", "-c",
+                "mkdir -p /deep/$(i=0; while [ $i -lt 300 ]; do printf d/; i=$((i+1)); done) && mkdir -p /etc/$(i=0; while [ $i -lt 70 ]; do printf e/; i=$((i+1)); done) && echo made");
+
+            Assert.Equal((0, "made\n", ""), (run.ExitCode, run.Stdout, run.Stderr));
+            Assert.False(Directory.Exists(Path.Combine(root, ".layers")), "the layer root is gone with the only layer");
+            Assert.Empty(Directory.EnumerateFileSystemEntries(root));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     [ContainerFact]
     public void Overlay_options_need_a_rootfs_and_do_not_contradict()
     {
