@@ -96,9 +96,15 @@ struct emptying {
     int hoisted;            /* a directory was moved up on this pass */
 };
 
-/* Moves fd's entry name into the top directory under a name no entry there has. */
+/* Moves fd's directory name into the top directory under a name no entry there has. Its
+ * owner may move it only with write permission on it (its ".." changes): opened up first. */
 static int hoist(struct emptying *e, int fd, const char *name)
 {
+    int dir = open_dir_at(fd, name);
+    if (dir < 0)
+        return -errno;
+    (void)fchmod(dir, 0700);
+    close(dir);
     char moved[40] = ".isolate-removing-";
     for (int tries = 0; tries < 1000; tries++) {
         isolate_decimal(moved + 18, e->next++);

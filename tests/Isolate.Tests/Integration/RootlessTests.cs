@@ -92,6 +92,48 @@ public sealed class RootlessTests : ContainerTest, IClassFixture<RootlessSetup>
         Assert.True(File.Exists(Path.Combine(_setup.Rootfs, "bin", "ls")) || new FileInfo(Path.Combine(_setup.Rootfs, "bin", "ls")).LinkTarget != null);
     }
 
+    /// <summary>A non-root user's layer nested hundreds deep, with directories its owner may
+    /// not write into or read, is removed as root's is.</summary>
+    [RootlessFact]
+    public void A_layer_nested_deep_with_directories_the_user_cannot_write_into_is_removed()
+    {
+        string state = Path.Combine(_setup.Dir, "deep-state");
+        Directory.CreateDirectory(state);
+        Assert.Equal(0, RootlessSetup.Host("chown", $"{RootlessSetup.Uid}:{RootlessSetup.Uid}", state).ExitCode);
+        const string script = """
+            d=/deep; i=0; while [ $i -lt 200 ]; do d=$d/d; i=$((i+1)); done
+            mkdir -p $d/x/y && chmod 500 /deep/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d && chmod 000 $d/x && echo made
+            """;
+        var result = _setup.Isolate("--root", state, "run", "--rootfs", _setup.Rootfs, "--", "sh", "-c", script);
+        Assert.Equal((0, "made\n", ""), (result.ExitCode, result.Stdout, result.Stderr));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(state));
+    }
+
+    /// <summary>The shim's rm -r as a non-root user outside any user namespace, where the
+    /// owner's permissions bind it too: a tree 100 deep whose every directory is r-x (and one
+    /// 000) goes, including the directories moved up from deeper than it holds open (moving a
+    /// directory needs write permission on it). Driven through native/test/rmtree.c.</summary>
+    [RootlessFact]
+    public void The_shims_rm_r_removes_a_deep_tree_of_directories_its_owner_cannot_write_into()
+    {
+        string helper = Path.Combine(_setup.Dir, "rmtree");
+        File.Copy(Path.Combine(IsolateBinary.RepoRoot, "build", "native", "rmtree"), helper, overwrite: true);
+        string dir = Path.Combine(_setup.Dir, "tree");
+        Directory.CreateDirectory(dir);
+        Assert.Equal(0, RootlessSetup.Host("chown", $"{RootlessSetup.Uid}:{RootlessSetup.Uid}", dir).ExitCode);
+        var made = RootlessSetup.AsUser("sh", "-c", $"""
+            cd {dir} && d=t && i=0 && while [ $i -lt 100 ]; do d=$d/d; i=$((i+1)); done
+            mkdir -p $d/x && chmod 000 $d/x && while [ "$d" != t ]; do chmod 500 $d; d=${"{"}d%/d{"}"}; done && echo made
+            """);
+        Assert.True(made.Stdout == "made\n", made.ToString());
+
+        var removed = RootlessSetup.AsUser(helper, Path.Combine(dir, "t"));
+
+        Assert.Equal((0, "0\n"), (removed.ExitCode, removed.Stdout));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+        Directory.Delete(dir);
+    }
+
     [RootlessFact]
     public void Files_made_on_a_volume_belong_to_the_caller_and_a_read_only_volume_refuses_writes()
     {
